@@ -1,0 +1,111 @@
+/**
+ * The command line contract: flags, their environment variables and
+ * defaults. Pure: argv and env in, options (or a usage error) out. Flags win
+ * over environment variables, which win over defaults.
+ */
+import { parseArgs } from 'node:util';
+import { ipFamily } from '../config/fields.js';
+import { parseDuration } from '../duration.js';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+
+export interface HostPortAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Options {
+  readonly config: string;
+  readonly bindAddress: string;
+  readonly admin: HostPortAddress;
+  readonly logLevel: LogLevel;
+  readonly check: boolean;
+  readonly halfCloseTimeoutMs: number;
+}
+
+export type Command =
+  | { readonly kind: 'run'; readonly options: Options }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'usage-error'; readonly message: string };
+
+export const DEFAULTS = {
+  config: 'config/',
+  bindAddress: '127.0.0.1',
+  admin: '127.0.0.1:9901',
+  logLevel: 'info',
+  halfCloseTimeout: '60s',
+} as const;
+
+export const USAGE = `Usage: svcproxy [options]
+
+Serves Kubernetes Services from manifests: a listener on every Service port,
+each connection forwarded to an endpoint's targetPort.
+
+Options:
+  --config PATH             manifest file or directory of *.yaml|*.yml|*.json
+                            (env SVCPROXY_CONFIG, default ${DEFAULTS.config})
+  --bind-address ADDR       where Services without a local clusterIP listen
+                            (env SVCPROXY_BIND_ADDRESS, default ${DEFAULTS.bindAddress})
+  --admin-address HOST:PORT admin HTTP server (env SVCPROXY_ADMIN_ADDRESS,
+                            default ${DEFAULTS.admin})
+  --log-level LEVEL         ${LOG_LEVELS.join('|')} (env SVCPROXY_LOG_LEVEL,
+                            default ${DEFAULTS.logLevel})
+  --half-close-timeout DUR  close a half-closed connection idle this long;
+                            0 = never (default ${DEFAULTS.halfCloseTimeout})
+  --check                   validate the config, print every problem, bind
+                            nothing; exit 0 when valid, 1 when not
+  --version                 print the version
+  --help                    print this help
+`;
+
+/** `host:port` or `[v6]:port`. */
+export function parseHostPort(text: string): HostPortAddress | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  if (match === null) return undefined;
+  const host = match[1] ?? match[2] ?? '';
+  const port = Number(match[3]);
+  if (port > 65535 || host === '' || ipFamily(host) === 0) return undefined;
+  return { host, port };
+}
+
+export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'bind-address': { type: 'string' },
+        'admin-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        'half-close-timeout': { type: 'string' },
+        check: { type: 'boolean', short: 't' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err: unknown) {
+    return { kind: 'usage-error', message: err instanceof Error ? err.message : String(err) };
+  }
+  if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
+
+  const config = values.config ?? env['SVCPROXY_CONFIG'] ?? DEFAULTS.config;
+  const bindAddress = values['bind-address'] ?? env['SVCPROXY_BIND_ADDRESS'] ?? DEFAULTS.bindAddress;
+  if (ipFamily(bindAddress) === 0) return { kind: 'usage-error', message: `--bind-address: "${bindAddress}" is not an IP address` };
+  const adminText = values['admin-address'] ?? env['SVCPROXY_ADMIN_ADDRESS'] ?? DEFAULTS.admin;
+  const admin = parseHostPort(adminText);
+  if (admin === undefined) {
+    return { kind: 'usage-error', message: `--admin-address: "${adminText}" is not HOST:PORT (an IP address and a port, [::1]:9901 for IPv6)` };
+  }
+  const logLevel = values['log-level'] ?? env['SVCPROXY_LOG_LEVEL'] ?? DEFAULTS.logLevel;
+  if (!isLogLevel(logLevel)) return { kind: 'usage-error', message: `--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}` };
+  const halfCloseText = values['half-close-timeout'] ?? DEFAULTS.halfCloseTimeout;
+  const halfCloseTimeoutMs = parseDuration(halfCloseText);
+  if (halfCloseTimeoutMs === undefined) {
+    return { kind: 'usage-error', message: `--half-close-timeout: "${halfCloseText}" is not a duration such as 500ms, 30s or 5m` };
+  }
+  return { kind: 'run', options: { config, bindAddress, admin, logLevel, check: values.check === true, halfCloseTimeoutMs } };
+}

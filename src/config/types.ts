@@ -1,0 +1,153 @@
+/**
+ * Typed, validated, defaulted views of the Kubernetes objects svcproxy reads.
+ * Everything here is plain immutable data: no sockets, no timers. The rest of
+ * the program never sees raw YAML.
+ */
+
+/** Where an object came from, so every message can point at it. */
+export interface ObjectSource {
+  /** The file as the user named it (config path joined with the file name). */
+  readonly file: string;
+  /** 0-based index of the document in a multi-document YAML file. */
+  readonly doc: number;
+  /** 0-based index in `items` when the document is a `kind: List`. */
+  readonly item?: number;
+}
+
+/** `file[doc]` or `file[doc].items[i]`: how messages point at an object. */
+export function formatSource(source: ObjectSource): string {
+  const base = `${source.file}[${source.doc}]`;
+  return source.item === undefined ? base : `${base}.items[${source.item}]`;
+}
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** How a Service port names its backend port: a number, or a named container port. */
+export type TargetPort =
+  | { readonly kind: 'number'; readonly port: number }
+  | { readonly kind: 'name'; readonly name: string };
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+
+/** One validated entry of `spec.ports`, defaults applied. */
+export interface ServicePortSpec {
+  /** '' only when the Service has a single unnamed port. */
+  readonly name: string;
+  readonly protocol: Protocol;
+  /** The port clients dial: what our listener binds. */
+  readonly port: number;
+  /** Defaults to `port`. */
+  readonly targetPort: TargetPort;
+  /** 0 when not set (allocated later for NodePort/LoadBalancer). */
+  readonly nodePort: number;
+}
+
+export interface ServiceSpec {
+  readonly kind: 'Service';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  readonly type: ServiceType;
+  /** '' (unset), 'None' (headless) or an IP address. */
+  readonly clusterIP: string;
+  /** undefined when the Service has no selector (endpoints are hand-written). */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly ports: readonly ServicePortSpec[];
+  readonly sessionAffinity: 'None' | 'ClientIP';
+  /** Seconds; 10800 by default, meaningful only with ClientIP affinity. */
+  readonly affinityTimeoutSeconds: number;
+  readonly externalIPs: readonly string[];
+  readonly publishNotReadyAddresses: boolean;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A port of an Endpoints subset or an EndpointSlice. */
+export interface EndpointPortSpec {
+  /** '' when unnamed: matches a Service's single unnamed port. */
+  readonly name: string;
+  /**
+   * 0 when the manifest gives no number ("not restricted; interpreted by the
+   * consumer", per the EndpointSlice API): svcproxy dials the Service port's
+   * numeric targetPort then.
+   */
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+export interface EndpointsSubsetSpec {
+  /** Ready addresses (`subsets[].addresses[].ip`). notReadyAddresses are never used, as in kube-proxy. */
+  readonly addresses: readonly string[];
+  /**
+   * Empty when the subset lists no ports, which svcproxy reads as "every
+   * Service port, at its numeric targetPort" (a documented local deviation:
+   * the API server requires ports on Endpoints).
+   */
+  readonly ports: readonly EndpointPortSpec[];
+}
+
+export interface EndpointsSpec {
+  readonly kind: 'Endpoints';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  readonly subsets: readonly EndpointsSubsetSpec[];
+}
+
+export type AddressType = 'IPv4' | 'IPv6' | 'FQDN';
+
+/** One endpoint of a slice, with conditions as kube-proxy reads them. */
+export interface SliceEndpointSpec {
+  /** `addresses[0]`: kube-proxy uses only the first address of each endpoint. */
+  readonly address: string;
+  /** ready missing = true. */
+  readonly ready: boolean;
+  /** serving missing = true. */
+  readonly serving: boolean;
+  /** terminating missing = false. */
+  readonly terminating: boolean;
+}
+
+export interface EndpointSliceSpec {
+  readonly kind: 'EndpointSlice';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  /** The `kubernetes.io/service-name` label. */
+  readonly serviceName: string;
+  readonly addressType: AddressType;
+  /** Empty when the slice lists no ports ("all ports"): each Service port's numeric targetPort is dialled. */
+  readonly ports: readonly EndpointPortSpec[];
+  readonly endpoints: readonly SliceEndpointSpec[];
+}
+
+/** A whole validated configuration: what one reload produces. */
+export interface ConfigSnapshot {
+  readonly services: readonly ServiceSpec[];
+  readonly endpoints: readonly EndpointsSpec[];
+  readonly endpointSlices: readonly EndpointSliceSpec[];
+}
+
+/** One problem found in the config, with enough context to find and fix it. */
+export interface ConfigIssue {
+  /** `file[doc]`, or the config path itself for problems reading it. */
+  readonly where: string;
+  /** `Kind namespace/name`, or '' when the object could not be identified. */
+  readonly object: string;
+  /** Field path such as `spec.ports[1].name`, or '' for the whole object. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Renders an issue as one line: `web.yaml[1] Service default/web: spec.ports[1].name: Required value: ...`. */
+export function formatIssue(issue: ConfigIssue): string {
+  const head = issue.object === '' ? issue.where : `${issue.where} ${issue.object}`;
+  return issue.path === '' ? `${head}: ${issue.message}` : `${head}: ${issue.path}: ${issue.message}`;
+}
+
+/** Something worth a log line but not an error (headless Service, unknown kind, ...). */
+export interface ConfigNote {
+  readonly level: 'debug' | 'info' | 'warn';
+  readonly msg: string;
+  readonly where: string;
+  readonly object: string;
+}

@@ -1,0 +1,37 @@
+/**
+ * Errors svcproxy raises itself, each with a stable code so callers, logs
+ * and (later) the admin API can tell them apart without parsing messages.
+ */
+export type ProxyErrorCode =
+  | 'E_CONFIG_INVALID'
+  | 'E_USAGE'
+  | 'E_LISTEN_FAILED'
+  | 'E_DIAL_TIMEOUT'
+  | 'E_NO_ENDPOINTS';
+
+export class ProxyError extends Error {
+  override readonly name = 'ProxyError';
+  constructor(
+    readonly code: ProxyErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The `code` of a Node system error (ECONNREFUSED, EADDRINUSE, ...) or of a ProxyError; '' otherwise. */
+export function errorCode(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return '';
+}
+
+/** A message safe to print for any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** For switch exhaustiveness: a case the type system says cannot happen. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,94 @@
+/**
+ * The proxier: owns every live ServicePortProxy and ServiceListener and
+ * applies a planned list of changes to them. One failing change (a port that
+ * cannot be bound) never stops the others; its error is returned.
+ */
+import type { Socket } from 'node:net';
+import { assertNever, ProxyError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Change } from '../state/plan.js';
+import type { ListenerKey, ServicePortKey } from '../state/types.js';
+import { ServiceListener } from './listener.js';
+import { ServicePortProxy, type ServicePortOptions } from './service-port-proxy.js';
+
+export class Registry {
+  readonly servicePorts = new Map<ServicePortKey, ServicePortProxy>();
+  readonly listeners = new Map<ListenerKey, ServiceListener>();
+  /** Both sockets of every live proxied connection, including those of removed Service ports still running. */
+  readonly connections = new Set<Socket>();
+
+  constructor(
+    private readonly options: ServicePortOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Applies changes in order; returns the listeners that failed to bind. */
+  async apply(changes: readonly Change[]): Promise<ProxyError[]> {
+    const failures: ProxyError[] = [];
+    for (const change of changes) {
+      try {
+        await this.applyOne(change);
+      } catch (err: unknown) {
+        if (!(err instanceof ProxyError)) throw err; // a broken invariant: crash, tests must see it
+        failures.push(err);
+      }
+    }
+    return failures;
+  }
+
+  private async applyOne(change: Change): Promise<void> {
+    switch (change.op) {
+      case 'add-service-port':
+        this.servicePorts.set(change.plan.key, new ServicePortProxy(change.plan, this.options, this.connections, this.log));
+        return;
+      case 'update-service-port':
+        this.servicePort(change.plan.key).update(change.plan);
+        return;
+      case 'remove-service-port':
+        // Its established connections hold their own references and run to their end.
+        this.servicePorts.delete(change.key);
+        return;
+      case 'open-listener': {
+        const listener = new ServiceListener(change.plan, this.servicePort(change.plan.servicePort), this.log);
+        this.listeners.set(change.plan.key, listener);
+        await listener.listen();
+        return;
+      }
+      case 'retarget-listener':
+        this.listener(change.plan.key).retarget(this.servicePort(change.plan.servicePort));
+        return;
+      case 'close-listener':
+        this.listener(change.key).close();
+        this.listeners.delete(change.key);
+        return;
+      default:
+        assertNever(change);
+    }
+  }
+
+  /** A plan that names a Service port we do not have is our bug, not the user's: fail loudly. */
+  private servicePort(key: ServicePortKey): ServicePortProxy {
+    const found = this.servicePorts.get(key);
+    if (found === undefined) throw new Error(`invariant: unknown Service port ${key}`);
+    return found;
+  }
+
+  private listener(key: ListenerKey): ServiceListener {
+    const found = this.listeners.get(key);
+    if (found === undefined) throw new Error(`invariant: unknown listener ${key}`);
+    return found;
+  }
+
+  /** Stops accepting everywhere at once; established connections are left running. */
+  closeListeners(): void {
+    for (const listener of this.listeners.values()) listener.close();
+    this.listeners.clear();
+  }
+
+  /** Resets every connection still open (the end of a drain). */
+  resetConnections(): void {
+    for (const socket of this.connections) {
+      if (!socket.destroyed) socket.resetAndDestroy();
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Serves one Service port: for each accepted connection, pick an endpoint
+ * (round robin), dial it, retry the next one with a longer timeout on
+ * failure (kube-proxy's 250/500/1000/2000 ms), then hand both sockets to the
+ * pump. Several listeners (addresses) may feed one ServicePortProxy; they
+ * share its rotation and its counters.
+ *
+ * Per connection the work is fixed and small: one pick, at most four dials,
+ * a few listeners, counters added once at close. Nothing here waits on a
+ * dial in a way that blocks accepting: each connection runs its own chain
+ * of callbacks.
+ */
+import type { Socket } from 'node:net';
+import { RoundRobin, type Shuffle } from '../balancer/round-robin.js';
+import { errorCode, errorMessage } from '../errors.js';
+import { RateLimitedWarning, type Logger } from '../log.js';
+import { usableEndpoints } from '../state/endpoints.js';
+import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
+import { dial } from './dial.js';
+import { pump, type PumpResult } from './pump.js';
+
+/** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
+export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
+
+export interface Upstream {
+  /** `host:port`, the identity the balancer keys on. */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Counters for one Service port; read by the admin surface, written only here. */
+export interface ServicePortStats {
+  /** Connections accepted. */
+  connections: number;
+  /** Connections currently being dialled or pumped. */
+  active: number;
+  /** Bytes received from clients (and sent upstream), added when a connection closes. */
+  bytesFromDownstream: number;
+  /** Bytes received from endpoints (and sent to clients), added when a connection closes. */
+  bytesFromUpstream: number;
+  /** Connections reset because no endpoint was usable. */
+  rejectedNoEndpoints: number;
+  /** Connections reset because every dial attempt failed. */
+  rejectedDialFailed: number;
+  /** Individual failed dial attempts (refused, timed out, unreachable). */
+  connectFailures: number;
+}
+
+export interface ServicePortOptions {
+  readonly halfCloseTimeoutMs: number;
+  readonly dialTimeoutsMs: readonly number[];
+  readonly shuffle?: Shuffle;
+}
+
+/** Both sockets of every live proxied connection, across Service ports, so shutdown can find them. */
+export type ConnectionSet = Set<Socket>;
+
+function ignoreEarlyError(): void {
+  // Before the pump takes over, a client error only means the client is gone;
+  // the dial callback sees `destroyed` and drops the upstream.
+}
+
+export class ServicePortProxy {
+  readonly stats: ServicePortStats = {
+    connections: 0,
+    active: 0,
+    bytesFromDownstream: 0,
+    bytesFromUpstream: 0,
+    rejectedNoEndpoints: 0,
+    rejectedDialFailed: 0,
+    connectFailures: 0,
+  };
+  private readonly balancer: RoundRobin<Upstream>;
+  private readonly log: Logger;
+  private readonly rejectWarning: RateLimitedWarning;
+  private plan: ServicePortPlan;
+
+  constructor(
+    plan: ServicePortPlan,
+    private readonly options: ServicePortOptions,
+    private readonly connections: ConnectionSet,
+    log: Logger,
+  ) {
+    this.plan = plan;
+    this.balancer = new RoundRobin<Upstream>(options.shuffle);
+    this.log = log.child({ servicePort: plan.key }); // bindings serialized once, here
+    this.rejectWarning = new RateLimitedWarning(this.log);
+    this.update(plan);
+  }
+
+  get key(): ServicePortKey {
+    return this.plan.key;
+  }
+
+  get current(): ServicePortPlan {
+    return this.plan;
+  }
+
+  /** Installs new endpoints; the rotation restarts only if the usable set changed. */
+  update(plan: ServicePortPlan): void {
+    this.plan = plan;
+    const upstreams = usableEndpoints(plan.endpoints).map((e) => ({ id: hostPort(e.host, e.port), host: e.host, port: e.port }));
+    if (this.balancer.update(upstreams)) {
+      this.log.debug({ upstreams: upstreams.map((u) => u.id) }, 'endpoint set changed; rotation restarted');
+    }
+  }
+
+  /** Takes an accepted (paused) client socket from a listener. */
+  accept(downstream: Socket): void {
+    this.stats.connections++;
+    this.stats.active++;
+    downstream.on('error', ignoreEarlyError);
+    this.attempt(downstream, 0);
+  }
+
+  private attempt(downstream: Socket, attempt: number): void {
+    const upstream = this.balancer.next();
+    if (upstream === undefined) {
+      this.stats.rejectedNoEndpoints++;
+      this.reject(downstream, 'no ready endpoints; connection reset');
+      return;
+    }
+    const timeoutMs = this.options.dialTimeoutsMs[attempt] ?? 1000;
+    dial(upstream.host, upstream.port, timeoutMs, (err, socket) => {
+      if (socket === undefined) {
+        this.stats.connectFailures++;
+        this.log.debug({ upstream: upstream.id, attempt, code: errorCode(err), err: errorMessage(err) }, 'upstream dial failed');
+        if (downstream.destroyed) this.finish();
+        else if (attempt + 1 < this.options.dialTimeoutsMs.length) this.attempt(downstream, attempt + 1);
+        else {
+          this.stats.rejectedDialFailed++;
+          this.reject(downstream, 'every dial attempt failed; connection reset');
+        }
+        return;
+      }
+      if (downstream.destroyed) {
+        socket.destroy(); // the client left while we were dialling
+        this.finish();
+        return;
+      }
+      downstream.removeListener('error', ignoreEarlyError);
+      this.connections.add(downstream).add(socket);
+      pump(downstream, socket, this.options, (result) => this.onPumpDone(downstream, socket, result));
+    });
+  }
+
+  /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
+  private reject(downstream: Socket, msg: string): void {
+    if (!downstream.destroyed) downstream.resetAndDestroy();
+    this.finish();
+    this.rejectWarning.warn({ endpoints: this.balancer.size }, msg);
+  }
+
+  private finish(): void {
+    this.stats.active--;
+  }
+
+  private onPumpDone(downstream: Socket, upstream: Socket, result: PumpResult): void {
+    this.connections.delete(downstream);
+    this.connections.delete(upstream);
+    this.stats.bytesFromDownstream += result.bytesFromDownstream;
+    this.stats.bytesFromUpstream += result.bytesFromUpstream;
+    this.finish();
+    this.log.debug(
+      { reason: result.reason, code: errorCode(result.error), rx: result.bytesFromDownstream, tx: result.bytesFromUpstream },
+      'connection closed',
+    );
+  }
+}

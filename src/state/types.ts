@@ -1,0 +1,72 @@
+/**
+ * The desired state: what should listen where and which endpoints each
+ * Service port may use. Pure data derived from a ConfigSnapshot; the proxy
+ * layer receives only these, never config objects.
+ */
+import type { Protocol } from '../config/types.js';
+
+/** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
+export type ServicePortKey = string & { readonly __brand: 'ServicePortKey' };
+
+export function servicePortKey(namespace: string, name: string, portName: string): ServicePortKey {
+  return `${namespace}/${name}${portName === '' ? '' : `:${portName}`}` as ServicePortKey;
+}
+
+/** `TCP 127.0.0.1:8080` / `TCP [::1]:8080`: one bound socket. */
+export type ListenerKey = string & { readonly __brand: 'ListenerKey' };
+
+export function listenerKey(protocol: Protocol, address: string, port: number): ListenerKey {
+  return `${protocol} ${hostPort(address, port)}` as ListenerKey;
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export type EndpointSource = 'Endpoints' | 'EndpointSlice' | 'Pod';
+
+/** One backend of a Service port as declared, with its conditions. */
+export interface EndpointPlan {
+  /** An IP address or, for FQDN endpoints, a host name. */
+  readonly host: string;
+  readonly port: number;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly source: EndpointSource;
+}
+
+/** Everything the data path needs to serve one Service port. */
+export interface ServicePortPlan {
+  readonly key: ServicePortKey;
+  readonly namespace: string;
+  readonly service: string;
+  /** The Service port's name; '' when unnamed. */
+  readonly portName: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /** As written: a number or a port name; for display. */
+  readonly targetPort: string;
+  /** Every declared endpoint; the balancer decides which are usable. */
+  readonly endpoints: readonly EndpointPlan[];
+}
+
+export type ListenerRole = 'clusterIP' | 'bindAddress';
+
+/** One socket to bind, feeding one Service port. */
+export interface ListenerPlan {
+  readonly key: ListenerKey;
+  readonly servicePort: ServicePortKey;
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+  readonly role: ListenerRole;
+}
+
+export interface DesiredState {
+  readonly servicePorts: ReadonlyMap<ServicePortKey, ServicePortPlan>;
+  readonly listeners: ReadonlyMap<ListenerKey, ListenerPlan>;
+}
+
+export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map() };
