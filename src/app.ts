@@ -86,7 +86,10 @@ async function check(options: Options, con: Console): Promise<number> {
     con.err(`${options.config}: invalid: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
     return 1;
   }
-  con.out(`${options.config}: valid: ${loaded.services} Services, ${loaded.state.servicePorts.size} proxied ports, ${loaded.state.listeners.size} listeners`);
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  con.out(
+    `${options.config}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}`,
+  );
   return 0;
 }
 

@@ -1,0 +1,53 @@
+import t from 'tap';
+import { parseCommand, parseHostPort } from '../../src/cli/options.js';
+
+t.test('defaults', async (t) => {
+  t.same(parseCommand([], {}), {
+    kind: 'run',
+    options: {
+      config: 'config/',
+      bindAddress: '127.0.0.1',
+      admin: { host: '127.0.0.1', port: 9901 },
+      logLevel: 'info',
+      check: false,
+      halfCloseTimeoutMs: 60_000,
+    },
+  });
+});
+
+t.test('environment variables, and flags over them', async (t) => {
+  const env = { SVCPROXY_CONFIG: '/etc/svcproxy', SVCPROXY_BIND_ADDRESS: '0.0.0.0', SVCPROXY_ADMIN_ADDRESS: '0.0.0.0:9901', SVCPROXY_LOG_LEVEL: 'debug' };
+  t.match(parseCommand([], env), { options: { config: '/etc/svcproxy', bindAddress: '0.0.0.0', admin: { host: '0.0.0.0', port: 9901 }, logLevel: 'debug' } });
+  t.match(parseCommand(['--config', 'x.yaml', '--bind-address', '::1', '--admin-address', '[::1]:1234', '--log-level', 'warn', '--check', '--half-close-timeout', '5s'], env), {
+    options: { config: 'x.yaml', bindAddress: '::1', admin: { host: '::1', port: 1234 }, logLevel: 'warn', check: true, halfCloseTimeoutMs: 5000 },
+  });
+});
+
+t.test('help and version', async (t) => {
+  t.same(parseCommand(['--help'], {}), { kind: 'help' });
+  t.same(parseCommand(['--version'], {}), { kind: 'version' });
+});
+
+const errors: ReadonlyArray<[string[], string]> = [
+  [['--bogus'], "Unknown option '--bogus'"],
+  [['extra'], 'Unexpected argument'],
+  [['--bind-address', 'localhost'], '--bind-address: "localhost" is not an IP address'],
+  [['--admin-address', '9901'], '--admin-address: "9901" is not HOST:PORT'],
+  [['--admin-address', '127.0.0.1:70000'], '--admin-address: "127.0.0.1:70000" is not HOST:PORT'],
+  [['--log-level', 'loud'], '--log-level: "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
+  [['--half-close-timeout', '5 sec'], '--half-close-timeout: "5 sec" is not a duration'],
+];
+for (const [argv, message] of errors) {
+  t.test(`usage error: ${argv.join(' ')}`, async (t) => {
+    const command = parseCommand(argv, {});
+    t.equal(command.kind, 'usage-error');
+    t.match(command.kind === 'usage-error' ? command.message : '', message);
+  });
+}
+
+t.test('host:port forms', async (t) => {
+  t.same(parseHostPort('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
+  t.same(parseHostPort('[::1]:80'), { host: '::1', port: 80 });
+  t.equal(parseHostPort(':80'), undefined);
+  t.equal(parseHostPort('example.com:80'), undefined);
+});

@@ -1,0 +1,45 @@
+import type { Test } from 'tap';
+import { noShuffle } from '../../src/balancer/round-robin.js';
+import type { Logger } from '../../src/log.js';
+import { ServiceListener } from '../../src/proxy/listener.js';
+import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
+import { listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan } from '../../src/state/types.js';
+import { silentLog } from './log.js';
+
+export function endpoint(port: number, host = '127.0.0.1', extra: Partial<EndpointPlan> = {}): EndpointPlan {
+  return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', ...extra };
+}
+
+export function servicePortPlan(endpoints: EndpointPlan[], name = 'web'): ServicePortPlan {
+  return {
+    key: servicePortKey('default', name, ''),
+    namespace: 'default',
+    service: name,
+    portName: '',
+    port: 80,
+    protocol: 'TCP',
+    targetPort: '80',
+    endpoints,
+  };
+}
+
+export const FAST_OPTIONS: ServicePortOptions = { halfCloseTimeoutMs: 60_000, dialTimeoutsMs: [250, 500, 1000, 2000], shuffle: noShuffle };
+
+/** A ServicePortProxy behind a real listener on 127.0.0.1:<ephemeral>. */
+export async function startServicePort(
+  t: Test,
+  endpoints: EndpointPlan[],
+  options: Partial<ServicePortOptions> = {},
+  log: Logger = silentLog,
+): Promise<{ port: number; proxy: ServicePortProxy; connections: Set<unknown> }> {
+  const connections = new Set<import('node:net').Socket>();
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, connections, log);
+  const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
+  const listener = new ServiceListener(plan, proxy, log);
+  await listener.listen();
+  t.teardown(() => {
+    listener.close();
+    for (const s of connections) s.destroy();
+  });
+  return { port: listener.port, proxy, connections };
+}

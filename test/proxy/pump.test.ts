@@ -1,0 +1,150 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import t from 'tap';
+import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
+import { endpoint, startServicePort } from '../helpers/proxy.js';
+
+t.test('half-close: the client shuts its write side, the upstream replies after EOF, the client gets the reply', async (t) => {
+  const upstream = await startServer(t, (s) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => s.end(`reply to ${Buffer.concat(chunks).toString()}`));
+  });
+  const { port, proxy } = await startServicePort(t, [endpoint(upstream)]);
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  client.end('request');
+  t.same(await outcome, { data: Buffer.from('reply to request'), error: '' });
+  await eventually(() => proxy.stats.active === 0, 'the pair to close');
+  t.equal(proxy.stats.bytesFromDownstream, 7);
+  t.equal(proxy.stats.bytesFromUpstream, 16);
+});
+
+t.test('half-close the other way: the upstream finishes first, the client keeps sending', async (t) => {
+  let upstreamGot = '';
+  const upstream = await startServer(t, (s) => {
+    s.write('banner');
+    s.end(); // upstream FIN first
+    s.on('data', (c: Buffer) => (upstreamGot += c.toString()));
+  });
+  const { port } = await startServicePort(t, [endpoint(upstream)]);
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  await once(client, 'end');
+  client.end('late data');
+  t.same(await outcome, { data: Buffer.from('banner'), error: '' });
+  await eventually(() => upstreamGot === 'late data', 'the upstream to get the late data');
+});
+
+t.test('a reset by the upstream resets the client', async (t) => {
+  const upstream = await startServer(t, (s) => {
+    s.once('data', () => s.resetAndDestroy());
+  });
+  const { port } = await startServicePort(t, [endpoint(upstream)]);
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  client.write('x');
+  t.equal((await outcome).error, 'ECONNRESET');
+});
+
+t.test('a reset by the client resets the upstream', async (t) => {
+  let upstreamSocket: Socket | undefined;
+  const upstreamError = new Promise<string>((resolve) => {
+    void startServer(t, (s) => {
+      upstreamSocket = s;
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? ''));
+      s.on('close', () => resolve('closed without error'));
+      s.write('hello');
+    }).then(async (upstream) => {
+      const { port } = await startServicePort(t, [endpoint(upstream)]);
+      const client = await dialTo(t, port);
+      await once(client, 'data');
+      client.resetAndDestroy();
+    });
+  });
+  t.equal(await upstreamError, 'ECONNRESET');
+  t.ok(upstreamSocket?.destroyed);
+});
+
+t.test('64 MiB each way arrive intact (sha256 compared)', async (t) => {
+  const upstream = await startEchoServer(t);
+  const { port, proxy } = await startServicePort(t, [endpoint(upstream)]);
+  const client = await dialTo(t, port);
+  const block = randomBytes(1024 * 1024);
+  const sent = createHash('sha256');
+  const received = createHash('sha256');
+  let receivedBytes = 0;
+  client.on('data', (c: Buffer) => {
+    received.update(c);
+    receivedBytes += c.length;
+  });
+  const closed = once(client, 'close');
+  for (let i = 0; i < 64; i++) {
+    const chunk = Buffer.from(block);
+    chunk.writeUInt32BE(i, 0); // every MiB differs, so a reordered or repeated block changes the hash
+    sent.update(chunk);
+    if (!client.write(chunk)) await once(client, 'drain');
+  }
+  client.end();
+  await closed;
+  t.equal(receivedBytes, 64 * 1024 * 1024);
+  t.equal(received.digest('hex'), sent.digest('hex'));
+  await eventually(() => proxy.stats.active === 0, 'the pair to close');
+  t.equal(proxy.stats.bytesFromDownstream, 64 * 1024 * 1024);
+  t.equal(proxy.stats.bytesFromUpstream, 64 * 1024 * 1024);
+});
+
+t.test('a pair left half-closed and idle is closed after the deadline', async (t) => {
+  const upstream = await startServer(t, (s) => {
+    s.resume(); // reads the FIN but never ends its own side
+  });
+  const { port, proxy, connections } = await startServicePort(t, [endpoint(upstream)], { halfCloseTimeoutMs: 200 });
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  client.end('bye');
+  t.same(await outcome, { data: Buffer.alloc(0), error: '' }, 'the proxy closes the client side cleanly');
+  await eventually(() => proxy.stats.active === 0 && connections.size === 0, 'both proxy sockets to be released');
+});
+
+t.test('backpressure: a client that does not read holds the upstream back; nothing is lost', async (t) => {
+  const total = 256 * 1024 * 1024;
+  let written = 0;
+  const upstream = await startServer(t, (s) => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const pumpMore = (): void => {
+      while (written < total) {
+        written += chunk.length;
+        if (!s.write(chunk)) {
+          s.once('drain', pumpMore);
+          return;
+        }
+      }
+      s.end();
+    };
+    pumpMore();
+  });
+  const { port, connections } = await startServicePort(t, [endpoint(upstream)]);
+  const client = await dialTo(t, port);
+  client.pause();
+  // Wait until the upstream is blocked: what it managed to write stops growing.
+  let last = -1;
+  await eventually(
+    () => {
+      const stalled = written === last && written > 0;
+      last = written;
+      return stalled;
+    },
+    'the upstream to stall',
+    10_000,
+  );
+  t.ok(written < 64 * 1024 * 1024, `the upstream stalled after ${written} bytes, far short of ${total}`);
+  for (const s of connections as Set<Socket>) {
+    t.ok(s.writableLength <= 1024 * 1024, `the proxy buffers at most 1 MiB per socket (${s.writableLength})`);
+  }
+  let got = 0;
+  client.on('data', (c: Buffer) => (got += c.length));
+  client.resume();
+  await once(client, 'end');
+  t.equal(got, total);
+});
