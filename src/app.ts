@@ -1,20 +1,13 @@
 /**
- * Wiring: options -> config -> desired state -> registry, plus the admin
- * server and signals. The only module that imports every layer.
+ * The command line: options, --check, start-up errors and signals. The
+ * running instance (reload loop, drain) is in svcproxy.ts.
  */
 import { readFileSync } from 'node:fs';
-import { AdminServer } from './admin/server.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
-import { loadConfig } from './config/load.js';
-import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
+import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
-import { createLogger, type Logger } from './log.js';
-import { isLocalAddress } from './proxy/local-addresses.js';
-import { Registry } from './proxy/registry.js';
-import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
-import { desiredState, type ListenEnvironment } from './state/desired.js';
-import { describeChange, planChanges } from './state/plan.js';
-import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { createLogger } from './log.js';
+import { loadDesired, Svcproxy } from './svcproxy.js';
 
 /** Where the human-readable output of the CLI goes; tests pass their own. */
 export interface Console {
@@ -42,39 +35,6 @@ export function version(): string {
   return 'unknown';
 }
 
-export function listenEnvironment(options: Options): ListenEnvironment {
-  return {
-    bindAddress: options.bindAddress,
-    isLocalAddress,
-    reserved: [{ address: options.admin.host, port: options.admin.port, what: 'admin server' }],
-  };
-}
-
-export interface Loaded {
-  readonly state: DesiredState;
-  readonly issues: readonly ConfigIssue[];
-  readonly notes: readonly ConfigNote[];
-  readonly hash: string;
-  readonly services: number;
-}
-
-/** Reads, validates and plans the whole config; any issue means the snapshot must not be applied. */
-export async function loadDesired(options: Options): Promise<Loaded> {
-  const loaded = await loadConfig(options.config);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options));
-  return {
-    state: desired.state,
-    issues: [...loaded.issues, ...desired.issues],
-    notes: [...loaded.notes, ...desired.notes],
-    hash: loaded.hash,
-    services: loaded.snapshot.services.length,
-  };
-}
-
-function logNotes(log: Logger, notes: readonly ConfigNote[]): void {
-  for (const note of notes) log[note.level]({ where: note.where, object: note.object }, note.msg);
-}
-
 /** `--check`: every problem on stderr, a one-line verdict; exit 0 when valid, 1 when not. */
 async function check(options: Options, con: Console): Promise<number> {
   const loaded = await loadDesired(options);
@@ -91,46 +51,6 @@ async function check(options: Options, con: Console): Promise<number> {
     `${options.config}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}`,
   );
   return 0;
-}
-
-/** A running svcproxy: what main() starts and what tests drive in-process. */
-export class Svcproxy {
-  readonly registry: Registry;
-  readonly admin = new AdminServer();
-  private state: DesiredState = EMPTY_STATE;
-  adminPort = 0;
-
-  constructor(
-    readonly options: Options,
-    readonly log: Logger,
-  ) {
-    this.registry = new Registry({ halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS }, log);
-  }
-
-  /** Binds the admin server (fatal when it cannot) and applies the first snapshot. */
-  async start(loaded: Loaded): Promise<void> {
-    this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
-    this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
-    logNotes(this.log, loaded.notes);
-    await this.apply(loaded.state);
-    this.log.info({ config: this.options.config, services: loaded.services, listeners: this.registry.listeners.size }, 'started');
-  }
-
-  /** Plans and applies the change from the running state to `desired`. */
-  async apply(desired: DesiredState): Promise<void> {
-    const changes = planChanges(this.state, desired);
-    for (const change of changes) this.log.info({ change: describeChange(change) }, 'applying change');
-    const failures = await this.registry.apply(changes);
-    for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
-    this.state = desired;
-  }
-
-  /** Stops accepting, resets what is left, closes the admin server. */
-  async stop(): Promise<void> {
-    this.registry.closeListeners();
-    this.registry.resetConnections();
-    await this.admin.close();
-  }
 }
 
 /** The CLI: returns the exit code, or never returns while serving (signals end it). */
@@ -170,19 +90,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   return 'serving';
 }
 
+/**
+ * SIGTERM/SIGINT: drain, then exit 0. A second one: reset what is left and
+ * exit 1 at once. SIGHUP: reload now (its default action would kill Node).
+ */
 function handleSignals(proxy: Svcproxy): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(0); // a second signal: leave at once
+    if (stopping) {
+      proxy.log.warn({ signal, connections: proxy.registry.tracker.active }, 'second signal; exiting now');
+      proxy.registry.tracker.resetAll();
+      process.exit(1);
+    }
     stopping = true;
     proxy.log.info({ signal }, 'shutting down');
-    proxy.stop().then(
+    proxy.shutdown().then(
       () => process.exit(0),
-      () => process.exit(0),
+      (err: unknown) => {
+        proxy.log.error({ err: errorMessage(err) }, 'error during shutdown');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // SIGHUP's default action kills Node; a proxy must survive it.
-  process.on('SIGHUP', () => proxy.log.warn('SIGHUP received; config reload is not supported in this version'));
+  process.on('SIGHUP', () => {
+    proxy.log.info('SIGHUP: reloading the config');
+    void proxy.reload('signal');
+  });
 }

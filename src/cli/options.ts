@@ -20,6 +20,10 @@ export interface Options {
   readonly logLevel: LogLevel;
   readonly check: boolean;
   readonly halfCloseTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly configPollIntervalMs: number;
+  /** Watch the config for changes (false: reload only on SIGHUP and the poll). */
+  readonly watch: boolean;
 }
 
 export type Command =
@@ -34,6 +38,8 @@ export const DEFAULTS = {
   admin: '127.0.0.1:9901',
   logLevel: 'info',
   halfCloseTimeout: '60s',
+  drainTimeout: '30s',
+  configPollInterval: '5s',
 } as const;
 
 export const USAGE = `Usage: svcproxy [options]
@@ -52,6 +58,13 @@ Options:
                             default ${DEFAULTS.logLevel})
   --half-close-timeout DUR  close a half-closed connection idle this long;
                             0 = never (default ${DEFAULTS.halfCloseTimeout})
+  --drain-timeout DUR       on SIGTERM/SIGINT, let connections finish this long,
+                            then reset them; 0 = reset at once
+                            (env SVCPROXY_DRAIN_TIMEOUT, default ${DEFAULTS.drainTimeout})
+  --config-poll-interval DUR  re-read the config this often besides watching
+                            it; 0 = never (default ${DEFAULTS.configPollInterval})
+  --no-watch                do not watch the config; reload on SIGHUP (and
+                            the poll, if any) only
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -81,7 +94,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         'admin-address': { type: 'string' },
         'log-level': { type: 'string' },
         'half-close-timeout': { type: 'string' },
+        'drain-timeout': { type: 'string' },
+        'config-poll-interval': { type: 'string' },
         check: { type: 'boolean', short: 't' },
+        'no-watch': { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,10 +118,30 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   }
   const logLevel = values['log-level'] ?? env['SVCPROXY_LOG_LEVEL'] ?? DEFAULTS.logLevel;
   if (!isLogLevel(logLevel)) return { kind: 'usage-error', message: `--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}` };
-  const halfCloseText = values['half-close-timeout'] ?? DEFAULTS.halfCloseTimeout;
-  const halfCloseTimeoutMs = parseDuration(halfCloseText);
-  if (halfCloseTimeoutMs === undefined) {
-    return { kind: 'usage-error', message: `--half-close-timeout: "${halfCloseText}" is not a duration such as 500ms, 30s or 5m` };
+  const durations: Record<string, number> = {};
+  const durationFlags: ReadonlyArray<[string, string | undefined, string]> = [
+    ['half-close-timeout', values['half-close-timeout'], DEFAULTS.halfCloseTimeout],
+    ['drain-timeout', values['drain-timeout'] ?? env['SVCPROXY_DRAIN_TIMEOUT'], DEFAULTS.drainTimeout],
+    ['config-poll-interval', values['config-poll-interval'], DEFAULTS.configPollInterval],
+  ];
+  for (const [flag, given, fallback] of durationFlags) {
+    const text = given ?? fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined) return { kind: 'usage-error', message: `--${flag}: "${text}" is not a duration such as 500ms, 30s or 5m` };
+    durations[flag] = ms;
   }
-  return { kind: 'run', options: { config, bindAddress, admin, logLevel, check: values.check === true, halfCloseTimeoutMs } };
+  return {
+    kind: 'run',
+    options: {
+      config,
+      bindAddress,
+      admin,
+      logLevel,
+      check: values.check === true,
+      halfCloseTimeoutMs: durations['half-close-timeout'] ?? 0,
+      drainTimeoutMs: durations['drain-timeout'] ?? 0,
+      configPollIntervalMs: durations['config-poll-interval'] ?? 0,
+      watch: values['no-watch'] !== true,
+    },
+  };
 }

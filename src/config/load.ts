@@ -15,7 +15,11 @@ export interface ConfigSource {
   readonly text: string;
 }
 
+export type PathKind = 'file' | 'directory';
+
 export interface ReadResult {
+  /** What the config path was when read; undefined when it could not be read. */
+  readonly kind: PathKind | undefined;
   readonly sources: readonly ConfigSource[];
   readonly issues: readonly ConfigIssue[];
   /** sha256 over file names and contents: equal hashes mean nothing changed. */
@@ -54,19 +58,30 @@ async function listManifests(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Reads every manifest under `path`. */
-export async function readConfig(path: string): Promise<ReadResult> {
+/**
+ * Reads every manifest under `path`. When `expect` is given (on reloads),
+ * a path that turned from a directory into a file or back is an issue, not
+ * a new config: it is far more likely a mistake than a migration.
+ */
+export async function readConfig(path: string, expect?: PathKind): Promise<ReadResult> {
   const issues: ConfigIssue[] = [];
   const sources: ConfigSource[] = [];
   let files: string[];
+  let kind: PathKind;
   try {
     const info = await stat(path);
-    files = info.isDirectory() ? await listManifests(path) : [path];
-    if (info.isDirectory() && files.length === 0) {
+    kind = info.isDirectory() ? 'directory' : 'file';
+    if (expect !== undefined && kind !== expect) {
+      const message = `the config path was a ${expect} when svcproxy started and is now a ${kind}; restart svcproxy to change that`;
+      return { kind, sources, issues: [readIssue(path, message)], hash: `kind:${kind}` };
+    }
+    files = kind === 'directory' ? await listManifests(path) : [path];
+    if (kind === 'directory' && files.length === 0) {
       issues.push(readIssue(path, 'the directory holds no *.yaml, *.yml or *.json file'));
     }
   } catch (err: unknown) {
-    return { sources, issues: [readIssue(path, `cannot read the config: ${errorText(err)}`)], hash: '' };
+    const message = `cannot read the config: ${errorText(err)}`;
+    return { kind: undefined, sources, issues: [readIssue(path, message)], hash: `error:${message}` };
   }
   const hash = createHash('sha256');
   for (const file of files) {
@@ -88,16 +103,18 @@ export async function readConfig(path: string): Promise<ReadResult> {
       issues.push(readIssue(file, `cannot read: ${errorText(err)}`));
     }
   }
-  return { sources, issues, hash: hash.digest('hex') };
+  for (const issue of issues) hash.update(issue.message); // a changed read error is a change too
+  return { kind, sources, issues, hash: hash.digest('hex') };
 }
 
 export interface LoadResult extends ValidationResult {
   readonly hash: string;
+  readonly kind: PathKind | undefined;
 }
 
 /** Read, parse and validate: the whole pipeline from a path to a snapshot or its issues. */
-export async function loadConfig(path: string): Promise<LoadResult> {
-  const read = await readConfig(path);
+export async function loadConfig(path: string, expect?: PathKind): Promise<LoadResult> {
+  const read = await readConfig(path, expect);
   const documents: ParsedDocument[] = [];
   const issues: ConfigIssue[] = [...read.issues];
   for (const source of read.sources) {
@@ -106,5 +123,5 @@ export async function loadConfig(path: string): Promise<LoadResult> {
     issues.push(...parsed.issues);
   }
   const validated = validateDocuments(documents);
-  return { snapshot: validated.snapshot, issues: [...issues, ...validated.issues], notes: validated.notes, hash: read.hash };
+  return { snapshot: validated.snapshot, issues: [...issues, ...validated.issues], notes: validated.notes, hash: read.hash, kind: read.kind };
 }

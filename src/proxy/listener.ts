@@ -2,6 +2,8 @@
  * One bound TCP socket (address, port) feeding one ServicePortProxy. The
  * target can be swapped without rebinding; closing stops accepting and
  * leaves established connections to run to their end, as kube-proxy did.
+ * A bind that fails (EADDRINUSE, EACCES, EADDRNOTAVAIL) is retried with a
+ * growing delay until it succeeds or the listener is closed.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorCode, errorMessage, ProxyError } from '../errors.js';
@@ -11,12 +13,20 @@ import type { ServicePortProxy } from './service-port-proxy.js';
 
 export type ListenerState = 'binding' | 'listening' | 'failed' | 'closed';
 
+/** Delays between bind attempts: doubling from 250 ms, capped at 10 s. */
+export function bindRetryDelayMs(failures: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.max(0, failures - 1));
+}
+
 export class ServiceListener {
   private readonly server: Server;
   private readonly log: Logger;
   state: ListenerState = 'binding';
   /** The last bind error, for the logs and the admin view. */
   lastError = '';
+  /** Failed bind attempts since the last success. */
+  bindFailures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly plan: ListenerPlan,
@@ -37,29 +47,47 @@ export class ServiceListener {
     return typeof address === 'object' && address !== null ? address.port : this.plan.port;
   }
 
-  /** Binds; rejects with E_LISTEN_FAILED naming the Service port and address. */
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.state = 'failed';
-        this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
-        reject(
-          new ProxyError(
-            'E_LISTEN_FAILED',
-            `${this.plan.servicePort}: cannot listen on ${hostPort(this.plan.address, this.plan.port)}/${this.plan.protocol}: ${this.lastError}`,
-            { cause: err },
-          ),
-        );
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true }, () => {
-        this.server.removeListener('error', onError);
-        this.state = 'listening';
-        this.lastError = '';
-        this.log.info({ port: this.port }, 'listening');
-        resolve();
-      });
-    });
+  /**
+   * Binds. On failure rejects with E_LISTEN_FAILED naming the Service port
+   * and address, and keeps retrying in the background (see bindRetryDelayMs)
+   * until a bind succeeds or close() is called.
+   */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => this.attempt(resolve, reject));
+  }
+
+  private attempt(resolve: () => void, reject: (err: ProxyError) => void): void {
+    const onError = (err: Error): void => {
+      this.server.removeListener('listening', onListening);
+      if (this.state === 'closed') return;
+      this.state = 'failed';
+      this.bindFailures++;
+      this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
+      const delayMs = bindRetryDelayMs(this.bindFailures);
+      const failure = new ProxyError(
+        'E_LISTEN_FAILED',
+        `${this.plan.servicePort}: cannot listen on ${hostPort(this.plan.address, this.plan.port)}/${this.plan.protocol}: ${this.lastError}; retrying in ${delayMs} ms`,
+        { cause: err },
+      );
+      if (this.bindFailures > 1) this.log.warn({ code: errorCode(err), retryInMs: delayMs, attempts: this.bindFailures }, 'bind failed again');
+      this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined), delayMs);
+      reject(failure);
+    };
+    const onListening = (): void => {
+      this.server.removeListener('error', onError);
+      if (this.state === 'closed') {
+        this.server.close(); // closed while the bind was in flight
+        return;
+      }
+      this.state = 'listening';
+      this.lastError = '';
+      this.log.info({ port: this.port, attempts: this.bindFailures + 1 }, 'listening');
+      this.bindFailures = 0;
+      resolve();
+    };
+    this.server.once('error', onError);
+    this.server.once('listening', onListening);
+    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true });
   }
 
   /** Points new connections at another Service port; established ones are untouched. */
@@ -72,6 +100,7 @@ export class ServiceListener {
     if (this.state === 'closed') return;
     const wasListening = this.state === 'listening';
     this.state = 'closed';
+    clearTimeout(this.retryTimer);
     if (wasListening) this.server.close();
     this.log.info('listener closed');
   }

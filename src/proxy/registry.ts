@@ -3,26 +3,29 @@
  * applies a planned list of changes to them. One failing change (a port that
  * cannot be bound) never stops the others; its error is returned.
  */
-import type { Socket } from 'node:net';
 import { assertNever, ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Change } from '../state/plan.js';
 import type { ListenerKey, ServicePortKey } from '../state/types.js';
+import { ConnectionTracker } from './connection-tracker.js';
 import { ServiceListener } from './listener.js';
 import { ServicePortProxy, type ServicePortOptions } from './service-port-proxy.js';
 
 export class Registry {
   readonly servicePorts = new Map<ServicePortKey, ServicePortProxy>();
   readonly listeners = new Map<ListenerKey, ServiceListener>();
-  /** Both sockets of every live proxied connection, including those of removed Service ports still running. */
-  readonly connections = new Set<Socket>();
+  /** Every live proxied connection, including those of removed Service ports still running. */
+  readonly tracker = new ConnectionTracker();
 
   constructor(
     private readonly options: ServicePortOptions,
     private readonly log: Logger,
   ) {}
 
-  /** Applies changes in order; returns the listeners that failed to bind. */
+  /**
+   * Applies changes in order; returns the listeners that failed to bind
+   * (they keep retrying on their own until bound or closed).
+   */
   async apply(changes: readonly Change[]): Promise<ProxyError[]> {
     const failures: ProxyError[] = [];
     for (const change of changes) {
@@ -39,7 +42,7 @@ export class Registry {
   private async applyOne(change: Change): Promise<void> {
     switch (change.op) {
       case 'add-service-port':
-        this.servicePorts.set(change.plan.key, new ServicePortProxy(change.plan, this.options, this.connections, this.log));
+        this.servicePorts.set(change.plan.key, new ServicePortProxy(change.plan, this.options, this.tracker, this.log));
         return;
       case 'update-service-port':
         this.servicePort(change.plan.key).update(change.plan);
@@ -51,7 +54,7 @@ export class Registry {
       case 'open-listener': {
         const listener = new ServiceListener(change.plan, this.servicePort(change.plan.servicePort), this.log);
         this.listeners.set(change.plan.key, listener);
-        await listener.listen();
+        await listener.start();
         return;
       }
       case 'retarget-listener':
@@ -85,10 +88,8 @@ export class Registry {
     this.listeners.clear();
   }
 
-  /** Resets every connection still open (the end of a drain). */
-  resetConnections(): void {
-    for (const socket of this.connections) {
-      if (!socket.destroyed) socket.resetAndDestroy();
-    }
+  /** Listeners that are not bound right now (failed and retrying). */
+  failedListeners(): ServiceListener[] {
+    return [...this.listeners.values()].filter((l) => l.state === 'failed' || l.state === 'binding');
   }
 }

@@ -16,6 +16,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
+import type { ConnectionTracker } from './connection-tracker.js';
 import { dial } from './dial.js';
 import { pump, type PumpResult } from './pump.js';
 
@@ -53,9 +54,6 @@ export interface ServicePortOptions {
   readonly shuffle?: Shuffle;
 }
 
-/** Both sockets of every live proxied connection, across Service ports, so shutdown can find them. */
-export type ConnectionSet = Set<Socket>;
-
 function ignoreEarlyError(): void {
   // Before the pump takes over, a client error only means the client is gone;
   // the dial callback sees `destroyed` and drops the upstream.
@@ -79,7 +77,7 @@ export class ServicePortProxy {
   constructor(
     plan: ServicePortPlan,
     private readonly options: ServicePortOptions,
-    private readonly connections: ConnectionSet,
+    private readonly tracker: ConnectionTracker,
     log: Logger,
   ) {
     this.plan = plan;
@@ -110,6 +108,7 @@ export class ServicePortProxy {
   accept(downstream: Socket): void {
     this.stats.connections++;
     this.stats.active++;
+    this.tracker.opened();
     downstream.on('error', ignoreEarlyError);
     this.attempt(downstream, 0);
   }
@@ -140,7 +139,7 @@ export class ServicePortProxy {
         return;
       }
       downstream.removeListener('error', ignoreEarlyError);
-      this.connections.add(downstream).add(socket);
+      this.tracker.sockets.add(downstream).add(socket);
       pump(downstream, socket, this.options, (result) => this.onPumpDone(downstream, socket, result));
     });
   }
@@ -154,11 +153,12 @@ export class ServicePortProxy {
 
   private finish(): void {
     this.stats.active--;
+    this.tracker.closed();
   }
 
   private onPumpDone(downstream: Socket, upstream: Socket, result: PumpResult): void {
-    this.connections.delete(downstream);
-    this.connections.delete(upstream);
+    this.tracker.sockets.delete(downstream);
+    this.tracker.sockets.delete(upstream);
     this.stats.bytesFromDownstream += result.bytesFromDownstream;
     this.stats.bytesFromUpstream += result.bytesFromUpstream;
     this.finish();

@@ -11,8 +11,18 @@ t.test('defaults', async (t) => {
       logLevel: 'info',
       check: false,
       halfCloseTimeoutMs: 60_000,
+      drainTimeoutMs: 30_000,
+      configPollIntervalMs: 5_000,
+      watch: true,
     },
   });
+});
+
+t.test('drain timeout and poll interval', async (t) => {
+  t.match(parseCommand(['--drain-timeout', '0', '--config-poll-interval', '250ms'], {}), { options: { drainTimeoutMs: 0, configPollIntervalMs: 250 } });
+  t.match(parseCommand([], { SVCPROXY_DRAIN_TIMEOUT: '2s' }), { options: { drainTimeoutMs: 2000 } });
+  t.match(parseCommand(['--no-watch'], {}), { options: { watch: false } });
+  t.match(parseCommand(['--drain-timeout', 'soon'], {}), { kind: 'usage-error', message: '--drain-timeout: "soon" is not a duration such as 500ms, 30s or 5m' });
 });
 
 t.test('environment variables, and flags over them', async (t) => {

@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import { noShuffle } from '../../src/balancer/round-robin.js';
 import type { Logger } from '../../src/log.js';
+import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ServiceListener } from '../../src/proxy/listener.js';
 import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
 import { listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan } from '../../src/state/types.js';
@@ -31,15 +32,15 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-): Promise<{ port: number; proxy: ServicePortProxy; connections: Set<unknown> }> {
-  const connections = new Set<import('node:net').Socket>();
-  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, connections, log);
+): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
+  const tracker = new ConnectionTracker();
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, tracker, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);
-  await listener.listen();
+  await listener.start();
   t.teardown(() => {
     listener.close();
-    for (const s of connections) s.destroy();
+    for (const s of tracker.sockets) s.destroy();
   });
-  return { port: listener.port, proxy, connections };
+  return { port: listener.port, proxy, tracker };
 }

@@ -99,12 +99,12 @@ t.test('a pair left half-closed and idle is closed after the deadline', async (t
   const upstream = await startServer(t, (s) => {
     s.resume(); // reads the FIN but never ends its own side
   });
-  const { port, proxy, connections } = await startServicePort(t, [endpoint(upstream)], { halfCloseTimeoutMs: 200 });
+  const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstream)], { halfCloseTimeoutMs: 200 });
   const client = await dialTo(t, port);
   const outcome = readAll(client);
   client.end('bye');
   t.same(await outcome, { data: Buffer.alloc(0), error: '' }, 'the proxy closes the client side cleanly');
-  await eventually(() => proxy.stats.active === 0 && connections.size === 0, 'both proxy sockets to be released');
+  await eventually(() => proxy.stats.active === 0 && tracker.sockets.size === 0, 'both proxy sockets to be released');
 });
 
 t.test('backpressure: a client that does not read holds the upstream back; nothing is lost', async (t) => {
@@ -124,7 +124,7 @@ t.test('backpressure: a client that does not read holds the upstream back; nothi
     };
     pumpMore();
   });
-  const { port, connections } = await startServicePort(t, [endpoint(upstream)]);
+  const { port, tracker } = await startServicePort(t, [endpoint(upstream)]);
   const client = await dialTo(t, port);
   client.pause();
   // Wait until the upstream is blocked: what it managed to write stops growing.
@@ -139,7 +139,7 @@ t.test('backpressure: a client that does not read holds the upstream back; nothi
     10_000,
   );
   t.ok(written < 64 * 1024 * 1024, `the upstream stalled after ${written} bytes, far short of ${total}`);
-  for (const s of connections as Set<Socket>) {
+  for (const s of tracker.sockets) {
     t.ok(s.writableLength <= 1024 * 1024, `the proxy buffers at most 1 MiB per socket (${s.writableLength})`);
   }
   let got = 0;

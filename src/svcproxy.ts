@@ -1,0 +1,226 @@
+/**
+ * A running svcproxy: the reconcile loop (config -> desired state -> plan ->
+ * registry), the config watcher, the admin server and the drain. main()
+ * starts one; tests start them in-process.
+ *
+ *   watch/poll/SIGHUP -> reload(): read + validate the whole snapshot
+ *        invalid -> keep the last good one, log every problem, count it
+ *        valid   -> planChanges(current, desired) -> registry.apply()
+ */
+import { AdminServer } from './admin/server.js';
+import type { Options } from './cli/options.js';
+import { loadConfig, type PathKind } from './config/load.js';
+import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
+import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
+import type { Logger } from './log.js';
+import { isLocalAddress } from './proxy/local-addresses.js';
+import { Registry } from './proxy/registry.js';
+import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
+import { desiredState, type ListenEnvironment } from './state/desired.js';
+import { describeChange, planChanges } from './state/plan.js';
+import { EMPTY_STATE, type DesiredState } from './state/types.js';
+
+/** Quiet time after the last file event before a reload. */
+export const WATCH_DEBOUNCE_MS = 150;
+/**
+ * A watched change is applied only if the snapshot reads the same twice this
+ * far apart, so a file still being written (a YAML document cut mid-way that
+ * happens to parse) is not applied.
+ */
+export const SETTLE_MS = 100;
+
+export function listenEnvironment(options: Options): ListenEnvironment {
+  return {
+    bindAddress: options.bindAddress,
+    isLocalAddress,
+    reserved: [{ address: options.admin.host, port: options.admin.port, what: 'admin server' }],
+  };
+}
+
+export interface Loaded {
+  readonly state: DesiredState;
+  readonly issues: readonly ConfigIssue[];
+  readonly notes: readonly ConfigNote[];
+  readonly hash: string;
+  readonly kind: PathKind | undefined;
+  readonly services: number;
+}
+
+/** Reads, validates and plans the whole config; any issue means the snapshot must not be applied. */
+export async function loadDesired(options: Options, expect?: PathKind): Promise<Loaded> {
+  const loaded = await loadConfig(options.config, expect);
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options));
+  return {
+    state: desired.state,
+    issues: [...loaded.issues, ...desired.issues],
+    notes: [...loaded.notes, ...desired.notes],
+    hash: loaded.hash,
+    kind: loaded.kind,
+    services: loaded.snapshot.services.length,
+  };
+}
+
+export type ReloadTrigger = 'start' | WatchTrigger | 'signal' | 'api';
+export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
+
+/** What the admin surface reports about reloads. */
+export interface ReloadStatus {
+  successes: number;
+  failures: number;
+  /** ms since the epoch; 0 before the first success. */
+  lastSuccessAt: number;
+  lastAttemptAt: number;
+  lastResult: 'none' | 'success' | 'failure';
+  /** The problems of the last failed reload, one line each. */
+  lastErrors: string[];
+  /** The hash and load time of the snapshot being served. */
+  appliedHash: string;
+  appliedAt: number;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class Svcproxy {
+  readonly registry: Registry;
+  readonly admin = new AdminServer();
+  readonly status: ReloadStatus = {
+    successes: 0,
+    failures: 0,
+    lastSuccessAt: 0,
+    lastAttemptAt: 0,
+    lastResult: 'none',
+    lastErrors: [],
+    appliedHash: '',
+    appliedAt: 0,
+  };
+  draining = false;
+  adminPort = 0;
+  private state: DesiredState = EMPTY_STATE;
+  private watcher: ConfigWatcher | undefined;
+  private kind: PathKind | undefined;
+  private seenHash = '';
+  private running: Promise<ReloadOutcome> | undefined;
+  private queued: ReloadTrigger | undefined;
+
+  constructor(
+    readonly options: Options,
+    readonly log: Logger,
+  ) {
+    this.registry = new Registry({ halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS }, log);
+  }
+
+  /** Ready = the first config is applied, every listener is bound, and we are not draining. */
+  get ready(): { ready: boolean; reason: string } {
+    if (this.draining) return { ready: false, reason: 'draining' };
+    if (this.status.successes === 0) return { ready: false, reason: 'no config applied yet' };
+    const failed = this.registry.failedListeners();
+    if (failed.length > 0) return { ready: false, reason: `not bound: ${failed.map((l) => `${l.plan.key} (${l.lastError})`).join(', ')}` };
+    return { ready: true, reason: 'ok' };
+  }
+
+  /** Binds the admin server (a fatal error when it cannot), applies the first snapshot, starts watching. */
+  async start(first: Loaded): Promise<void> {
+    this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
+    this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+    this.kind = first.kind;
+    await this.applyLoaded(first, 'start');
+    this.watcher = new ConfigWatcher(
+      this.options.config,
+      { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: this.options.configPollIntervalMs, watch: this.options.watch },
+      (trigger) => void this.reload(trigger),
+      this.log,
+    );
+    this.watcher.start();
+    this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size }, 'started');
+  }
+
+  /**
+   * Re-reads the config and applies it if it is valid and changed. Reloads
+   * run one at a time; triggers that arrive meanwhile collapse into one more.
+   */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    if (this.running !== undefined) {
+      if (this.queued !== 'signal') this.queued = trigger; // a forced reload is never downgraded
+      return this.running;
+    }
+    const run = this.reloadOnce(trigger).finally(() => {
+      this.running = undefined;
+      const next = this.queued;
+      this.queued = undefined;
+      if (next !== undefined && !this.draining) void this.reload(next);
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const forced = trigger === 'signal' || trigger === 'api';
+    let loaded = await loadDesired(this.options, this.kind);
+    if (!forced && loaded.hash === this.seenHash) return 'unchanged';
+    if (!forced) {
+      await delay(SETTLE_MS);
+      const again = await loadDesired(this.options, this.kind);
+      if (again.hash !== loaded.hash) {
+        this.log.debug('config still changing; will read it again');
+        this.queued ??= 'watch';
+        return 'unsettled';
+      }
+      loaded = again;
+    }
+    this.seenHash = loaded.hash;
+    this.status.lastAttemptAt = Date.now();
+    if (loaded.issues.length > 0) {
+      this.status.failures++;
+      this.status.lastResult = 'failure';
+      this.status.lastErrors = loaded.issues.map(formatIssue);
+      for (const line of this.status.lastErrors) this.log.error({ trigger }, `invalid config: ${line}`);
+      this.log.error({ trigger, problems: loaded.issues.length }, 'config rejected; still serving the last good config');
+      return 'invalid';
+    }
+    await this.applyLoaded(loaded, trigger);
+    return 'applied';
+  }
+
+  private async applyLoaded(loaded: Loaded, trigger: ReloadTrigger): Promise<void> {
+    for (const note of loaded.notes) this.log[note.level]({ where: note.where, object: note.object }, note.msg);
+    const changes = planChanges(this.state, loaded.state);
+    this.log.info({ trigger, changes: changes.length, hash: loaded.hash.slice(0, 12) }, 'applying config');
+    for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
+    this.state = loaded.state;
+    this.seenHash = loaded.hash;
+    const failures = await this.registry.apply(changes);
+    for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
+    this.status.successes++;
+    this.status.lastResult = 'success';
+    this.status.lastErrors = [];
+    this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
+    this.status.appliedHash = loaded.hash;
+  }
+
+  /**
+   * Graceful stop: stop accepting everywhere at once, let established
+   * connections finish for up to `drainTimeoutMs`, reset what is left, then
+   * close the admin server (which reports draining until then).
+   */
+  async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
+    this.draining = true;
+    this.watcher?.stop();
+    this.registry.closeListeners();
+    const open = this.registry.tracker.active;
+    this.log.info({ connections: open, drainTimeoutMs }, 'draining');
+    const idle = drainTimeoutMs > 0 ? await this.registry.tracker.waitForIdle(drainTimeoutMs) : open === 0;
+    if (!idle) {
+      this.log.warn({ connections: this.registry.tracker.active }, 'drain timeout; resetting the remaining connections');
+      this.registry.tracker.resetAll();
+    }
+    await this.admin.close();
+    this.log.info('stopped');
+  }
+
+  /** Stops at once: for a second signal, and for tests. */
+  async stop(): Promise<void> {
+    await this.shutdown(0);
+  }
+}

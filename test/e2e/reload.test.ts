@@ -1,0 +1,197 @@
+/**
+ * Live reconfiguration, in-process: real files in temp directories, real
+ * sockets, the real watcher. Deadlines are the issue's promises (a change of
+ * endpoints applies within 1 s of the write).
+ */
+import { once } from 'node:events';
+import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { captureLogger } from '../helpers/log.js';
+import { dialTo, eventually, freePort, portOf, request, startServer } from '../helpers/net.js';
+import { configDir } from '../helpers/process.js';
+import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
+
+/** A backend that says its name first, then echoes: tells where a connection went and that it still works. */
+function startTaggedEcho(t: Test, name: string): Promise<number> {
+  return startServer(t, (s) => {
+    s.write(`${name}|`);
+    s.pipe(s);
+  });
+}
+
+async function whoAnswers(port: number): Promise<string> {
+  const outcome = await request(port);
+  return outcome.error === '' ? outcome.data.toString().split('|')[0] ?? '' : outcome.error;
+}
+
+/** Sends `text` on an established connection and waits for its echo. */
+async function echoes(socket: Socket, text: string): Promise<boolean> {
+  let got = '';
+  const done = new Promise<boolean>((resolve) => {
+    const onData = (c: Buffer): void => {
+      got += c.toString();
+      if (got.endsWith(text)) {
+        socket.removeListener('data', onData);
+        resolve(true);
+      }
+    };
+    socket.on('data', onData);
+  });
+  socket.write(text);
+  return done;
+}
+
+async function openTagged(t: Test, port: number): Promise<{ socket: Socket; tag: string }> {
+  const socket = await dialTo(t, port);
+  const [first] = (await once(socket, 'data')) as [Buffer];
+  return { socket, tag: first.toString() };
+}
+
+t.test('endpoints change: new connections reach the new endpoint within 1 s; an established one keeps echoing', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const b = await startTaggedEcho(t, 'b');
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
+  const proxy = await startInstance(t, dir);
+  const established = await openTagged(t, port);
+  t.equal(established.tag, 'a|');
+
+  await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [b]));
+  await eventually(async () => (await whoAnswers(port)) === 'b', 'the new endpoint', 1000);
+  t.ok(await echoes(established.socket, 'still here'), 'the established connection still echoes');
+  t.equal(proxy.status.successes, 2);
+});
+
+t.test('a Service removed: its port refuses within 1 s; its open connection keeps working', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const port = await freePort();
+  const other = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]), 'other.yaml': serviceWithEndpoints('other', other, [a]) });
+  await startInstance(t, dir);
+  const established = await openTagged(t, port);
+  await unlink(join(dir, 'web.yaml'));
+  await eventually(async () => (await whoAnswers(port)) === 'ECONNREFUSED', 'the port to refuse', 1000);
+  t.ok(await echoes(established.socket, 'after removal'));
+  t.equal(await whoAnswers(other), 'a', 'the other Service still serves');
+});
+
+t.test('an invalid edit: the old snapshot keeps serving and every problem is logged with its path', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
+  const { log, records } = captureLogger('info');
+  const proxy = await startInstance(t, dir, {}, log);
+  await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [a]).replace(`port: ${port}}`, 'port: 0}'));
+  await eventually(() => proxy.status.failures === 1, 'the reload to fail');
+  t.match(
+    records.filter((r) => r.level === 50).map((r) => r.msg),
+    [`invalid config: ${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`, 'config rejected; still serving the last good config'],
+  );
+  t.same(proxy.status.lastErrors, [`${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`]);
+  t.equal(await whoAnswers(port), 'a');
+});
+
+t.test('a Kubernetes ConfigMap-style ..data symlink swap is seen three times in a row', async (t) => {
+  const backends = [await startTaggedEcho(t, 'v0'), await startTaggedEcho(t, 'v1'), await startTaggedEcho(t, 'v2'), await startTaggedEcho(t, 'v3')];
+  const port = await freePort();
+  const dir = await configDir(t, {});
+  // The kubelet's AtomicWriter layout: web.yaml -> ..data/web.yaml, ..data -> ..<timestamp>/
+  const writeVersion = async (v: number): Promise<void> => {
+    const versionDir = `..2026_11_24_00_00_0${v}.000000000`;
+    await mkdir(join(dir, versionDir));
+    await writeFile(join(dir, versionDir, 'web.yaml'), serviceWithEndpoints('web', port, [backends[v]!]));
+    await symlink(versionDir, join(dir, '..data_tmp'));
+    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+    if (v > 0) await rm(join(dir, `..2026_11_24_00_00_0${v - 1}.000000000`), { recursive: true });
+  };
+  await writeVersion(0);
+  await symlink(join('..data', 'web.yaml'), join(dir, 'web.yaml'));
+  await startInstance(t, dir);
+  t.equal(await whoAnswers(port), 'v0');
+  for (const v of [1, 2, 3]) {
+    await writeVersion(v);
+    await eventually(async () => (await whoAnswers(port)) === `v${v}`, `swap ${v}`, 1000);
+  }
+});
+
+t.test('an editor-style save (write a temp file, rename it over the original) is seen', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const b = await startTaggedEcho(t, 'b');
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
+  await startInstance(t, dir);
+  await writeFile(join(dir, '.web.yaml.swp'), serviceWithEndpoints('web', port, [b]));
+  await rename(join(dir, '.web.yaml.swp'), join(dir, 'web.yaml'));
+  await eventually(async () => (await whoAnswers(port)) === 'b', 'the saved change', 1000);
+});
+
+t.test('a config given as a single file is watched through its directory', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const b = await startTaggedEcho(t, 'b');
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]), 'ignored.yaml': 'not: [valid' });
+  await startInstance(t, join(dir, 'web.yaml'));
+  await writeFile(join(dir, 'web.yaml.tmp'), serviceWithEndpoints('web', port, [b]));
+  await rename(join(dir, 'web.yaml.tmp'), join(dir, 'web.yaml'));
+  await eventually(async () => (await whoAnswers(port)) === 'b', 'the change', 1000);
+});
+
+t.test('a port taken by another process: that listener retries and binds once it is free; readiness says why meanwhile', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const taken = portOf(blocker);
+  const free = await freePort();
+  const dir = await configDir(t, { 'a.yaml': serviceWithEndpoints('taken', taken, [a]), 'b.yaml': serviceWithEndpoints('free', free, [a]) });
+  const proxy = await startInstance(t, dir);
+  t.equal(await whoAnswers(free), 'a', 'the other Service serves');
+  t.match(proxy.ready, { ready: false, reason: new RegExp(`not bound: TCP 127.0.0.1:${taken} \\(EADDRINUSE`) });
+  await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  await eventually(async () => (await whoAnswers(taken)) === 'a', 'the listener to bind after the port is freed', 5000);
+  t.same(proxy.ready, { ready: true, reason: 'ok' });
+});
+
+t.test('a retrying listener whose Service goes away stops retrying', async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const dir = await configDir(t, { 'a.yaml': serviceWithEndpoints('taken', portOf(blocker), [1]) });
+  const proxy = await startInstance(t, dir);
+  t.equal(proxy.registry.failedListeners().length, 1);
+  await writeFile(join(dir, 'a.yaml'), '# no Services any more\n');
+  await eventually(() => proxy.registry.listeners.size === 0, 'the listener to be closed');
+  t.equal(proxy.registry.failedListeners().length, 0);
+});
+
+t.test('soak: 100 reloads in a row while a client connects without pause: no failed connection', async (t) => {
+  const a = await startTaggedEcho(t, 'a');
+  const b = await startTaggedEcho(t, 'b');
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a, b]) });
+  const proxy = await startInstance(t, dir, { watch: false });
+  let stop = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const client = (async () => {
+    const deadline = Date.now() + 30_000;
+    while (!stop && Date.now() < deadline) {
+      const outcome = await request(port, 'x');
+      if (outcome.error === '' && /^[ab]\|x$/.test(outcome.data.toString())) ok++;
+      else failures.push(`${outcome.error} ${outcome.data.toString()}`);
+    }
+  })();
+  const sets = [[a], [b], [a, b], [b, a]];
+  for (let i = 0; i < 100; i++) {
+    await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, sets[i % sets.length]!));
+    t.equal(await proxy.reload('api'), 'applied', `reload ${i}`);
+  }
+  stop = true;
+  await client;
+  t.same(failures, [], 'no failed connection');
+  t.ok(ok > 0, `${ok} connections succeeded during the reloads`);
+  t.equal(proxy.status.successes, 101);
+});

@@ -1,0 +1,57 @@
+import type { Test } from 'tap';
+import type { Options } from '../../src/cli/options.js';
+import type { Logger } from '../../src/log.js';
+import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
+import { silentLog } from './log.js';
+
+/** Options for an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
+export function testOptions(config: string, overrides: Partial<Options> = {}): Options {
+  return {
+    config,
+    bindAddress: '127.0.0.1',
+    admin: { host: '127.0.0.1', port: 0 },
+    logLevel: 'silent',
+    check: false,
+    halfCloseTimeoutMs: 60_000,
+    drainTimeoutMs: 1000,
+    configPollIntervalMs: 0,
+    watch: true,
+    ...overrides,
+  };
+}
+
+/** Starts svcproxy in this process on `config`; stopped at teardown. Fails the test if the config is invalid. */
+export async function startInstance(t: Test, config: string, overrides: Partial<Options> = {}, log: Logger = silentLog): Promise<Svcproxy> {
+  const options = testOptions(config, overrides);
+  const loaded = await loadDesired(options);
+  if (loaded.issues.length > 0) throw new Error(`invalid test config:\n${loaded.issues.map((i) => i.message).join('\n')}`);
+  const proxy = new Svcproxy(options, log);
+  t.teardown(() => proxy.stop());
+  await proxy.start(loaded);
+  return proxy;
+}
+
+/** A Service on `port` with a hand-written EndpointSlice listing `endpoints` (each 127.0.0.1:<port>). */
+export function serviceWithEndpoints(name: string, port: number, endpointPorts: number[]): string {
+  const slices = endpointPorts
+    .map(
+      (p, i) => `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-${i}
+  labels: {kubernetes.io/service-name: ${name}}
+addressType: IPv4
+ports: [{name: "", port: ${p}}]
+endpoints:
+  - addresses: [127.0.0.1]
+`,
+    )
+    .join('');
+  return `apiVersion: v1
+kind: Service
+metadata: {name: ${name}}
+spec:
+  ports: [{port: ${port}}]
+${slices}`;
+}
