@@ -12,6 +12,7 @@ import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
+import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
@@ -84,6 +85,7 @@ function delay(ms: number): Promise<void> {
 
 export class Svcproxy {
   readonly registry: Registry;
+  readonly probes: ProbeManager;
   readonly admin = new AdminServer();
   readonly status: ReloadStatus = {
     successes: 0,
@@ -108,7 +110,26 @@ export class Svcproxy {
     readonly options: Options,
     readonly log: Logger,
   ) {
-    this.registry = new Registry({ halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS }, log);
+    this.probes = new ProbeManager(
+      {
+        onChange: (change) => this.onReadinessChange(change),
+        onSuccess: (pod) => this.registry.podProbeSucceeded(pod),
+      },
+      log,
+    );
+    this.registry = new Registry(
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS },
+      log,
+      (pod) => this.probes.isReady(pod),
+    );
+  }
+
+  /** Readiness applies to new connections at once; established ones are never cut by it. */
+  private onReadinessChange(change: ReadinessChange): void {
+    for (const service of change.plan.services) {
+      this.log.info({ service, pod: change.pod, address: change.plan.address, reason: change.reason }, change.ready ? 'endpoint ready' : 'endpoint not ready');
+    }
+    this.registry.podReadinessChanged(change.pod);
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -191,6 +212,7 @@ export class Svcproxy {
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
+    this.probes.sync(loaded.state.probes);
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
     this.status.successes++;
     this.status.lastResult = 'success';
@@ -207,6 +229,7 @@ export class Svcproxy {
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
     this.watcher?.stop();
+    this.probes.stopAll();
     this.registry.closeListeners();
     const open = this.registry.tracker.active;
     this.log.info({ connections: open, drainTimeoutMs }, 'draining');

@@ -55,11 +55,25 @@ export class RoundRobin<T extends Balanced> {
     return true;
   }
 
-  /** The next endpoint in turn, or undefined when there is none. */
-  next(): T | undefined {
-    const item = this.list[this.index];
-    if (item !== undefined) this.index = (this.index + 1) % this.list.length;
-    return item;
+  /**
+   * The next endpoint in turn, or undefined when there is none. With `skip`,
+   * endpoints it rejects are passed over (the rotation moves past them); if
+   * it rejects every one, the plain next one is returned anyway: trying a
+   * suspect endpoint beats refusing the client (Envoy's panic mode).
+   */
+  next(skip?: (item: T) => boolean): T | undefined {
+    const start = this.index;
+    const first = this.list[start];
+    if (first === undefined) return undefined;
+    this.index = (start + 1) % this.list.length;
+    if (skip === undefined || !skip(first)) return first;
+    for (let tries = 1; tries < this.list.length; tries++) {
+      const item = this.list[this.index] as T;
+      this.index = (this.index + 1) % this.list.length;
+      if (!skip(item)) return item;
+    }
+    this.index = (start + 1) % this.list.length; // all skipped: keep rotating as if none were
+    return first;
   }
 
   get size(): number {

@@ -120,11 +120,70 @@ export interface EndpointSliceSpec {
   readonly endpoints: readonly SliceEndpointSpec[];
 }
 
+/** A container port of a Pod, with the container that declares it. */
+export interface ContainerPortSpec {
+  readonly container: string;
+  /** '' when unnamed. */
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+/** A probe's port: the number, and the container port name it was given as ('' for a number). */
+export interface ProbePort {
+  readonly port: number;
+  readonly name: string;
+}
+
+/** Kubernetes probe timing, defaults applied (seconds and counts). */
+export interface ProbeTiming {
+  readonly initialDelaySeconds: number;
+  readonly periodSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly successThreshold: number;
+  readonly failureThreshold: number;
+}
+
+/** One container's readinessProbe. exec and grpc are read but not run (the Pod counts as ready). */
+export type ProbeSpec = ProbeTiming &
+  { readonly container: string } &
+  (
+    | { readonly kind: 'tcpSocket'; readonly port: ProbePort; readonly host: string }
+    | {
+        readonly kind: 'httpGet';
+        readonly port: ProbePort;
+        /** '' = the Pod's address. */
+        readonly host: string;
+        readonly path: string;
+        readonly scheme: 'HTTP' | 'HTTPS';
+        readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+      }
+    | { readonly kind: 'exec' | 'grpc' }
+  );
+
+export interface PodSpec {
+  readonly kind: 'Pod';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  readonly labels: Readonly<Record<string, string>>;
+  /** status.podIP, else the svcproxy.dev/address annotation (IP or host name), else 127.0.0.1. */
+  readonly address: string;
+  /** metadata.deletionTimestamp is set. */
+  readonly terminating: boolean;
+  /** status.phase is Succeeded or Failed: never an endpoint, as with the EndpointSlice controller. */
+  readonly finished: boolean;
+  /** Every container port, in container order (FindPort takes the first match). */
+  readonly ports: readonly ContainerPortSpec[];
+  readonly probes: readonly ProbeSpec[];
+}
+
 /** A whole validated configuration: what one reload produces. */
 export interface ConfigSnapshot {
   readonly services: readonly ServiceSpec[];
   readonly endpoints: readonly EndpointsSpec[];
   readonly endpointSlices: readonly EndpointSliceSpec[];
+  readonly pods: readonly PodSpec[];
 }
 
 /** One problem found in the config, with enough context to find and fix it. */

@@ -5,6 +5,7 @@
 import { validateEndpointSlice, validateEndpoints, SERVICE_NAME_LABEL } from './endpoints.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
 import type { ParsedDocument } from './parse.js';
+import { validatePod } from './pod.js';
 import { validateService } from './service.js';
 import {
   formatSource,
@@ -14,6 +15,7 @@ import {
   type EndpointSliceSpec,
   type EndpointsSpec,
   type ObjectSource,
+  type PodSpec,
   type ServiceSpec,
 } from './types.js';
 
@@ -32,6 +34,7 @@ interface Collected {
   services: ServiceSpec[];
   endpoints: EndpointsSpec[];
   endpointSlices: EndpointSliceSpec[];
+  pods: PodSpec[];
 }
 
 const KINDS: Readonly<Record<string, KindRule>> = {
@@ -47,6 +50,10 @@ const KINDS: Readonly<Record<string, KindRule>> = {
     apiVersion: 'discovery.k8s.io/v1',
     add: (raw, source, sink, out) => push(out.endpointSlices, validateEndpointSlice(raw, source, sink)),
   },
+  Pod: {
+    apiVersion: 'v1',
+    add: (raw, source, sink, out) => push(out.pods, validatePod(raw, source, sink)),
+  },
 };
 
 function push<T>(list: T[], item: T | undefined): void {
@@ -55,7 +62,7 @@ function push<T>(list: T[], item: T | undefined): void {
 
 /** Validates every object of every document and the rules that span objects (duplicate names). */
 export function validateDocuments(documents: readonly ParsedDocument[]): ValidationResult {
-  const out: Collected = { services: [], endpoints: [], endpointSlices: [] };
+  const out: Collected = { services: [], endpoints: [], endpointSlices: [], pods: [] };
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
   for (const document of documents) {
@@ -66,7 +73,7 @@ export function validateDocuments(documents: readonly ParsedDocument[]): Validat
       raw['items'].forEach((item: unknown, i) => validateObject(item, { ...source, item: i }, out, issues, notes));
     } else validateObject(raw, source, out, issues, notes);
   }
-  issues.push(...duplicates(out.services), ...duplicates(out.endpoints), ...duplicates(out.endpointSlices));
+  issues.push(...duplicates(out.services), ...duplicates(out.endpoints), ...duplicates(out.endpointSlices), ...duplicates(out.pods));
   for (const slice of out.endpointSlices) {
     if (slice.serviceName === '') {
       notes.push({
@@ -110,7 +117,7 @@ function validateObject(raw: unknown, source: ObjectSource, out: Collected, issu
 }
 
 /** Two objects of one kind with the same namespace/name: the later one is an error naming the first. */
-function duplicates(objects: readonly (ServiceSpec | EndpointsSpec | EndpointSliceSpec)[]): ConfigIssue[] {
+function duplicates(objects: readonly (ServiceSpec | EndpointsSpec | EndpointSliceSpec | PodSpec)[]): ConfigIssue[] {
   const seen = new Map<string, ObjectSource>();
   const issues: ConfigIssue[] = [];
   for (const o of objects) {

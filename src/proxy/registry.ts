@@ -9,7 +9,7 @@ import type { Change } from '../state/plan.js';
 import type { ListenerKey, ServicePortKey } from '../state/types.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { ServiceListener } from './listener.js';
-import { ServicePortProxy, type ServicePortOptions } from './service-port-proxy.js';
+import { ServicePortProxy, type ServicePortContext, type ServicePortOptions } from './service-port-proxy.js';
 
 export class Registry {
   readonly servicePorts = new Map<ServicePortKey, ServicePortProxy>();
@@ -17,10 +17,26 @@ export class Registry {
   /** Every live proxied connection, including those of removed Service ports still running. */
   readonly tracker = new ConnectionTracker();
 
+  private readonly context: ServicePortContext;
+
+  /** @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own. */
   constructor(
     private readonly options: ServicePortOptions,
     private readonly log: Logger,
-  ) {}
+    podReady: (pod: string) => boolean = () => false,
+  ) {
+    this.context = { tracker: this.tracker, podReady };
+  }
+
+  /** A Pod turned ready or not: the Service ports it backs recompute their usable endpoints. */
+  podReadinessChanged(pod: string): void {
+    for (const proxy of this.servicePorts.values()) if (proxy.uses(pod)) proxy.refresh();
+  }
+
+  /** A probe of `pod` succeeded: passive health stops skipping its endpoints. */
+  podProbeSucceeded(pod: string): void {
+    for (const proxy of this.servicePorts.values()) if (proxy.uses(pod)) proxy.clearEjections(pod);
+  }
 
   /**
    * Applies changes in order; returns the listeners that failed to bind
@@ -42,7 +58,7 @@ export class Registry {
   private async applyOne(change: Change): Promise<void> {
     switch (change.op) {
       case 'add-service-port':
-        this.servicePorts.set(change.plan.key, new ServicePortProxy(change.plan, this.options, this.tracker, this.log));
+        this.servicePorts.set(change.plan.key, new ServicePortProxy(change.plan, this.options, this.context, this.log));
         return;
       case 'update-service-port':
         this.servicePort(change.plan.key).update(change.plan);

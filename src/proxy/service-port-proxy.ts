@@ -11,10 +11,11 @@
  * of callbacks.
  */
 import type { Socket } from 'node:net';
+import { PassiveHealth, PASSIVE_HEALTH_DEFAULTS, type PassiveHealthOptions } from '../balancer/passive-health.js';
 import { RoundRobin, type Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
-import { usableEndpoints } from '../state/endpoints.js';
+import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import { dial } from './dial.js';
@@ -28,6 +29,8 @@ export interface Upstream {
   readonly id: string;
   readonly host: string;
   readonly port: number;
+  /** `namespace/name` of its Pod, '' when hand-written. */
+  readonly pod: string;
 }
 
 /** Counters for one Service port; read by the admin surface, written only here. */
@@ -52,6 +55,14 @@ export interface ServicePortOptions {
   readonly halfCloseTimeoutMs: number;
   readonly dialTimeoutsMs: readonly number[];
   readonly shuffle?: Shuffle;
+  readonly passiveHealth?: PassiveHealthOptions;
+}
+
+/** What a ServicePortProxy shares with the rest of the process. */
+export interface ServicePortContext {
+  readonly tracker: ConnectionTracker;
+  /** Live readiness of a probed Pod (see ProbeManager). */
+  readonly podReady: (pod: string) => boolean;
 }
 
 function ignoreEarlyError(): void {
@@ -70,18 +81,24 @@ export class ServicePortProxy {
     connectFailures: 0,
   };
   private readonly balancer: RoundRobin<Upstream>;
+  private readonly health: PassiveHealth;
+  private readonly tracker: ConnectionTracker;
   private readonly log: Logger;
   private readonly rejectWarning: RateLimitedWarning;
   private plan: ServicePortPlan;
 
+  private readonly skipEjected = (upstream: Upstream): boolean => this.health.isEjected(upstream.id, Date.now());
+
   constructor(
     plan: ServicePortPlan,
     private readonly options: ServicePortOptions,
-    private readonly tracker: ConnectionTracker,
+    private readonly context: ServicePortContext,
     log: Logger,
   ) {
     this.plan = plan;
+    this.tracker = context.tracker;
     this.balancer = new RoundRobin<Upstream>(options.shuffle);
+    this.health = new PassiveHealth(options.passiveHealth ?? PASSIVE_HEALTH_DEFAULTS);
     this.log = log.child({ servicePort: plan.key }); // bindings serialized once, here
     this.rejectWarning = new RateLimitedWarning(this.log);
     this.update(plan);
@@ -98,10 +115,41 @@ export class ServicePortProxy {
   /** Installs new endpoints; the rotation restarts only if the usable set changed. */
   update(plan: ServicePortPlan): void {
     this.plan = plan;
-    const upstreams = usableEndpoints(plan.endpoints).map((e) => ({ id: hostPort(e.host, e.port), host: e.host, port: e.port }));
+    this.refresh();
+  }
+
+  /** True when one of this port's endpoints is backed by `pod`. */
+  uses(pod: string): boolean {
+    return this.plan.endpoints.some((e) => e.pod === pod);
+  }
+
+  /**
+   * Recomputes which endpoints are usable from the plan and the live Pod
+   * readiness. Called on reloads and on readiness changes; established
+   * connections are untouched, only new ones see the new set.
+   */
+  refresh(): void {
+    const { endpoints, publishNotReadyAddresses } = this.plan;
+    const current = endpoints.map((e) => ({ ...e, ...currentConditions(e, this.context.podReady, publishNotReadyAddresses) }));
+    const upstreams = usableEndpoints(current).map((e) => ({ id: hostPort(e.host, e.port), host: e.host, port: e.port, pod: e.pod }));
+    this.health.retain(new Set(endpoints.map((e) => hostPort(e.host, e.port))));
     if (this.balancer.update(upstreams)) {
       this.log.debug({ upstreams: upstreams.map((u) => u.id) }, 'endpoint set changed; rotation restarted');
     }
+  }
+
+  /** A probe of `pod` succeeded: its endpoints are no longer skipped by passive health. */
+  clearEjections(pod: string): void {
+    for (const e of this.plan.endpoints) {
+      if (e.pod === pod && this.health.recordSuccess(hostPort(e.host, e.port))) {
+        this.log.info({ upstream: hostPort(e.host, e.port), pod }, 'endpoint back after a successful probe');
+      }
+    }
+  }
+
+  /** Endpoints passive health is skipping right now. */
+  ejected(): string[] {
+    return this.health.ejected(Date.now());
   }
 
   /** Takes an accepted (paused) client socket from a listener. */
@@ -114,7 +162,7 @@ export class ServicePortProxy {
   }
 
   private attempt(downstream: Socket, attempt: number): void {
-    const upstream = this.balancer.next();
+    const upstream = this.balancer.next(this.health.empty ? undefined : this.skipEjected);
     if (upstream === undefined) {
       this.stats.rejectedNoEndpoints++;
       this.reject(downstream, 'no ready endpoints; connection reset');
@@ -125,6 +173,8 @@ export class ServicePortProxy {
       if (socket === undefined) {
         this.stats.connectFailures++;
         this.log.debug({ upstream: upstream.id, attempt, code: errorCode(err), err: errorMessage(err) }, 'upstream dial failed');
+        const backoffMs = this.health.recordFailure(upstream.id, Date.now());
+        if (backoffMs > 0) this.log.warn({ upstream: upstream.id, backoffMs, code: errorCode(err) }, 'endpoint skipped after consecutive failed dials');
         if (downstream.destroyed) this.finish();
         else if (attempt + 1 < this.options.dialTimeoutsMs.length) this.attempt(downstream, attempt + 1);
         else {
@@ -138,6 +188,7 @@ export class ServicePortProxy {
         this.finish();
         return;
       }
+      if (!this.health.empty && this.health.recordSuccess(upstream.id)) this.log.info({ upstream: upstream.id }, 'endpoint back after a successful dial');
       downstream.removeListener('error', ignoreEarlyError);
       this.tracker.sockets.add(downstream).add(socket);
       pump(downstream, socket, this.options, (result) => this.onPumpDone(downstream, socket, result));

@@ -6,6 +6,7 @@
  */
 import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type Protocol, type ServiceSpec } from '../config/types.js';
 import { declaredEndpoints } from './endpoints.js';
+import { isProbed, podEndpoints, selectedPods } from './pod-endpoints.js';
 import {
   hostPort,
   listenerKey,
@@ -13,6 +14,7 @@ import {
   type DesiredState,
   type ListenerKey,
   type ListenerPlan,
+  type PodProbePlan,
   type ServicePortKey,
   type ServicePortPlan,
 } from './types.js';
@@ -49,6 +51,7 @@ function overlaps(a: string, b: string): boolean {
 export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): DesiredResult {
   const servicePorts = new Map<ServicePortKey, ServicePortPlan>();
   const listeners = new Map<ListenerKey, ListenerPlan>();
+  const probes = new Map<string, PodProbePlan>();
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
   const owners = new Map<string, Owner[]>(); // `${protocol}/${port}` -> who binds it
@@ -65,6 +68,11 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
       continue;
     }
     const address = listenAddress(service, env, (msg) => notes.push({ level: 'warn', msg, where, object }));
+    const pods = selectedPods(snapshot.pods, service);
+    if (service.selector !== undefined && pods.length === 0) {
+      const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',');
+      notes.push({ level: 'warn', msg: `selector ${selector} matches no Pod; the Service has no endpoints`, where, object });
+    }
     service.ports.forEach((port, i) => {
       if (port.protocol !== 'TCP') {
         const msg = port.protocol === 'SCTP' ? 'SCTP is not supported; no listener' : 'UDP is not supported yet; no listener';
@@ -72,7 +80,9 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
         return;
       }
       const key = servicePortKey(service.namespace, service.name, port.name);
-      const endpoints = service.selector === undefined ? declaredEndpoints(snapshot, service, port) : [];
+      // A Service with a selector ignores hand-written Endpoints for itself, as Kubernetes does.
+      const endpoints = service.selector === undefined ? declaredEndpoints(snapshot, service, port) : podEndpoints(pods, service, port, notes);
+      for (const e of endpoints) if (e.probed) addProbe(probes, snapshot, e.pod, `${service.namespace}/${service.name}`);
       servicePorts.set(key, {
         key,
         namespace: service.namespace,
@@ -82,6 +92,7 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
         protocol: port.protocol,
         targetPort: port.targetPort.kind === 'number' ? String(port.targetPort.port) : port.targetPort.name,
         endpoints,
+        publishNotReadyAddresses: service.publishNotReadyAddresses,
       });
       const label = `${object} spec.ports[${i}] (${port.port}/${port.protocol})`;
       const clash = claim(owners, port.protocol, address, port.port, label);
@@ -99,7 +110,31 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
       listeners.set(lkey, { key: lkey, servicePort: key, protocol: port.protocol, address, port: port.port, role });
     });
   }
-  return { state: { servicePorts, listeners }, issues, notes };
+  for (const pod of snapshot.pods) {
+    for (const probe of pod.probes) {
+      if (probe.kind !== 'exec' && probe.kind !== 'grpc') continue;
+      notes.push({
+        level: 'warn',
+        msg: `container ${probe.container}: ${probe.kind} readiness probes are not run by svcproxy; the container counts as ready`,
+        where: formatSource(pod.source),
+        object: `Pod ${pod.namespace}/${pod.name}`,
+      });
+    }
+  }
+  return { state: { servicePorts, listeners, probes }, issues, notes };
+}
+
+/** Records that a probed Pod backs a Service (one probe plan per Pod, whatever the number of Services). */
+function addProbe(probes: Map<string, PodProbePlan>, snapshot: ConfigSnapshot, podKey: string, service: string): void {
+  const existing = probes.get(podKey);
+  if (existing !== undefined) {
+    if (!existing.services.includes(service)) probes.set(podKey, { ...existing, services: [...existing.services, service] });
+    return;
+  }
+  const pod = snapshot.pods.find((p) => `${p.namespace}/${p.name}` === podKey);
+  if (pod === undefined || !isProbed(pod)) return;
+  const runnable = pod.probes.filter((p) => p.kind === 'tcpSocket' || p.kind === 'httpGet');
+  probes.set(podKey, { pod: podKey, address: pod.address, probes: runnable, services: [service] });
 }
 
 /** Registers a bind; returns who already holds an overlapping one, if anyone. */

@@ -39,7 +39,7 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
       const port = matchPort(subset.ports, servicePort);
       if (port === undefined) continue;
       for (const host of subset.addresses) {
-        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints' });
+        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false });
       }
     }
   }
@@ -48,7 +48,16 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
     const port = matchPort(slice.ports, servicePort);
     if (port === undefined) continue;
     for (const e of slice.endpoints) {
-      add({ host: e.address, port, ready: e.ready, serving: e.serving, terminating: e.terminating, source: 'EndpointSlice' });
+      add({
+        host: e.address,
+        port,
+        ready: e.ready,
+        serving: e.serving,
+        terminating: e.terminating,
+        source: 'EndpointSlice',
+        pod: '',
+        probed: false,
+      });
     }
   }
   return [...byAddress.values()];
@@ -63,4 +72,24 @@ export function usableEndpoints<E extends Pick<EndpointPlan, 'ready' | 'serving'
   const ready = endpoints.filter((e) => e.ready);
   if (ready.length > 0) return ready;
   return endpoints.filter((e) => e.serving && e.terminating);
+}
+
+export interface Conditions {
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+/**
+ * A Pod endpoint's conditions as the EndpointSlice controller writes them:
+ * ready only when the Pod is ready and not terminating, or always with
+ * publishNotReadyAddresses; serving follows the Pod's readiness.
+ */
+export function podConditions(podReady: boolean, terminating: boolean, publishNotReady: boolean): Conditions {
+  return { ready: publishNotReady || (podReady && !terminating), serving: podReady, terminating };
+}
+
+/** The conditions of an endpoint now: probed Pods are looked up in the live readiness. */
+export function currentConditions(endpoint: EndpointPlan, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
+  return endpoint.probed ? podConditions(podReady(endpoint.pod), endpoint.terminating, publishNotReady) : endpoint;
 }

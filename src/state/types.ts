@@ -3,7 +3,7 @@
  * Service port may use. Pure data derived from a ConfigSnapshot; the proxy
  * layer receives only these, never config objects.
  */
-import type { Protocol } from '../config/types.js';
+import type { ProbeSpec, Protocol } from '../config/types.js';
 
 /** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
 export type ServicePortKey = string & { readonly __brand: 'ServicePortKey' };
@@ -35,6 +35,13 @@ export interface EndpointPlan {
   readonly serving: boolean;
   readonly terminating: boolean;
   readonly source: EndpointSource;
+  /** `namespace/name` of the Pod behind it; '' for hand-written endpoints. */
+  readonly pod: string;
+  /**
+   * The Pod's readiness comes from svcproxy's own probes, so ready/serving
+   * above are only the start state (not ready) and are recomputed at run time.
+   */
+  readonly probed: boolean;
 }
 
 /** Everything the data path needs to serve one Service port. */
@@ -50,6 +57,19 @@ export interface ServicePortPlan {
   readonly targetPort: string;
   /** Every declared endpoint; the balancer decides which are usable. */
   readonly endpoints: readonly EndpointPlan[];
+  /** spec.publishNotReadyAddresses: not-ready Pods count as ready. */
+  readonly publishNotReadyAddresses: boolean;
+}
+
+/** What svcproxy must probe for one Pod that backs at least one Service port. */
+export interface PodProbePlan {
+  /** `namespace/name`. */
+  readonly pod: string;
+  readonly address: string;
+  /** tcpSocket and httpGet probes only (exec and grpc are not run). */
+  readonly probes: readonly ProbeSpec[];
+  /** The Services (`namespace/name`) it backs, for log lines. */
+  readonly services: readonly string[];
 }
 
 export type ListenerRole = 'clusterIP' | 'bindAddress';
@@ -67,6 +87,7 @@ export interface ListenerPlan {
 export interface DesiredState {
   readonly servicePorts: ReadonlyMap<ServicePortKey, ServicePortPlan>;
   readonly listeners: ReadonlyMap<ListenerKey, ListenerPlan>;
+  readonly probes: ReadonlyMap<string, PodProbePlan>;
 }
 
-export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map() };
+export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map() };

@@ -47,3 +47,23 @@ t.test('randomShuffle keeps every member', async (t) => {
   const list = Array.from({ length: 50 }, (_, i) => i);
   t.same([...randomShuffle([...list])].sort((a, b) => a - b), list);
 });
+
+t.test('skip passes over rejected endpoints and keeps rotating', async (t) => {
+  const rr = new RoundRobin<{ id: string }>(noShuffle);
+  rr.update(ids('a', 'b', 'c'));
+  const skipB = (x: { id: string }) => x.id === 'b';
+  t.same(
+    Array.from({ length: 4 }, () => rr.next(skipB)?.id),
+    ['a', 'c', 'a', 'c'],
+  );
+});
+
+t.test('when skip rejects every endpoint, the rotation goes on anyway (panic mode)', async (t) => {
+  const rr = new RoundRobin<{ id: string }>(noShuffle);
+  rr.update(ids('a', 'b', 'c'));
+  const all = () => true;
+  t.same(
+    Array.from({ length: 4 }, () => rr.next(all)?.id),
+    ['a', 'b', 'c', 'a'],
+  );
+});

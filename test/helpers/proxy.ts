@@ -8,7 +8,7 @@ import { listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan } 
 import { silentLog } from './log.js';
 
 export function endpoint(port: number, host = '127.0.0.1', extra: Partial<EndpointPlan> = {}): EndpointPlan {
-  return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', ...extra };
+  return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false, ...extra };
 }
 
 export function servicePortPlan(endpoints: EndpointPlan[], name = 'web'): ServicePortPlan {
@@ -21,6 +21,7 @@ export function servicePortPlan(endpoints: EndpointPlan[], name = 'web'): Servic
     protocol: 'TCP',
     targetPort: '80',
     endpoints,
+    publishNotReadyAddresses: false,
   };
 }
 
@@ -32,9 +33,10 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
+  podReady: (pod: string) => boolean = () => false,
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
   const tracker = new ConnectionTracker();
-  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, tracker, log);
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, { tracker, podReady }, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);
   await listener.start();

@@ -38,8 +38,10 @@ t.test('a dead endpoint is skipped and the client never notices', async (t) => {
     t.same({ data: outcome.data.toString(), error: outcome.error }, { data: 'live', error: '' });
   }
   // Each attempt advances the rotation (kube-proxy's rule), so with [dead, live]
-  // every connection tries the dead endpoint first and then reaches the live one.
-  t.equal(proxy.stats.connectFailures, 4);
+  // each connection tries the dead endpoint first, until passive health skips
+  // it after 3 consecutive failures: the 4th connection goes straight to live.
+  t.equal(proxy.stats.connectFailures, 3);
+  t.same(proxy.ejected(), [`127.0.0.1:${dead}`]);
   t.equal(proxy.stats.rejectedDialFailed, 0);
 });
 
@@ -120,4 +122,15 @@ t.test('a client that leaves while its upstream is being dialled: the upstream i
   client.destroy();
   await eventually(() => proxy.stats.active === 0, 'the abandoned connection to be dropped');
   t.equal(proxy.stats.connectFailures, 1, 'no further attempt after the client left');
+});
+
+t.test('isLocalAddress: loopback, wildcards and interface addresses are local; others are not', async (t) => {
+  const { isLocalAddress } = await import('../../src/proxy/local-addresses.js');
+  const { networkInterfaces } = await import('node:os');
+  t.ok(isLocalAddress('127.0.0.42'));
+  t.ok(isLocalAddress('::1'));
+  t.ok(isLocalAddress('0.0.0.0'));
+  t.notOk(isLocalAddress('192.0.2.1'), 'TEST-NET-1 is never configured here');
+  const own = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && !i.internal);
+  if (own !== undefined) t.ok(isLocalAddress(own.address), `an interface address (${own.address})`);
 });

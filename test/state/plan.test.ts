@@ -19,8 +19,9 @@ function sp(name: string, endpoints: string[] = []): ServicePortPlan {
     protocol: 'TCP',
     targetPort: '80',
     endpoints: endpoints.map(
-      (host): EndpointPlan => ({ host, port: 80, ready: true, serving: true, terminating: false, source: 'EndpointSlice' }),
+      (host): EndpointPlan => ({ host, port: 80, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false }),
     ),
+    publishNotReadyAddresses: false,
   };
 }
 
@@ -36,7 +37,7 @@ function listener(service: string, port: number, address = '127.0.0.1'): Listene
 }
 
 function state(ports: ServicePortPlan[], listeners: ListenerPlan[]): DesiredState {
-  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])) };
+  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map() };
 }
 
 const cases: ReadonlyArray<{ name: string; from: DesiredState; to: DesiredState; want: string[] }> = [

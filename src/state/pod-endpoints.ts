@@ -1,0 +1,57 @@
+/**
+ * The EndpointSlice controller's job, for Services with a selector: every
+ * Pod of the namespace whose labels match the selector becomes an endpoint
+ * of each Service port, at the port the targetPort names in *that* Pod.
+ */
+import type { ConfigNote, PodSpec, ServicePortSpec, ServiceSpec } from '../config/types.js';
+import { formatSource } from '../config/types.js';
+import { podConditions } from './endpoints.js';
+import type { EndpointPlan } from './types.js';
+
+/** Equality-based selector: every pair must be present in the labels. */
+export function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * FindPort (pkg/api/v1/pod/util.go): a number is used as is; a name is the
+ * first container port with that name *and* the Service port's protocol.
+ */
+export function findPort(pod: PodSpec, servicePort: ServicePortSpec): number | undefined {
+  if (servicePort.targetPort.kind === 'number') return servicePort.targetPort.port;
+  const name = servicePort.targetPort.name;
+  return pod.ports.find((p) => p.name === name && p.protocol === servicePort.protocol)?.port;
+}
+
+/** A Pod svcproxy probes: one with a tcpSocket or httpGet readiness probe. */
+export function isProbed(pod: PodSpec): boolean {
+  return pod.probes.some((p) => p.kind === 'tcpSocket' || p.kind === 'httpGet');
+}
+
+/** The Pods a Service selects: same namespace, labels matching, not finished. */
+export function selectedPods(pods: readonly PodSpec[], service: ServiceSpec): PodSpec[] {
+  const selector = service.selector;
+  if (selector === undefined) return [];
+  return pods.filter((p) => p.namespace === service.namespace && !p.finished && selects(selector, p.labels));
+}
+
+export function podEndpoints(pods: readonly PodSpec[], service: ServiceSpec, servicePort: ServicePortSpec, notes: ConfigNote[]): EndpointPlan[] {
+  const out: EndpointPlan[] = [];
+  for (const pod of pods) {
+    const port = findPort(pod, servicePort);
+    if (port === undefined) {
+      notes.push({
+        level: 'debug',
+        msg: `Pod has no ${servicePort.protocol} container port named "${servicePort.targetPort.kind === 'name' ? servicePort.targetPort.name : ''}"; left out of Service port ${servicePort.name || servicePort.port}`,
+        where: formatSource(pod.source),
+        object: `Pod ${pod.namespace}/${pod.name}`,
+      });
+      continue;
+    }
+    const probed = isProbed(pod);
+    // Without a probe the Pod is ready; a probed Pod starts not ready until its first success.
+    const conditions = podConditions(!probed, pod.terminating, service.publishNotReadyAddresses);
+    out.push({ host: pod.address, port, ...conditions, source: 'Pod', pod: `${pod.namespace}/${pod.name}`, probed });
+  }
+  return out;
+}
