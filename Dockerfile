@@ -42,7 +42,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 # The bundled config (a Service on 8080 in front of the admin server on 9901)
 # makes the bare image runnable. Mount your own config DIRECTORY over it
-# (-v ./config:/etc/svcproxy:ro): a single-file bind mount goes stale when an
+# (-v "$PWD/config:/etc/svcproxy:ro"): a single-file bind mount goes stale when an
 # editor saves by renaming.
 COPY config/ /etc/svcproxy/
 VOLUME ["/etc/svcproxy"]
