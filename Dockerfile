@@ -1,8 +1,14 @@
 # syntax=docker/dockerfile:1
 # svcproxy container image: compiled JavaScript on the official Node image.
+#
+#   docker build -t svcproxy .
+#   docker run --rm --init -p 8080:8080 -p 127.0.0.1:9901:9901 svcproxy
+#
+# The Node major is a build argument (--build-arg NODE_VERSION=22); the code
+# runs on 20 and later.
 ARG NODE_VERSION=20
 
-# ---- build: dev dependencies, compile TypeScript -> dist/
+# ---- build: all dependencies (TypeScript is a devDependency); compile src/ -> dist/
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,8 +23,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
 
-# ---- runtime
+# ---- runtime: compiled output, production dependencies, package.json (for
+# "type": "module" and the version), the bundled config. Owned by root, so
+# read-only to the unprivileged node user (uid 1000) that runs svcproxy.
 FROM node:${NODE_VERSION}-slim
+# Listeners and the admin server bind 0.0.0.0: a published port reaches a
+# container only through its network interface, never its loopback. Publish
+# the admin port to the host's loopback only (-p 127.0.0.1:9901:9901).
+# Change the admin port with SVCPROXY_ADMIN_ADDRESS, not --admin-address:
+# the HEALTHCHECK below reads the variable.
 ENV NODE_ENV=production \
     SVCPROXY_CONFIG=/etc/svcproxy \
     SVCPROXY_BIND_ADDRESS=0.0.0.0 \
@@ -27,11 +40,21 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The bundled config (a Service on 8080 in front of the admin server on 9901)
+# makes the bare image runnable. Mount your own config DIRECTORY over it
+# (-v "$PWD/config:/etc/svcproxy:ro"): a single-file bind mount goes stale when an
+# editor saves by renaming.
 COPY config/ /etc/svcproxy/
+VOLUME ["/etc/svcproxy"]
 USER node
 EXPOSE 8080 9901
-# No curl in the slim image: Node's own fetch checks the admin server.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9901/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# No curl or wget in the slim image: Node's own fetch asks the admin server,
+# at the address in SVCPROXY_ADMIN_ADDRESS (0.0.0.0 and :: are dialled as
+# loopback).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "const a=process.env.SVCPROXY_ADMIN_ADDRESS||'127.0.0.1:9901',i=a.lastIndexOf(':');let h=a.slice(0,i);if(h[0]==='[')h=h.slice(1,-1);if(h==='0.0.0.0')h='127.0.0.1';if(h==='::')h='::1';fetch('http://'+(h.includes(':')?'['+h+']':h)+':'+a.slice(i+1)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# svcproxy runs as PID 1 (exec-form ENTRYPOINT, no shell in between) and
+# handles SIGTERM and SIGINT itself: it stops accepting, closes its listeners
+# and exits 0. `docker run --init` / compose `init: true` adds a reaper too.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "--enable-source-maps", "dist/main.js"]
