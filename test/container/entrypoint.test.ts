@@ -58,7 +58,7 @@ t.test("the bare image: the entrypoint and env accept the bundled config that CO
   const container = await makeContainer(t, runtime);
   const run = await runToEnd(container, entrypoint(runtime, ['--check']));
   t.equal(run.stderr, '');
-  t.equal(run.stdout, `${container.host('/etc/svcproxy')}: valid: 1 Service, 1 proxied port, 1 listener\n`);
+  t.equal(run.stdout, `${container.host('/etc/svcproxy')}: valid: 2 Services, 2 proxied ports, 2 listeners\n`);
   t.equal(run.code, 0);
 });
 
