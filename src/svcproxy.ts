@@ -7,6 +7,7 @@
  *        invalid -> keep the last good one, log every problem, count it
  *        valid   -> planChanges(current, desired) -> registry.apply()
  */
+import { EventEmitter } from 'node:events';
 import { AdminServer } from './admin/server.js';
 import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
@@ -79,6 +80,13 @@ export interface ReloadStatus {
   appliedAt: number;
 }
 
+/** What happens in a running svcproxy, for the admin feed. Emitted off the data path only. */
+export interface SvcproxyEvents {
+  reload: [{ readonly trigger: ReloadTrigger; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number }];
+  readiness: [ReadinessChange];
+  listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string }];
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -87,6 +95,8 @@ export class Svcproxy {
   readonly registry: Registry;
   readonly probes: ProbeManager;
   readonly admin = new AdminServer();
+  /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
+  readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
     successes: 0,
     failures: 0,
@@ -122,6 +132,8 @@ export class Svcproxy {
       log,
       (pod) => this.probes.isReady(pod),
     );
+    this.registry.onListenerState = (l) =>
+      this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */
@@ -130,6 +142,7 @@ export class Svcproxy {
       this.log.info({ service, pod: change.pod, address: change.plan.address, reason: change.reason }, change.ready ? 'endpoint ready' : 'endpoint not ready');
     }
     this.registry.podReadinessChanged(change.pod);
+    this.events.emit('readiness', change);
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -198,6 +211,7 @@ export class Svcproxy {
       this.status.lastErrors = loaded.issues.map(formatIssue);
       for (const line of this.status.lastErrors) this.log.error({ trigger }, `invalid config: ${line}`);
       this.log.error({ trigger, problems: loaded.issues.length }, 'config rejected; still serving the last good config');
+      this.events.emit('reload', { trigger, result: 'failure', errors: this.status.lastErrors, changes: 0 });
       return 'invalid';
     }
     await this.applyLoaded(loaded, trigger);
@@ -219,6 +233,7 @@ export class Svcproxy {
     this.status.lastErrors = [];
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
+    this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
   }
 
   /**

@@ -28,10 +28,15 @@ export class ServiceListener {
   bindFailures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * @param onState called after every state change (bound, failed, closed),
+   *   so the admin surface can report it; never on the data path.
+   */
   constructor(
     readonly plan: ListenerPlan,
     private target: ServicePortProxy,
     log: Logger,
+    private readonly onState: (listener: ServiceListener) => void = () => undefined,
   ) {
     this.log = log.child({ listener: plan.key, servicePort: plan.servicePort });
     // pauseOnConnect: no client byte is read before an upstream exists to take it.
@@ -71,6 +76,7 @@ export class ServiceListener {
       );
       if (this.bindFailures > 1) this.log.warn({ code: errorCode(err), retryInMs: delayMs, attempts: this.bindFailures }, 'bind failed again');
       this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined), delayMs);
+      this.onState(this);
       reject(failure);
     };
     const onListening = (): void => {
@@ -83,6 +89,7 @@ export class ServiceListener {
       this.lastError = '';
       this.log.info({ port: this.port, attempts: this.bindFailures + 1 }, 'listening');
       this.bindFailures = 0;
+      this.onState(this);
       resolve();
     };
     this.server.once('error', onError);
@@ -103,6 +110,7 @@ export class ServiceListener {
     clearTimeout(this.retryTimer);
     if (wasListening) this.server.close();
     this.log.info('listener closed');
+    this.onState(this);
   }
 
   /** After a successful bind the server reports accept errors (EMFILE, ...) here; they must not crash the process. */

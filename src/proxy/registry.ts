@@ -18,6 +18,8 @@ export class Registry {
   readonly tracker = new ConnectionTracker();
 
   private readonly context: ServicePortContext;
+  /** Called on every listener state change (bound, failed, closed); the admin feed subscribes. */
+  onListenerState: (listener: ServiceListener) => void = () => undefined;
 
   /** @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own. */
   constructor(
@@ -68,7 +70,7 @@ export class Registry {
         this.servicePorts.delete(change.key);
         return;
       case 'open-listener': {
-        const listener = new ServiceListener(change.plan, this.servicePort(change.plan.servicePort), this.log);
+        const listener = new ServiceListener(change.plan, this.servicePort(change.plan.servicePort), this.log, (l) => this.onListenerState(l));
         this.listeners.set(change.plan.key, listener);
         await listener.start();
         return;

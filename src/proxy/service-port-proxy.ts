@@ -20,6 +20,9 @@ import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/ty
 import type { ConnectionTracker } from './connection-tracker.js';
 import { dial } from './dial.js';
 import { pump, type PumpResult } from './pump.js';
+import { newStats, type ServicePortStats } from './stats.js';
+
+export type { ServicePortStats } from './stats.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
 export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
@@ -31,24 +34,6 @@ export interface Upstream {
   readonly port: number;
   /** `namespace/name` of its Pod, '' when hand-written. */
   readonly pod: string;
-}
-
-/** Counters for one Service port; read by the admin surface, written only here. */
-export interface ServicePortStats {
-  /** Connections accepted. */
-  connections: number;
-  /** Connections currently being dialled or pumped. */
-  active: number;
-  /** Bytes received from clients (and sent upstream), added when a connection closes. */
-  bytesFromDownstream: number;
-  /** Bytes received from endpoints (and sent to clients), added when a connection closes. */
-  bytesFromUpstream: number;
-  /** Connections reset because no endpoint was usable. */
-  rejectedNoEndpoints: number;
-  /** Connections reset because every dial attempt failed. */
-  rejectedDialFailed: number;
-  /** Individual failed dial attempts (refused, timed out, unreachable). */
-  connectFailures: number;
 }
 
 export interface ServicePortOptions {
@@ -71,15 +56,7 @@ function ignoreEarlyError(): void {
 }
 
 export class ServicePortProxy {
-  readonly stats: ServicePortStats = {
-    connections: 0,
-    active: 0,
-    bytesFromDownstream: 0,
-    bytesFromUpstream: 0,
-    rejectedNoEndpoints: 0,
-    rejectedDialFailed: 0,
-    connectFailures: 0,
-  };
+  readonly stats: ServicePortStats = newStats();
   private readonly balancer: RoundRobin<Upstream>;
   private readonly health: PassiveHealth;
   private readonly tracker: ConnectionTracker;
@@ -164,11 +141,12 @@ export class ServicePortProxy {
   private attempt(downstream: Socket, attempt: number): void {
     const upstream = this.balancer.next(this.health.empty ? undefined : this.skipEjected);
     if (upstream === undefined) {
-      this.stats.rejectedNoEndpoints++;
+      this.stats.rejected.no_endpoints++;
       this.reject(downstream, 'no ready endpoints; connection reset');
       return;
     }
     const timeoutMs = this.options.dialTimeoutsMs[attempt] ?? 1000;
+    const dialStarted = performance.now();
     dial(upstream.host, upstream.port, timeoutMs, (err, socket) => {
       if (socket === undefined) {
         this.stats.connectFailures++;
@@ -178,7 +156,7 @@ export class ServicePortProxy {
         if (downstream.destroyed) this.finish();
         else if (attempt + 1 < this.options.dialTimeoutsMs.length) this.attempt(downstream, attempt + 1);
         else {
-          this.stats.rejectedDialFailed++;
+          this.stats.rejected.dial_failed++;
           this.reject(downstream, 'every dial attempt failed; connection reset');
         }
         return;
@@ -188,10 +166,14 @@ export class ServicePortProxy {
         this.finish();
         return;
       }
+      this.stats.connectSeconds.observe((performance.now() - dialStarted) / 1000);
       if (!this.health.empty && this.health.recordSuccess(upstream.id)) this.log.info({ upstream: upstream.id }, 'endpoint back after a successful dial');
       downstream.removeListener('error', ignoreEarlyError);
       this.tracker.sockets.add(downstream).add(socket);
-      pump(downstream, socket, this.options, (result) => this.onPumpDone(downstream, socket, result));
+      const byUpstream = this.stats.activeByUpstream;
+      byUpstream.set(upstream.id, (byUpstream.get(upstream.id) ?? 0) + 1);
+      this.stats.connectionsByUpstream.set(upstream.id, (this.stats.connectionsByUpstream.get(upstream.id) ?? 0) + 1);
+      pump(downstream, socket, this.options, (result) => this.onPumpDone(downstream, socket, upstream.id, result));
     });
   }
 
@@ -207,9 +189,12 @@ export class ServicePortProxy {
     this.tracker.closed();
   }
 
-  private onPumpDone(downstream: Socket, upstream: Socket, result: PumpResult): void {
+  private onPumpDone(downstream: Socket, upstream: Socket, upstreamId: string, result: PumpResult): void {
     this.tracker.sockets.delete(downstream);
     this.tracker.sockets.delete(upstream);
+    const left = (this.stats.activeByUpstream.get(upstreamId) ?? 1) - 1;
+    if (left === 0) this.stats.activeByUpstream.delete(upstreamId);
+    else this.stats.activeByUpstream.set(upstreamId, left);
     this.stats.bytesFromDownstream += result.bytesFromDownstream;
     this.stats.bytesFromUpstream += result.bytesFromUpstream;
     this.finish();

@@ -42,7 +42,7 @@ t.test('a dead endpoint is skipped and the client never notices', async (t) => {
   // it after 3 consecutive failures: the 4th connection goes straight to live.
   t.equal(proxy.stats.connectFailures, 3);
   t.same(proxy.ejected(), [`127.0.0.1:${dead}`]);
-  t.equal(proxy.stats.rejectedDialFailed, 0);
+  t.equal(proxy.stats.rejected.dial_failed, 0);
 });
 
 t.test('no endpoints: the client sees a reset and a warning is logged', async (t) => {
@@ -51,7 +51,7 @@ t.test('no endpoints: the client sees a reset and a warning is logged', async (t
   const outcome = await request(port, 'hello');
   t.equal(outcome.error, 'ECONNRESET');
   t.equal(outcome.data.length, 0);
-  t.equal(proxy.stats.rejectedNoEndpoints, 1);
+  t.equal(proxy.stats.rejected.no_endpoints, 1);
   t.match(
     records.filter((r) => r.level === 40),
     [{ msg: 'no ready endpoints; connection reset', servicePort: 'default/web' }],
@@ -82,7 +82,7 @@ t.test('every attempt failing: four dials, then a reset', async (t) => {
   const outcome = await request(port);
   t.equal(outcome.error, 'ECONNRESET');
   t.equal(proxy.stats.connectFailures, 4, 'kube-proxy makes four attempts');
-  t.equal(proxy.stats.rejectedDialFailed, 1);
+  t.equal(proxy.stats.rejected.dial_failed, 1);
   await eventually(() => proxy.stats.active === 0, 'the connection to be counted closed');
 });
 
