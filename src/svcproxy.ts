@@ -17,6 +17,7 @@ import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
+import { Resolver, type LookupFn } from './proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
@@ -31,11 +32,13 @@ export const WATCH_DEBOUNCE_MS = 150;
  */
 export const SETTLE_MS = 100;
 
-export function listenEnvironment(options: Options): ListenEnvironment {
+export function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
   return {
     bindAddress: options.bindAddress,
+    nodeAddress: options.nodeAddress,
     isLocalAddress,
     reserved: [{ address: options.admin.host, port: options.admin.port, what: 'admin server' }],
+    ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
   };
 }
 
@@ -48,10 +51,14 @@ export interface Loaded {
   readonly services: number;
 }
 
-/** Reads, validates and plans the whole config; any issue means the snapshot must not be applied. */
-export async function loadDesired(options: Options, expect?: PathKind): Promise<Loaded> {
+/**
+ * Reads, validates and plans the whole config; any issue means the snapshot
+ * must not be applied. `running` passes the nodePorts allocated so far, so
+ * an allocation survives reloads.
+ */
+export async function loadDesired(options: Options, expect?: PathKind, running?: DesiredState): Promise<Loaded> {
   const loaded = await loadConfig(options.config, expect);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options));
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running?.nodePorts));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
@@ -116,9 +123,11 @@ export class Svcproxy {
   private running: Promise<ReloadOutcome> | undefined;
   private queued: ReloadTrigger | undefined;
 
+  /** @param lookup host-name resolution for FQDN endpoints (the system resolver unless a test passes its own). */
   constructor(
     readonly options: Options,
     readonly log: Logger,
+    lookup?: LookupFn,
   ) {
     this.probes = new ProbeManager(
       {
@@ -131,6 +140,7 @@ export class Svcproxy {
       { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS },
       log,
       (pod) => this.probes.isReady(pod),
+      new Resolver(lookup),
     );
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
@@ -191,11 +201,11 @@ export class Svcproxy {
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const forced = trigger === 'signal' || trigger === 'api';
-    let loaded = await loadDesired(this.options, this.kind);
+    let loaded = await loadDesired(this.options, this.kind, this.state);
     if (!forced && loaded.hash === this.seenHash) return 'unchanged';
     if (!forced) {
       await delay(SETTLE_MS);
-      const again = await loadDesired(this.options, this.kind);
+      const again = await loadDesired(this.options, this.kind, this.state);
       if (again.hash !== loaded.hash) {
         this.log.debug('config still changing; will read it again');
         this.queued ??= 'watch';

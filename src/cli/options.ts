@@ -16,6 +16,8 @@ export interface HostPortAddress {
 export interface Options {
   readonly config: string;
   readonly bindAddress: string;
+  /** Where nodePorts listen; defaults to the bind address. */
+  readonly nodeAddress: string;
   readonly admin: HostPortAddress;
   readonly logLevel: LogLevel;
   readonly check: boolean;
@@ -52,6 +54,8 @@ Options:
                             (env SVCPROXY_CONFIG, default ${DEFAULTS.config})
   --bind-address ADDR       where Services without a local clusterIP listen
                             (env SVCPROXY_BIND_ADDRESS, default ${DEFAULTS.bindAddress})
+  --node-address ADDR       where NodePort and LoadBalancer nodePorts listen
+                            (env SVCPROXY_NODE_ADDRESS, default: the bind address)
   --admin-address HOST:PORT admin HTTP server (env SVCPROXY_ADMIN_ADDRESS,
                             default ${DEFAULTS.admin})
   --log-level LEVEL         ${LOG_LEVELS.join('|')} (env SVCPROXY_LOG_LEVEL,
@@ -91,6 +95,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       options: {
         config: { type: 'string', short: 'c' },
         'bind-address': { type: 'string' },
+        'node-address': { type: 'string' },
         'admin-address': { type: 'string' },
         'log-level': { type: 'string' },
         'half-close-timeout': { type: 'string' },
@@ -111,6 +116,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const config = values.config ?? env['SVCPROXY_CONFIG'] ?? DEFAULTS.config;
   const bindAddress = values['bind-address'] ?? env['SVCPROXY_BIND_ADDRESS'] ?? DEFAULTS.bindAddress;
   if (ipFamily(bindAddress) === 0) return { kind: 'usage-error', message: `--bind-address: "${bindAddress}" is not an IP address` };
+  const nodeAddress = values['node-address'] ?? env['SVCPROXY_NODE_ADDRESS'] ?? bindAddress;
+  if (ipFamily(nodeAddress) === 0) return { kind: 'usage-error', message: `--node-address: "${nodeAddress}" is not an IP address` };
   const adminText = values['admin-address'] ?? env['SVCPROXY_ADMIN_ADDRESS'] ?? DEFAULTS.admin;
   const admin = parseHostPort(adminText);
   if (admin === undefined) {
@@ -135,6 +142,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     options: {
       config,
       bindAddress,
+      nodeAddress,
       admin,
       logLevel,
       check: values.check === true,

@@ -19,7 +19,9 @@ import {
   type IssueSink,
   type JsonRecord,
 } from './fields.js';
+import { readServiceOptions } from './annotations.js';
 import { readMetadata } from './metadata.js';
+import { readServiceNetwork } from './service-network.js';
 import type { ObjectSource, ServicePortSpec, ServiceSpec, ServiceType, TargetPort } from './types.js';
 
 export const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
@@ -47,6 +49,8 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
   readExternalName(spec, type, sink);
   const externalIPs = readExternalIPs(spec, sink);
   readTrafficPolicies(spec, type, externalIPs.length > 0, sink);
+  const network = readServiceNetwork(spec, raw, type, clusterIP, meta.annotations, sink);
+  const options = readServiceOptions(meta.annotations, sink);
   const publishNotReady = spec['publishNotReadyAddresses'];
   if (publishNotReady !== undefined && typeof publishNotReady !== 'boolean') {
     sink.invalid('spec.publishNotReadyAddresses', publishNotReady, 'must be a boolean');
@@ -67,6 +71,11 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
     externalIPs,
     publishNotReadyAddresses: publishNotReady === true,
     annotations: meta.annotations,
+    families: network.families,
+    secondaryClusterIP: network.secondaryClusterIP,
+    loadBalancerIPs: network.loadBalancerIPs,
+    sourceRanges: network.sourceRanges,
+    options,
   };
 }
 
@@ -263,9 +272,5 @@ function readTrafficPolicies(spec: JsonRecord, type: ServiceType, hasExternalIPs
     if (typeof internal !== 'string' || !policies.includes(internal)) {
       sink.unsupported('spec.internalTrafficPolicy', internal, policies);
     }
-  }
-  const ranges = optionalList(spec, 'loadBalancerSourceRanges', 'spec.loadBalancerSourceRanges', sink);
-  if (ranges.length > 0 && type !== 'LoadBalancer') {
-    sink.forbidden('spec.loadBalancerSourceRanges', "may only be used when `type` is 'LoadBalancer'");
   }
 }

@@ -29,6 +29,24 @@ export type TargetPort =
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
 
+export type IpFamilyName = 'IPv4' | 'IPv6';
+
+/** svcproxy's per-Service options, from `svcproxy.dev/*` annotations (see config/annotations.ts). */
+export interface ServiceOptions {
+  /** Per dial attempt; 0 = kube-proxy's escalating 250/500/1000/2000 ms. */
+  readonly connectTimeoutMs: number;
+  /** Close a connection with no bytes either way for this long; 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** Concurrent connections per Service port beyond which new ones are reset; 0 = no limit. */
+  readonly maxConnections: number;
+  /** Send a PROXY protocol header to the upstream ('' = none). */
+  readonly proxyProtocol: '' | 'v1' | 'v2';
+  /** A UDP flow with no datagram either way for this long is closed. */
+  readonly udpIdleTimeoutMs: number;
+  /** Most UDP flows per Service port; the oldest is evicted beyond it. */
+  readonly udpMaxFlows: number;
+}
+
 /** One validated entry of `spec.ports`, defaults applied. */
 export interface ServicePortSpec {
   /** '' only when the Service has a single unnamed port. */
@@ -59,6 +77,15 @@ export interface ServiceSpec {
   readonly externalIPs: readonly string[];
   readonly publishNotReadyAddresses: boolean;
   readonly annotations: Readonly<Record<string, string>>;
+  /** Families to listen on, primary first; [] = the family of --bind-address only. */
+  readonly families: readonly IpFamilyName[];
+  /** `clusterIPs[1]`: a dual-stack Service's address in its second family ('' when unset). */
+  readonly secondaryClusterIP: string;
+  /** `status.loadBalancer.ingress[].ip`. */
+  readonly loadBalancerIPs: readonly string[];
+  /** CIDRs allowed to connect (loadBalancerSourceRanges or its legacy annotation); [] = everyone. */
+  readonly sourceRanges: readonly string[];
+  readonly options: ServiceOptions;
 }
 
 /** A port of an Endpoints subset or an EndpointSlice. */

@@ -94,7 +94,8 @@ export class ServiceListener {
     };
     this.server.once('error', onError);
     this.server.once('listening', onListening);
-    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true });
+    // `::` is bound IPv6-only, so that `0.0.0.0` on the same port (a dual-stack Service) can coexist.
+    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true, ipv6Only: this.plan.address === '::' });
   }
 
   /** Points new connections at another Service port; established ones are untouched. */

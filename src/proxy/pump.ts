@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 
-export type CloseReason = 'closed' | 'downstream_error' | 'upstream_error' | 'half_close_timeout';
+export type CloseReason = 'closed' | 'downstream_error' | 'upstream_error' | 'half_close_timeout' | 'idle_timeout';
 
 export interface PumpResult {
   readonly bytesFromDownstream: number;
@@ -31,6 +31,13 @@ export interface PumpOptions {
    * CLOSE_WAIT (the leak kubernetes/kubernetes#18354 was about).
    */
   readonly halfCloseTimeoutMs: number;
+  /**
+   * Close the pair when no byte has moved either way for this long; 0 = never.
+   * A socket's timeout counts reads and writes, and every byte either way is
+   * read on one socket and written on the other, so the downstream's timer
+   * alone sees all traffic.
+   */
+  readonly idleTimeoutMs: number;
 }
 
 /** Sends RST to the peer of a failed socket, so the failure is visible at both ends. */
@@ -58,8 +65,8 @@ export function pump(downstream: Socket, upstream: Socket, options: PumpOptions,
     }
     reset(downstream);
   };
-  const onIdleHalfClosed = (): void => {
-    if (reason === 'closed') reason = 'half_close_timeout';
+  const onTimeout = (): void => {
+    if (reason === 'closed') reason = halfClosed ? 'half_close_timeout' : 'idle_timeout';
     downstream.destroy();
     upstream.destroy();
   };
@@ -67,8 +74,9 @@ export function pump(downstream: Socket, upstream: Socket, options: PumpOptions,
     // pipe() has already passed the FIN on; from now on an idle pair is a leak in waiting.
     if (halfClosed || options.halfCloseTimeoutMs <= 0) return;
     halfClosed = true;
-    downstream.setTimeout(options.halfCloseTimeoutMs, onIdleHalfClosed);
-    upstream.setTimeout(options.halfCloseTimeoutMs, onIdleHalfClosed);
+    const ms = options.idleTimeoutMs > 0 ? Math.min(options.idleTimeoutMs, options.halfCloseTimeoutMs) : options.halfCloseTimeoutMs;
+    downstream.setTimeout(ms);
+    upstream.setTimeout(ms);
   };
   const onClose = (): void => {
     if (--open > 0) {
@@ -86,6 +94,9 @@ export function pump(downstream: Socket, upstream: Socket, options: PumpOptions,
   upstream.once('end', onEnd);
   downstream.once('close', onClose);
   upstream.once('close', onClose);
+  downstream.once('timeout', onTimeout);
+  upstream.once('timeout', onTimeout);
+  if (options.idleTimeoutMs > 0) downstream.setTimeout(options.idleTimeoutMs);
   downstream.pipe(upstream);
   upstream.pipe(downstream);
 }

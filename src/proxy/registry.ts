@@ -9,25 +9,34 @@ import type { Change } from '../state/plan.js';
 import type { ListenerKey, ServicePortKey } from '../state/types.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { ServiceListener } from './listener.js';
+import { Resolver } from './resolver.js';
+import { UdpListener } from './udp-listener.js';
 import { ServicePortProxy, type ServicePortContext, type ServicePortOptions } from './service-port-proxy.js';
+
+/** A bound socket of either protocol: TCP listeners accept connections, UDP ones relay flows. */
+export type Listener = ServiceListener | UdpListener;
 
 export class Registry {
   readonly servicePorts = new Map<ServicePortKey, ServicePortProxy>();
-  readonly listeners = new Map<ListenerKey, ServiceListener>();
+  readonly listeners = new Map<ListenerKey, Listener>();
   /** Every live proxied connection, including those of removed Service ports still running. */
   readonly tracker = new ConnectionTracker();
 
   private readonly context: ServicePortContext;
   /** Called on every listener state change (bound, failed, closed); the admin feed subscribes. */
-  onListenerState: (listener: ServiceListener) => void = () => undefined;
+  onListenerState: (listener: Listener) => void = () => undefined;
 
-  /** @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own. */
+  /**
+   * @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own.
+   * @param resolver host-name lookups for FQDN endpoints (tests pass one with their own lookup).
+   */
   constructor(
     private readonly options: ServicePortOptions,
     private readonly log: Logger,
     podReady: (pod: string) => boolean = () => false,
+    resolver: Resolver = new Resolver(),
   ) {
-    this.context = { tracker: this.tracker, podReady };
+    this.context = { tracker: this.tracker, podReady, resolver };
   }
 
   /** A Pod turned ready or not: the Service ports it backs recompute their usable endpoints. */
@@ -70,7 +79,10 @@ export class Registry {
         this.servicePorts.delete(change.key);
         return;
       case 'open-listener': {
-        const listener = new ServiceListener(change.plan, this.servicePort(change.plan.servicePort), this.log, (l) => this.onListenerState(l));
+        const target = this.servicePort(change.plan.servicePort);
+        const notify = (l: Listener): void => this.onListenerState(l);
+        const listener =
+          change.plan.protocol === 'UDP' ? new UdpListener(change.plan, target, this.log, notify) : new ServiceListener(change.plan, target, this.log, notify);
         this.listeners.set(change.plan.key, listener);
         await listener.start();
         return;
@@ -94,7 +106,7 @@ export class Registry {
     return found;
   }
 
-  private listener(key: ListenerKey): ServiceListener {
+  private listener(key: ListenerKey): Listener {
     const found = this.listeners.get(key);
     if (found === undefined) throw new Error(`invariant: unknown listener ${key}`);
     return found;
@@ -107,7 +119,7 @@ export class Registry {
   }
 
   /** Listeners that are not bound right now (failed and retrying). */
-  failedListeners(): ServiceListener[] {
+  failedListeners(): Listener[] {
     return [...this.listeners.values()].filter((l) => l.state === 'failed' || l.state === 'binding');
   }
 }

@@ -3,6 +3,7 @@
  * Service port may use. Pure data derived from a ConfigSnapshot; the proxy
  * layer receives only these, never config objects.
  */
+import { SERVICE_OPTION_DEFAULTS } from '../config/annotations.js';
 import type { ProbeSpec, Protocol } from '../config/types.js';
 
 /** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
@@ -59,6 +60,9 @@ export interface ServicePortPlan {
   readonly endpoints: readonly EndpointPlan[];
   /** spec.publishNotReadyAddresses: not-ready Pods count as ready. */
   readonly publishNotReadyAddresses: boolean;
+  /** The nodePort (given or allocated); 0 for ClusterIP Services. */
+  readonly nodePort: number;
+  readonly policy: ServicePortPolicy;
 }
 
 /** What svcproxy must probe for one Pod that backs at least one Service port. */
@@ -72,7 +76,25 @@ export interface PodProbePlan {
   readonly services: readonly string[];
 }
 
-export type ListenerRole = 'clusterIP' | 'bindAddress';
+export type ListenerRole = 'clusterIP' | 'bindAddress' | 'nodePort' | 'loadBalancer' | 'externalIP';
+
+/** How the data path treats one Service port's connections. */
+export interface ServicePortPolicy {
+  /** Per dial attempt; 0 = kube-proxy's escalating 250/500/1000/2000 ms. */
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly proxyProtocol: '' | 'v1' | 'v2';
+  /** CIDRs allowed to connect; [] = everyone. */
+  readonly sourceRanges: readonly string[];
+  /** ClientIP affinity timeout; 0 = no affinity. */
+  readonly affinityTimeoutSeconds: number;
+  readonly udpIdleTimeoutMs: number;
+  readonly udpMaxFlows: number;
+}
+
+/** A Service port with no svcproxy.dev annotations, no source ranges and no affinity. */
+export const DEFAULT_POLICY: ServicePortPolicy = { ...SERVICE_OPTION_DEFAULTS, sourceRanges: [], affinityTimeoutSeconds: 0 };
 
 /** One socket to bind, feeding one Service port. */
 export interface ListenerPlan {
@@ -88,6 +110,8 @@ export interface DesiredState {
   readonly servicePorts: ReadonlyMap<ServicePortKey, ServicePortPlan>;
   readonly listeners: ReadonlyMap<ListenerKey, ListenerPlan>;
   readonly probes: ReadonlyMap<string, PodProbePlan>;
+  /** Allocated nodePorts (`servicePortKey/protocol` -> port), fed back into the next reload. */
+  readonly nodePorts: ReadonlyMap<string, number>;
 }
 
-export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map() };
+export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map(), nodePorts: new Map() };

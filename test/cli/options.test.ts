@@ -7,6 +7,7 @@ t.test('defaults', async (t) => {
     options: {
       config: 'config/',
       bindAddress: '127.0.0.1',
+      nodeAddress: '127.0.0.1',
       admin: { host: '127.0.0.1', port: 9901 },
       logLevel: 'info',
       check: false,
@@ -22,6 +23,9 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--drain-timeout', '0', '--config-poll-interval', '250ms'], {}), { options: { drainTimeoutMs: 0, configPollIntervalMs: 250 } });
   t.match(parseCommand([], { SVCPROXY_DRAIN_TIMEOUT: '2s' }), { options: { drainTimeoutMs: 2000 } });
   t.match(parseCommand(['--no-watch'], {}), { options: { watch: false } });
+  t.match(parseCommand(['--bind-address', '0.0.0.0'], {}), { options: { nodeAddress: '0.0.0.0' } }, 'the node address follows the bind address');
+  t.match(parseCommand(['--node-address', '127.0.0.9'], { SVCPROXY_NODE_ADDRESS: '127.0.0.8' }), { options: { nodeAddress: '127.0.0.9' } });
+  t.match(parseCommand(['--node-address', 'x'], {}), { kind: 'usage-error', message: '--node-address: "x" is not an IP address' });
   t.match(parseCommand(['--drain-timeout', 'soon'], {}), { kind: 'usage-error', message: '--drain-timeout: "soon" is not a duration such as 500ms, 30s or 5m' });
 });
 

@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
 import type { Options } from '../../src/cli/options.js';
 import type { Logger } from '../../src/log.js';
+import type { LookupFn } from '../../src/proxy/resolver.js';
 import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
 import { silentLog } from './log.js';
 
@@ -9,6 +10,7 @@ export function testOptions(config: string, overrides: Partial<Options> = {}): O
   return {
     config,
     bindAddress: '127.0.0.1',
+    nodeAddress: '127.0.0.1',
     admin: { host: '127.0.0.1', port: 0 },
     logLevel: 'silent',
     check: false,
@@ -21,11 +23,17 @@ export function testOptions(config: string, overrides: Partial<Options> = {}): O
 }
 
 /** Starts svcproxy in this process on `config`; stopped at teardown. Fails the test if the config is invalid. */
-export async function startInstance(t: Test, config: string, overrides: Partial<Options> = {}, log: Logger = silentLog): Promise<Svcproxy> {
+export async function startInstance(
+  t: Test,
+  config: string,
+  overrides: Partial<Options> = {},
+  log: Logger = silentLog,
+  lookup?: LookupFn,
+): Promise<Svcproxy> {
   const options = testOptions(config, overrides);
   const loaded = await loadDesired(options);
   if (loaded.issues.length > 0) throw new Error(`invalid test config:\n${loaded.issues.map((i) => i.message).join('\n')}`);
-  const proxy = new Svcproxy(options, log);
+  const proxy = new Svcproxy(options, log, lookup);
   t.teardown(() => proxy.stop());
   await proxy.start(loaded);
   return proxy;

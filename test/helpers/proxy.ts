@@ -4,14 +4,15 @@ import type { Logger } from '../../src/log.js';
 import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ServiceListener } from '../../src/proxy/listener.js';
 import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
-import { listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan } from '../../src/state/types.js';
+import { Resolver, type LookupFn } from '../../src/proxy/resolver.js';
+import { DEFAULT_POLICY, listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan, type ServicePortPolicy } from '../../src/state/types.js';
 import { silentLog } from './log.js';
 
 export function endpoint(port: number, host = '127.0.0.1', extra: Partial<EndpointPlan> = {}): EndpointPlan {
   return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false, ...extra };
 }
 
-export function servicePortPlan(endpoints: EndpointPlan[], name = 'web'): ServicePortPlan {
+export function servicePortPlan(endpoints: EndpointPlan[], name = 'web', policy: Partial<ServicePortPolicy> = {}): ServicePortPlan {
   return {
     key: servicePortKey('default', name, ''),
     namespace: 'default',
@@ -22,6 +23,8 @@ export function servicePortPlan(endpoints: EndpointPlan[], name = 'web'): Servic
     targetPort: '80',
     endpoints,
     publishNotReadyAddresses: false,
+    nodePort: 0,
+    policy: { ...DEFAULT_POLICY, ...policy },
   };
 }
 
@@ -33,10 +36,11 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-  podReady: (pod: string) => boolean = () => false,
+  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn } = {},
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
   const tracker = new ConnectionTracker();
-  const proxy = new ServicePortProxy(servicePortPlan(endpoints), { ...FAST_OPTIONS, ...options }, { tracker, podReady }, log);
+  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup) };
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints, 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);
   await listener.start();

@@ -41,7 +41,7 @@ t.test('IPv6 listeners are keyed with brackets', async (t) => {
 t.test('two Service ports on one address, port and protocol: an error naming both', async (t) => {
   const d = desired(service('  ports:\n    - port: 8080\n', 'a') + '\n---\n' + service('  ports:\n    - port: 8080\n', 'b'));
   t.same(d.issues, [
-    't.yaml[1] Service default/b: spec.ports[0]: Duplicate value: "127.0.0.1:8080/TCP": would listen on the same address, port and protocol as Service default/a spec.ports[0] (8080/TCP)',
+    't.yaml[1] Service default/b: spec.ports[0]: Duplicate value: "127.0.0.1:8080/TCP": would listen on the same address, port and protocol as Service default/a spec.ports[0] (bindAddress 127.0.0.1:8080/TCP)',
   ]);
 });
 
@@ -57,20 +57,19 @@ t.test('a Service port on the admin address is refused', async (t) => {
   ]);
 });
 
-t.test('headless, ExternalName, SCTP and UDP get a note and no listener', async (t) => {
+t.test('headless, ExternalName and SCTP get a note and no listener; UDP gets a UDP listener', async (t) => {
   const d = desired(
     service('  clusterIP: None\n  ports:\n    - port: 80\n', 'headless') +
       '\n---\n' +
       service('  type: ExternalName\n  externalName: example.com\n', 'ext') +
       '\n---\n' +
-      service('  ports:\n    - {name: a, port: 80, protocol: SCTP}\n    - {name: b, port: 81, protocol: UDP}\n', 'other'),
+      service('  ports:\n    - {name: a, port: 80, protocol: SCTP}\n    - {name: b, port: 81, protocol: UDP}\n    - {name: c, port: 81}\n', 'other'),
   );
-  t.same(d.listeners, []);
+  t.same(d.listeners, ['UDP 127.0.0.1:81 -> default/other:b (bindAddress)', 'TCP 127.0.0.1:81 -> default/other:c (bindAddress)']);
   t.same(d.notes, [
     'info: Service default/headless: not proxied: headless Service (clusterIP: None)',
     'info: Service default/ext: not proxied: type ExternalName is answered by DNS, not by a proxy',
     'warn: Service default/other: spec.ports[0]: SCTP is not supported; no listener',
-    'warn: Service default/other: spec.ports[1]: UDP is not supported yet; no listener',
   ]);
 });
 

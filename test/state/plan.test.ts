@@ -1,6 +1,7 @@
 import t from 'tap';
 import { describeChange, planChanges } from '../../src/state/plan.js';
 import {
+  DEFAULT_POLICY,
   listenerKey,
   servicePortKey,
   type DesiredState,
@@ -22,6 +23,8 @@ function sp(name: string, endpoints: string[] = []): ServicePortPlan {
       (host): EndpointPlan => ({ host, port: 80, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false }),
     ),
     publishNotReadyAddresses: false,
+    nodePort: 0,
+    policy: DEFAULT_POLICY,
   };
 }
 
@@ -37,7 +40,7 @@ function listener(service: string, port: number, address = '127.0.0.1'): Listene
 }
 
 function state(ports: ServicePortPlan[], listeners: ListenerPlan[]): DesiredState {
-  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map() };
+  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map(), nodePorts: new Map() };
 }
 
 const cases: ReadonlyArray<{ name: string; from: DesiredState; to: DesiredState; want: string[] }> = [
