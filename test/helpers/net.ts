@@ -79,9 +79,9 @@ export function readAll(socket: Socket): Promise<Outcome> {
   });
 }
 
-/** Connects, optionally sends and half-closes, and returns what came back. */
-export async function request(port: number, payload = '', host = '127.0.0.1'): Promise<Outcome> {
-  const socket = connect({ port, host, allowHalfOpen: true });
+/** Connects (from `localAddress` if given), optionally sends and half-closes, and returns what came back. */
+export async function request(port: number, payload = '', host = '127.0.0.1', localAddress?: string): Promise<Outcome> {
+  const socket = connect({ port, host, allowHalfOpen: true, ...(localAddress === undefined ? {} : { localAddress }) });
   socket.on('error', () => undefined);
   const outcome = readAll(socket);
   socket.on('connect', () => {
