@@ -4,10 +4,24 @@
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import type { Socket } from 'node:net';
+import t, { type Test } from 'tap';
 import { serviceWithEndpoints } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, readAll, request, startEchoServer, startServer } from '../helpers/net.js';
-import { configDir, serveCli } from '../helpers/process.js';
+import { configDir, serveCli, type Served } from '../helpers/process.js';
+
+/** The built CLI serving an echo Service, with one established connection through it. */
+async function servingWithLiveConnection(t: Test, drainTimeout: string): Promise<{ served: Served; client: Socket; port: number }> {
+  const echo = await startEchoServer(t);
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [echo]) });
+  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--drain-timeout', drainTimeout]);
+  await served.waitForLog((l) => l['msg'] === 'started', 'started');
+  const client = await dialTo(t, port);
+  client.write('x');
+  await once(client, 'data');
+  return { served, client, port };
+}
 
 t.test('SIGHUP reloads at once (with watching and polling off)', async (t) => {
   const a = await startServer(t, (s) => s.end('a'));
@@ -26,14 +40,7 @@ t.test('SIGHUP reloads at once (with watching and polling off)', async (t) => {
 });
 
 t.test('SIGTERM with a live connection: listeners close at once, the connection completes, exit 0', async (t) => {
-  const echo = await startEchoServer(t);
-  const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [echo]) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--drain-timeout', '20s']);
-  await served.waitForLog((l) => l['msg'] === 'started', 'started');
-  const client = await dialTo(t, port);
-  client.write('before');
-  await once(client, 'data');
+  const { served, client, port } = await servingWithLiveConnection(t, '20s');
   served.child.kill('SIGTERM');
   await served.waitForLog((l) => l['msg'] === 'draining', 'draining');
   t.equal((await request(port)).error, 'ECONNREFUSED', 'no new connections while draining');
@@ -47,14 +54,7 @@ t.test('SIGTERM with a live connection: listeners close at once, the connection 
 });
 
 t.test('SIGTERM with --drain-timeout shorter than the connection: it is reset at the deadline, exit 0', async (t) => {
-  const echo = await startEchoServer(t);
-  const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [echo]) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--drain-timeout', '300ms']);
-  await served.waitForLog((l) => l['msg'] === 'started', 'started');
-  const client = await dialTo(t, port);
-  client.write('x');
-  await once(client, 'data');
+  const { served, client } = await servingWithLiveConnection(t, '300ms');
   const outcome = readAll(client);
   served.child.kill('SIGTERM');
   t.equal((await outcome).error, 'ECONNRESET');
@@ -63,14 +63,7 @@ t.test('SIGTERM with --drain-timeout shorter than the connection: it is reset at
 });
 
 t.test('a second signal exits at once', async (t) => {
-  const echo = await startEchoServer(t);
-  const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [echo]) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--drain-timeout', '60s']);
-  await served.waitForLog((l) => l['msg'] === 'started', 'started');
-  const client = await dialTo(t, port);
-  client.write('x');
-  await once(client, 'data');
+  const { served, client } = await servingWithLiveConnection(t, '60s');
   const outcome = readAll(client);
   served.child.kill('SIGTERM');
   await served.waitForLog((l) => l['msg'] === 'draining', 'draining');
