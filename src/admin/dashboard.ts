@@ -19,7 +19,7 @@ const STYLE = `
 body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
 header { display:flex; flex-wrap:wrap; gap:12px; align-items:center; padding:12px 20px; background:#fff; border-bottom:1px solid var(--line); }
 header h1 { font-size:18px; margin:0 12px 0 0; }
-main { padding:16px 20px; max-width:1200px; }
+main { padding:16px 20px; max-width:1440px; }
 .pill { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12px; font-weight:600; border:1px solid currentColor; }
 .ok { color:var(--ok); } .warn { color:var(--warn); } .bad { color:var(--bad); } .muted { color:var(--muted); }
 .meta { color:var(--muted); font-size:12px; }
@@ -31,8 +31,8 @@ main { padding:16px 20px; max-width:1200px; }
 .port { padding:10px 14px; border-bottom:1px solid var(--line); }
 .port:last-child { border-bottom:0; }
 .port-head { display:flex; flex-wrap:wrap; gap:18px; align-items:center; }
-.port-name { font-weight:600; min-width:190px; }
-.stat { min-width:86px; } .stat b { display:block; font-size:18px; font-variant-numeric:tabular-nums; } .stat span { color:var(--muted); font-size:11px; text-transform:uppercase; }
+.port-name { font-weight:600; min-width:170px; }
+.stat { min-width:78px; } .stat b { display:block; font-size:18px; font-variant-numeric:tabular-nums; } .stat span { color:var(--muted); font-size:11px; text-transform:uppercase; }
 .listeners { margin:6px 0; font-size:12px; }
 .listeners span { margin-right:12px; }
 table { border-collapse:collapse; width:100%; margin-top:6px; font-size:13px; table-layout:fixed; }
@@ -48,6 +48,8 @@ svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-
 const SCRIPT = `
 'use strict';
 var HISTORY = 60;
+var SPARK_W = 220;
+var SPARK_H = 44;
 var state = { services: [], config: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, version: '' };
 
 function el(tag, attrs) {
@@ -70,7 +72,6 @@ function bytes(n) {
   return (i === 0 ? String(Math.round(n)) : n.toFixed(1)) + ' ' + units[i];
 }
 function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : 'never'; }
-function portLabel(p) { return p.portName === '' ? String(p.port) : p.portName; }
 
 function setStatus(text, cls) {
   var s = document.getElementById('conn-status');
@@ -111,10 +112,10 @@ function stat(label, field) {
 function renderPort(p) {
   var live = { endpoints: {} };
   var head = el('div', { class: 'port-head' },
-    el('div', { class: 'port-name', text: portLabel(p) + ' \\u00b7 ' + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol }),
+    el('div', { class: 'port-name', text: (p.portName === '' ? 'port ' : p.portName + ' \\u00b7 ') + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol }),
     stat('active', 'active'), stat('conn/s', 'cps'), stat('connections', 'connections'),
     stat('in/s', 'rx'), stat('out/s', 'tx'), stat('reset', 'rejected'), stat('dial failures', 'failures'));
-  var svg = svgEl('svg', { class: 'spark', width: '180', height: '40', viewBox: '0 0 180 40' });
+  var svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(SPARK_H), viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H });
   head.appendChild(el('div', null, svg, el('div', { class: 'legend' },
     el('i', { style: 'background:var(--rx)' }), document.createTextNode('from clients'),
     el('i', { style: 'background:var(--tx)' }), document.createTextNode('from endpoints'))));
@@ -170,10 +171,11 @@ function renderServices() {
 function sparkline(svg, points) {
   var max = 1;
   points.forEach(function (p) { max = Math.max(max, p.rx, p.tx); });
+  // Until HISTORY ticks have come, the points we have are spread over the whole width.
+  var step = SPARK_W / Math.max(1, points.length - 1);
   var line = function (field) {
     return points.map(function (p, i) {
-      var x = 180 - (points.length - 1 - i) * (180 / (HISTORY - 1));
-      return x.toFixed(1) + ',' + (38 - (p[field] / max) * 34).toFixed(1);
+      return (i * step).toFixed(1) + ',' + (SPARK_H - 3 - (p[field] / max) * (SPARK_H - 8)).toFixed(1);
     }).join(' ');
   };
   svg.replaceChildren(

@@ -91,13 +91,23 @@ export class FeedClient {
   }
 
   /** The first message (received so far or later) that matches; fails after `timeoutMs`. */
-  next(match: (m: FeedMessage) => boolean, what: string, timeoutMs = 5000): Promise<FeedMessage> {
+  async next(match: (m: FeedMessage) => boolean, what: string, timeoutMs = 5000): Promise<FeedMessage> {
+    await this.until(() => this.messages.some(match), what, timeoutMs);
+    return this.messages.find(match) as FeedMessage;
+  }
+
+  /** Messages of one type received so far. */
+  count(type: string): number {
+    return this.messages.filter((m) => m.type === type).length;
+  }
+
+  /** Resolves when `ready()` holds, checked on every message; fails after `timeoutMs` or if the feed closes first. */
+  until(ready: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const found = this.messages.find(match);
-        if (found !== undefined) {
+        if (ready()) {
           done();
-          resolve(found);
+          resolve();
         } else if (this.ws.readyState === WebSocket.CLOSED) {
           done();
           reject(new Error(`feed closed while waiting for ${what}`));
@@ -105,7 +115,7 @@ export class FeedClient {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.map((m) => m.type).join(',')}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last messages: ${this.messages.slice(-10).map((m) => m.type).join(',')}`));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
