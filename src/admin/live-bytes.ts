@@ -27,11 +27,6 @@ export interface ByteCounts {
   readonly upstreamRx: number;
 }
 
-/** Both unspecified addresses; a listener on one accepts on every address of its family (and `::` on IPv4 too). */
-function isWildcard(address: string): boolean {
-  return address === '0.0.0.0' || address === '::';
-}
-
 /** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) is 127.0.0.1. */
 function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
@@ -73,8 +68,9 @@ function openBytes(registry: RegistryReadable): Map<string, ByteCounts> {
   for (const socket of registry.tracker.sockets) {
     const candidates = socket.localPort === undefined ? undefined : byPort.get(socket.localPort);
     if (candidates === undefined) continue; // an upstream socket (or one already closed)
+    // Listeners share a port only on distinct specific addresses (a wildcard bind takes the port on every address).
     const local = plainAddress(socket.localAddress ?? '');
-    const listener = candidates.length === 1 ? candidates[0] : (candidates.find((c) => c.address === local) ?? candidates.find((c) => isWildcard(c.address)));
+    const listener = candidates.length === 1 ? candidates[0] : candidates.find((c) => c.address === local);
     if (listener === undefined) continue;
     const sum = totals.get(listener.servicePort) ?? { downstreamRx: 0, upstreamRx: 0 };
     sum.downstreamRx += socket.bytesRead;
