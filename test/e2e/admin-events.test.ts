@@ -120,13 +120,13 @@ spec:
   await once(backend, 'listening');
   const closeBackend = (): Promise<void> => new Promise((resolve) => backend.close(() => resolve()));
   t.teardown(() => (backend.listening ? closeBackend() : undefined));
-  t.match(await feed.next((m) => m.type === 'readiness' && m['ready'] === true, 'Pod a ready'), { pod: 'default/a', services: ['default/web'], reason: String });
+  t.match(await feed.next((m) => m.type === 'readiness' && m['ready'] === true, 'Pod a ready', 10_000), { pod: 'default/a', services: ['default/web'], reason: String });
   const api = await getJson<{ servicePorts: Array<{ endpoints: unknown[] }> }>(proxy.adminPort, '/api/services');
   t.match(api.servicePorts[0]?.endpoints, [{ id: `127.0.0.1:${backendPort}`, source: 'Pod', pod: 'default/a', ready: true }]);
   t.equal(metric(await scrape(proxy.adminPort), 'svcproxy_endpoints', { ...labels, state: 'ready' }), 1);
 
   await closeBackend();
-  t.match(await feed.next((m) => m.type === 'readiness' && m['ready'] === false, 'Pod a not ready'), { pod: 'default/a', reason: /ECONNREFUSED|refused/ });
+  t.match(await feed.next((m) => m.type === 'readiness' && m['ready'] === false, 'Pod a not ready', 10_000), { pod: 'default/a', reason: /ECONNREFUSED|refused/ });
   t.equal(metric(await scrape(proxy.adminPort), 'svcproxy_endpoints', { ...labels, state: 'not_ready' }), 1);
 });
 
