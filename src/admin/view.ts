@@ -145,19 +145,23 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
   });
 }
 
-function listenerViews(source: AdminSource, key: string): ListenerView[] {
-  const views: ListenerView[] = [];
+/** Every listener's view, grouped by the Service port it feeds. */
+function listenerViews(source: AdminSource): Map<string, ListenerView[]> {
+  const byServicePort = new Map<string, ListenerView[]>();
   for (const l of source.registry.listeners.values()) {
-    if (l.plan.servicePort !== key) continue;
+    const views = byServicePort.get(l.plan.servicePort) ?? [];
     views.push({ address: hostPort(l.plan.address, l.port), protocol: l.plan.protocol, role: l.plan.role, state: l.state, error: l.lastError });
+    byServicePort.set(l.plan.servicePort, views);
   }
-  return views.sort((a, b) => a.address.localeCompare(b.address));
+  for (const views of byServicePort.values()) views.sort((a, b) => a.address.localeCompare(b.address));
+  return byServicePort;
 }
 
 /** Every current Service port, sorted by key. Removed ports (and their counters) are not included. */
 export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): ServicePortSnapshot[] {
   const bytes = meter.read(source.registry);
   const podReady = (pod: string): boolean => source.probes.isReady(pod);
+  const listeners = listenerViews(source);
   const snapshots: ServicePortSnapshot[] = [];
   for (const proxy of source.registry.servicePorts.values()) {
     const plan = proxy.current;
@@ -171,7 +175,7 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
       port: plan.port,
       protocol: plan.protocol,
       targetPort: plan.targetPort,
-      listeners: listenerViews(source, plan.key),
+      listeners: listeners.get(plan.key) ?? [],
       endpoints: endpointViews(proxy, podReady),
       totals: {
         connections: stats.connections,
