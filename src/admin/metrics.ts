@@ -8,12 +8,10 @@
  * series disappear with it, as Prometheus expects of a target that no longer
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
-import type { RejectReason } from '../proxy/stats.js';
 import { Exposition, type Labels } from './exposition.js';
 import { writeProcessMetrics, type EventLoopDelay } from './process-metrics.js';
 import { portLabel, type AdminSource, type EndpointView, type ServicePortSnapshot } from './view.js';
 
-const REJECT_REASONS: readonly RejectReason[] = ['no_endpoints', 'dial_failed', 'source_range', 'max_connections'];
 const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
 /** A listener is removed when closed, so these are the states a current one can be in. */
 const LISTENER_STATES = ['listening', 'binding', 'failed'] as const;
@@ -53,7 +51,8 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
 
   out.family('svcproxy_rejected_connections_total', 'counter', 'Connections reset instead of forwarded, by reason.');
   for (const s of snapshots) {
-    for (const reason of REJECT_REASONS) out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, s.view.totals.rejected[reason]);
+    // Every reason the stats know, so a reason added on the data path shows up without an edit here.
+    for (const [reason, count] of Object.entries(s.view.totals.rejected)) out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
   perPort(out, 'svcproxy_upstream_connect_failures_total', 'counter', 'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.', snapshots, (s) => s.view.totals.connectFailures);
