@@ -2,12 +2,14 @@
  * The command line: options, --check, start-up errors and signals. The
  * running instance (reload loop, drain) is in svcproxy.ts.
  */
-import { readFileSync } from 'node:fs';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { loadDesired, Svcproxy } from './svcproxy.js';
+import { version } from './version.js';
+
+export { version };
 
 /** Where the human-readable output of the CLI goes; tests pass their own. */
 export interface Console {
@@ -19,21 +21,6 @@ const processConsole: Console = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
-
-/** The version in package.json, found by walking up from this file (dist/, build/src/ or src/). */
-export function version(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    try {
-      const pkg: unknown = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
-      if (typeof pkg === 'object' && pkg !== null && 'name' in pkg && pkg.name === 'svcproxy' && 'version' in pkg) {
-        return String(pkg.version);
-      }
-    } catch {
-      // not at this level; try the next
-    }
-  }
-  return 'unknown';
-}
 
 /** `--check`: every problem on stderr, a one-line verdict; exit 0 when valid, 1 when not. */
 async function check(options: Options, con: Console): Promise<number> {

@@ -101,7 +101,8 @@ function delay(ms: number): Promise<void> {
 export class Svcproxy {
   readonly registry: Registry;
   readonly probes: ProbeManager;
-  readonly admin = new AdminServer();
+  /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
+  readonly admin: AdminServer;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -144,6 +145,7 @@ export class Svcproxy {
     );
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
+    this.admin = new AdminServer(this, log);
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */

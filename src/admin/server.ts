@@ -1,56 +1,159 @@
 /**
- * The admin HTTP server. Read-only: it reports on the proxy and never
- * changes it. For now it answers health checks; metrics, the JSON API and
- * the dashboard come with the admin surface.
+ * The admin HTTP server: health, readiness, Prometheus metrics, a JSON API,
+ * a WebSocket feed and the dashboard. Read-only: every route reads the
+ * proxy's state at request time and nothing here changes it (anything but
+ * GET/HEAD is 405). It binds loopback by default; elsewhere it warns, since
+ * anyone who reaches it can read the config and traffic counters.
+ *
+ *   GET /healthz      200 while the process runs
+ *   GET /readyz       200 when ready, 503 with the reason otherwise
+ *   GET /metrics      Prometheus text format (metrics.ts, docs/metrics.md)
+ *   GET /api/services one entry per Service port (view.ts)
+ *   GET /api/config   the snapshot being served and the last reload
+ *   GET /api/events   WebSocket feed (events.ts)
+ *   GET /             the dashboard (dashboard.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { version } from '../version.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
+import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
+import { ByteMeter } from './live-bytes.js';
+import { renderMetrics } from './metrics.js';
+import { EventLoopDelay } from './process-metrics.js';
+import { configView, servicePortSnapshots, type AdminSource, type ServicePortSnapshot } from './view.js';
 
-export type Route = (req: IncomingMessage, res: ServerResponse) => void;
+export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+export const EVENTS_PATH = '/api/events';
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(body);
 }
 
-const ROUTES: Readonly<Record<string, Route>> = {
-  '/healthz': (_req, res) => text(res, 200, 'ok\n'),
-  '/': (_req, res) => text(res, 200, 'svcproxy admin\n\nGET /healthz  liveness: 200 while the process runs\n'),
-};
+function text(res: ServerResponse, status: number, body: string): void {
+  send(res, status, 'text/plain; charset=utf-8', body);
+}
+
+function json(res: ServerResponse, body: unknown): void {
+  send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(body, null, 2)}\n`);
+}
+
+/** The dashboard talks only to this server: no CDN, no third-party anything. */
+const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/';
+}
+
+/** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */
+export function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+}
 
 export class AdminServer {
+  readonly feed: EventFeed;
   private readonly server: Server;
+  private readonly meter = new ByteMeter();
+  private readonly loop = new EventLoopDelay();
+  private readonly routes: Readonly<Record<string, Route>>;
 
-  constructor() {
+  constructor(
+    private readonly source: AdminSource,
+    private readonly log: Logger,
+    feedOptions: EventFeedOptions = FEED_DEFAULTS,
+  ) {
+    this.feed = new EventFeed(source, () => this.snapshots(), log, version(), feedOptions);
+    this.routes = {
+      '/healthz': (_req, res) => text(res, 200, 'ok\n'),
+      '/readyz': (_req, res) => {
+        const { ready, reason } = this.source.ready;
+        text(res, ready ? 200 : 503, ready ? 'ready\n' : `not ready: ${reason}\n`);
+      },
+      '/metrics': async (_req, res) => {
+        const body = await renderMetrics({ source: this.source, snapshots: this.snapshots(), feed: this.feed, loop: this.loop, version: version() });
+        send(res, 200, METRICS_CONTENT_TYPE, body);
+      },
+      '/api/services': (_req, res) => json(res, { servicePorts: this.snapshots().map((s) => s.view) }),
+      '/api/config': (_req, res) => json(res, configView(this.source)),
+      [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
+      '/': (_req, res) => send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, { 'content-security-policy': DASHBOARD_CSP }),
+    };
     this.server = createServer((req, res) => this.route(req, res));
     // A client that sends garbage gets a 400 from node:http; it must never reach 'error' unhandled.
     this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  private snapshots(): ServicePortSnapshot[] {
+    return servicePortSnapshots(this.source, this.meter);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const handler = ROUTES[path];
-    if (req.method !== 'GET' && req.method !== 'HEAD') text(res, 405, 'method not allowed: the admin API is read-only\n');
-    else if (handler === undefined) text(res, 404, 'not found\n');
-    else handler(req, res);
+    const handler = this.routes[pathOf(req)];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: the admin API is read-only\n', { allow: 'GET, HEAD' });
+      return;
+    }
+    if (handler === undefined) {
+      text(res, 404, 'not found\n');
+      return;
+    }
+    try {
+      const done = handler(req, res);
+      if (done !== undefined) done.catch((err: unknown) => this.failed(res, err));
+    } catch (err: unknown) {
+      this.failed(res, err);
+    }
+  }
+
+  /** The one place an admin error becomes an HTTP answer: a bug in a read, reported and survived. */
+  private failed(res: ServerResponse, err: unknown): void {
+    this.log.error({ code: errorCode(err), err: errorMessage(err) }, 'admin request failed');
+    if (res.headersSent) res.destroy();
+    else text(res, 500, `internal error: ${errorMessage(err)}\n`);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    if (pathOf(req) !== EVENTS_PATH || req.method !== 'GET') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    this.feed.handleUpgrade(req, socket, head);
   }
 
   /** Binds; rejects with a one-line reason (a fatal start-up error for the caller). */
   listen(host: string, port: number): Promise<number> {
+    if (!isLoopback(host)) {
+      this.log.warn({ address: `${host}:${port}` }, 'admin server bound to a non-loopback address: anyone who reaches it can read the config and traffic counters');
+    }
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`admin server cannot listen on ${host}:${port}: ${errorCode(err)} ${errorMessage(err)}`));
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.removeListener('error', onError);
         this.server.on('error', () => undefined); // after bind, errors concern single clients
+        this.loop.start();
         const address = this.server.address();
         resolve(typeof address === 'object' && address !== null ? address.port : port);
       });
     });
   }
 
+  /** Closes the feed's WebSockets (upgraded sockets are not the HTTP server's to close) and every HTTP connection. */
   close(): Promise<void> {
+    this.feed.close();
+    this.loop.stop();
     return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });

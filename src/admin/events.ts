@@ -1,0 +1,198 @@
+/**
+ * GET /api/events: a WebSocket feed of what happens in svcproxy, as JSON
+ * text messages (shapes in FeedMessage; documented in docs/metrics.md):
+ *
+ *   hello      once, on connect
+ *   reload     every reload attempt, with its errors
+ *   listener   a listener bound, failed to bind, or closed
+ *   readiness  a probed Pod turned ready or not ready
+ *   stats      every tick (1 s) while anyone listens: per Service port,
+ *              active connections and per-second rates from deltas
+ *
+ * The proxy never waits for a client. Each message is serialized once and
+ * handed to every client whose unsent backlog (`bufferedAmount`: Node's
+ * write buffer plus ws's queue, beyond what the kernel took) is within
+ * `maxBufferedBytes`; a client over it has stopped reading and is
+ * terminated. So memory per client is bounded and a stalled dashboard
+ * costs the data path nothing.
+ */
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '../log.js';
+import type { SvcproxyEvents } from '../svcproxy.js';
+import { portLabel, type AdminSource, type ServicePortSnapshot } from './view.js';
+
+export interface EventFeedOptions {
+  /** Stats tick period, ms. Default 1000. */
+  readonly tickMs: number;
+  /** A client whose unsent backlog exceeds this many bytes is dropped. Default 1 MiB. */
+  readonly maxBufferedBytes: number;
+}
+
+export const FEED_DEFAULTS: EventFeedOptions = { tickMs: 1000, maxBufferedBytes: 1024 * 1024 };
+
+export interface ServicePortTick {
+  readonly key: string;
+  readonly namespace: string;
+  readonly service: string;
+  /** The Service port's name, or its number when unnamed (the metrics' `port` label). */
+  readonly port: string;
+  readonly activeConnections: number;
+  readonly connectionsPerSecond: number;
+  readonly downstreamRxBytesPerSecond: number;
+  readonly upstreamRxBytesPerSecond: number;
+  /** Totals since the Service port was created, as in /api/services. */
+  readonly connections: number;
+  readonly bytesFromDownstream: number;
+  readonly bytesFromUpstream: number;
+  /** Connections reset instead of forwarded, every reason together. */
+  readonly rejectedConnections: number;
+  readonly connectFailures: number;
+  /** Open connections per endpoint (`host:port`), for every declared endpoint. */
+  readonly upstreams: Readonly<Record<string, number>>;
+}
+
+type ReloadEvent = SvcproxyEvents['reload'][0];
+type ListenerEvent = SvcproxyEvents['listener'][0];
+
+export type FeedMessage =
+  | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number }
+  | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
+  | { readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string }
+  | { readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] }
+  | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
+
+interface Totals {
+  readonly connections: number;
+  readonly downstreamRx: number;
+  readonly upstreamRx: number;
+}
+
+const NO_TOTALS: Totals = { connections: 0, downstreamRx: 0, upstreamRx: 0 };
+
+export class EventFeed {
+  /** Clients dropped for reading too slowly, since start. */
+  dropped = 0;
+  private readonly wss: WebSocketServer;
+  private timer: NodeJS.Timeout | undefined;
+  private previous = new Map<string, Totals>();
+  private previousAt = 0;
+
+  private readonly onReload = (e: ReloadEvent): void => this.broadcast({ type: 'reload', time: Date.now(), ...e, errors: [...e.errors] });
+  private readonly onListener = (e: ListenerEvent): void =>
+    this.broadcast({ type: 'listener', time: Date.now(), listener: e.key, servicePort: e.servicePort, state: e.state, error: e.error });
+  private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
+    this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
+
+  /** @param snapshot current Service port snapshots (shared with /metrics, so byte counts agree). */
+  constructor(
+    private readonly source: AdminSource,
+    private readonly snapshot: () => ServicePortSnapshot[],
+    private readonly log: Logger,
+    private readonly version: string,
+    readonly options: EventFeedOptions = FEED_DEFAULTS,
+  ) {
+    // Clients send nothing; a large frame is a misbehaving client, not data to buffer.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+    source.events.on('reload', this.onReload);
+    source.events.on('listener', this.onListener);
+    source.events.on('readiness', this.onReadiness);
+  }
+
+  /** WebSocket clients connected now. */
+  get clients(): number {
+    return this.wss.clients.size;
+  }
+
+  /** Takes over an HTTP upgrade request for /api/events. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    ws.on('error', () => ws.terminate()); // a protocol error or reset: that client alone goes
+    ws.on('close', () => {
+      if (this.wss.clients.size === 0) this.stopTicking();
+    });
+    this.send(ws, Buffer.from(JSON.stringify({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs } satisfies FeedMessage)));
+    if (this.timer === undefined) this.startTicking();
+  }
+
+  private startTicking(): void {
+    this.previous = this.totals(this.snapshot());
+    this.previousAt = performance.now();
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer.unref();
+  }
+
+  private stopTicking(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private totals(snapshots: readonly ServicePortSnapshot[]): Map<string, Totals> {
+    return new Map(
+      snapshots.map((s) => [s.view.key, { connections: s.view.totals.connections, downstreamRx: s.view.totals.bytesFromDownstream, upstreamRx: s.view.totals.bytesFromUpstream }]),
+    );
+  }
+
+  /** One stats message: rates are deltas since the previous tick over the time that really passed. */
+  private tick(): void {
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - this.previousAt) / 1000);
+    const snapshots = this.snapshot();
+    const current = this.totals(snapshots);
+    const rate = (value: number, before: number): number => Math.max(0, Math.round(((value - before) / seconds) * 100) / 100);
+    const servicePorts = snapshots.map((s): ServicePortTick => {
+      const { totals } = s.view;
+      const before = this.previous.get(s.view.key) ?? NO_TOTALS;
+      return {
+        key: s.view.key,
+        namespace: s.view.namespace,
+        service: s.view.service,
+        port: portLabel(s.view),
+        activeConnections: totals.activeConnections,
+        connectionsPerSecond: rate(totals.connections, before.connections),
+        downstreamRxBytesPerSecond: rate(totals.bytesFromDownstream, before.downstreamRx),
+        upstreamRxBytesPerSecond: rate(totals.bytesFromUpstream, before.upstreamRx),
+        connections: totals.connections,
+        bytesFromDownstream: totals.bytesFromDownstream,
+        bytesFromUpstream: totals.bytesFromUpstream,
+        rejectedConnections: Object.values(totals.rejected).reduce((a, b) => a + b, 0),
+        connectFailures: totals.connectFailures,
+        upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
+      };
+    });
+    this.previous = current;
+    this.previousAt = now;
+    this.broadcast({ type: 'stats', time: Date.now(), intervalSeconds: Math.round(seconds * 1000) / 1000, servicePorts });
+  }
+
+  private broadcast(message: FeedMessage): void {
+    if (this.wss.clients.size === 0) return;
+    const data = Buffer.from(JSON.stringify(message)); // serialized once for every client
+    for (const ws of this.wss.clients) this.send(ws, data);
+  }
+
+  private send(ws: WebSocket, data: Buffer): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.options.maxBufferedBytes) {
+      this.dropped++;
+      this.log.warn({ bufferedBytes: ws.bufferedAmount, limitBytes: this.options.maxBufferedBytes }, 'admin feed client too slow; disconnected');
+      ws.terminate();
+      return;
+    }
+    ws.send(data, { binary: false });
+  }
+
+  /** Disconnects every client and stops listening to the proxy's events. */
+  close(): void {
+    this.stopTicking();
+    this.source.events.off('reload', this.onReload);
+    this.source.events.off('listener', this.onListener);
+    this.source.events.off('readiness', this.onReadiness);
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+  }
+}

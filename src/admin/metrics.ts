@@ -1,0 +1,112 @@
+/**
+ * GET /metrics: every svcproxy metric in the Prometheus text format, built
+ * at scrape time from the counters the data path keeps anyway. docs/metrics.md
+ * lists each family with its type, labels and meaning; keep them in step.
+ *
+ * Per-Service-port families carry `namespace`, `service` and `port` (the
+ * Service port's name, or its number when unnamed). A removed Service port's
+ * series disappear with it, as Prometheus expects of a target that no longer
+ * exports them; a port that comes back starts again from zero (a counter reset).
+ */
+import { Exposition, type Labels } from './exposition.js';
+import { writeProcessMetrics, type EventLoopDelay } from './process-metrics.js';
+import { portLabel, type AdminSource, type EndpointView, type ServicePortSnapshot } from './view.js';
+
+const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
+/** A listener is removed when closed, so these are the states a current one can be in. */
+const LISTENER_STATES = ['listening', 'binding', 'failed'] as const;
+
+/** The admin's own counters, reported with the rest. */
+export interface FeedCounters {
+  readonly clients: number;
+  readonly dropped: number;
+}
+
+export interface MetricsInput {
+  readonly source: AdminSource;
+  readonly snapshots: readonly ServicePortSnapshot[];
+  readonly feed: FeedCounters;
+  readonly loop: EventLoopDelay;
+  readonly version: string;
+}
+
+function endpointState(e: EndpointView): (typeof ENDPOINT_STATES)[number] {
+  if (e.terminating) return 'terminating';
+  return e.ready ? 'ready' : 'not_ready';
+}
+
+function servicePortLabels(s: ServicePortSnapshot): Labels {
+  return { namespace: s.view.namespace, service: s.view.service, port: portLabel(s.view) };
+}
+
+/** One sample per Service port for a family whose value comes straight from the view. */
+function perPort(out: Exposition, name: string, type: 'counter' | 'gauge', help: string, snapshots: readonly ServicePortSnapshot[], value: (s: ServicePortSnapshot) => number): void {
+  out.family(name, type, help);
+  for (const s of snapshots) out.sample(name, servicePortLabels(s), value(s));
+}
+
+function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePortSnapshot[]): void {
+  perPort(out, 'svcproxy_connections_total', 'counter', 'Connections accepted on the Service port.', snapshots, (s) => s.view.totals.connections);
+  perPort(out, 'svcproxy_active_connections', 'gauge', 'Connections open now (being dialled or forwarded).', snapshots, (s) => s.view.totals.activeConnections);
+
+  out.family('svcproxy_rejected_connections_total', 'counter', 'Connections reset instead of forwarded, by reason.');
+  for (const s of snapshots) {
+    // Every reason the stats know, so a reason added on the data path shows up without an edit here.
+    for (const [reason, count] of Object.entries(s.view.totals.rejected)) out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, count);
+  }
+
+  perPort(out, 'svcproxy_upstream_connect_failures_total', 'counter', 'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.', snapshots, (s) => s.view.totals.connectFailures);
+
+  out.family('svcproxy_upstream_connect_seconds', 'histogram', 'Time to connect to an endpoint, for successful dials, in seconds.');
+  for (const s of snapshots) out.histogram('svcproxy_upstream_connect_seconds', servicePortLabels(s), s.connectSeconds);
+
+  out.family('svcproxy_bytes_total', 'counter', 'Bytes received from clients (downstream_rx) and from endpoints (upstream_rx), open connections included.');
+  for (const s of snapshots) {
+    out.sample('svcproxy_bytes_total', { ...servicePortLabels(s), direction: 'downstream_rx' }, s.view.totals.bytesFromDownstream);
+    out.sample('svcproxy_bytes_total', { ...servicePortLabels(s), direction: 'upstream_rx' }, s.view.totals.bytesFromUpstream);
+  }
+
+  perPort(out, 'svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', snapshots, (s) => s.view.totals.idleTimeouts);
+
+  out.family('svcproxy_endpoints', 'gauge', 'Declared endpoints by condition: ready, not_ready, terminating (each endpoint counted once).');
+  for (const s of snapshots) {
+    const counts = { ready: 0, not_ready: 0, terminating: 0 };
+    for (const e of s.view.endpoints) counts[endpointState(e)]++;
+    for (const state of ENDPOINT_STATES) out.sample('svcproxy_endpoints', { ...servicePortLabels(s), state }, counts[state]);
+  }
+  perPort(out, 'svcproxy_ejected_endpoints', 'gauge', 'Endpoints passive health is skipping after consecutive failed dials.', snapshots, (s) => s.view.endpoints.filter((e) => e.ejected).length);
+
+  out.family('svcproxy_listeners', 'gauge', 'Listening sockets of the Service port by state: listening, binding, failed (retrying).');
+  for (const s of snapshots) {
+    for (const state of LISTENER_STATES) out.sample('svcproxy_listeners', { ...servicePortLabels(s), state }, s.view.listeners.filter((l) => l.state === state).length);
+  }
+}
+
+function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
+  const { status, ready } = input.source;
+  out
+    .family('svcproxy_build_info', 'gauge', 'Always 1; the labels say which svcproxy and Node.js run.')
+    .sample('svcproxy_build_info', { version: input.version, node_version: process.version }, 1)
+    .family('svcproxy_ready', 'gauge', '1 when /readyz answers 200: config applied, every listener bound, not draining.')
+    .sample('svcproxy_ready', {}, ready.ready ? 1 : 0)
+    .family('svcproxy_config_reloads_total', 'counter', 'Config snapshots applied (success, the first one included) or rejected as invalid (failure).')
+    .sample('svcproxy_config_reloads_total', { result: 'success' }, status.successes)
+    .sample('svcproxy_config_reloads_total', { result: 'failure' }, status.failures)
+    .family('svcproxy_config_last_reload_successful', 'gauge', '1 when the last reload attempt was applied, 0 when it was rejected.')
+    .sample('svcproxy_config_last_reload_successful', {}, status.lastResult === 'failure' ? 0 : 1)
+    .family('svcproxy_config_last_reload_success_timestamp_seconds', 'gauge', 'When a config was last applied, seconds since the Unix epoch (0 before the first).')
+    .sample('svcproxy_config_last_reload_success_timestamp_seconds', {}, status.lastSuccessAt / 1000)
+    .family('svcproxy_admin_feed_clients', 'gauge', 'WebSocket clients of /api/events connected now.')
+    .sample('svcproxy_admin_feed_clients', {}, input.feed.clients)
+    .family('svcproxy_admin_feed_dropped_clients_total', 'counter', 'WebSocket clients of /api/events disconnected for reading too slowly.')
+    .sample('svcproxy_admin_feed_dropped_clients_total', {}, input.feed.dropped);
+}
+
+/** The whole /metrics body. */
+export async function renderMetrics(input: MetricsInput): Promise<string> {
+  const out = new Exposition();
+  writeProcessWideMetrics(out, input);
+  writeServicePortMetrics(out, input.snapshots);
+  await writeProcessMetrics(out, input.loop);
+  return out.text();
+}

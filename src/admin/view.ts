@@ -1,0 +1,233 @@
+/**
+ * The read-only view the admin surface has of a running svcproxy, and the
+ * plain-data snapshots built from it for /api/services, /metrics and the
+ * stats tick. Everything here reads counters and plans at request (or tick)
+ * time; nothing is hooked into the data path and nothing here can change
+ * the proxy: the structural types below expose only what is read.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Histogram, RejectReason, ServicePortStats } from '../proxy/stats.js';
+import { currentConditions } from '../state/endpoints.js';
+import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
+import type { ReloadStatus, SvcproxyEvents } from '../svcproxy.js';
+import type { ByteMeter } from './live-bytes.js';
+
+/** What the admin reads of one Service port (a ServicePortProxy). */
+export interface ServicePortReadable {
+  readonly current: ServicePortPlan;
+  readonly stats: Readonly<ServicePortStats>;
+  /** `host:port` of the endpoints passive health is skipping now. */
+  ejected(): string[];
+}
+
+/** What the admin reads of one listener (a ServiceListener). */
+export interface ListenerReadable {
+  readonly plan: ListenerPlan;
+  readonly state: string;
+  readonly lastError: string;
+  /** The bound port (differs from plan.port only for port 0). */
+  readonly port: number;
+}
+
+/** The part of a socket the admin reads: counters and addresses, nothing that acts on it. */
+export interface SocketCounters {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+}
+
+/** The registry as the admin sees it. */
+export interface RegistryReadable {
+  readonly servicePorts: ReadonlyMap<string, ServicePortReadable>;
+  readonly listeners: ReadonlyMap<string, ListenerReadable>;
+  /** Both sockets of every pumping connection (for in-flight byte counts). */
+  readonly tracker: { readonly sockets: ReadonlySet<SocketCounters> };
+}
+
+/** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
+export interface AdminSource {
+  readonly options: { readonly config: string };
+  readonly status: Readonly<ReloadStatus>;
+  readonly ready: { readonly ready: boolean; readonly reason: string };
+  readonly draining: boolean;
+  readonly registry: RegistryReadable;
+  readonly probes: { isReady(pod: string): boolean };
+  readonly events: EventEmitter<SvcproxyEvents>;
+}
+
+export interface EndpointView {
+  /** `host:port`, the key of per-endpoint counts (and of the stats tick's `upstreams`). */
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly source: EndpointSource;
+  /** `namespace/name` of the Pod behind it, '' for hand-written endpoints. */
+  readonly pod: string;
+  /** Skipped by passive health after failed dials. */
+  readonly ejected: boolean;
+  readonly activeConnections: number;
+  readonly connections: number;
+}
+
+export interface ListenerView {
+  /** `host:port` as bound (`[::1]:80` for IPv6). */
+  readonly address: string;
+  readonly protocol: string;
+  readonly role: string;
+  /** binding | listening | failed | closed */
+  readonly state: string;
+  /** The last bind error, '' when bound. */
+  readonly error: string;
+}
+
+export interface ServicePortTotals {
+  readonly connections: number;
+  readonly activeConnections: number;
+  /** Bytes received from clients, including those of open connections. */
+  readonly bytesFromDownstream: number;
+  /** Bytes received from endpoints, including those of open connections. */
+  readonly bytesFromUpstream: number;
+  /** Individual failed dial attempts. */
+  readonly connectFailures: number;
+  readonly rejected: Readonly<Record<RejectReason, number>>;
+  readonly idleTimeouts: number;
+}
+
+export interface ServicePortView {
+  /** `namespace/name` or `namespace/name:portName`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly service: string;
+  /** The Service port's name, '' when unnamed. */
+  readonly portName: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly targetPort: string;
+  readonly listeners: readonly ListenerView[];
+  readonly endpoints: readonly EndpointView[];
+  readonly totals: ServicePortTotals;
+}
+
+/** A view plus what only /metrics needs. */
+export interface ServicePortSnapshot {
+  readonly view: ServicePortView;
+  readonly connectSeconds: Readonly<Histogram>;
+}
+
+/** The `port` label and display name: the Service port's name, or its number when unnamed. */
+export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): string {
+  return view.portName === '' ? String(view.port) : view.portName;
+}
+
+function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean): EndpointView[] {
+  const plan = proxy.current;
+  const ejected = new Set(proxy.ejected());
+  return plan.endpoints.map((e) => {
+    const id = hostPort(e.host, e.port);
+    const conditions = currentConditions(e, podReady, plan.publishNotReadyAddresses);
+    return {
+      id,
+      address: e.host,
+      port: e.port,
+      ready: conditions.ready,
+      serving: conditions.serving,
+      terminating: conditions.terminating,
+      source: e.source,
+      pod: e.pod,
+      ejected: ejected.has(id),
+      activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
+      connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
+    };
+  });
+}
+
+/** Every listener's view, grouped by the Service port it feeds. */
+function listenerViews(source: AdminSource): Map<string, ListenerView[]> {
+  const byServicePort = new Map<string, ListenerView[]>();
+  for (const l of source.registry.listeners.values()) {
+    const views = byServicePort.get(l.plan.servicePort) ?? [];
+    views.push({ address: hostPort(l.plan.address, l.port), protocol: l.plan.protocol, role: l.plan.role, state: l.state, error: l.lastError });
+    byServicePort.set(l.plan.servicePort, views);
+  }
+  for (const views of byServicePort.values()) views.sort((a, b) => a.address.localeCompare(b.address));
+  return byServicePort;
+}
+
+/** Every current Service port, sorted by key. Removed ports (and their counters) are not included. */
+export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): ServicePortSnapshot[] {
+  const bytes = meter.read(source.registry);
+  const podReady = (pod: string): boolean => source.probes.isReady(pod);
+  const listeners = listenerViews(source);
+  const snapshots: ServicePortSnapshot[] = [];
+  for (const proxy of source.registry.servicePorts.values()) {
+    const plan = proxy.current;
+    const { stats } = proxy;
+    const counted = bytes.get(proxy) ?? { downstreamRx: stats.bytesFromDownstream, upstreamRx: stats.bytesFromUpstream };
+    const view: ServicePortView = {
+      key: plan.key,
+      namespace: plan.namespace,
+      service: plan.service,
+      portName: plan.portName,
+      port: plan.port,
+      protocol: plan.protocol,
+      targetPort: plan.targetPort,
+      listeners: listeners.get(plan.key) ?? [],
+      endpoints: endpointViews(proxy, podReady),
+      totals: {
+        connections: stats.connections,
+        activeConnections: stats.active,
+        bytesFromDownstream: counted.downstreamRx,
+        bytesFromUpstream: counted.upstreamRx,
+        connectFailures: stats.connectFailures,
+        rejected: { ...stats.rejected },
+        idleTimeouts: stats.idleTimeouts,
+      },
+    };
+    snapshots.push({ view, connectSeconds: stats.connectSeconds });
+  }
+  return snapshots.sort((a, b) => a.view.key.localeCompare(b.view.key));
+}
+
+export interface ConfigView {
+  readonly config: string;
+  /** sha256 of the snapshot being served; '' before the first one. */
+  readonly hash: string;
+  /** When it was applied (ISO 8601), '' before the first one. */
+  readonly loadedAt: string;
+  readonly ready: boolean;
+  /** Why not ready ('ok' when ready). */
+  readonly reason: string;
+  readonly draining: boolean;
+  readonly reloads: { readonly success: number; readonly failure: number };
+  readonly lastReload: {
+    /** none | success | failure */
+    readonly result: string;
+    /** ISO 8601, '' before the first attempt. */
+    readonly at: string;
+    /** One line per problem of the last failed reload; [] after a success. */
+    readonly errors: readonly string[];
+  };
+}
+
+function iso(ms: number): string {
+  return ms === 0 ? '' : new Date(ms).toISOString();
+}
+
+export function configView(source: AdminSource): ConfigView {
+  const { status } = source;
+  const { ready, reason } = source.ready;
+  return {
+    config: source.options.config,
+    hash: status.appliedHash,
+    loadedAt: iso(status.appliedAt),
+    ready,
+    reason,
+    draining: source.draining,
+    reloads: { success: status.successes, failure: status.failures },
+    lastReload: { result: status.lastResult, at: iso(status.lastAttemptAt), errors: [...status.lastErrors] },
+  };
+}

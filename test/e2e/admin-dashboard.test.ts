@@ -1,0 +1,160 @@
+/**
+ * The dashboard in a real browser: Debian's chromium driven by
+ * playwright-core (which downloads nothing). svcproxy runs in-process; the
+ * page must show a live connection made through a Service, a reload's new
+ * endpoint, a rejected reload's errors, and reconnect after svcproxy
+ * restarts on the same admin port.
+ *
+ * Skips when there is no browser at CHROMIUM_PATH (default /usr/bin/chromium),
+ * unless SVCPROXY_REQUIRE_CHROMIUM=1 (set by .ci/run), where that fails.
+ * SVCPROXY_DASHBOARD_SCREENSHOT=path also copies the first screenshot there
+ * (how docs/dashboard.png is made).
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import t from 'tap';
+import { startInstance } from '../helpers/instance.js';
+import { dialTo, eventually, freePort, startEchoServer, startServer } from '../helpers/net.js';
+import { configDir } from '../helpers/process.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
+const SCREENSHOT_COPY = process.env['SVCPROXY_DASHBOARD_SCREENSHOT'];
+/** The flags that work in this project's containers (toolchain.md §6). */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+interface Ports {
+  web: number;
+  cart: number;
+  payments: number;
+  a: number;
+  b: number;
+  down: number;
+}
+
+function slice(ns: string, name: string, service: string, port: number, portName: string, conditions = ''): string {
+  return `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}, namespace: ${ns}, labels: {kubernetes.io/service-name: ${service}}}
+addressType: IPv4
+ports: [{name: "${portName}", port: ${port}}]
+endpoints: [{addresses: [127.0.0.1]${conditions}}]
+`;
+}
+
+/** shop/web (two ready endpoints, one down), shop/cart (an Endpoints object; `cartPorts` its ports), default/payments (a terminating endpoint). */
+function manifests(p: Ports, cartPorts: number[]): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: ${p.web}, targetPort: 8080}]
+${slice('shop', 'web-a', 'web', p.a, 'http')}${slice('shop', 'web-b', 'web', p.b, 'http')}${slice('shop', 'web-c', 'web', p.down, 'http', ', conditions: {ready: false, serving: false}')}---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec:
+  ports: [{name: http, port: ${p.cart}, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: cart, namespace: shop}
+subsets:
+${cartPorts.map((port) => `  - {addresses: [{ip: 127.0.0.1}], ports: [{name: http, port: ${port}}]}`).join('\n')}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: payments}
+spec:
+  ports: [{port: ${p.payments}, targetPort: 9000}]
+${slice('default', 'payments-1', 'payments', p.b, '', ', conditions: {ready: false, serving: true, terminating: true}')}`;
+}
+
+/** Waits until the element matched by `selector` has exactly `text`. */
+async function shows(page: Page, selector: string, text: string | RegExp, timeout = 10_000): Promise<void> {
+  await page.locator(selector, { hasText: typeof text === 'string' ? new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : text }).first().waitFor({ timeout });
+}
+
+const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+
+t.test('the dashboard in headless chromium: live connections, reloads, errors, reconnect', { skip }, async (t) => {
+  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
+  // Endpoint a answers every chunk twice, so the two directions differ on the sparkline.
+  const a = await startServer(t, (s) => s.on('data', (c: Buffer) => s.write(Buffer.concat([c, c]))));
+  const b = await startEchoServer(t);
+  const ports: Ports = { web: await freePort(), cart: await freePort(), payments: await freePort(), a, b, down: await freePort() };
+  const dir = await configDir(t, { 'shop.yaml': manifests(ports, [a]) });
+  const adminPort = await freePort();
+  const options = { admin: { host: '127.0.0.1', port: adminPort } };
+  const first = await startInstance(t, dir, options);
+
+  const shots = await mkdtemp(join(tmpdir(), 'svcproxy-dashboard-'));
+  t.teardown(() => rm(shots, { recursive: true, force: true }));
+  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
+  t.teardown(() => rm(profile, { recursive: true, force: true }));
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } });
+  t.teardown(() => browser.close());
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/ERR_CONNECTION_REFUSED|WebSocket connection/.test(msg.text())) pageErrors.push(msg.text());
+  });
+
+  await page.goto(`http://127.0.0.1:${adminPort}/`);
+  await shows(page, '#conn-status', 'live');
+  await shows(page, '#ready', 'ready');
+  await shows(page, '[data-key="shop/web:http"] tr[data-endpoint="127.0.0.1:' + ports.down + '"] [data-field="state"]', 'not ready');
+  await shows(page, '[data-key="default/payments"] [data-field="state"]', 'terminating (serving)');
+
+  // One connection through shop/web, held open and kept busy so the sparkline has something to draw.
+  const web = await dialTo(t, ports.web);
+  web.on('data', () => undefined).on('error', () => undefined); // reset when the first instance stops
+  const cart = await dialTo(t, ports.cart);
+  cart.on('data', () => undefined).on('error', () => undefined);
+  let beat = 0;
+  const traffic = setInterval(() => {
+    beat++;
+    web.write('w'.repeat(Math.round(32 * 1024 * (1.2 + Math.sin(beat / 6)))));
+    cart.write('c'.repeat(Math.round(12 * 1024 * (1.2 + Math.cos(beat / 4)))));
+  }, 100);
+  t.teardown(() => clearInterval(traffic));
+  await shows(page, '[data-key="shop/web:http"] .port-head [data-field="active"]', '1');
+  await shows(page, '[data-key="shop/web:http"] tr[data-endpoint] [data-field="active"]', '1');
+  await shows(page, '[data-key="shop/web:http"] .port-head [data-field="connections"]', '1');
+  await shows(page, '[data-key="shop/web:http"] .port-head [data-field="rx"]', /KiB\/s$/);
+
+  // A reload that adds an endpoint to shop/cart: the page re-reads the structure.
+  await writeFile(join(dir, 'shop.yaml'), manifests(ports, [a, b]));
+  await shows(page, '[data-key="shop/cart:http"] tr[data-endpoint="127.0.0.1:' + b + '"] [data-field="state"]', 'ready');
+  await shows(page, '#events', /reload \(watch\): success/);
+  await eventually(async () => Number(await page.locator('[data-key="shop/web:http"] svg.spark').getAttribute('data-points')) >= 8, 'eight sparkline points', 20_000);
+
+  const shot = join(shots, 'dashboard.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  const png = await readFile(shot);
+  t.same([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+  t.ok(png.length > 20_000, `a real screenshot (${png.length} bytes)`);
+  if (SCREENSHOT_COPY !== undefined) await copyFile(shot, SCREENSHOT_COPY);
+
+  // A rejected reload is shown plainly, with the problem's file and field.
+  await writeFile(join(dir, 'shop.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 70000}]\n');
+  await shows(page, '#reload-errors h2', /^Last reload failed at .+; still serving the config loaded at /);
+  await shows(page, '#reload-errors pre', /shop\.yaml\[0\] Service default\/web: spec\.ports\[0\]\.port: .*70000/);
+  await page.screenshot({ path: join(shots, 'dashboard-reload-error.png'), fullPage: true });
+
+  // svcproxy goes away and comes back on the same admin port: the page says so, then reconnects.
+  clearInterval(traffic);
+  await first.stop();
+  await shows(page, '#conn-status', /^disconnected; reconnecting in /);
+  await writeFile(join(dir, 'shop.yaml'), manifests(ports, [a]));
+  await startInstance(t, dir, options);
+  await shows(page, '#conn-status', 'live', 15_000);
+  await shows(page, '[data-key="shop/web:http"] .port-head [data-field="connections"]', '0');
+  t.equal(await page.locator('#reload-errors').isVisible(), false, 'the new instance has no failed reload');
+  t.same(pageErrors, [], 'no script errors in the page');
+});
