@@ -51,6 +51,9 @@ function printTables(results: BenchResults): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** Set once the run is being aborted (signal or deadline): the exit code to leave with. */
+let abortCode: number | undefined;
+
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseBenchArgs(argv);
   if (parsed.kind === 'help') {
@@ -58,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === 'usage-error') {
-    process.stderr.write(`bench: ${parsed.message}\n\n${USAGE}`);
+    process.stderr.write(`bench: ${parsed.message} (npm run bench -- --help lists the options)\n`);
     return 2;
   }
   const options = parsed.options;
@@ -73,10 +76,9 @@ async function main(argv: readonly string[]): Promise<number> {
     processes.killAllSync();
     rmSync(tmp, { recursive: true, force: true });
   });
-  let stopping = false;
   const abort = (why: string, code: number): void => {
-    if (stopping) return;
-    stopping = true;
+    if (abortCode !== undefined) return;
+    abortCode = code;
     progress(`${why}: stopping ${processes.pids.length} process(es) (${processes.pids.join(', ') || 'none'})`);
     void processes.stopAll().finally(() => process.exit(code));
   };
@@ -98,7 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   } catch (err: unknown) {
-    if (!stopping) progress(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (abortCode === undefined) progress(`failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
     clearTimeout(watchdog);
@@ -108,7 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => process.exit(abortCode ?? code),
   (err: unknown) => {
     process.stderr.write(`bench: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);

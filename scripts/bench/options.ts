@@ -9,6 +9,8 @@ import { assertLoopback, NotLoopbackError } from './loopback.js';
 export const TARGET_NAMES = ['direct', 'svcproxy', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Impl = 'auto' | 'c' | 'node';
+export const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
+export type StepName = (typeof STEP_NAMES)[number];
 
 /** How much each step does. Every loop is bounded in count and in time. */
 export interface Sizes {
@@ -69,7 +71,10 @@ export interface BenchOptions {
   readonly smoke: boolean;
   readonly sizes: Sizes;
   readonly targets: readonly TargetName[];
+  readonly steps: readonly StepName[];
   readonly impl: Impl;
+  /** Run svcproxy (steps 1-4) under `node --cpu-prof`, profiles written to <out>/profiles. */
+  readonly cpuProf: boolean;
   readonly svcproxy: string;
   readonly host: string;
   readonly outDir: string;
@@ -89,6 +94,7 @@ nginx (stream), on loopback only, with its own backends and load generator.
 Options:
   --smoke              tiny sizes, one run each (seconds; what the tests use)
   --targets LIST       comma-separated subset of ${TARGET_NAMES.join(',')} (direct is always run)
+  --steps LIST         comma-separated subset of ${STEP_NAMES.join(',')} (default all)
   --impl auto|c|node   load generator and backends: C (compiled now with cc) or Node;
                        auto = C when a compiler is found (default)
   --svcproxy PATH      the svcproxy entry point to run (default dist/main.js)
@@ -96,6 +102,9 @@ Options:
   --hold N             idle connections for the memory step (default ${FULL.holdConns})
   --reps N             runs per figure for steps 1-4 (default ${FULL.reps}; median reported)
   --out DIR            where the JSON and SVG go (default bench/results)
+  --cpu-prof           run svcproxy under node --cpu-prof for steps 1-4
+                       (profile in <out>/profiles; summarize with
+                       node build/bench/profile-summary.js FILE)
   --update-readme      rewrite the figures section of bench/README.md
   --max-seconds N      abort the whole run after N seconds (default 300)
   --verbose            a line per run and per process started or stopped
@@ -122,6 +131,8 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       options: {
         smoke: { type: 'boolean' },
         targets: { type: 'string' },
+        steps: { type: 'string' },
+        'cpu-prof': { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
         host: { type: 'string' },
@@ -146,6 +157,11 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
   if (unknown.length > 0) return { kind: 'usage-error', message: `--targets: unknown ${unknown.join(', ')}; choose from ${TARGET_NAMES.join(', ')}` };
   const targets = TARGET_NAMES.filter((n) => n === 'direct' || wanted.includes(n));
 
+  const stepList = (values.steps ?? STEP_NAMES.join(',')).split(',').map((s) => s.trim());
+  const badSteps = stepList.filter((w) => !(STEP_NAMES as readonly string[]).includes(w));
+  if (badSteps.length > 0) return { kind: 'usage-error', message: `--steps: unknown ${badSteps.join(', ')}; choose from ${STEP_NAMES.join(', ')}` };
+  const steps = STEP_NAMES.filter((n) => stepList.includes(n));
+
   const impl = values.impl ?? 'auto';
   if (impl !== 'auto' && impl !== 'c' && impl !== 'node') return { kind: 'usage-error', message: `--impl: "${impl}" is not auto, c or node` };
 
@@ -166,7 +182,9 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       smoke,
       sizes,
       targets,
+      steps,
       impl,
+      cpuProf: values['cpu-prof'] === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
       host,
       outDir: values.out ?? 'bench/results',

@@ -71,16 +71,16 @@ export class Processes {
       if (stderr.length < 64 * 1024) stderr += c.toString();
     });
     child.on('error', () => undefined); // reported through `exited`
+    let done = false;
     const exited = new Promise<Exit>((resolve) => {
       child.once('close', (code, signal) => {
+        done = true;
         this.live.delete(pid);
         this.onEvent(`${role}: pid ${pid} exited (${signal ?? `code ${String(code)}`})`);
         resolve({ code, signal });
         for (const w of [...waiters]) w();
       });
     });
-    let done = false;
-    void exited.then(() => (done = true));
     const waitForLine = (match: (line: string) => boolean, timeoutMs: number): Promise<string> =>
       new Promise((resolve, reject) => {
         const check = (): void => {

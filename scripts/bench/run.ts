@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BenchOptions, TargetName } from './options.js';
 import type { Processes, Tracked } from './processes.js';
 import { cpuOf, figuresOf, FIGURES, formatValue, ratiosOf, type BenchResults, type TargetReport } from './report.js';
@@ -57,32 +57,19 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   const { backend, ports: backends } = await startBackends(options, processes, base, sizes.holdConns + 1024);
   const ctx: StepContext = { ...base, backend };
 
-  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy), haproxyDriver(), nginxDriver()];
-  const reports: TargetReport[] = [];
-  const running: Array<{ driver: Driver; target: Target }> = [];
-  const startCtx = async (name: string): Promise<StartContext> => {
+  const profiles = resolve(options.outDir, 'profiles');
+  const startCtx = async (name: string, profile = false): Promise<StartContext> => {
     const dir = join(tmp, name);
     await mkdir(dir, { recursive: true });
-    return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64 };
+    const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : [];
+    return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64, nodeArgs };
   };
-  for (const driver of all.filter((d) => options.targets.includes(d.name))) {
-    const found = driver.detect();
-    if (!found.ok) {
-      if (driver.name === 'svcproxy') throw new Error(`svcproxy: ${found.note}`);
-      progress(`${driver.name}: skipped: ${found.note}`);
-      reports.push({ name: driver.name, available: false, version: '', setup: '', note: found.note });
-      continue;
-    }
-    const target = await driver.start(await startCtx(driver.name));
-    running.push({ driver, target });
-    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup });
-    progress(`${driver.name}: ${found.version}, listening on ${options.host}:${target.ports.discard} (discard) and :${target.ports.echo} (echo)${target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`}`);
-  }
+  const { reports, running } = await startTargets(options, (name) => startCtx(name, options.cpuProf), progress);
 
   const runs: RunRecord[] = [];
-  const steps: Array<Exclude<StepKey, 'memory'>> = ['bulk1', 'bulk16', 'rate', 'rtt'];
-  for (const [i, step] of steps.entries()) {
-    progress(`step ${i + 1}/5: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
+  const steps = (['bulk1', 'bulk16', 'rate', 'rtt'] as const).filter((s) => options.steps.includes(s));
+  for (const step of steps) {
+    progress(`step ${STEP_NUMBER[step]}/5: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
     for (let rep = 1; rep <= sizes.reps; rep++) {
       for (const { target } of running) {
         const { output, usage } = await runStep(ctx, step, target);
@@ -94,17 +81,57 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
     progress(`  ${stepSummary(step, sofar)}`);
   }
   for (const { target } of running) if (target.process !== undefined) await processes.stop(target.process);
+  if (options.cpuProf) progress(`svcproxy CPU profile written under ${profiles}`);
 
-  progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   const memory: Partial<Record<TargetName, MemoryResult>> = {};
+  if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress);
+  await processes.stop(backend);
+  return assemble(options, sizes, tools, reports, runs, memory, notes);
+}
+
+/** Detects every wanted target and starts those found; a missing peer is a note, a missing svcproxy an error. */
+async function startTargets(
+  options: BenchOptions,
+  startCtx: (name: string) => Promise<StartContext>,
+  progress: (line: string) => void,
+): Promise<{ reports: TargetReport[]; running: Array<{ driver: Driver; target: Target }> }> {
+  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy), haproxyDriver(), nginxDriver()];
+  const reports: TargetReport[] = [];
+  const running: Array<{ driver: Driver; target: Target }> = [];
+  for (const driver of all.filter((d) => options.targets.includes(d.name))) {
+    const found = driver.detect();
+    if (!found.ok) {
+      if (driver.name === 'svcproxy') throw new Error(`svcproxy: ${found.note}`);
+      progress(`${driver.name}: skipped: ${found.note}`);
+      reports.push({ name: driver.name, available: false, version: '', setup: '', note: found.note });
+      continue;
+    }
+    const target = await driver.start(await startCtx(driver.name));
+    running.push({ driver, target });
+    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup });
+    const limit = target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`;
+    progress(`${driver.name}: ${found.version}, listening on ${options.host}:${target.ports.discard} (discard) and :${target.ports.echo} (echo)${limit}`);
+  }
+  return { reports, running };
+}
+
+const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5 };
+
+async function memorySteps(
+  ctx: StepContext,
+  running: ReadonlyArray<{ driver: Driver }>,
+  startCtx: (name: string) => Promise<StartContext>,
+  memory: Partial<Record<TargetName, MemoryResult>>,
+  progress: (line: string) => void,
+): Promise<void> {
+  const sizes = ctx.sizes;
+  progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   for (const { driver } of running) {
     if (driver.name === 'direct') continue;
     const m = await memoryStep(ctx, driver, await startCtx(`${driver.name}-memory`), sizes.holdConns);
     memory[driver.name] = m;
     progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
   }
-  await processes.stop(backend);
-  return assemble(options, sizes, tools, reports, runs, memory, notes);
 }
 
 function assemble(
@@ -127,7 +154,7 @@ function assemble(
     cpu[t.name] = Object.fromEntries((['bulk1', 'bulk16', 'rate', 'rtt'] as const).map((s) => [s, cpuOf(mine, s)]));
     for (const s of ['bulk1', 'rate'] as const) {
       const share = cpu[t.name]?.[s];
-      if (share !== undefined && share.generatorPct >= 90) {
+      if (share !== undefined && share.generatorPct >= 85) {
         notes.push(`${t.name}, ${s}: the load generator used ${Math.round(share.generatorPct)}% of a core; that figure may be generator-bound`);
       }
     }

@@ -3,13 +3,12 @@
  * deadline; around it the bench reads the CPU time of the proxy's process
  * group and of the backends from /proc, and the generator reports its own.
  */
-import type { Sizes, TargetName } from './options.js';
+import type { Sizes, StepName, TargetName } from './options.js';
 import { groupUsage, type Processes, type Tracked } from './processes.js';
 import type { Driver, StartContext, Target } from './targets.js';
 import type { Tools } from './tools.js';
 
-export const STEP_KEYS = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
-export type StepKey = (typeof STEP_KEYS)[number];
+export type StepKey = StepName;
 
 export const STEP_TITLES: Record<StepKey, string> = {
   bulk1: 'bulk upload, 1 connection',

@@ -23,6 +23,8 @@ export interface StartContext {
   readonly dir: string;
   /** Idle connections the instance must hold at once (the memory step). */
   readonly maxConnections: number;
+  /** Extra `node` flags for svcproxy (e.g. --cpu-prof); ignored by the other drivers. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface Target {
@@ -131,7 +133,7 @@ export function svcproxyDriver(entry: string): Driver {
       const ports = await freePair(ctx.host);
       const admin = await freePort(ctx.host);
       await writeFile(join(ctx.dir, 'bench.yaml'), svcproxyManifests({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections }));
-      const args = ['--enable-source-maps', path, '--config', ctx.dir, '--bind-address', ctx.host, '--admin-address', `${ctx.host}:${admin}`, '--log-level', 'warn'];
+      const args = [...(ctx.nodeArgs ?? []), '--enable-source-maps', path, '--config', ctx.dir, '--bind-address', ctx.host, '--admin-address', `${ctx.host}:${admin}`, '--log-level', 'warn'];
       return launch(ctx, 'svcproxy', process.execPath, args, ports);
     },
   };
@@ -157,12 +159,16 @@ export function haproxyDriver(): Driver {
 
 const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/lib64/nginx/modules', '/usr/share/nginx/modules', '/usr/local/nginx/modules', '/etc/nginx/modules'];
 
-/** undefined: stream is built in; a path: load it; null: nginx has no stream module here. */
-export function streamModule(buildInfo: string): string | undefined | null {
+/**
+ * From `nginx -V`: undefined when stream is built in; the .so to load when it
+ * is a dynamic module (looked for in --modules-path, then `fallbackDirs`);
+ * null when this nginx has no stream module.
+ */
+export function streamModule(buildInfo: string, fallbackDirs: readonly string[] = MODULE_DIRS): string | undefined | null {
   if (/--with-stream(\s|$)/.test(buildInfo)) return undefined;
   if (!buildInfo.includes('--with-stream=dynamic')) return null;
   const configured = /--modules-path=(\S+)/.exec(buildInfo)?.[1];
-  const dirs = configured === undefined ? MODULE_DIRS : [configured, ...MODULE_DIRS];
+  const dirs = configured === undefined ? fallbackDirs : [configured, ...fallbackDirs];
   return dirs.map((d) => join(d, 'ngx_stream_module.so')).find((p) => existsSync(p)) ?? null;
 }
 
