@@ -75,6 +75,8 @@ export interface BenchOptions {
   readonly impl: Impl;
   /** Run svcproxy (steps 1-4) under `node --cpu-prof`, profiles written to <out>/profiles. */
   readonly cpuProf: boolean;
+  /** Pin each proxy to the last CPU and the generator and backends to the others (taskset). */
+  readonly pin: boolean;
   readonly svcproxy: string;
   readonly host: string;
   readonly outDir: string;
@@ -105,6 +107,8 @@ Options:
   --cpu-prof           run svcproxy under node --cpu-prof for steps 1-4
                        (profile in <out>/profiles; summarize with
                        node build/bench/profile-summary.js FILE)
+  --pin                pin each proxy to the last CPU, the generator and backends
+                       to the others (taskset; needs 2 or more CPUs)
   --update-readme      rewrite the figures section of bench/README.md
   --max-seconds N      abort the whole run after N seconds (default 300)
   --verbose            a line per run and per process started or stopped
@@ -133,6 +137,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
         targets: { type: 'string' },
         steps: { type: 'string' },
         'cpu-prof': { type: 'boolean' },
+        pin: { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
         host: { type: 'string' },
@@ -185,6 +190,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       steps,
       impl,
       cpuProf: values['cpu-prof'] === true,
+      pin: values.pin === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
       host,
       outDir: values.out ?? 'bench/results',

@@ -31,6 +31,8 @@ export interface SpawnOptions {
   readonly fdLimit: number;
   readonly stdin?: 'pipe' | 'ignore';
   readonly cwd?: string;
+  /** A CPU list for `taskset -c` (the bench's --pin), or undefined to let the scheduler place it. */
+  readonly cpus?: string | undefined;
 }
 
 /** Raise the fd limit, then exec the real program: the spawned PID is the program's own. */
@@ -52,7 +54,8 @@ export class Processes {
   }
 
   spawn(role: string, command: string, args: readonly string[], options: SpawnOptions): Tracked {
-    const exec = this.pdeathsig ? ['setpriv', '--pdeathsig', 'KILL', '--', command, ...args] : [command, ...args];
+    const pinned = options.cpus === undefined ? [command, ...args] : ['taskset', '-c', options.cpus, command, ...args];
+    const exec = this.pdeathsig ? ['setpriv', '--pdeathsig', 'KILL', '--', ...pinned] : pinned;
     const child = spawn('/bin/sh', ['-c', WRAPPER, 'sh', String(options.fdLimit), ...exec], {
       detached: true, // its own process group: we signal the group
       stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],

@@ -62,6 +62,8 @@ export interface TargetReport {
   readonly version: string;
   readonly setup: string;
   readonly note?: string;
+  /** The proxy's soft open-file limit as it ran (checked in /proc), when there is a proxy process. */
+  readonly fdLimit?: number;
 }
 
 export interface Machine {
@@ -83,6 +85,8 @@ export interface BenchResults {
   readonly machine: Machine;
   readonly generator: { readonly impl: 'c' | 'node'; readonly description: string };
   readonly sizes: Sizes;
+  /** Open-file limits: the hard limit children inherit, and the backends' soft limit as raised. */
+  readonly fdLimits: { readonly hard: number; readonly backends: number | undefined };
   readonly notes: readonly string[];
   readonly targets: readonly TargetReport[];
   readonly figures: Partial<Record<TargetName, Figures>>;

@@ -4,17 +4,19 @@
  * of other work on the machine lands on all of them rather than on one.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BenchOptions, TargetName } from './options.js';
-import type { Processes, Tracked } from './processes.js';
+import { fdSoftLimit, type Processes, type Tracked } from './processes.js';
 import { cpuOf, figuresOf, FIGURES, formatValue, ratiosOf, type BenchResults, type TargetReport } from './report.js';
 import { memoryStep, runStep, STEP_TITLES, type MemoryResult, type RunRecord, type StepContext, type StepKey } from './steps.js';
-import { direct, haproxyDriver, nginxDriver, svcproxyDriver, type Driver, type StartContext, type Target } from './targets.js';
+import { direct, haproxyDriver, nginxDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
 import { prepareTools } from './tools.js';
 import type { PortPair } from './configs.js';
 
 type Partial1 = Omit<BenchResults, 'durationS' | 'machine'>;
+type Assembled = Omit<Partial1, 'fdLimits'>;
 
 /** The hard RLIMIT_NOFILE the bench may raise its children's soft limit to. */
 function hardFdLimit(): number {
@@ -27,7 +29,7 @@ function hardFdLimit(): number {
 
 async function startBackends(options: BenchOptions, processes: Processes, ctx: Omit<StepContext, 'backend'>, fdLimit: number): Promise<{ backend: Tracked; ports: PortPair }> {
   const { command, args } = ctx.tools.command('serve', [options.host]);
-  const backend = processes.spawn('backends', command, args, { fdLimit });
+  const backend = processes.spawn('backends', command, args, { fdLimit, cpus: ctx.loadCpus });
   const line = await backend.waitForLine((l) => l.includes('"discard"') || l.includes('"error"'), 10_000);
   const parsed = JSON.parse(line) as { discard?: unknown; echo?: unknown; error?: unknown };
   if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number') throw new Error(`backends: ${String(parsed.error ?? line)}`);
@@ -53,7 +55,9 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   const tools = prepareTools(options.impl, tmp);
   progress(`load generator and backends: ${tools.description}; open-file limit for children: ${Math.min(hard, 2 * sizes.holdConns + 1024)} (hard ${hard})`);
   if (tools.impl === 'node') notes.push(`no C load generator: ${tools.description}`);
-  const base = { host: options.host, tools, processes, sizes };
+  const pin = placement(options.pin, notes);
+  if (pin.proxy !== undefined) progress(`pinned: proxies on CPU ${pin.proxy}, generator and backends on CPU ${pin.load}`);
+  const base = { host: options.host, tools, processes, sizes, loadCpus: pin.load };
   const { backend, ports: backends } = await startBackends(options, processes, base, sizes.holdConns + 1024);
   const ctx: StepContext = { ...base, backend };
 
@@ -62,7 +66,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
     const dir = join(tmp, name);
     await mkdir(dir, { recursive: true });
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : [];
-    return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64, nodeArgs };
+    return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64, nodeArgs, cpus: pin.proxy };
   };
   const { reports, running } = await startTargets(options, (name) => startCtx(name, options.cpuProf), progress);
 
@@ -85,8 +89,21 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
 
   const memory: Partial<Record<TargetName, MemoryResult>> = {};
   if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress);
+  const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
-  return assemble(options, sizes, tools, reports, runs, memory, notes);
+  return { ...assemble(options, sizes, tools, reports, runs, memory, notes), fdLimits };
+}
+
+/** --pin: each proxy on the last CPU, the generator and backends on the others. */
+function placement(pin: boolean, notes: string[]): { proxy: string | undefined; load: string | undefined } {
+  if (!pin) return { proxy: undefined, load: undefined };
+  const cpus = availableParallelism();
+  if (cpus < 2 || which('taskset') === undefined) {
+    notes.push(`--pin ignored: ${cpus < 2 ? 'one CPU' : 'taskset not found'}`);
+    return { proxy: undefined, load: undefined };
+  }
+  notes.push(`pinned (--pin): proxies on CPU ${cpus - 1}, generator and backends on CPU ${cpus === 2 ? '0' : `0-${cpus - 2}`}`);
+  return { proxy: String(cpus - 1), load: cpus === 2 ? '0' : `0-${cpus - 2}` };
 }
 
 /** Detects every wanted target and starts those found; a missing peer is a note, a missing svcproxy an error. */
@@ -108,7 +125,7 @@ async function startTargets(
     }
     const target = await driver.start(await startCtx(driver.name));
     running.push({ driver, target });
-    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup });
+    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup, ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }) });
     const limit = target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`;
     progress(`${driver.name}: ${found.version}, listening on ${options.host}:${target.ports.discard} (discard) and :${target.ports.echo} (echo)${limit}`);
   }
@@ -142,7 +159,7 @@ function assemble(
   runs: RunRecord[],
   memory: Partial<Record<TargetName, MemoryResult>>,
   notes: string[],
-): Partial1 {
+): Assembled {
   const figures: BenchResults['figures'] = {};
   const spread: BenchResults['spread'] = {};
   const cpu: BenchResults['cpu'] = {};

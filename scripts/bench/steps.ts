@@ -41,6 +41,8 @@ export interface StepContext {
   readonly processes: Processes;
   readonly backend: Tracked;
   readonly sizes: Sizes;
+  /** With --pin: the CPUs the generator and backends run on. */
+  readonly loadCpus: string | undefined;
 }
 
 function numbers(line: string): Record<string, number> {
@@ -60,7 +62,7 @@ export async function runGenerator(ctx: StepContext, target: Target, mode: strin
   const proxyBefore = target.process === undefined ? undefined : groupUsage(target.process.pid).cpuS;
   const backendBefore = groupUsage(ctx.backend.pid).cpuS;
   const t0 = performance.now();
-  const gen = ctx.processes.spawn(`loadgen ${mode}`, command, argv, { fdLimit: 4096 });
+  const gen = ctx.processes.spawn(`loadgen ${mode}`, command, argv, { fdLimit: 4096, cpus: ctx.loadCpus });
   const kill = setTimeout(() => void ctx.processes.stop(gen, 500), timeoutMs + 5000);
   const exit = await gen.exited;
   clearTimeout(kill);
@@ -128,7 +130,7 @@ export async function memoryStep(ctx: StepContext, driver: Driver, start: StartC
     await sleep(300);
     const rssBeforeBytes = await settledRss(proc.pid);
     const { command, args } = ctx.tools.command('hold', [ctx.host, target.ports.echo, held, 60_000]);
-    const gen = ctx.processes.spawn('loadgen hold', command, args, { fdLimit: held + 1024, stdin: 'pipe' });
+    const gen = ctx.processes.spawn('loadgen hold', command, args, { fdLimit: held + 1024, stdin: 'pipe', cpus: ctx.loadCpus });
     try {
       const line = await gen.waitForLine((l) => l.includes('"held"') || l.includes('"error"'), 65_000);
       const opened = numbers(line);

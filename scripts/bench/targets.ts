@@ -25,6 +25,8 @@ export interface StartContext {
   readonly maxConnections: number;
   /** Extra `node` flags for svcproxy (e.g. --cpu-prof); ignored by the other drivers. */
   readonly nodeArgs?: readonly string[];
+  /** With --pin: the CPUs the proxy runs on. */
+  readonly cpus?: string | undefined;
 }
 
 export interface Target {
@@ -103,7 +105,7 @@ function firstLine(program: string, args: string[]): string {
 
 async function launch(ctx: StartContext, name: TargetName, command: string, args: string[], ports: PortPair): Promise<Target> {
   const fdLimit = 2 * ctx.maxConnections + 1024;
-  const proc = ctx.processes.spawn(name, command, args, { fdLimit, cwd: process.cwd() });
+  const proc = ctx.processes.spawn(name, command, args, { fdLimit, cwd: process.cwd(), cpus: ctx.cpus });
   try {
     await waitListening(ctx.host, ports, proc);
   } catch (err) {

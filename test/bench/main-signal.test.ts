@@ -4,7 +4,7 @@ import { alive, pidsStarted, startBench, tempDir } from './run-bench.js';
 
 t.test('SIGINT in the middle of a step: everything started is stopped, exit 130', async (t) => {
   const out = await tempDir(t);
-  const bench = startBench(t, ['--smoke', '--verbose', '--out', out]);
+  const bench = startBench(t, ['--smoke', '--verbose', '--pin', '--out', out]);
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
       if (/step 1\/5/.test(bench.stderr())) {
@@ -22,6 +22,7 @@ t.test('SIGINT in the middle of a step: everything started is stopped, exit 130'
   if (run.code !== 130) t.comment(run.stderr);
   t.equal(run.code, 130, 'exit 130');
   t.match(run.stderr, /interrupted \(SIGINT\): stopping \d+ process\(es\)/);
+  t.match(run.stderr, /pinned: proxies on CPU \d+, generator and backends on CPU /, '--pin places the processes');
   const pids = pidsStarted(run.stderr);
   t.ok(pids.length >= 3, 'backends and proxies had started');
   t.same(pids.filter(alive), [], 'none of them is left');

@@ -34,6 +34,8 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   }
   t.ok((results.ratios.svcproxy?.direct?.bulk1_MBps ?? 0) > 0, 'ratios to direct');
   t.equal(results.memory.svcproxy?.held, 100);
+  t.ok(results.fdLimits.hard > 0 && (results.fdLimits.backends ?? 0) >= 100, 'open-file limits checked and reported');
+  t.ok((results.targets.find((r) => r.name === 'svcproxy')?.fdLimit ?? 0) >= 200);
   t.ok((results.memory.svcproxy?.fdLimit ?? 0) >= 2 * 100, 'the proxy ran with room for every held connection');
 
   const files = await readdir(out);

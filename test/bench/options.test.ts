@@ -20,6 +20,8 @@ t.test('no flags: the full sizes, every target and step, C when available, loopb
   t.equal(o.maxSeconds, 300);
   t.notOk(o.updateReadme);
   t.notOk(o.cpuProf);
+  t.notOk(o.pin);
+  t.ok(run(parseBenchArgs(['--pin', '--cpu-prof', '--update-readme'])).pin);
 });
 
 t.test('--smoke picks the tiny sizes; --hold and --reps override them', async (t) => {

@@ -18,11 +18,13 @@ t.test('figuresMarkdown names the date, machine, generator, peers and files', as
     smoke: false,
     durationS: 80.4,
     sizes: SMOKE,
+    fdLimits: { hard: 20000, backends: 1124 },
     notes: ['the machine was shared'],
     machine: { cpu: 'AMD EPYC', cores: 2, memoryGiB: 23.5, os: 'Debian 12', kernel: '6.1', node: 'v20.20.2', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6] },
     generator: { impl: 'c', description: 'C (cc 12, -O2)' },
     targets: [
       { name: 'direct', available: true, version: 'no proxy', setup: 'x' },
+      { name: 'haproxy', available: true, version: '2.6', setup: 'mode tcp', fdLimit: 1352 },
       { name: 'nginx', available: false, version: '', setup: '', note: 'nginx not installed' },
     ],
     figures: { direct: { bulk1_MBps: 4000 } },
@@ -34,6 +36,8 @@ t.test('figuresMarkdown names the date, machine, generator, peers and files', as
   t.match(md, '- Machine: AMD EPYC, 2 cores, 23.5 GiB, Debian 12, Linux 6.1, Node v20.20.2.');
   t.match(md, '- Load average at start 1 2 3, at end 4 5 6.');
   t.match(md, '- nginx: skipped: nginx not installed');
+  t.match(md, '- haproxy: 2.6 (mode tcp), open-file limit 1352');
+  t.match(md, '- Open-file limits: hard 20000; backends and generator raised to 1124, each proxy as listed.');
   t.match(md, '- Note: the machine was shared');
   t.match(md, '| 1. bulk, 1 conn | MB/s | higher | 4,000 |');
   t.match(md, 'Files: `a.json`, `a.svg`.');
