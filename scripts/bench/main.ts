@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeMachine } from './machine.js';
+import { cpuBusyPct, describeMachine } from './machine.js';
 import { parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { Processes } from './processes.js';
 import { figuresMarkdown, replaceFigures } from './readme.js';
@@ -39,7 +39,7 @@ function printTables(results: BenchResults): void {
   const out = [
     '',
     `svcproxy bench${results.smoke ? ' (SMOKE: tiny sizes, not figures)' : ''}, ${results.date}, load generator: ${results.generator.description}`,
-    `${results.machine.cpu}, ${results.machine.cores} cores, Linux ${results.machine.kernel}, Node ${results.machine.node}; load average ${results.machine.loadAverageStart.join(' ')} at start`,
+    `${results.machine.cpu}, ${results.machine.cores} cores, Linux ${results.machine.kernel}, Node ${results.machine.node}; CPUs ${results.machine.busyBeforePct}% busy before the start, load average ${results.machine.loadAverageStart.join(' ')}`,
     ...results.targets.map((t) => `  ${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`),
     `  open-file limits: hard ${results.fdLimits.hard}, backends ${results.fdLimits.backends ?? '?'}; ${results.sizes.holdConns} connections held in step 5`,
     '',
@@ -68,6 +68,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const options = parsed.options;
   const started = Date.now();
   const loadStart = loadavg();
+  const busyBefore = await cpuBusyPct(1000);
+  progress(`the machine's CPUs were ${busyBefore}% busy in the second before the start${busyBefore > 10 ? ': other work is running, figures will be noisier' : ''}`);
   const processes = new Processes();
   if (options.verbose) processes.onEvent = (line) => progress(line);
   const tmp = await mkdtemp(join(tmpdir(), 'svcproxy-bench-'));
@@ -90,7 +92,13 @@ async function main(argv: readonly string[]): Promise<number> {
 
   try {
     const partial = await runBench(options, processes, tmp, progress);
-    const results: BenchResults = { ...partial, durationS: (Date.now() - started) / 1000, machine: describeMachine(loadStart) };
+    const busyNote = busyBefore > 10 ? [`the machine was shared: its CPUs were ${busyBefore}% busy in the second before the run, so the figures are noisier`] : [];
+    const results: BenchResults = {
+      ...partial,
+      notes: [...busyNote, ...partial.notes],
+      durationS: (Date.now() - started) / 1000,
+      machine: describeMachine(loadStart, busyBefore),
+    };
     printTables(results);
     const files = await writeOutputs(results, options);
     progress(`wrote ${files.json} and ${files.svg} (also latest.json, latest.svg)`);

@@ -14,7 +14,7 @@ export function figuresMarkdown(results: BenchResults, files: { json: string; sv
     `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.smoke ? ' (SMOKE run: tiny sizes, not figures)' : ''}, in ${Math.round(results.durationS)} s.`,
     '',
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Linux ${m.kernel}, Node ${m.node}.`,
-    `- Load average at start ${m.loadAverageStart.join(' ')}, at end ${m.loadAverageEnd.join(' ')}.`,
+    `- Other load: the CPUs were ${m.busyBeforePct}% busy in the second before the start; load average ${m.loadAverageStart.join(' ')} at start, ${m.loadAverageEnd.join(' ')} at end.`,
     `- Load generator and backends: ${results.generator.description}.`,
     ...peers.map((p) => `- ${p}`),
     `- Open-file limits: hard ${results.fdLimits.hard}; backends and generator raised to ${results.fdLimits.backends ?? '?'}, each proxy as listed.`,

@@ -75,6 +75,8 @@ export interface Machine {
   readonly memoryGiB: number;
   readonly loadAverageStart: readonly number[];
   readonly loadAverageEnd: readonly number[];
+  /** CPU use of the whole machine (all CPUs, %) in the second before the bench started. */
+  readonly busyBeforePct: number;
 }
 
 export interface BenchResults {

@@ -76,7 +76,9 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
     progress(`step ${STEP_NUMBER[step]}/5: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
     for (let rep = 1; rep <= sizes.reps; rep++) {
       for (const { target } of running) {
-        const { output, usage } = await runStep(ctx, step, target);
+        const { output, usage } = await runStep(ctx, step, target).catch((err: unknown) => {
+          throw new Error(`${target.name}, ${STEP_TITLES[step]}, run ${rep}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        });
         runs.push({ step, target: target.name, rep, output, usage });
         if ((output['errors'] ?? 0) > 0) notes.push(`${target.name}, ${step} run ${rep}: ${output['errors']} connection(s) failed and were retried`);
       }
@@ -145,7 +147,9 @@ async function memorySteps(
   progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   for (const { driver } of running) {
     if (driver.name === 'direct') continue;
-    const m = await memoryStep(ctx, driver, await startCtx(`${driver.name}-memory`), sizes.holdConns);
+    const m = await memoryStep(ctx, driver, await startCtx(`${driver.name}-memory`), sizes.holdConns).catch((err: unknown) => {
+      throw new Error(`${driver.name}, ${STEP_TITLES.memory}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
     memory[driver.name] = m;
     progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
   }

@@ -20,7 +20,7 @@ t.test('figuresMarkdown names the date, machine, generator, peers and files', as
     sizes: SMOKE,
     fdLimits: { hard: 20000, backends: 1124 },
     notes: ['the machine was shared'],
-    machine: { cpu: 'AMD EPYC', cores: 2, memoryGiB: 23.5, os: 'Debian 12', kernel: '6.1', node: 'v20.20.2', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6] },
+    machine: { cpu: 'AMD EPYC', cores: 2, memoryGiB: 23.5, os: 'Debian 12', kernel: '6.1', node: 'v20.20.2', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6], busyBeforePct: 37 },
     generator: { impl: 'c', description: 'C (cc 12, -O2)' },
     targets: [
       { name: 'direct', available: true, version: 'no proxy', setup: 'x' },
@@ -34,7 +34,7 @@ t.test('figuresMarkdown names the date, machine, generator, peers and files', as
   const md = figuresMarkdown(results, { json: 'a.json', svg: 'a.svg' });
   t.match(md, 'Measured 2026-11-24 21:00 UTC, in 80 s.');
   t.match(md, '- Machine: AMD EPYC, 2 cores, 23.5 GiB, Debian 12, Linux 6.1, Node v20.20.2.');
-  t.match(md, '- Load average at start 1 2 3, at end 4 5 6.');
+  t.match(md, '- Other load: the CPUs were 37% busy in the second before the start; load average 1 2 3 at start, 4 5 6 at end.');
   t.match(md, '- nginx: skipped: nginx not installed');
   t.match(md, '- haproxy: 2.6 (mode tcp), open-file limit 1352');
   t.match(md, '- Open-file limits: hard 20000; backends and generator raised to 1124, each proxy as listed.');
