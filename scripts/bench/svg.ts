@@ -2,13 +2,22 @@
  * A hand-written SVG bar chart of the results: one panel per figure, one bar
  * per target, each panel scaled to its own largest value. No dependency.
  */
-import { FIGURES, formatValue, type BenchResults } from './report.js';
+import { FIGURES, formatRatio, formatValue, type BenchResults, type FigureKey } from './report.js';
 import { TARGET_NAMES, type TargetName } from './options.js';
 
 const COLORS: Record<TargetName, string> = { direct: '#8c8c8c', svcproxy: '#2b6cb0', haproxy: '#dd6b20', nginx: '#2f855a' };
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** svcproxy's ratio to HAProxy (or, without it, to nginx), as " (0.57x haproxy)". */
+function against(results: BenchResults, key: FigureKey): string {
+  for (const peer of ['haproxy', 'nginx'] as const) {
+    const r = results.ratios.svcproxy?.[peer]?.[key];
+    if (r !== undefined) return ` (${formatRatio(r)} ${peer})`;
+  }
+  return '';
 }
 
 const PANEL_W = 460;
@@ -22,7 +31,7 @@ function panel(results: BenchResults, index: number, present: readonly TargetNam
   if (f === undefined) return '';
   const values = present.map((t) => results.figures[t]?.[f.key]);
   const max = Math.max(0, ...values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
-  const barMax = PANEL_W - LABEL_W - 90;
+  const barMax = PANEL_W - LABEL_W - 140;
   const title = `${f.label} (${f.unit}, ${f.better} is better)`;
   const parts = [`<text x="${x}" y="${y + 12}" class="t">${escapeXml(title)}</text>`];
   present.forEach((t, i) => {
@@ -32,7 +41,7 @@ function panel(results: BenchResults, index: number, present: readonly TargetNam
     parts.push(
       `<text x="${x + LABEL_W - 6}" y="${by + 12}" class="l">${t}</text>`,
       `<rect x="${x + LABEL_W}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLORS[t]}"/>`,
-      `<text x="${x + LABEL_W + w + 4}" y="${by + 12}" class="v">${escapeXml(v === undefined ? 'n/a' : formatValue(v, f.unit))}</text>`,
+      `<text x="${x + LABEL_W + w + 4}" y="${by + 12}" class="v">${escapeXml(v === undefined ? 'n/a' : `${formatValue(v, f.unit)}${t === 'svcproxy' ? against(results, f.key) : ''}`)}</text>`,
     );
   });
   return parts.join('\n');

@@ -16,7 +16,10 @@ t.test('--impl node: the Node load generator and backends produce every figure, 
   t.equal(run.code, 0, 'exit 0');
   const results = await readResults(out);
   t.equal(results.generator.impl, 'node');
-  t.match(results.notes, [/^no C load generator: Node v\d+.* load generator \(--impl node\)/]);
+  t.ok(
+    results.notes.some((n) => /^no C load generator: Node v\d+.* load generator \(--impl node\)/.test(n)),
+    'the notes say the Node generator was used',
+  );
   t.same(
     results.targets.map((r) => r.name),
     ['direct', 'svcproxy'],
