@@ -32,7 +32,11 @@ async function writeOutputs(results: BenchResults, options: BenchOptions): Promi
   await writeFile(files.svg, renderSvg(results));
   await copyFile(files.json, join(options.outDir, 'latest.json'));
   await copyFile(files.svg, join(options.outDir, 'latest.svg'));
-  return files;
+  if (!options.example) return files;
+  const example = { json: join(options.outDir, 'example.json'), svg: join(options.outDir, 'example.svg') };
+  await copyFile(files.json, example.json);
+  await copyFile(files.svg, example.svg);
+  return example;
 }
 
 function printTables(results: BenchResults): void {

@@ -77,6 +77,8 @@ export interface BenchOptions {
   readonly cpuProf: boolean;
   /** Pin each proxy to the last CPU and the generator and backends to the others (taskset). */
   readonly pin: boolean;
+  /** Also write the results as <out>/example.json|svg, the copy kept in git. */
+  readonly example: boolean;
   readonly svcproxy: string;
   readonly host: string;
   readonly outDir: string;
@@ -110,6 +112,7 @@ Options:
   --pin                pin each proxy to the last CPU, the generator and backends
                        to the others (taskset; needs 2 or more CPUs)
   --update-readme      rewrite the figures section of bench/README.md
+  --example            also write <out>/example.json and example.svg (committed)
   --max-seconds N      abort the whole run after N seconds (default 300)
   --verbose            a line per run and per process started or stopped
   --help               this text
@@ -138,6 +141,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
         steps: { type: 'string' },
         'cpu-prof': { type: 'boolean' },
         pin: { type: 'boolean' },
+        example: { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
         host: { type: 'string' },
@@ -191,6 +195,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       impl,
       cpuProf: values['cpu-prof'] === true,
       pin: values.pin === true,
+      example: values.example === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
       host,
       outDir: values.out ?? 'bench/results',

@@ -14,7 +14,7 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   await mkdir(join(cwd, 'bench'));
   await copyFile(new URL('../../../bench/README.md', import.meta.url), join(cwd, 'bench', 'README.md'));
   const out = join(cwd, 'bench', 'results');
-  const run = await startBench(t, ['--smoke', '--verbose', '--update-readme', '--out', out], cwd).done;
+  const run = await startBench(t, ['--smoke', '--verbose', '--update-readme', '--example', '--out', out], cwd).done;
   if (run.code !== 0) t.comment(run.stderr);
   t.equal(run.code, 0, 'exit 0');
 
@@ -42,9 +42,12 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   t.ok(files.some((f) => /^smoke-.*\.json$/.test(f)));
   t.ok(files.some((f) => /^smoke-.*\.svg$/.test(f)));
   t.match(await readFile(join(out, 'latest.svg'), 'utf8'), /^<svg /);
+  t.same(JSON.parse(await readFile(join(out, 'example.json'), 'utf8')), results, '--example keeps a copy');
+  t.ok(files.includes('example.svg'));
   const readme = await readFile(join(cwd, 'bench', 'README.md'), 'utf8');
   t.match(readme, new RegExp(`${START}\\nMeasured .* \\(SMOKE run: tiny sizes, not figures\\)`));
   t.match(readme, END);
+  t.match(readme, /Files: `.*example\.json`, `.*example\.svg`\./);
 
   t.match(run.stdout, /^figure\s+unit\s+better\s+direct\s+svcproxy/m);
   for (const n of [1, 2, 3, 4, 5]) t.match(run.stderr, new RegExp(`\\[bench\\] step ${n}/5: `), `progress line for step ${n}`);

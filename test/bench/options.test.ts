@@ -21,7 +21,8 @@ t.test('no flags: the full sizes, every target and step, C when available, loopb
   t.notOk(o.updateReadme);
   t.notOk(o.cpuProf);
   t.notOk(o.pin);
-  t.ok(run(parseBenchArgs(['--pin', '--cpu-prof', '--update-readme'])).pin);
+  const all = run(parseBenchArgs(['--pin', '--cpu-prof', '--update-readme', '--example']));
+  t.ok(all.pin && all.cpuProf && all.updateReadme && all.example);
 });
 
 t.test('--smoke picks the tiny sizes; --hold and --reps override them', async (t) => {
