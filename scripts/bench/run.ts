@@ -125,7 +125,16 @@ async function startTargets(
       reports.push({ name: driver.name, available: false, version: '', setup: '', note: found.note });
       continue;
     }
-    const target = await driver.start(await startCtx(driver.name));
+    let target: Target;
+    try {
+      target = await driver.start(await startCtx(driver.name));
+    } catch (err: unknown) {
+      if (driver.name === 'svcproxy') throw err;
+      const note = `installed but did not start: ${err instanceof Error ? err.message : String(err)}`;
+      progress(`${driver.name}: skipped: ${note}`);
+      reports.push({ name: driver.name, available: false, version: found.version, setup: found.setup, note });
+      continue;
+    }
     running.push({ driver, target });
     reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup, ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }) });
     const limit = target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`;
