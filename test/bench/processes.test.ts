@@ -1,0 +1,52 @@
+import t from 'tap';
+import { fdSoftLimit, groupUsage, Processes } from '../../scripts/bench/processes.js';
+import { alive } from './run-bench.js';
+
+
+t.test('a spawned program gets its own process group and the fd limit asked for', async (t) => {
+  const processes = new Processes();
+  t.teardown(() => processes.killAllSync());
+  const events: string[] = [];
+  processes.onEvent = (line) => events.push(line);
+  const p = processes.spawn('sleeper', 'sh', ['-c', 'echo ready; exec sleep 30'], { fdLimit: 1500 });
+  t.equal(await p.waitForLine((l) => l === 'ready', 5000), 'ready');
+  t.equal(fdSoftLimit(p.pid), 1500);
+  const usage = groupUsage(p.pid);
+  t.same(usage.pids, [p.pid]);
+  t.ok(usage.rssBytes > 0);
+  t.same(processes.pids, [p.pid]);
+  await processes.stop(p);
+  t.same(await p.exited, { code: null, signal: 'SIGTERM' });
+  t.same(processes.pids, []);
+  t.match(events, [/^sleeper: started pid \d+ \(process group \d+\)$/, /^sleeper: pid \d+ exited \(SIGTERM\)$/]);
+});
+
+t.test('stop ends the whole group: a child that outlives its parent goes too', async (t) => {
+  const processes = new Processes();
+  t.teardown(() => processes.killAllSync());
+  // The leader ignores SIGTERM, so stop() must fall back to SIGKILL for the group.
+  const p = processes.spawn('parent', 'sh', ['-c', 'trap "" TERM; sleep 30 & echo $!; wait'], { fdLimit: 1024 });
+  const child = Number(await p.waitForLine((l) => /^\d+$/.test(l), 5000));
+  t.ok(alive(child));
+  await processes.stop(p, 200);
+  await new Promise((r) => setTimeout(r, 100));
+  t.notOk(alive(child), 'the background child was killed with its group');
+});
+
+t.test('waitForLine rejects when the process exits first, or after its timeout', async (t) => {
+  const processes = new Processes();
+  t.teardown(() => processes.killAllSync());
+  const quick = processes.spawn('quick', 'sh', ['-c', 'echo oops >&2; exit 3'], { fdLimit: 1024 });
+  await t.rejects(quick.waitForLine(() => false, 5000), { message: 'quick exited before it was ready: oops' });
+  t.same(await quick.exited, { code: 3, signal: null });
+  const slow = processes.spawn('slow', 'sleep', ['30'], { fdLimit: 1024 });
+  await t.rejects(slow.waitForLine(() => true, 50), { message: 'slow: no answer within 50 ms' });
+  await processes.stopAll();
+  t.same(processes.pids, []);
+  await processes.stop(slow); // stopping twice is harmless
+});
+
+t.test('groupUsage of a group that does not exist is empty', async (t) => {
+  t.same(groupUsage(2 ** 22 + 1), { pids: [], cpuS: 0, rssBytes: 0 });
+  t.equal(fdSoftLimit(2 ** 22 + 1), undefined);
+});
