@@ -1,12 +1,18 @@
 /**
  * The pump: joins a client socket (downstream) and a backend socket
- * (upstream) until both have closed. This is the only per-byte code, and it
- * adds nothing per chunk: pipe() moves the bytes and applies backpressure
- * (a writer that returns false pauses the reader), so memory per connection
- * is bounded by the stream buffers, not by how fast either side sends.
+ * (upstream) until both have closed. This is the only per-byte code.
  *
  *   client --FIN--> pump --end()--> backend      (other direction keeps flowing)
  *   client --RST--> pump --RST----> backend      (resetAndDestroy, and the reverse)
+ *
+ * Each chunk read on one side is written to the other; when a write reports
+ * a full buffer the reader is paused until the writer drains. So memory per
+ * connection is bounded by the stream buffers, not by how fast either side
+ * sends. This is what pipe() does, written out: pipe() registers about a
+ * dozen listeners and closures per direction and keeps per-pipe state, and
+ * on the connection-rate benchmark the lean version is measurably cheaper
+ * (bench/README.md). The handlers are module-level functions; the only
+ * per-connection allocation is one Pair.
  *
  * Both sockets must be created with `allowHalfOpen: true`, or Node closes the
  * write side as soon as the read side ends and a half-close turns into a close.
@@ -40,63 +46,110 @@ export interface PumpOptions {
   readonly idleTimeoutMs: number;
 }
 
+const kPair = Symbol('svcproxy.pair');
+
+interface Pumped extends Socket {
+  [kPair]: Pair;
+}
+
+/** The state of one joined connection; both sockets point at it. */
+class Pair {
+  open = 2;
+  reason: CloseReason = 'closed';
+  error: Error | undefined;
+  halfClosed = false;
+
+  constructor(
+    readonly downstream: Socket,
+    readonly upstream: Socket,
+    readonly options: PumpOptions,
+    readonly done: (result: PumpResult) => void,
+  ) {}
+
+  peerOf(socket: Socket): Socket {
+    return socket === this.downstream ? this.upstream : this.downstream;
+  }
+}
+
+function pairOf(socket: Socket): Pair {
+  return (socket as Pumped)[kPair];
+}
+
 /** Sends RST to the peer of a failed socket, so the failure is visible at both ends. */
 function reset(socket: Socket): void {
   if (!socket.destroyed) socket.resetAndDestroy();
 }
 
+function onData(this: Socket, chunk: Buffer): void {
+  const peer = pairOf(this).peerOf(this);
+  // A peer already gone: the bytes have nowhere to go (its close ends this side).
+  if (!peer.destroyed && !peer.write(chunk)) this.pause();
+}
+
+/** The writer drained: let its peer, the reader, go on. */
+function onDrain(this: Socket): void {
+  pairOf(this).peerOf(this).resume();
+}
+
+function onEnd(this: Socket): void {
+  const pair = pairOf(this);
+  const peer = pair.peerOf(this);
+  if (!peer.destroyed) peer.end(); // the FIN travels on, after whatever the peer still has to write
+  const { halfCloseTimeoutMs, idleTimeoutMs } = pair.options;
+  // From now on an idle pair is a leak in waiting.
+  if (pair.halfClosed || halfCloseTimeoutMs <= 0) return;
+  pair.halfClosed = true;
+  const ms = idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, halfCloseTimeoutMs) : halfCloseTimeoutMs;
+  pair.downstream.setTimeout(ms);
+  pair.upstream.setTimeout(ms);
+}
+
+function onError(this: Socket, err: Error): void {
+  const pair = pairOf(this);
+  if (pair.error === undefined) {
+    pair.error = err;
+    pair.reason = this === pair.downstream ? 'downstream_error' : 'upstream_error';
+  }
+  reset(pair.peerOf(this));
+}
+
+function onTimeout(this: Socket): void {
+  const pair = pairOf(this);
+  if (pair.reason === 'closed') pair.reason = pair.halfClosed ? 'half_close_timeout' : 'idle_timeout';
+  pair.downstream.destroy();
+  pair.upstream.destroy();
+}
+
+function onClose(this: Socket): void {
+  const pair = pairOf(this);
+  if (--pair.open > 0) {
+    // One side is fully closed without an error: the other flushes what it holds, then FIN;
+    // it keeps reading (and dropping) so that the remote's own FIN is seen and the pair ends.
+    const peer = pair.peerOf(this);
+    if (!peer.destroyed) {
+      peer.end();
+      peer.resume();
+    }
+    return;
+  }
+  const { downstream, upstream, reason, error } = pair;
+  pair.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
+}
+
+function attach(socket: Socket, pair: Pair): void {
+  (socket as Pumped)[kPair] = pair;
+  socket.on('error', onError);
+  socket.on('data', onData);
+  socket.on('drain', onDrain);
+  socket.on('end', onEnd);
+  socket.on('timeout', onTimeout);
+  socket.on('close', onClose);
+}
+
 export function pump(downstream: Socket, upstream: Socket, options: PumpOptions, done: (result: PumpResult) => void): void {
-  let open = 2;
-  let reason: CloseReason = 'closed';
-  let error: Error | undefined;
-  let halfClosed = false;
-
-  const onDownstreamError = (err: Error): void => {
-    if (error === undefined) {
-      error = err;
-      reason = 'downstream_error';
-    }
-    reset(upstream);
-  };
-  const onUpstreamError = (err: Error): void => {
-    if (error === undefined) {
-      error = err;
-      reason = 'upstream_error';
-    }
-    reset(downstream);
-  };
-  const onTimeout = (): void => {
-    if (reason === 'closed') reason = halfClosed ? 'half_close_timeout' : 'idle_timeout';
-    downstream.destroy();
-    upstream.destroy();
-  };
-  const onEnd = (): void => {
-    // pipe() has already passed the FIN on; from now on an idle pair is a leak in waiting.
-    if (halfClosed || options.halfCloseTimeoutMs <= 0) return;
-    halfClosed = true;
-    const ms = options.idleTimeoutMs > 0 ? Math.min(options.idleTimeoutMs, options.halfCloseTimeoutMs) : options.halfCloseTimeoutMs;
-    downstream.setTimeout(ms);
-    upstream.setTimeout(ms);
-  };
-  const onClose = (): void => {
-    if (--open > 0) {
-      // One side is fully closed without an error: let the other flush what it holds, then FIN.
-      if (!downstream.destroyed) downstream.end();
-      if (!upstream.destroyed) upstream.end();
-      return;
-    }
-    done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
-  };
-
-  downstream.on('error', onDownstreamError);
-  upstream.on('error', onUpstreamError);
-  downstream.once('end', onEnd);
-  upstream.once('end', onEnd);
-  downstream.once('close', onClose);
-  upstream.once('close', onClose);
-  downstream.once('timeout', onTimeout);
-  upstream.once('timeout', onTimeout);
+  const pair = new Pair(downstream, upstream, options, done);
+  attach(downstream, pair);
+  attach(upstream, pair);
   if (options.idleTimeoutMs > 0) downstream.setTimeout(options.idleTimeoutMs);
-  downstream.pipe(upstream);
-  upstream.pipe(downstream);
+  downstream.resume(); // accepted with pauseOnConnect: reading starts now that an upstream exists
 }

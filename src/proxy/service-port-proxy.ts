@@ -11,7 +11,7 @@
  * a few listeners, counters added once at close. Nothing here waits in a way
  * that blocks accepting: each connection runs its own chain of callbacks.
  */
-import { BlockList, type Socket } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
@@ -39,6 +39,8 @@ export interface Upstream {
   readonly port: number;
   /** `namespace/name` of its Pod, '' when hand-written. */
   readonly pod: string;
+  /** `host` is an IP literal: no lookup needed. */
+  readonly literal: boolean;
 }
 
 export interface ServicePortOptions {
@@ -78,6 +80,10 @@ export class ServicePortProxy {
   private allowed: BlockList | undefined;
   private dialTimeoutsMs: readonly number[];
   private pumpOptions: { halfCloseTimeoutMs: number; idleTimeoutMs: number };
+  /** Source ranges or affinity need the client's address; otherwise no getpeername() per connection. */
+  private needsClientIp = false;
+  /** Checked once, so a disabled debug level costs no argument objects per connection. */
+  private readonly debug: boolean;
 
   constructor(
     plan: ServicePortPlan,
@@ -89,6 +95,7 @@ export class ServicePortProxy {
     this.tracker = context.tracker;
     this.picker = new Picker<Upstream>(options.shuffle, options.passiveHealth);
     this.log = log.child({ servicePort: plan.key }); // bindings serialized once, here
+    this.debug = this.log.isLevelEnabled('debug');
     this.rejectWarning = new RateLimitedWarning(this.log);
     this.resolveWarning = new RateLimitedWarning(this.log);
     this.dialTimeoutsMs = options.dialTimeoutsMs;
@@ -111,6 +118,7 @@ export class ServicePortProxy {
     this.dialTimeoutsMs = policy.connectTimeoutMs > 0 ? this.options.dialTimeoutsMs.map(() => policy.connectTimeoutMs) : this.options.dialTimeoutsMs;
     this.pumpOptions = { halfCloseTimeoutMs: this.options.halfCloseTimeoutMs, idleTimeoutMs: policy.idleTimeoutMs };
     this.allowed = policy.sourceRanges.length === 0 ? undefined : blockListOf(policy.sourceRanges);
+    this.needsClientIp = this.allowed !== undefined || policy.affinityTimeoutSeconds > 0;
     this.refresh();
   }
 
@@ -127,7 +135,13 @@ export class ServicePortProxy {
   refresh(): void {
     const { endpoints, publishNotReadyAddresses, policy } = this.plan;
     const current = endpoints.map((e) => ({ ...e, ...currentConditions(e, this.context.podReady, publishNotReadyAddresses) }));
-    const upstreams = usableEndpoints(current).map((e) => ({ id: hostPort(e.host, e.port), host: e.host, port: e.port, pod: e.pod }));
+    const upstreams = usableEndpoints(current).map((e) => ({
+      id: hostPort(e.host, e.port),
+      host: e.host,
+      port: e.port,
+      pod: e.pod,
+      literal: isIP(e.host) !== 0,
+    }));
     this.picker.health.retain(new Set(endpoints.map((e) => hostPort(e.host, e.port))));
     if (this.picker.update(upstreams, policy.affinityTimeoutSeconds)) {
       this.log.debug({ upstreams: upstreams.map((u) => u.id) }, 'endpoint set changed; rotation restarted');
@@ -166,11 +180,15 @@ export class ServicePortProxy {
       source_range: 'client address outside loadBalancerSourceRanges; connection reset',
       max_connections: 'max-connections reached; connection reset',
     };
-    this.rejectWarning.warn({ reason, client: ip, endpoints: this.picker.size }, msg[reason]);
+    this.rejectWarning.warn({ reason, client: ip === '' ? undefined : ip, endpoints: this.picker.size }, msg[reason]);
   }
 
   /** Resolves an upstream's host (cached; IPs pass through) and calls back with an address or an error. */
   resolve(upstream: Upstream, callback: (err: Error | null, address: string) => void): void {
+    if (upstream.literal) {
+      callback(null, upstream.host);
+      return;
+    }
     this.context.resolver.resolve(upstream.host, (err, address) => {
       if (err !== null) this.resolveWarning.warn({ host: upstream.host, code: errorCode(err) }, 'cannot resolve endpoint host name');
       callback(err, address);
@@ -180,7 +198,7 @@ export class ServicePortProxy {
   /** Records a failed dial (or resolution) for passive health; logs an ejection. */
   dialFailed(upstream: Upstream, attempt: number, err: unknown): void {
     this.stats.connectFailures++;
-    this.log.debug({ upstream: upstream.id, attempt, code: errorCode(err), err: errorMessage(err) }, 'upstream dial failed');
+    if (this.debug) this.log.debug({ upstream: upstream.id, attempt, code: errorCode(err), err: errorMessage(err) }, 'upstream dial failed');
     const backoffMs = this.picker.health.recordFailure(upstream.id, Date.now());
     if (backoffMs > 0) this.log.warn({ upstream: upstream.id, backoffMs, code: errorCode(err) }, 'endpoint skipped after consecutive failed dials');
   }
@@ -195,7 +213,7 @@ export class ServicePortProxy {
   accept(downstream: Socket): void {
     this.stats.connections++;
     downstream.on('error', ignoreEarlyError);
-    const ip = clientIp(downstream.remoteAddress);
+    const ip = this.needsClientIp ? clientIp(downstream.remoteAddress) : '';
     const refusal = this.refusal(ip);
     if (refusal !== undefined) {
       downstream.resetAndDestroy();
@@ -281,10 +299,12 @@ export class ServicePortProxy {
     this.stats.bytesFromUpstream += result.bytesFromUpstream;
     if (result.reason === 'idle_timeout') this.stats.idleTimeouts++;
     this.finish();
-    this.log.debug(
-      { reason: result.reason, code: errorCode(result.error), rx: result.bytesFromDownstream, tx: result.bytesFromUpstream },
-      'connection closed',
-    );
+    if (this.debug) {
+      this.log.debug(
+        { reason: result.reason, code: errorCode(result.error), rx: result.bytesFromDownstream, tx: result.bytesFromUpstream },
+        'connection closed',
+      );
+    }
   }
 }
 
