@@ -2,11 +2,13 @@
  * The command line: options, --check, start-up errors and signals. The
  * running instance (reload loop, drain) is in svcproxy.ts.
  */
+import cluster from 'node:cluster';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { loadDesired, Svcproxy } from './svcproxy.js';
+import { runPrimary, workerIndex, workerOptions } from './workers.js';
 import { version } from './version.js';
 
 export { version };
@@ -64,15 +66,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     for (const issue of loaded.issues) con.err(formatIssue(issue));
     return 1;
   }
-  const log = createLogger(options.logLevel);
-  const proxy = new Svcproxy(options, log);
+  const index = workerIndex();
+  const root = createLogger(options.logLevel);
+  if (options.workers > 1 && cluster.isPrimary) {
+    // The primary holds the shared listening sockets, which keep it alive: leave explicitly.
+    process.exit(await runPrimary(options, root));
+  }
+  const log = index > 0 ? root.child({ worker: index }) : root;
+  const proxy = new Svcproxy(workerOptions(options, index), log);
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {
-    con.err(`svcproxy: ${errorMessage(err)}`);
+    con.err(`svcproxy: ${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}`);
     await proxy.stop();
+    if (index > 0) process.exit(1); // a worker's IPC channel to the primary would keep it alive
     return 1;
   }
+  if (index > 0) process.send?.({ type: 'started' });
   handleSignals(proxy);
   return 'serving';
 }

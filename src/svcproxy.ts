@@ -22,6 +22,7 @@ import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
 import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
 export const WATCH_DEBOUNCE_MS = 150;
@@ -37,7 +38,8 @@ export function listenEnvironment(options: Options, previousNodePorts?: Readonly
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
-    reserved: [{ address: options.admin.host, port: options.admin.port, what: 'admin server' }],
+    reserved: adminAddresses(options),
+    udp: workerIndex() <= 1,
     ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
   };
 }

@@ -3,6 +3,7 @@
  * defaults. Pure: argv and env in, options (or a usage error) out. Flags win
  * over environment variables, which win over defaults.
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
@@ -26,6 +27,8 @@ export interface Options {
   readonly configPollIntervalMs: number;
   /** Watch the config for changes (false: reload only on SIGHUP and the poll). */
   readonly watch: boolean;
+  /** Processes serving the listeners (node:cluster); 1 = this process alone. */
+  readonly workers: number;
 }
 
 export type Command =
@@ -69,6 +72,9 @@ Options:
                             it; 0 = never (default ${DEFAULTS.configPollInterval})
   --no-watch                do not watch the config; reload on SIGHUP (and
                             the poll, if any) only
+  --workers N               serve from N processes sharing the listeners;
+                            "auto" = one per CPU (env SVCPROXY_WORKERS,
+                            default 1); see README for what it changes
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -103,6 +109,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         'config-poll-interval': { type: 'string' },
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
+        workers: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -137,6 +144,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     if (ms === undefined) return { kind: 'usage-error', message: `--${flag}: "${text}" is not a duration such as 500ms, 30s or 5m` };
     durations[flag] = ms;
   }
+  const workersText = values.workers ?? env['SVCPROXY_WORKERS'] ?? '1';
+  const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
+  if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
   return {
     kind: 'run',
     options: {
@@ -150,6 +160,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       drainTimeoutMs: durations['drain-timeout'] ?? 0,
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
+      workers,
     },
   };
 }

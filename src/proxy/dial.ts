@@ -1,5 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
 import { ProxyError } from '../errors.js';
+import { SOCKET_HIGH_WATER_MARK } from './pump.js';
 
 export type DialCallback = (err: Error | undefined, socket: Socket | undefined) => void;
 
@@ -17,7 +18,16 @@ function ignore(): void {
  * on as a FIN instead of closing both directions.
  */
 export function dial(host: string, port: number, timeoutMs: number, callback: DialCallback): void {
-  const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+  // net.Socket passes these options on to stream.Duplex, which reads highWaterMark;
+  // @types/node's connect options do not list it, hence the wider declared type.
+  const options: TcpNetConnectOpts & { readonly highWaterMark: number } = {
+    host,
+    port,
+    allowHalfOpen: true,
+    noDelay: true,
+    highWaterMark: SOCKET_HIGH_WATER_MARK,
+  };
+  const socket = connect(options);
   const timer = setTimeout(onTimeout, timeoutMs);
 
   function onConnect(): void {

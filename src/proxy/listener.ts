@@ -5,10 +5,12 @@
  * A bind that fails (EADDRINUSE, EACCES, EADDRNOTAVAIL) is retried with a
  * growing delay until it succeeds or the listener is closed.
  */
+import cluster from 'node:cluster';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorCode, errorMessage, ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
+import { SOCKET_HIGH_WATER_MARK } from './pump.js';
 import type { ServicePortProxy } from './service-port-proxy.js';
 
 export type ListenerState = 'binding' | 'listening' | 'failed' | 'closed';
@@ -40,7 +42,7 @@ export class ServiceListener {
   ) {
     this.log = log.child({ listener: plan.key, servicePort: plan.servicePort });
     // pauseOnConnect: no client byte is read before an upstream exists to take it.
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, (socket: Socket) => {
       this.target.accept(socket);
     });
     this.server.on('error', (err) => this.onServerError(err));
@@ -95,7 +97,8 @@ export class ServiceListener {
     this.server.once('error', onError);
     this.server.once('listening', onListening);
     // `::` is bound IPv6-only, so that `0.0.0.0` on the same port (a dual-stack Service) can coexist.
-    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true, ipv6Only: this.plan.address === '::' });
+    // In a --workers cluster the socket is shared (not exclusive): every worker accepts on it.
+    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: !cluster.isWorker, ipv6Only: this.plan.address === '::' });
   }
 
   /** Points new connections at another Service port; established ones are untouched. */

@@ -44,6 +44,8 @@ export interface ListenEnvironment {
   readonly reserved: readonly { readonly address: string; readonly port: number; readonly what: string }[];
   /** nodePorts allocated by the running state, kept across reloads. */
   readonly previousNodePorts?: ReadonlyMap<string, number>;
+  /** false: plan no UDP listeners (a cluster worker other than the first; see workers.ts). */
+  readonly udp?: boolean;
 }
 
 export interface DesiredResult {
@@ -146,7 +148,8 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       policy: policyOf(service),
     });
     const nodeAddress = env.nodeAddress ?? env.bindAddress;
-    for (const l of listenAddresses(service, port.port, nodePort, { ...env, nodeAddress }, warnOnce)) {
+    const addresses = port.protocol === 'UDP' && env.udp === false ? [] : listenAddresses(service, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
+    for (const l of addresses) {
       const label = `${object} spec.ports[${i}] (${l.role} ${hostPort(l.address, l.port)}/${port.protocol})`;
       const clash = claim(build.owners, port.protocol, l.address, l.port, label);
       if (clash !== undefined) {

@@ -15,6 +15,7 @@ t.test('defaults', async (t) => {
       drainTimeoutMs: 30_000,
       configPollIntervalMs: 5_000,
       watch: true,
+      workers: 1,
     },
   });
 });
@@ -23,6 +24,9 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--drain-timeout', '0', '--config-poll-interval', '250ms'], {}), { options: { drainTimeoutMs: 0, configPollIntervalMs: 250 } });
   t.match(parseCommand([], { SVCPROXY_DRAIN_TIMEOUT: '2s' }), { options: { drainTimeoutMs: 2000 } });
   t.match(parseCommand(['--no-watch'], {}), { options: { watch: false } });
+  t.match(parseCommand(['--workers', '3'], {}), { options: { workers: 3 } });
+  t.match(parseCommand([], { SVCPROXY_WORKERS: 'auto' }), { options: { workers: (await import('node:os')).availableParallelism() } });
+  t.match(parseCommand(['--workers', '0'], {}), { kind: 'usage-error', message: '--workers: "0" is not a number from 1 to 64 or "auto"' });
   t.match(parseCommand(['--bind-address', '0.0.0.0'], {}), { options: { nodeAddress: '0.0.0.0' } }, 'the node address follows the bind address');
   t.match(parseCommand(['--node-address', '127.0.0.9'], { SVCPROXY_NODE_ADDRESS: '127.0.0.8' }), { options: { nodeAddress: '127.0.0.9' } });
   t.match(parseCommand(['--node-address', 'x'], {}), { kind: 'usage-error', message: '--node-address: "x" is not an IP address' });

@@ -18,6 +18,7 @@ export function testOptions(config: string, overrides: Partial<Options> = {}): O
     drainTimeoutMs: 1000,
     configPollIntervalMs: 0,
     watch: true,
+    workers: 1,
     ...overrides,
   };
 }

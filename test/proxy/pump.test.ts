@@ -140,6 +140,7 @@ t.test('backpressure: a client that does not read holds the upstream back; nothi
   );
   t.ok(written < 64 * 1024 * 1024, `the upstream stalled after ${written} bytes, far short of ${total}`);
   for (const s of tracker.sockets) {
+    t.equal(s.writableHighWaterMark, 64 * 1024, 'both sockets use the 64 KiB buffer size');
     t.ok(s.writableLength <= 1024 * 1024, `the proxy buffers at most 1 MiB per socket (${s.writableLength})`);
   }
   let got = 0;

@@ -108,3 +108,9 @@ t.test('addressInFamily', async (t) => {
     ['::1', '127.0.0.1', '::', '0.0.0.0', undefined],
   );
 });
+
+t.test('udp: false (a cluster worker other than the first) plans no UDP listener, TCP unchanged', async (t) => {
+  const yaml = service('  ports:\n    - {name: a, port: 53, protocol: UDP}\n    - {name: b, port: 53}\n');
+  t.same(run(yaml, { ...env, udp: false }).listeners, ['TCP 127.0.0.1:53 bindAddress']);
+  t.same(run(yaml).listeners, ['UDP 127.0.0.1:53 bindAddress', 'TCP 127.0.0.1:53 bindAddress']);
+});
