@@ -14,6 +14,7 @@ import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
+import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
@@ -170,8 +171,14 @@ export class Svcproxy {
 
   /** Binds the admin server (a fatal error when it cannot), applies the first snapshot, starts watching. */
   async start(first: Loaded): Promise<void> {
-    this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
-    this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+    try {
+      this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
+      this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+    } catch (err: unknown) {
+      // Worker 1's admin server is the one health checks use; the others' are a convenience.
+      if (workerIndex() <= 1) throw err;
+      this.log.warn({ err: errorMessage(err) }, 'admin server not started for this worker; serving without it');
+    }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
     this.watcher = new ConfigWatcher(

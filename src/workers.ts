@@ -48,13 +48,18 @@ export function runPrimary(options: Options, log: Logger): Promise<number> {
     const started = new Set<number>();
     let stopping = false;
     let failed = false;
+    let stopSignal: NodeJS.Signals | undefined;
     const fork = (index: number): Worker => {
       const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
       worker.on('message', (msg: unknown) => {
         if (typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'started') started.add(index);
       });
       worker.on('exit', (code, signal) => {
-        if (stopping) return;
+        if (stopping) {
+          // A worker still starting when the signal came has no handler yet and dies of it: that is a stop too.
+          if (code !== 0 && !(code === null && signal === stopSignal)) failed = true;
+          return;
+        }
         if (!started.has(index)) {
           // A worker that dies before it has started (a port it cannot share, the admin port taken) would die again.
           log.error({ worker: index, code, signal }, 'worker failed to start; stopping');
@@ -70,10 +75,11 @@ export function runPrimary(options: Options, log: Logger): Promise<number> {
     };
     const stop = (signal: NodeJS.Signals): void => {
       stopping = true;
+      stopSignal ??= signal;
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
     };
-    cluster.on('exit', (worker) => {
-      if (stopping && Object.keys(cluster.workers ?? {}).length === 0) resolve(failed || worker.process.exitCode !== 0 ? 1 : 0);
+    cluster.on('exit', () => {
+      if (stopping && Object.keys(cluster.workers ?? {}).length === 0) resolve(failed ? 1 : 0);
     });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       // The first signal drains every worker; a second one reaches them too and makes them exit at once.

@@ -60,17 +60,35 @@ t.test('two workers share the Service port; each has its own admin server; SIGHU
   t.equal((await request(port)).error, 'ECONNREFUSED');
 });
 
-t.test('a worker that cannot start stops the whole set, exit 1', async (t) => {
+t.test('worker 2 serves without an admin server when its admin port is taken', async (t) => {
+  const a = await startServer(t, (s) => s.end('a'));
   const admin = await twoFreePorts();
   const blocker = createServer();
   blocker.listen(admin + 1, '127.0.0.1'); // worker 2's admin port
   await once(blocker, 'listening');
   t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
   t.equal(portOf(blocker), admin + 1);
+  const port = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
+  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2']);
+  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
+  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
+  t.match(served.logs.find((l) => l['worker'] === 2 && l['level'] === 40), { msg: 'admin server not started for this worker; serving without it' });
+  for (let i = 0; i < 4; i++) t.equal((await request(port)).data.toString(), 'a');
+  served.child.kill('SIGTERM');
+  t.equal((await served.exited).code, 0);
+});
+
+t.test('a worker that cannot start (worker 1: its admin port is taken) stops the whole set, exit 1', async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const admin = portOf(blocker);
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', await freePort(), [1]) });
   const run = await runCli(['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2']);
   t.equal(run.code, 1);
-  t.match(run.stderr, `svcproxy: worker 2: admin server cannot listen on 127.0.0.1:${admin + 1}`);
+  t.match(run.stderr, `svcproxy: worker 1: admin server cannot listen on 127.0.0.1:${admin}`);
   t.match(run.stdout, /worker failed to start; stopping/);
 });
 
