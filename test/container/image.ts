@@ -11,8 +11,6 @@
  * its WORKDIR (mapped into that directory) as the working directory, and every
  * absolute container path in ENV values and arguments mapped the same way.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { lstat, mkdir, mkdtemp, readFile, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
@@ -33,6 +31,7 @@ import {
   type Instruction,
 } from 'dockerfile-ast';
 import type { Test } from 'tap';
+import { runProcess, serveProcess, type Run as ProcessRun, type Served } from '../helpers/process.js';
 import { parse, parseAllDocuments } from 'yaml';
 
 /** The repository root (this file runs from build/test/container/). */
@@ -387,91 +386,19 @@ export function hostCommand(container: Container, command: readonly string[]): {
   return { file: process.execPath, args: args.map((a) => (a.startsWith('/') ? container.host(a) : a)) };
 }
 
-export interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type Exit = ProcessRun;
 
-export async function runToEnd(container: Container, command: readonly string[]): Promise<Exit> {
+export function runToEnd(container: Container, command: readonly string[]): Promise<Exit> {
   const { file, args } = hostCommand(container, command);
-  const child = spawn(file, args, { cwd: container.cwd, env: container.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  return { code, signal, stdout, stderr };
+  return runProcess(file, args, { cwd: container.cwd, env: container.env });
 }
 
-export interface Running {
-  readonly child: ChildProcess;
-  readonly logs: Array<Record<string, unknown>>;
-  readonly exited: Promise<Exit>;
-  /** Resolves with the first log line that matches; rejects at the deadline or if the process exits first. */
-  readonly waitForLog: (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
-}
+export type Running = Served;
 
 /** Starts a long-running command; killed by its PID at teardown if still running. */
 export function start(t: Test, container: Container, command: readonly string[]): Running {
   const { file, args } = hostCommand(container, command);
-  const child = spawn(file, args, { cwd: container.cwd, env: container.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  const listeners = new Set<() => void>();
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
-    partial += c.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        const parsed: unknown = JSON.parse(line);
-        logs.push(isRecord(parsed) ? parsed : { msg: line, unparsed: true });
-      } catch {
-        logs.push({ msg: line, unparsed: true });
-      }
-    }
-    for (const l of [...listeners]) l();
-  });
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr }));
-  const waitForLog = (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
-    new Promise((resolvePromise, reject) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      const check = (): void => {
-        const found = logs.find(match);
-        if (found !== undefined) {
-          done();
-          resolvePromise(found);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out waiting for log: ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-      void exited.then(() => {
-        if (!listeners.has(check)) return;
-        check();
-        if (listeners.has(check)) {
-          done();
-          reject(new Error(`exited before log: ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-        }
-      });
-    });
-  return { child, logs, exited, waitForLog };
+  return serveProcess(t, file, args, { cwd: container.cwd, env: container.env });
 }
 
 // --------------------------------------------------------------- manifests

@@ -16,9 +16,19 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** Runs the CLI to completion (for --check, --version, start-up failures). */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface SpawnOptions {
+  readonly cwd?: string;
+  /** The whole environment of the child (not merged with this process's). */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Runs a command to completion and collects its output. */
+export async function runProcess(file: string, args: readonly string[], options: SpawnOptions): Promise<Run> {
+  const child = spawn(file, [...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -27,21 +37,26 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return { code, signal, stdout, stderr };
 }
 
+/** Runs the CLI to completion (for --check, --version, start-up failures). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return runProcess(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+}
+
 export interface Served {
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
   readonly logs: Array<Record<string, unknown>>;
   readonly stderr: () => string;
-  /** Resolves when a log line satisfies `match`. */
+  /** Resolves when a log line satisfies `match`; rejects at the deadline or when the process exits first. */
   readonly waitForLog: (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
   readonly exited: Promise<Run>;
 }
 
-/** Starts the CLI as a server; it is killed (by its PID) at teardown if still running. */
-export function serveCli(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Served {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a long-running command that logs JSON lines; killed (by its PID) at teardown if still running. */
+export function serveProcess(t: Test, file: string, args: readonly string[], options: SpawnOptions): Served {
+  const child = spawn(file, [...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
+  const waiters = new Set<() => void>();
   let stdout = '';
   let stderr = '';
   let partial = '';
@@ -53,7 +68,8 @@ export function serveCli(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): 
     for (const line of lines) {
       if (line.trim() === '') continue;
       try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
+        const parsed: unknown = JSON.parse(line);
+        logs.push(isRecord(parsed) ? parsed : { msg: line, unparsed: true });
       } catch {
         logs.push({ msg: line, unparsed: true });
       }
@@ -65,30 +81,38 @@ export function serveCli(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): 
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const waitForLog = (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 10_000) =>
+  const waitForLog = (match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = (): boolean => {
-        const found = logs.find(match);
-        if (found === undefined) return false;
+      const done = (): void => {
         clearTimeout(timer);
-        waiters.splice(waiters.indexOf(check), 1);
+        waiters.delete(check);
+      };
+      const check = (): void => {
+        const found = logs.find(match);
+        if (found === undefined) return;
+        done();
         resolve(found);
-        return true;
       };
       const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(check), 1);
+        done();
         reject(new Error(`timed out waiting for log: ${what}\nstdout so far:\n${stdout}\nstderr:\n${stderr}`));
       }, timeoutMs);
-      waiters.push(check);
+      waiters.add(check);
       check();
       void exited.then(() => {
-        if (!check()) {
-          clearTimeout(timer);
-          reject(new Error(`process exited before log: ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-        }
+        if (!waiters.has(check)) return;
+        check();
+        if (!waiters.has(check)) return;
+        done();
+        reject(new Error(`process exited before log: ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
       });
     });
   return { child, logs, stderr: () => stderr, waitForLog, exited };
+}
+
+/** Starts the built CLI as a server. */
+export function serveCli(t: Test, args: string[], env: NodeJS.ProcessEnv = {}): Served {
+  return serveProcess(t, process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
 }
 
 /** A temp directory removed at teardown, with files written into it. */
