@@ -64,7 +64,8 @@ Options:
   --log-level LEVEL         ${LOG_LEVELS.join('|')} (env SVCPROXY_LOG_LEVEL,
                             default ${DEFAULTS.logLevel})
   --half-close-timeout DUR  close a half-closed connection idle this long;
-                            0 = never (default ${DEFAULTS.halfCloseTimeout})
+                            0 = never (env SVCPROXY_HALF_CLOSE_TIMEOUT,
+                            default ${DEFAULTS.halfCloseTimeout})
   --drain-timeout DUR       on SIGTERM/SIGINT, let connections finish this long,
                             then reset them; 0 = reset at once
                             (env SVCPROXY_DRAIN_TIMEOUT, default ${DEFAULTS.drainTimeout})
@@ -134,7 +135,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (!isLogLevel(logLevel)) return { kind: 'usage-error', message: `--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}` };
   const durations: Record<string, number> = {};
   const durationFlags: ReadonlyArray<[string, string | undefined, string]> = [
-    ['half-close-timeout', values['half-close-timeout'], DEFAULTS.halfCloseTimeout],
+    ['half-close-timeout', values['half-close-timeout'] ?? env['SVCPROXY_HALF_CLOSE_TIMEOUT'], DEFAULTS.halfCloseTimeout],
     ['drain-timeout', values['drain-timeout'] ?? env['SVCPROXY_DRAIN_TIMEOUT'], DEFAULTS.drainTimeout],
     ['config-poll-interval', values['config-poll-interval'], DEFAULTS.configPollInterval],
   ];

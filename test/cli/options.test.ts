@@ -23,6 +23,7 @@ t.test('defaults', async (t) => {
 t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--drain-timeout', '0', '--config-poll-interval', '250ms'], {}), { options: { drainTimeoutMs: 0, configPollIntervalMs: 250 } });
   t.match(parseCommand([], { SVCPROXY_DRAIN_TIMEOUT: '2s' }), { options: { drainTimeoutMs: 2000 } });
+  t.match(parseCommand([], { SVCPROXY_HALF_CLOSE_TIMEOUT: '10s' }), { options: { halfCloseTimeoutMs: 10_000 } });
   t.match(parseCommand(['--no-watch'], {}), { options: { watch: false } });
   t.match(parseCommand(['--workers', '3'], {}), { options: { workers: 3 } });
   t.match(parseCommand([], { SVCPROXY_WORKERS: 'auto' }), { options: { workers: (await import('node:os')).availableParallelism() } });
