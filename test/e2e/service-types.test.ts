@@ -229,33 +229,29 @@ function recordingUpstream(t: Test, got: Buffer[]): Promise<number> {
   });
 }
 
-t.test('PROXY protocol v1: the header carries the client and Service addresses, before any client byte', async (t) => {
+/** Sends "hello" from 127.0.0.5 through a Service with the given PROXY protocol version; returns what the upstream got. */
+async function throughProxyProtocol(t: Test, version: 'v1' | 'v2'): Promise<{ got: Buffer; clientPort: number; port: number }> {
   const got: Buffer[] = [];
   const up = await recordingUpstream(t, got);
   const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': svc({ port, endpoints: [up], meta: '  annotations: {svcproxy.dev/proxy-protocol: v1}\n' }) });
+  const dir = await configDir(t, { 'web.yaml': svc({ port, endpoints: [up], meta: `  annotations: {svcproxy.dev/proxy-protocol: ${version}}\n` }) });
   await startInstance(t, dir);
   const c = await dialTo(t, port, '127.0.0.1', '127.0.0.5');
-  const clientPort = c.localPort;
+  const clientPort = c.localPort ?? 0;
   const out = readAll(c);
   c.end('hello');
   await out;
-  const text = Buffer.concat(got).toString('latin1');
+  return { got: Buffer.concat(got), clientPort, port };
+}
+
+t.test('PROXY protocol v1: the header carries the client and Service addresses, before any client byte', async (t) => {
+  const { got, clientPort, port } = await throughProxyProtocol(t, 'v1');
+  const text = got.toString('latin1');
   t.equal(text, `PROXY TCP4 127.0.0.5 127.0.0.1 ${clientPort} ${port}\r\nhello`);
 });
 
 t.test('PROXY protocol v2: the binary header parses back byte-exact', async (t) => {
-  const got: Buffer[] = [];
-  const up = await recordingUpstream(t, got);
-  const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': svc({ port, endpoints: [up], meta: '  annotations: {svcproxy.dev/proxy-protocol: v2}\n' }) });
-  await startInstance(t, dir);
-  const c = await dialTo(t, port, '127.0.0.1', '127.0.0.5');
-  const clientPort = c.localPort;
-  const out = readAll(c);
-  c.end('hello');
-  await out;
-  const header = Buffer.concat(got);
+  const { got: header, clientPort, port } = await throughProxyProtocol(t, 'v2');
   t.equal(header.subarray(0, 12).toString('hex'), '0d0a0d0a000d0a515549540a', 'signature');
   t.equal(header[12], 0x21, 'version 2, PROXY');
   t.equal(header[13], 0x11, 'TCP over IPv4');

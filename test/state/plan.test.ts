@@ -1,31 +1,10 @@
 import t from 'tap';
 import { describeChange, planChanges } from '../../src/state/plan.js';
-import {
-  DEFAULT_POLICY,
-  listenerKey,
-  servicePortKey,
-  type DesiredState,
-  type EndpointPlan,
-  type ListenerPlan,
-  type ServicePortPlan,
-} from '../../src/state/types.js';
+import { listenerKey, servicePortKey, type DesiredState, type ListenerPlan, type ServicePortPlan } from '../../src/state/types.js';
+import { endpoint, servicePortPlan } from '../helpers/proxy.js';
 
-function sp(name: string, endpoints: string[] = []): ServicePortPlan {
-  return {
-    key: servicePortKey('default', name, ''),
-    namespace: 'default',
-    service: name,
-    portName: '',
-    port: 80,
-    protocol: 'TCP',
-    targetPort: '80',
-    endpoints: endpoints.map(
-      (host): EndpointPlan => ({ host, port: 80, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false }),
-    ),
-    publishNotReadyAddresses: false,
-    nodePort: 0,
-    policy: DEFAULT_POLICY,
-  };
+function sp(name: string, hosts: string[] = []): ServicePortPlan {
+  return servicePortPlan(hosts.map((host) => endpoint(80, host)), name);
 }
 
 function listener(service: string, port: number, address = '127.0.0.1'): ListenerPlan {
