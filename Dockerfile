@@ -5,8 +5,8 @@
 #   docker run --rm --init -p 8080:8080 -p 127.0.0.1:9901:9901 svcproxy
 #
 # The Node major is a build argument (--build-arg NODE_VERSION=22); the code
-# runs on 20 and later.
-ARG NODE_VERSION=20
+# runs on 22.12 and later; 24 is the LTS it is tested on.
+ARG NODE_VERSION=24
 
 # ---- build: all dependencies (TypeScript is a devDependency); compile src/ -> dist/
 FROM node:${NODE_VERSION}-slim AS build

@@ -3,7 +3,7 @@
  * collector uses (so existing dashboards work), read at scrape time.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import type { Exposition } from './exposition.js';
 
 /** When this process started, seconds since the epoch (fixed at load: uptime counts from process start). */
@@ -35,7 +35,7 @@ async function maxFds(): Promise<number | undefined> {
  * scrape interval.
  */
 export class EventLoopDelay {
-  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private readonly histogram: ELDHistogram = monitorEventLoopDelay({ resolution: 20 });
 
   start(): void {
     this.histogram.enable();

