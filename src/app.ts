@@ -4,6 +4,7 @@
  */
 import cluster from 'node:cluster';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
+import { describePaths, readStream, STDIN_PATH } from './config/load.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
@@ -13,10 +14,11 @@ import { version } from './version.js';
 
 export { version };
 
-/** Where the human-readable output of the CLI goes; tests pass their own. */
+/** Where the human-readable output of the CLI goes, and standard input for `--config -`; tests pass their own. */
 export interface Console {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  readonly in?: NodeJS.ReadableStream;
 }
 
 const processConsole: Console = {
@@ -24,20 +26,40 @@ const processConsole: Console = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
+/** `--config -`: standard input, read once (a reload reads the same text again). */
+async function readInput(options: Options, con: Console): Promise<{ stdin?: Uint8Array }> {
+  if (!options.config.includes(STDIN_PATH)) return {};
+  return { stdin: await readStream(con.in ?? process.stdin) };
+}
+
+/** "2 ConfigMap (v1), 1 Kustomization (kustomize.config.k8s.io/v1beta1)": what was accepted without being read. */
+function ignoredSummary(ignored: Readonly<Record<string, number>>): string {
+  return Object.entries(ignored)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, n]) => {
+      const space = key.indexOf(' ');
+      return `${n} ${key.slice(space + 1)} (${key.slice(0, space)})`;
+    })
+    .join(', ');
+}
+
 /** `--check`: every problem on stderr, a one-line verdict; exit 0 when valid, 1 when not. */
 async function check(options: Options, con: Console): Promise<number> {
-  const loaded = await loadDesired(options);
+  const loaded = await loadDesired(options, await readInput(options, con));
+  const paths = describePaths(options.config);
   for (const note of loaded.notes) {
-    if (note.level === 'warn') con.err(`warning: ${note.where} ${note.object}: ${note.msg}`);
+    if (note.level === 'warn') con.err(`warning: ${[note.where, note.object].filter((s) => s !== '').join(' ')}: ${note.msg}`);
   }
   for (const issue of loaded.issues) con.err(formatIssue(issue));
   if (loaded.issues.length > 0) {
-    con.err(`${options.config}: invalid: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
+    con.err(`${paths}: invalid: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
     return 1;
   }
   const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const ignored = ignoredSummary(loaded.ignored);
   con.out(
-    `${options.config}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}`,
+    `${paths}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}` +
+      (ignored === '' ? '' : `; not read by svcproxy: ${ignored}`),
   );
   return 0;
 }
@@ -61,7 +83,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   }
   const { options } = command;
   if (options.check) return check(options, con);
-  const loaded = await loadDesired(options);
+  const loaded = await loadDesired(options, await readInput(options, con));
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
     return 1;

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { AdminServer } from './admin/server.js';
 import type { Options } from './cli/options.js';
-import { loadConfig, type PathKind } from './config/load.js';
+import { readConfig, STDIN_PATH, validateRead, type PathKind, type ReadOptions, type ReadResult } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
@@ -50,25 +50,36 @@ export interface Loaded {
   readonly issues: readonly ConfigIssue[];
   readonly notes: readonly ConfigNote[];
   readonly hash: string;
-  readonly kind: PathKind | undefined;
+  /** What each config path was (a reload expects the same). */
+  readonly kinds: readonly (PathKind | undefined)[];
   readonly services: number;
+  /** Objects of kinds svcproxy does not read, by `apiVersion kind`. */
+  readonly ignored: Readonly<Record<string, number>>;
+  /** Standard input as read for `--config -` (a reload reads the same bytes again). */
+  readonly stdin: Uint8Array | undefined;
 }
 
 /**
- * Reads, validates and plans the whole config; any issue means the snapshot
- * must not be applied. `running` passes the nodePorts allocated so far, so
- * an allocation survives reloads.
+ * Reads, validates (in a worker) and plans the whole config; any issue
+ * means the snapshot must not be applied. `running` passes the nodePorts
+ * allocated so far, so an allocation survives reloads.
  */
-export async function loadDesired(options: Options, expect?: PathKind, running?: DesiredState): Promise<Loaded> {
-  const loaded = await loadConfig(options.config, expect);
+export async function loadDesired(options: Options, input: ReadOptions = {}, running?: DesiredState): Promise<Loaded> {
+  return planRead(options, await readConfig(options.config, input), input, running);
+}
+
+async function planRead(options: Options, read: ReadResult, input: ReadOptions, running?: DesiredState): Promise<Loaded> {
+  const loaded = await validateRead(read, options.config);
   const desired = desiredState(loaded.snapshot, listenEnvironment(options, running?.nodePorts));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
     notes: [...loaded.notes, ...desired.notes],
     hash: loaded.hash,
-    kind: loaded.kind,
+    kinds: loaded.kinds,
     services: loaded.snapshot.services.length,
+    ignored: loaded.ignored,
+    stdin: input.stdin,
   };
 }
 
@@ -121,8 +132,8 @@ export class Svcproxy {
   draining = false;
   adminPort = 0;
   private state: DesiredState = EMPTY_STATE;
-  private watcher: ConfigWatcher | undefined;
-  private kind: PathKind | undefined;
+  private watchers: ConfigWatcher[] = [];
+  private input: ReadOptions = {};
   private seenHash = '';
   private running: Promise<ReloadOutcome> | undefined;
   private queued: ReloadTrigger | undefined;
@@ -179,15 +190,21 @@ export class Svcproxy {
       if (workerIndex() <= 1) throw err;
       this.log.warn({ err: errorMessage(err) }, 'admin server not started for this worker; serving without it');
     }
-    this.kind = first.kind;
+    this.input = { expect: first.kinds, ...(first.stdin === undefined ? {} : { stdin: first.stdin }) };
     await this.applyLoaded(first, 'start');
-    this.watcher = new ConfigWatcher(
-      this.options.config,
-      { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: this.options.configPollIntervalMs, watch: this.options.watch },
-      (trigger) => void this.reload(trigger),
-      this.log,
-    );
-    this.watcher.start();
+    // Standard input cannot change: only the paths are watched (and polled, once for all).
+    this.watchers = this.options.config
+      .filter((path) => path !== STDIN_PATH)
+      .map(
+        (path, i) =>
+          new ConfigWatcher(
+            path,
+            { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: i === 0 ? this.options.configPollIntervalMs : 0, watch: this.options.watch },
+            (trigger) => void this.reload(trigger),
+            this.log,
+          ),
+      );
+    for (const watcher of this.watchers) watcher.start();
     this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size }, 'started');
   }
 
@@ -212,18 +229,20 @@ export class Svcproxy {
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const forced = trigger === 'signal' || trigger === 'api';
-    let loaded = await loadDesired(this.options, this.kind, this.state);
-    if (!forced && loaded.hash === this.seenHash) return 'unchanged';
+    // Reading is cheap and decides whether anything changed; only a changed snapshot is parsed (in a worker).
+    let read = await readConfig(this.options.config, this.input);
+    if (!forced && read.hash === this.seenHash) return 'unchanged';
     if (!forced) {
       await delay(SETTLE_MS);
-      const again = await loadDesired(this.options, this.kind, this.state);
-      if (again.hash !== loaded.hash) {
+      const again = await readConfig(this.options.config, this.input);
+      if (again.hash !== read.hash) {
         this.log.debug('config still changing; will read it again');
         this.queued ??= 'watch';
         return 'unsettled';
       }
-      loaded = again;
+      read = again;
     }
+    const loaded = await planRead(this.options, read, this.input, this.state);
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();
     if (loaded.issues.length > 0) {
@@ -264,7 +283,7 @@ export class Svcproxy {
    */
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
-    this.watcher?.stop();
+    for (const watcher of this.watchers) watcher.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
     const open = this.registry.tracker.active;

@@ -47,7 +47,7 @@ export interface RegistryReadable {
 
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
 export interface AdminSource {
-  readonly options: { readonly config: string };
+  readonly options: { readonly config: readonly string[] };
   readonly status: Readonly<ReloadStatus>;
   readonly ready: { readonly ready: boolean; readonly reason: string };
   readonly draining: boolean;
@@ -193,6 +193,7 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
 }
 
 export interface ConfigView {
+  /** The config paths, comma-separated. */
   readonly config: string;
   /** sha256 of the snapshot being served; '' before the first one. */
   readonly hash: string;
@@ -221,7 +222,7 @@ export function configView(source: AdminSource): ConfigView {
   const { status } = source;
   const { ready, reason } = source.ready;
   return {
-    config: source.options.config,
+    config: source.options.config.join(', '),
     hash: status.appliedHash,
     loadedAt: iso(status.appliedAt),
     ready,

@@ -15,7 +15,8 @@ export interface HostPortAddress {
 }
 
 export interface Options {
-  readonly config: string;
+  /** Files, directories (read recursively) and `-` (standard input), in the order given. */
+  readonly config: readonly string[];
   readonly bindAddress: string;
   /** Where nodePorts listen; defaults to the bind address. */
   readonly nodeAddress: string;
@@ -53,7 +54,8 @@ Serves Kubernetes Services from manifests: a listener on every Service port,
 each connection forwarded to an endpoint's targetPort.
 
 Options:
-  --config PATH             manifest file or directory of *.yaml|*.yml|*.json
+  --config PATH             manifest file, directory tree of *.yaml|*.yml|*.json,
+                            or - for standard input; may be repeated
                             (env SVCPROXY_CONFIG, default ${DEFAULTS.config})
   --bind-address ADDR       where Services without a local clusterIP listen
                             (env SVCPROXY_BIND_ADDRESS, default ${DEFAULTS.bindAddress})
@@ -100,7 +102,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       strict: true,
       allowPositionals: false,
       options: {
-        config: { type: 'string', short: 'c' },
+        config: { type: 'string', short: 'c', multiple: true },
         'bind-address': { type: 'string' },
         'node-address': { type: 'string' },
         'admin-address': { type: 'string' },
@@ -121,7 +123,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (values.help === true) return { kind: 'help' };
   if (values.version === true) return { kind: 'version' };
 
-  const config = values.config ?? env['SVCPROXY_CONFIG'] ?? DEFAULTS.config;
+  const config = values.config ?? [env['SVCPROXY_CONFIG'] ?? DEFAULTS.config];
+  if (config.some((p) => p === '')) return { kind: 'usage-error', message: '--config: an empty path' };
+  if (config.filter((p) => p === '-').length > 1) return { kind: 'usage-error', message: '--config: standard input (-) may be given once' };
   const bindAddress = values['bind-address'] ?? env['SVCPROXY_BIND_ADDRESS'] ?? DEFAULTS.bindAddress;
   if (ipFamily(bindAddress) === 0) return { kind: 'usage-error', message: `--bind-address: "${bindAddress}" is not an IP address` };
   const nodeAddress = values['node-address'] ?? env['SVCPROXY_NODE_ADDRESS'] ?? bindAddress;

@@ -33,6 +33,11 @@ export class IssueSink {
     this.object = object;
   }
 
+  /** The object's name so far (`Service default/web`), for issues raised outside the sink. */
+  get identity(): string {
+    return this.object;
+  }
+
   get count(): number {
     return this.issues.length;
   }

@@ -205,12 +205,29 @@ export interface PodSpec {
   readonly probes: readonly ProbeSpec[];
 }
 
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet';
+
+/**
+ * An apps/v1 workload, strictly checked against its OpenAPI fields and kept
+ * as written: turning it into Pods (replicas, names, addresses) is the
+ * workloads room's job, which reads `raw`.
+ */
+export interface WorkloadDocument {
+  readonly kind: WorkloadKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  /** The object as parsed: plain JSON data (no Dates, no cycles), every field known to apps/v1. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
 /** A whole validated configuration: what one reload produces. */
 export interface ConfigSnapshot {
   readonly services: readonly ServiceSpec[];
   readonly endpoints: readonly EndpointsSpec[];
   readonly endpointSlices: readonly EndpointSliceSpec[];
   readonly pods: readonly PodSpec[];
+  readonly workloads: readonly WorkloadDocument[];
 }
 
 /** One problem found in the config, with enough context to find and fix it. */

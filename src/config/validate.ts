@@ -1,130 +1,158 @@
 /**
  * Parsed documents -> one validated ConfigSnapshot, or every issue found.
  * A snapshot with any issue is rejected whole: nothing from it is applied.
+ *
+ * Each object goes through the registry (kinds.ts): a kind svcproxy reads
+ * is checked strictly (unknown fields, value types) against its OpenAPI
+ * field table, then by its typed validator; any other kind is counted and
+ * left alone, as long as it says what it is (`apiVersion` and `kind`).
  */
-import { validateEndpointSlice, validateEndpoints, SERVICE_NAME_LABEL } from './endpoints.js';
+import { crossChecks } from './cross-checks.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
+import { apiGroup, isBuiltInGroup, KINDS, type KindDefinition, type SnapshotBuilder } from './kinds.js';
 import type { ParsedDocument } from './parse.js';
-import { validatePod } from './pod.js';
-import { validateService } from './service.js';
-import {
-  formatSource,
-  type ConfigIssue,
-  type ConfigNote,
-  type ConfigSnapshot,
-  type EndpointSliceSpec,
-  type EndpointsSpec,
-  type ObjectSource,
-  type PodSpec,
-  type ServiceSpec,
-} from './types.js';
+import { checkFields, editDistance, type FieldProblem } from './schema.js';
+import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ObjectSource } from './types.js';
 
 export interface ValidationResult {
   readonly snapshot: ConfigSnapshot;
   readonly issues: readonly ConfigIssue[];
   readonly notes: readonly ConfigNote[];
+  /** Objects of kinds svcproxy does not read, by `apiVersion kind` (`v1 ConfigMap`). */
+  readonly ignored: Readonly<Record<string, number>>;
 }
 
-interface KindRule {
-  readonly apiVersion: string;
-  readonly add: (raw: JsonRecord, source: ObjectSource, sink: IssueSink, out: Collected) => void;
+interface Run {
+  readonly out: SnapshotBuilder;
+  readonly issues: ConfigIssue[];
+  readonly notes: ConfigNote[];
+  readonly ignored: Record<string, number>;
 }
 
-interface Collected {
-  services: ServiceSpec[];
-  endpoints: EndpointsSpec[];
-  endpointSlices: EndpointSliceSpec[];
-  pods: PodSpec[];
-}
-
-const KINDS: Readonly<Record<string, KindRule>> = {
-  Service: {
-    apiVersion: 'v1',
-    add: (raw, source, sink, out) => push(out.services, validateService(raw, source, sink)),
-  },
-  Endpoints: {
-    apiVersion: 'v1',
-    add: (raw, source, sink, out) => push(out.endpoints, validateEndpoints(raw, source, sink)),
-  },
-  EndpointSlice: {
-    apiVersion: 'discovery.k8s.io/v1',
-    add: (raw, source, sink, out) => push(out.endpointSlices, validateEndpointSlice(raw, source, sink)),
-  },
-  Pod: {
-    apiVersion: 'v1',
-    add: (raw, source, sink, out) => push(out.pods, validatePod(raw, source, sink)),
-  },
-};
-
-function push<T>(list: T[], item: T | undefined): void {
-  if (item !== undefined) list.push(item);
-}
-
-/** Validates every object of every document and the rules that span objects (duplicate names). */
+/** Validates every object of every document and the rules that span objects (duplicate names, references). */
 export function validateDocuments(documents: readonly ParsedDocument[]): ValidationResult {
-  const out: Collected = { services: [], endpoints: [], endpointSlices: [], pods: [] };
-  const issues: ConfigIssue[] = [];
-  const notes: ConfigNote[] = [];
+  const run: Run = {
+    out: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [] },
+    issues: [],
+    notes: [],
+    ignored: {},
+  };
   for (const document of documents) {
     if (document.value === null || document.value === undefined) continue; // an empty document, e.g. a trailing `---`
     const source: ObjectSource = { file: document.file, doc: document.doc };
     const raw = document.value;
     if (isRecord(raw) && raw['kind'] === 'List' && Array.isArray(raw['items'])) {
-      raw['items'].forEach((item: unknown, i) => validateObject(item, { ...source, item: i }, out, issues, notes));
-    } else validateObject(raw, source, out, issues, notes);
+      raw['items'].forEach((item: unknown, i) => validateObject(item, { ...source, item: i }, run));
+    } else validateObject(raw, source, run);
   }
-  issues.push(...duplicates(out.services), ...duplicates(out.endpoints), ...duplicates(out.endpointSlices), ...duplicates(out.pods));
-  for (const slice of out.endpointSlices) {
-    if (slice.serviceName === '') {
-      notes.push({
-        level: 'warn',
-        msg: `EndpointSlice has no ${SERVICE_NAME_LABEL} label, so it belongs to no Service and is ignored (as kube-proxy does)`,
-        where: formatSource(slice.source),
-        object: `EndpointSlice ${slice.namespace}/${slice.name}`,
-      });
-    }
-  }
-  return { snapshot: out, issues, notes };
+  const { out } = run;
+  run.issues.push(
+    ...duplicates(out.services),
+    ...duplicates(out.endpoints),
+    ...duplicates(out.endpointSlices),
+    ...duplicates(out.pods),
+    ...duplicates(out.workloads),
+  );
+  run.notes.push(...crossChecks(out));
+  return { snapshot: out, issues: run.issues, notes: run.notes, ignored: run.ignored };
 }
 
-function validateObject(raw: unknown, source: ObjectSource, out: Collected, issues: ConfigIssue[], notes: ConfigNote[]): void {
+function validateObject(raw: unknown, source: ObjectSource, run: Run): void {
   const sink = new IssueSink(source, '');
+  const finish = (): void => void run.issues.push(...sink.issues);
   if (!isRecord(raw)) {
     sink.add('', 'must be a Kubernetes object (a mapping with apiVersion and kind)');
-    issues.push(...sink.issues);
-    return;
+    return finish();
   }
   const kind = raw['kind'];
+  const apiVersion = raw['apiVersion'];
+  const name = isRecord(raw['metadata']) && typeof raw['metadata']['name'] === 'string' ? raw['metadata']['name'] : '';
   if (typeof kind !== 'string' || kind === '') {
-    sink.required('kind');
-    issues.push(...sink.issues);
-    return;
+    if (kind === undefined || kind === null || kind === '') sink.required('kind');
+    else sink.invalid('kind', kind, 'must be a string');
+  } else sink.identify(name === '' ? kind : `${kind} ${name}`);
+  if (apiVersion === undefined || apiVersion === null || apiVersion === '') {
+    sink.required('apiVersion', 'every object names its API group and version (for example `apiVersion: v1` or `apps/v1`)');
+  } else if (typeof apiVersion !== 'string') sink.invalid('apiVersion', apiVersion, 'must be a string');
+  if (sink.count > 0 || typeof kind !== 'string' || typeof apiVersion !== 'string') return finish();
+
+  const definition = KINDS.find((d) => d.kind === kind && d.apiVersion === apiVersion);
+  if (definition === undefined) {
+    if (!misnamed(kind, apiVersion, sink)) {
+      const key = `${apiVersion} ${kind}`;
+      run.ignored[key] = (run.ignored[key] ?? 0) + 1;
+      run.notes.push({ level: 'debug', msg: `kind ${kind} (${apiVersion}) is not read by svcproxy; skipped`, where: formatSource(source), object: `${kind} ${name}` });
+    }
+    return finish();
   }
-  const rule = KINDS[kind];
-  if (rule === undefined) {
-    const name = isRecord(raw['metadata']) ? String(raw['metadata']['name'] ?? '') : '';
-    notes.push({ level: 'debug', msg: `kind ${kind} is not used by svcproxy; skipped`, where: formatSource(source), object: `${kind} ${name}` });
-    return;
+  readKind(definition, raw, source, sink, run);
+  finish();
+}
+
+/**
+ * A kind svcproxy reads, written so that a cluster would refuse it: in the
+ * wrong case (`service`), misspelt within a group whose kinds are known
+ * (`v1` Servce), or under another version of its own group
+ * (`extensions/v1beta1` Deployment). Reports it and returns true.
+ */
+function misnamed(kind: string, apiVersion: string, sink: IssueSink): boolean {
+  const group = apiGroup(apiVersion);
+  const caseOnly = KINDS.find((d) => d.kind.toLowerCase() === kind.toLowerCase() && d.kind !== kind && apiGroup(d.apiVersion) === group);
+  if (caseOnly !== undefined) {
+    sink.invalid('kind', kind, `kinds are case-sensitive; did you mean ${JSON.stringify(caseOnly.kind)}?`);
+    return true;
   }
-  if (raw['apiVersion'] !== rule.apiVersion) {
-    sink.identify(kind);
-    sink.unsupported('apiVersion', raw['apiVersion'], [rule.apiVersion]);
-    issues.push(...sink.issues);
-    return;
+  const sameName = KINDS.filter((d) => d.kind === kind);
+  if (sameName.length > 0 && isBuiltInGroup(group)) {
+    sink.unsupported('apiVersion', apiVersion, sameName.map((d) => d.apiVersion));
+    return true;
   }
-  rule.add(raw, source, sink, out);
-  issues.push(...sink.issues);
+  // One slip in a short name, two in a longer one: `Node` is not a misspelt `Pod`.
+  const typo = KINDS.find((d) => {
+    const max = d.kind.length < 6 ? 1 : 2;
+    return d.apiVersion === apiVersion && editDistance(d.kind.toLowerCase(), kind.toLowerCase(), max) <= max;
+  });
+  if (typo !== undefined) {
+    sink.invalid('kind', kind, `no kind ${JSON.stringify(kind)} in ${apiVersion}; did you mean ${JSON.stringify(typo.kind)}?`);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The strict check and the typed validator, merged: unknown fields always
+ * count; a wrong type the typed validator also reports (with its own,
+ * more specific words) is reported once, in its words.
+ */
+function readKind(definition: KindDefinition, raw: JsonRecord, source: ObjectSource, sink: IssueSink, run: Run): void {
+  const problems = checkFields(raw, definition.rootType, definition.types);
+  definition.add(raw, source, sink, run.out);
+  const typed = sink.issues.splice(0);
+  const covered = (p: FieldProblem): boolean => typed.some((i) => i.path !== '' && overlaps(i.path, p.path));
+  for (const p of problems) {
+    if (p.kind === 'unknown') sink.add('', p.message);
+  }
+  sink.issues.push(...typed.map((i) => ({ ...i, object: i.object === '' ? sink.identity : i.object })));
+  for (const p of problems) {
+    if (p.kind === 'type' && !covered(p)) sink.add(p.path, p.message);
+  }
+}
+
+/** True when one field path is the other or lies inside it. */
+function overlaps(a: string, b: string): boolean {
+  const inside = (inner: string, outer: string): boolean => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return inside(a, b) || inside(b, a);
 }
 
 /** Two objects of one kind with the same namespace/name: the later one is an error naming the first. */
-function duplicates(objects: readonly (ServiceSpec | EndpointsSpec | EndpointSliceSpec | PodSpec)[]): ConfigIssue[] {
+function duplicates(objects: ReadonlyArray<{ kind: string; namespace: string; name: string; source: ObjectSource }>): ConfigIssue[] {
   const seen = new Map<string, ObjectSource>();
   const issues: ConfigIssue[] = [];
   for (const o of objects) {
     const key = `${o.namespace}/${o.name}`;
-    const first = seen.get(key);
+    const first = seen.get(`${o.kind} ${key}`);
     if (first === undefined) {
-      seen.set(key, o.source);
+      seen.set(`${o.kind} ${key}`, o.source);
       continue;
     }
     issues.push({

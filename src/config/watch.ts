@@ -86,7 +86,8 @@ export class ConfigWatcher {
     if (this.watcher !== undefined && target.dir === this.watchedDir && target.ino === this.watchedIno) return;
     this.closeWatcher();
     try {
-      const watcher = watch(target.dir, { persistent: true }, () => this.onEvent());
+      // A config directory is a tree (read recursively), so its subdirectories are watched too; the parent of a config file is not.
+      const watcher = watch(target.dir, { persistent: true, recursive: target.dir === this.path }, () => this.onEvent());
       watcher.on('error', (err) => {
         this.log.warn({ dir: target.dir, err: errorMessage(err) }, 'config watch failed; relying on polling until it can be restored');
         this.closeWatcher();

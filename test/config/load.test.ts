@@ -21,7 +21,7 @@ t.test('a directory: yaml, yml and json files in name order; other files and dot
   await writeFile(join(dir, 'README.md'), '# not a manifest');
   await writeFile(join(dir, '.hidden.yaml'), 'not: [valid');
   await mkdir(join(dir, 'sub.yaml'));
-  const loaded = await loadConfig(dir);
+  const loaded = await loadConfig([dir]);
   t.same(loaded.issues, []);
   t.same(
     loaded.snapshot.services.map((s) => s.name),
@@ -34,7 +34,7 @@ t.test('a single file with several documents', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'all.yaml');
   await writeFile(file, `${SVC}---\n${SVC.replace('name: a', 'name: b')}---\n`);
-  const loaded = await loadConfig(file);
+  const loaded = await loadConfig([file]);
   t.same(loaded.issues, []);
   t.equal(loaded.snapshot.services.length, 2);
 });
@@ -42,27 +42,27 @@ t.test('a single file with several documents', async (t) => {
 t.test('the same content hashes the same; a change changes the hash', async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, 'a.yaml'), SVC);
-  const first = await readConfig(dir);
-  const again = await readConfig(dir);
+  const first = await readConfig([dir]);
+  const again = await readConfig([dir]);
   t.equal(first.hash, again.hash);
   await writeFile(join(dir, 'a.yaml'), SVC.replace('80', '81'));
-  t.not((await readConfig(dir)).hash, first.hash);
+  t.not((await readConfig([dir])).hash, first.hash);
 });
 
 t.test('a missing path is one clear issue', async (t) => {
   const dir = await tempDir(t);
-  const loaded = await loadConfig(join(dir, 'nope'));
+  const loaded = await loadConfig([join(dir, 'nope')]);
   t.equal(loaded.issues.length, 1);
   t.match(formatIssue(loaded.issues[0]!), /nope: cannot read the config: ENOENT/);
 });
 
 t.test('an empty directory and an empty file are issues, never an empty config', async (t) => {
   const dir = await tempDir(t);
-  t.match((await loadConfig(dir)).issues.map(formatIssue), [/the directory holds no \*\.yaml, \*\.yml or \*\.json file/]);
+  t.match((await loadConfig([dir])).issues.map(formatIssue), [/the directory holds no \*\.yaml, \*\.yml or \*\.json file/]);
   await writeFile(join(dir, 'a.yaml'), '');
-  t.match((await loadConfig(dir)).issues.map(formatIssue), [/a\.yaml: the file is empty/]);
+  t.match((await loadConfig([dir])).issues.map(formatIssue), [/a\.yaml: the file is empty/]);
   await writeFile(join(dir, 'a.yaml'), '# every Service removed on purpose\n');
-  const loaded = await loadConfig(dir);
+  const loaded = await loadConfig([dir]);
   t.same(loaded.issues, []);
   t.equal(loaded.snapshot.services.length, 0);
 });
@@ -70,6 +70,6 @@ t.test('an empty directory and an empty file are issues, never an empty config',
 t.test('a dangling symlink is an issue naming the file', async (t) => {
   const dir = await tempDir(t);
   await symlink(join(dir, 'gone.yaml'), join(dir, 'a.yaml'));
-  const loaded = await loadConfig(dir);
+  const loaded = await loadConfig([dir]);
   t.match(loaded.issues.map(formatIssue), [/cannot read the config: ENOENT|a\.yaml: cannot read: ENOENT/]);
 });

@@ -204,7 +204,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'a wrong apiVersion for a known kind is refused',
     yaml: 'apiVersion: discovery.k8s.io/v1beta1\nkind: EndpointSlice\nmetadata: {name: x}\naddressType: IPv4\n',
-    issues: ['t.yaml[0] EndpointSlice: apiVersion: Unsupported value: "discovery.k8s.io/v1beta1": supported values: "discovery.k8s.io/v1"'],
+    issues: ['t.yaml[0] EndpointSlice x: apiVersion: Unsupported value: "discovery.k8s.io/v1beta1": supported values: "discovery.k8s.io/v1"'],
   },
   {
     name: 'a document that is not an object is refused',
@@ -334,31 +334,27 @@ t.test('a slice without the service-name label is a warning, not an error', asyn
   ]);
 });
 
-t.test('unknown kinds are skipped with a debug note; a List is expanded', async (t) => {
-  const { issues, notes, snapshot } = validateYaml(
-    'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n' +
+t.test('kinds svcproxy does not read are skipped with a debug note and counted; a List is expanded', async (t) => {
+  const { issues, notes, snapshot, ignored } = validateYaml(
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n---\n' +
       'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: a}\n    spec: {ports: [{port: 80}]}\n' +
       '  - apiVersion: v1\n    kind: Service\n    metadata: {name: b}\n    spec: {ports: [{port: 0}]}\n',
   );
-  t.same(notes, ['debug t.yaml[0] Deployment web: kind Deployment is not used by svcproxy; skipped']);
+  t.same(notes.filter((n) => n.startsWith('debug')), ['debug t.yaml[0] ConfigMap web: kind ConfigMap (v1) is not read by svcproxy; skipped']);
   t.same(issues, ['t.yaml[1].items[1] Service default/b: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive']);
   t.equal(snapshot.services.length, 1);
+  t.same(ignored, { 'v1 ConfigMap': 1 });
 });
 
 t.test('YAML syntax errors name the file, document, line and column', async (t) => {
   const issues = validateYaml('apiVersion: v1\nkind: Namespace\n---\nkind: [Service\n').issues;
   t.ok(issues.length >= 1, 'at least one issue');
-  for (const issue of issues) t.match(issue, /^t\.yaml\[1\]: YAML syntax error: .*line \d+, column \d+$/);
-});
-
-t.test('duplicate keys are errors, as in strict decoding', async (t) => {
-  const { issues } = validateYaml('apiVersion: v1\nkind: Service\nkind: Service\n');
-  t.match(issues[0], /^t\.yaml\[0\]: YAML syntax error: Map keys must be unique/);
+  for (const issue of issues) t.match(issue, /^t\.yaml\[1\]: YAML syntax error at line \d+, column \d+: /);
 });
 
 t.test('an alias bomb is an error, not an out-of-memory crash', async (t) => {
   const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
   for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
   const { issues } = validateYaml(bomb.join('\n') + '\n');
-  t.match(issues[0], /^t\.yaml\[0\]: YAML error: /);
+  t.same(issues, ['t.yaml[0]: could not be parsed: too many alias expansions (more than 100): an alias bomb ("billion laughs")?']);
 });

@@ -1,15 +1,18 @@
-import { parseDocuments } from '../../src/config/parse.js';
 import { formatIssue, type ConfigSnapshot } from '../../src/config/types.js';
-import { validateDocuments } from '../../src/config/validate.js';
+import { validateSources } from '../../src/config/validate-sources.js';
 
-/** Parses and validates YAML text as if it were the file `t.yaml`; returns formatted issues and the snapshot. */
-export function validateYaml(text: string): { issues: string[]; snapshot: ConfigSnapshot; notes: string[] } {
-  const parsed = parseDocuments('t.yaml', text);
-  const validated = validateDocuments(parsed.documents);
+/**
+ * Parses and validates YAML text as if it were the file `t.yaml`, in this
+ * thread (the pure pipeline the validation worker runs); returns formatted
+ * issues, the snapshot, notes and the count of kinds not read.
+ */
+export function validateYaml(text: string): { issues: string[]; snapshot: ConfigSnapshot; notes: string[]; ignored: Readonly<Record<string, number>> } {
+  const validated = validateSources([{ file: 't.yaml', text }]);
   return {
-    issues: [...parsed.issues, ...validated.issues].map(formatIssue),
+    issues: validated.issues.map(formatIssue),
     snapshot: validated.snapshot,
     notes: validated.notes.map((n) => `${n.level} ${n.where} ${n.object}: ${n.msg}`),
+    ignored: validated.ignored,
   };
 }
 

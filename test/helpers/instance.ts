@@ -6,9 +6,9 @@ import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
 import { silentLog } from './log.js';
 
 /** Options for an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
-export function testOptions(config: string, overrides: Partial<Options> = {}): Options {
+export function testOptions(config: string | readonly string[], overrides: Partial<Options> = {}): Options {
   return {
-    config,
+    config: typeof config === 'string' ? [config] : config,
     bindAddress: '127.0.0.1',
     nodeAddress: '127.0.0.1',
     admin: { host: '127.0.0.1', port: 0 },

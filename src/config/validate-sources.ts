@@ -1,0 +1,31 @@
+/**
+ * The whole untrusted part of a load: file texts -> parsed documents ->
+ * validated snapshot. Pure and synchronous; it runs inside the validation
+ * worker (validation-worker.ts), never on the event loop that carries traffic.
+ */
+import { parseDocuments, type ParsedDocument } from './parse.js';
+import type { ConfigIssue, ConfigNote } from './types.js';
+import { validateDocuments, type ValidationResult } from './validate.js';
+
+/** One file's text as read. */
+export interface ConfigSource {
+  readonly file: string;
+  readonly text: string;
+}
+
+/** @param onFile called before each file is parsed, so a crash can be blamed on the file being read. */
+export function validateSources(sources: readonly ConfigSource[], onFile: (file: string) => void = () => {}): ValidationResult {
+  const documents: ParsedDocument[] = [];
+  const issues: ConfigIssue[] = [];
+  const notes: ConfigNote[] = [];
+  for (const source of sources) {
+    onFile(source.file);
+    const parsed = parseDocuments(source.file, source.text);
+    documents.push(...parsed.documents);
+    issues.push(...parsed.issues);
+    notes.push(...parsed.notes);
+  }
+  onFile('');
+  const validated = validateDocuments(documents);
+  return { ...validated, issues: [...issues, ...validated.issues], notes: [...notes, ...validated.notes] };
+}
