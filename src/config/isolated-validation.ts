@@ -18,13 +18,17 @@ import type { ValidationResult } from './validate.js';
 
 export interface WorkerInput {
   readonly sources: readonly ConfigSource[];
+  /**
+   * One Int32 the worker sets, before parsing each file, to that file's
+   * index + 1 (sources.length + 1 once all are parsed). Shared memory rather
+   * than a message, so that it is read at once when the worker dies,
+   * whatever order its last messages and its death are reported in.
+   */
+  readonly progress: SharedArrayBuffer;
 }
 
-/** What the worker posts: the file it starts on ('' once all are parsed), then a result or a failure. */
-export type WorkerMessage =
-  | { readonly type: 'file'; readonly file: string }
-  | { readonly type: 'result'; readonly result: ValidationResult }
-  | { readonly type: 'failed'; readonly message: string };
+/** What the worker posts: a result or a failure. */
+export type WorkerMessage = { readonly type: 'result'; readonly result: ValidationResult } | { readonly type: 'failed'; readonly message: string };
 
 export interface ValidationLimits {
   /** The worker's old-generation heap; past it, the snapshot is refused. */
@@ -59,9 +63,9 @@ const EMPTY: ValidationResult = {
 export function validateIsolated(sources: readonly ConfigSource[], blame: string, limits: ValidationLimits = DEFAULT_LIMITS): Promise<ValidationResult> {
   if (sources.length === 0) return Promise.resolve(EMPTY);
   return new Promise((resolve) => {
-    let file = '';
     let settled = false;
-    const input: WorkerInput = { sources };
+    const progress = new SharedArrayBuffer(4);
+    const input: WorkerInput = { sources, progress };
     const worker = new Worker(WORKER_URL, {
       workerData: input,
       resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, stackSizeMb: limits.stackMb },
@@ -76,13 +80,13 @@ export function validateIsolated(sources: readonly ConfigSource[], blame: string
       void worker.terminate();
     };
     const fail = (reason: string): void => {
-      const issue: ConfigIssue = { where: file === '' ? blame : file, object: '', path: '', message: `could not be parsed: ${reason}` };
+      const file = sources[Atomics.load(new Int32Array(progress), 0) - 1]?.file ?? blame;
+      const issue: ConfigIssue = { where: file, object: '', path: '', message: `could not be parsed: ${reason}` };
       finish({ ...EMPTY, issues: [issue] });
     };
     const timer = setTimeout(() => fail(`not done within ${limits.timeLimitMs / 1000} s (time limit)`), limits.timeLimitMs);
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'file') file = message.file;
-      else if (message.type === 'result') finish(message.result);
+      if (message.type === 'result') finish(message.result);
       else fail(message.message);
     });
     worker.on('error', (err: unknown) => {

@@ -13,19 +13,23 @@ export interface ConfigSource {
   readonly text: string;
 }
 
-/** @param onFile called before each file is parsed, so a crash can be blamed on the file being read. */
-export function validateSources(sources: readonly ConfigSource[], onFile: (file: string) => void = () => {}): ValidationResult {
+/**
+ * @param onFile called with each file's index before it is parsed, and with
+ *   sources.length before the objects are validated, so that a crash can be
+ *   blamed on the file being read.
+ */
+export function validateSources(sources: readonly ConfigSource[], onFile: (index: number) => void = () => {}): ValidationResult {
   const documents: ParsedDocument[] = [];
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
-  for (const source of sources) {
-    onFile(source.file);
+  for (const [index, source] of sources.entries()) {
+    onFile(index);
     const parsed = parseDocuments(source.file, source.text);
     documents.push(...parsed.documents);
     issues.push(...parsed.issues);
     notes.push(...parsed.notes);
   }
-  onFile('');
+  onFile(sources.length);
   const validated = validateDocuments(documents);
   return { ...validated, issues: [...issues, ...validated.issues], notes: [...notes, ...validated.notes] };
 }
