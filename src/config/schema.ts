@@ -81,6 +81,7 @@ function walk(value: unknown, type: FieldType, path: string, types: FieldTypes, 
   if (fields === undefined) throw new Error(`field table has no type ${type}`); // a broken table is a bug, not bad input
   if (!isRecord(value)) return wrong('a mapping');
   for (const [key, item] of Object.entries(value)) {
+    if (out.length >= MAX_PROBLEMS) return;
     const fieldType = fields[key];
     if (fieldType === undefined) {
       const full = join(path, key);
