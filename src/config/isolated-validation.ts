@@ -68,6 +68,8 @@ export function validateIsolated(sources: readonly ConfigSource[], blame: string
     const input: WorkerInput = { sources, progress };
     const worker = new Worker(WORKER_URL, {
       workerData: input,
+      // Not the parent's --import/--require preloads (an APM agent, a test runner's hooks): the worker only parses.
+      execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, stackSizeMb: limits.stackMb },
       stdout: false,
       stderr: false,
