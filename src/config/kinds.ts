@@ -15,7 +15,7 @@
  *          …
  *        });
  *   2. add an entry to KINDS below:
- *        { apiVersion: OWN_API_VERSION, kind: 'Fault', rootType: 'Fault', types: FAULT_TYPES,
+ *        { apiVersion: 'svcproxy.dev/v1alpha1', kind: 'Fault', rootType: 'Fault', types: FAULT_TYPES,
  *          add: (raw, source, sink, out) => push(out.faults, validateFault(raw, source, sink)) }
  *      and a list for it in SnapshotBuilder / ConfigSnapshot.
  *
@@ -31,9 +31,6 @@ import type { FieldTypes } from './schema.js';
 import { validateService } from './service.js';
 import type { EndpointSliceSpec, EndpointsSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadDocument, WorkloadKind } from './types.js';
 import { validateWorkload } from './workload.js';
-
-/** The API group and version of svcproxy's own kinds. */
-export const OWN_API_VERSION = 'svcproxy.dev/v1alpha1';
 
 /** The lists one validation run fills, one per kind read. */
 export interface SnapshotBuilder {

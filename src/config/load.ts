@@ -94,7 +94,7 @@ async function listManifests(dir: string, notes: ConfigNote[], depth = 0, seen =
 }
 
 /** Bytes -> text, or why they are not YAML/JSON text. */
-export function decodeText(bytes: Uint8Array): { text: string } | { problem: string } {
+function decodeText(bytes: Uint8Array): { text: string } | { problem: string } {
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     return { problem: 'the file is UTF-16 text; save it as UTF-8' };
   }

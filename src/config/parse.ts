@@ -31,13 +31,13 @@ export interface ParseResult {
 /** Open collections at once: real manifests, CRD schemas included, stay under 60. */
 export const MAX_NESTING = 128;
 /** Documents in one file. */
-export const MAX_DOCUMENTS = 10_000;
+const MAX_DOCUMENTS = 10_000;
 /** Items in one list or keys in one mapping. */
 export const MAX_ITEMS = 10_000;
 /** Alias expansions per document: a "billion laughs" document is an error, not an out-of-memory crash. */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 /** Problems reported per file: past this, one line says how many more there were. */
-export const MAX_FILE_ISSUES = 20;
+const MAX_FILE_ISSUES = 20;
 
 /** Stops the token loop; becomes one issue for the file. */
 class ParseLimit extends Error {}

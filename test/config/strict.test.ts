@@ -3,6 +3,8 @@
  * way `kubectl apply` (strict validation, YAML 1.1) decides it.
  */
 import t from 'tap';
+import { KINDS, withKubernetesTypes } from '../../src/config/kinds.js';
+import { checkFields } from '../../src/config/schema.js';
 import { validateYaml } from '../helpers/config.js';
 
 const SVC = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n';
@@ -192,4 +194,17 @@ t.test('an object that is not a mapping, a kind that is not a string', async (t)
   t.same(validateYaml('- a\n- b\n').issues, ['t.yaml[0]: must be a Kubernetes object (a mapping with apiVersion and kind)']);
   t.same(validateYaml('apiVersion: v1\nkind: [Service]\n').issues, ['t.yaml[0]: kind: Invalid value: ["Service"]: must be a string']);
   t.same(validateYaml('apiVersion: 1\nkind: Service\n').issues, ['t.yaml[0] Service: apiVersion: Invalid value: 1: must be a string']);
+});
+
+t.test("svcproxy's own kinds get the same strict checks through the registry's tables", async (t) => {
+  const types = withKubernetesTypes({
+    Mapping: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'MappingSpec' },
+    MappingSpec: { workload: 'string', addresses: '[]string' },
+  });
+  const own = { apiVersion: 'svcproxy.dev/v1alpha1', kind: 'Mapping', metadata: { name: 'm', lables: {} }, spec: { workload: 'web', adresses: ['127.0.0.1:3000'] } };
+  t.same(
+    checkFields(own, 'Mapping', types).map((p) => p.message),
+    ['unknown field "metadata.lables"; did you mean "labels"?', 'unknown field "spec.adresses"; did you mean "addresses"?'],
+  );
+  t.ok(KINDS.every((k) => k.types[k.rootType] !== undefined), 'every registered kind has its root type');
 });
