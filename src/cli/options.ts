@@ -152,6 +152,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workersText = values.workers ?? env['SVCPROXY_WORKERS'] ?? '1';
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
+  if (workers > 1 && config.includes('-')) return { kind: 'usage-error', message: '--config -: standard input is read once, by one process; it cannot be used with --workers' };
   return {
     kind: 'run',
     options: {

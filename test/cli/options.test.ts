@@ -5,7 +5,7 @@ t.test('defaults', async (t) => {
   t.same(parseCommand([], {}), {
     kind: 'run',
     options: {
-      config: 'config/',
+      config: ['config/'],
       bindAddress: '127.0.0.1',
       nodeAddress: '127.0.0.1',
       admin: { host: '127.0.0.1', port: 9901 },
@@ -36,9 +36,9 @@ t.test('drain timeout and poll interval', async (t) => {
 
 t.test('environment variables, and flags over them', async (t) => {
   const env = { SVCPROXY_CONFIG: '/etc/svcproxy', SVCPROXY_BIND_ADDRESS: '0.0.0.0', SVCPROXY_ADMIN_ADDRESS: '0.0.0.0:9901', SVCPROXY_LOG_LEVEL: 'debug' };
-  t.match(parseCommand([], env), { options: { config: '/etc/svcproxy', bindAddress: '0.0.0.0', admin: { host: '0.0.0.0', port: 9901 }, logLevel: 'debug' } });
+  t.match(parseCommand([], env), { options: { config: ['/etc/svcproxy'], bindAddress: '0.0.0.0', admin: { host: '0.0.0.0', port: 9901 }, logLevel: 'debug' } });
   t.match(parseCommand(['--config', 'x.yaml', '--bind-address', '::1', '--admin-address', '[::1]:1234', '--log-level', 'warn', '--check', '--half-close-timeout', '5s'], env), {
-    options: { config: 'x.yaml', bindAddress: '::1', admin: { host: '::1', port: 1234 }, logLevel: 'warn', check: true, halfCloseTimeoutMs: 5000 },
+    options: { config: ['x.yaml'], bindAddress: '::1', admin: { host: '::1', port: 1234 }, logLevel: 'warn', check: true, halfCloseTimeoutMs: 5000 },
   });
 });
 
@@ -69,4 +69,11 @@ t.test('host:port forms', async (t) => {
   t.same(parseHostPort('[::1]:80'), { host: '::1', port: 80 });
   t.equal(parseHostPort(':80'), undefined);
   t.equal(parseHostPort('example.com:80'), undefined);
+});
+
+t.test('--config repeats, in order; - is standard input, once, and not with --workers', async (t) => {
+  t.match(parseCommand(['--config', 'a.yaml', '-c', 'dir/', '--config', '-'], {}), { options: { config: ['a.yaml', 'dir/', '-'] } });
+  t.match(parseCommand(['--config', '-', '--config', '-'], {}), { kind: 'usage-error', message: /standard input \(-\) may be given once/ });
+  t.match(parseCommand(['--config', ''], {}), { kind: 'usage-error', message: /an empty path/ });
+  t.match(parseCommand(['--config', '-', '--workers', '2'], {}), { kind: 'usage-error', message: /cannot be used with --workers/ });
 });

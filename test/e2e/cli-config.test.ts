@@ -7,11 +7,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { formatIssue } from '../../src/config/types.js';
 import { validateSources } from '../../src/config/validate-sources.js';
+import { mangle, random } from '../helpers/fuzz.js';
 import { CLI, configDir, runCli } from '../helpers/process.js';
 
 const REPRO = fileURLToPath(new URL('../../../test/fixtures/yaml-stack-overflow.yaml', import.meta.url));
@@ -35,7 +37,7 @@ t.test('--check on the issue-11 repro: one problem line and the verdict, no stac
 t.test('--check with --config repeated and a directory tree; kinds not read are counted in the summary', async (t) => {
   const one = await configDir(t, { 'a.yaml': service('a', '127.0.0.11') });
   const tree = await configDir(t, {});
-  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { mkdir } = await import('node:fs/promises');
   await mkdir(join(tree, 'apps', 'b'), { recursive: true });
   await writeFile(join(tree, 'apps', 'b', 'b.yaml'), `${service('b', '127.0.0.12')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n`);
   await writeFile(join(tree, 'rbac.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n');
@@ -86,3 +88,17 @@ for (const name of ['bookinfo.yaml', 'guestbook-all-in-one.yaml']) {
     if (problems.length === 0) t.equal(run.code, 0);
   });
 }
+
+t.test('fuzz: mangled, huge and deeply nested documents through --check: problem lines or a summary, never a crash', async (t) => {
+  const seed = 1_128;
+  const rand = random(seed);
+  const base = service('fz', '127.0.0.14');
+  const dir = await configDir(t, {});
+  for (let i = 0; i < 6; i++) {
+    await writeFile(join(dir, 'fuzz.yaml'), mangle(base, rand));
+    const run = await runCli(['--check', '--config', dir]);
+    t.ok(run.code === 0 || run.code === 1, `case ${i} (seed ${seed}): exit ${run.code}`);
+    t.notMatch(run.stderr, /^\s+at |fatal|RangeError/m, `case ${i} (seed ${seed}): no stack trace`);
+    t.match(run.code === 0 ? run.stdout : run.stderr, /: (valid|invalid): /, `case ${i}: a verdict`);
+  }
+});
