@@ -14,7 +14,6 @@ import type { ConfigIssue, ConfigNote } from './types.js';
 import type { ConfigSource } from './validate-sources.js';
 import type { ValidationResult } from './validate.js';
 
-export type { ConfigSource };
 
 export type PathKind = 'file' | 'directory' | 'stdin';
 
@@ -39,7 +38,7 @@ export const MAX_FILE_BYTES = 8 * 1024 * 1024;
 /** All files of a snapshot together. */
 export const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
 /** Manifest files in one snapshot. */
-export const MAX_FILES = 1000;
+const MAX_FILES = 1000;
 /** Directory levels below a config directory. */
 export const MAX_DEPTH = 16;
 
