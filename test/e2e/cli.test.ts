@@ -59,6 +59,7 @@ spec:
   t.equal(
     run.stderr,
     [
+      `warning: ${file}[0] Service default/ok: the Service has no selector and no Endpoints or EndpointSlice (labelled kubernetes.io/service-name=ok) names it, so it has no endpoints`,
       `${file}[1] Service default/web: spec.ports[1].name: Required value: must be set when a Service has more than one port`,
       `${file}[1] Service default/web: spec.ports[1].targetPort: Invalid value: "Bad": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`,
       `${dir}: invalid: 2 problems`,
