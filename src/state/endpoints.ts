@@ -39,7 +39,7 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
       const port = matchPort(subset.ports, servicePort);
       if (port === undefined) continue;
       for (const host of subset.addresses) {
-        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false });
+        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', hostname: subset.hostnames[host] ?? '', probed: false });
       }
     }
   }
@@ -56,6 +56,7 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
         terminating: e.terminating,
         source: 'EndpointSlice',
         pod: '',
+        hostname: e.hostname,
         probed: false,
       });
     }
