@@ -188,7 +188,7 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       build.listeners.set(lkey, { key: lkey, servicePort: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role });
     }
     for (const c of candidates) {
-      build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: object, where, object, index: i, role: 'bindAddress' });
+      build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
     }
   });
 }

@@ -91,6 +91,7 @@ export function podConditions(podReady: boolean, terminating: boolean, publishNo
 }
 
 /** The conditions of an endpoint now: probed Pods are looked up in the live readiness. */
-export function currentConditions(endpoint: EndpointPlan, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
+export function currentConditions(
+  endpoint: Pick<EndpointPlan, 'ready' | 'serving' | 'terminating' | 'probed' | 'pod'>, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
   return endpoint.probed ? podConditions(podReady(endpoint.pod), endpoint.terminating, publishNotReady) : endpoint;
 }

@@ -105,3 +105,12 @@ export function serviceInfo(
     endpoints: headless ? headlessEndpoints(snapshot, service) : [],
   };
 }
+
+/**
+ * The names a client can use for a Service: the full one and the short forms
+ * svcproxy's DNS server and hosts file answer (a bare name only in `default`).
+ */
+export function serviceNames(service: Pick<ServiceInfo, 'name' | 'namespace'>, domain: string): string[] {
+  const names = [`${service.name}.${service.namespace}.svc.${domain}`, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`];
+  return service.namespace === 'default' ? [...names, service.name] : names;
+}

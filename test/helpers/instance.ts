@@ -19,6 +19,10 @@ export function testOptions(config: string, overrides: Partial<Options> = {}): O
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    serviceCidr: '127.96.0.0/16',
+    dnsAddress: undefined,
+    clusterDomain: 'cluster.local',
+    hostsFile: '',
     ...overrides,
   };
 }
