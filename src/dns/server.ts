@@ -81,7 +81,7 @@ export class DnsServer {
     this.zone = zone;
   }
 
-  /** Binds UDP then TCP on the same port; on failure rejects with the reason and keeps retrying until close(). */
+  /** Binds TCP and UDP on the same port; on failure rejects with the reason and keeps retrying until close(). */
   async start(): Promise<void> {
     this.state = 'binding';
     try {
@@ -111,20 +111,34 @@ export class DnsServer {
     this.onState(this);
   }
 
+  /**
+   * TCP first, then UDP on the port TCP got: with port 0 (tests) the kernel
+   * picks a port free for a TCP listener, which is the scarcer kind on a
+   * busy loopback; a UDP clash then is retried on another port.
+   */
   private async bind(): Promise<void> {
-    const udp = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
-    this.udp = udp;
-    udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ address: this.options.host, port: this.options.port, exclusive: true }, () => {
-        udp.removeListener('error', reject);
-        resolve();
-      });
-    });
-    // After the bind, an error concerns one datagram (ICMP unreachable and the like): never fatal.
-    udp.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'DNS UDP error'));
-    const port = udp.address().port;
+    for (let attempt = 1; ; attempt++) {
+      const tcp = await this.bindTcp(this.options.port);
+      try {
+        await this.bindUdp(tcp.port);
+        break;
+      } catch (err: unknown) {
+        if (this.options.port !== 0 || attempt >= 5) throw err;
+        this.closeSockets();
+      }
+    }
+    if (this.state === 'closed') {
+      this.closeSockets();
+      return;
+    }
+    this.state = 'listening';
+    this.lastError = '';
+    this.failures = 0;
+    this.log.info({ port: this.boundPort }, 'DNS server listening');
+    this.onState(this);
+  }
+
+  private async bindTcp(port: number): Promise<{ port: number }> {
     const tcp = createServer((socket) => this.onConnection(socket));
     this.tcp = tcp;
     await new Promise<void>((resolve, reject) => {
@@ -135,16 +149,24 @@ export class DnsServer {
       });
     });
     tcp.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'DNS TCP error'));
-    if (this.state === 'closed') {
-      this.closeSockets();
-      return;
-    }
-    this.boundPort = port;
-    this.state = 'listening';
-    this.lastError = '';
-    this.failures = 0;
-    this.log.info({ port }, 'DNS server listening');
-    this.onState(this);
+    const address = tcp.address();
+    this.boundPort = typeof address === 'object' && address !== null ? address.port : port;
+    return { port: this.boundPort };
+  }
+
+  private async bindUdp(port: number): Promise<void> {
+    const udp = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
+    this.udp = udp;
+    udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: this.options.host, port, exclusive: true }, () => {
+        udp.removeListener('error', reject);
+        resolve();
+      });
+    });
+    // After the bind, an error concerns one datagram (ICMP unreachable and the like): never fatal.
+    udp.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'DNS UDP error'));
   }
 
   private answer(message: Buffer, transport: Transport): Buffer | undefined {
