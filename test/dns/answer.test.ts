@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { decode, encode } from 'dns-packet';
+import { decode, encode, type RecordType } from 'dns-packet';
 import t from 'tap';
 import { answerQuery } from '../../src/dns/answer.js';
 import { dashedName, expandIpv6, reverseName } from '../../src/dns/zone.js';
@@ -145,4 +145,13 @@ t.test('names: reverse, dashed, IPv6 expansion', async (t) => {
   t.equal(dashedName('fd00::1'), 'fd00--1');
   t.equal(expandIpv6('2001:db8::ffff:1.2.3.4'), '20010db8000000000000ffff01020304');
   for (const bad of ['1::2::3', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', 'g::1', '::1.2.3.400', '1:2:3:4:5:6:7:8::']) t.equal(expandIpv6(bad), '', bad);
+});
+
+t.test('ANY, CNAME, class ANY and the dual-stack alias', async (t) => {
+  t.same(data(ask(zone, 'web', 'ANY' as RecordType)), [`A ${web}`], 'ANY: every record at the name');
+  t.same(data(ask(zone, 'search', 'CNAME')), ['CNAME example.com']);
+  const anyClass = encode({ type: 'query', id: 7, questions: [{ name: 'web', type: 'A', class: 'ANY' }] });
+  t.equal(answerQuery(anyClass, zone, 'udp').rcode, 'NOERROR');
+  const dual = zoneOf('apiVersion: v1\nkind: Service\nmetadata: {name: dual}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n');
+  t.same(data(ask(dual, 'dual', 'AAAA')), ['AAAA ::1'], 'served on ::1 by the localhost rule, so AAAA ::1');
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { streamDecode, streamEncode } from 'dns-packet';
 import t, { type Test } from 'tap';
 import { DnsServer, dnsRetryDelayMs } from '../../src/dns/server.js';
@@ -124,10 +124,16 @@ t.test('UDP fuzz: random datagrams never stop the server', async (t) => {
 });
 
 t.test('a port that cannot be bound: rejected, retried with backoff, bound once free', async (t) => {
+  // A port a TCP listener can take (the scarcer kind on a busy loopback), then held for UDP only.
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  await new Promise((resolve) => probe.close(resolve));
   const blocker = createSocket('udp4');
-  blocker.bind(0, '127.0.0.1');
+  blocker.bind(port, '127.0.0.1');
   await once(blocker, 'listening');
-  const port = blocker.address().port;
   const states: string[] = [];
   const server = new DnsServer(zone, { host: '127.0.0.1', port, maxTcpConnections: 4, tcpIdleTimeoutMs: 1000 }, silentLog, (s) => states.push(s.state));
   t.teardown(() => server.close());
