@@ -9,12 +9,12 @@ import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
+import { AdminServer } from './admin/server.js';
 import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
 import { loadDesired, Svcproxy, type Loaded } from './svcproxy.js';
 import { runPrimary, workerIndex, workerOptions } from './workers.js';
 import { version } from './version.js';
 
-export { version };
 
 /** Where the human-readable output of the CLI goes; tests pass their own. */
 export interface Console {
@@ -128,7 +128,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
-  const proxy = new Svcproxy(workerOptions(options, index), log);
+  // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
+  const proxy = new Svcproxy(workerOptions(options, index), log, { admin: (instance) => new AdminServer(instance, log) });
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {

@@ -6,7 +6,7 @@
  */
 import { parseCommand, type Options } from './options.js';
 
-export type EnvFormat = 'shell' | 'dotenv';
+type EnvFormat = 'shell' | 'dotenv';
 
 export type EnvCommand =
   | { readonly kind: 'env'; readonly options: Options; readonly namespace: string; readonly format: EnvFormat }

@@ -18,7 +18,7 @@ import type { Zone } from './zone.js';
 
 export type Transport = 'udp' | 'tcp';
 
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type RcodeName = keyof typeof RCODE;
 
 /** The largest UDP answer: 512 bytes without EDNS; with EDNS what the client offers, up to 1232 (the DNS flag day value). */
@@ -59,7 +59,7 @@ function addressOfReverse(name: string): string {
   return '';
 }
 
-export function lookupName(zone: Zone, qname: string): Lookup {
+function lookupName(zone: Zone, qname: string): Lookup {
   const name = canonical(qname);
   const domain = zone.options.domain;
   if (name === domain || name.endsWith(`.${domain}`)) {

@@ -20,7 +20,7 @@ export interface NameOptions {
 }
 
 /** Answer TTL in seconds: CoreDNS's default, short enough that clients see reloads soon. */
-export const DNS_TTL_SECONDS = 5;
+const DNS_TTL_SECONDS = 5;
 
 export class NameService {
   readonly dns: DnsServer | undefined;

@@ -30,10 +30,10 @@ export interface ZoneOptions {
   readonly ownsAddress: (ip: string) => boolean;
 }
 
-export const SPEC_VERSION = '1.1.0';
+const SPEC_VERSION = '1.1.0';
 
 /** A resource record of the zone (an OPT pseudo-record never is one). */
-export type ZoneRecord = Exclude<Answer, OptAnswer>;
+type ZoneRecord = Exclude<Answer, OptAnswer>;
 
 export interface Zone {
   readonly options: ZoneOptions;
@@ -50,7 +50,7 @@ export interface Zone {
 export function reverseName(ip: string): string {
   if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
   const hex = expandIpv6(ip);
-  return hex === '' ? '' : `${[...hex].reverse().join('.')}.ip6.arpa`;
+  return hex === '' ? '' : `${hex.split('').reverse().join('.')}.ip6.arpa`;
 }
 
 /** The 32 hex digits of an IPv6 address, '' when it is not one. */

@@ -16,7 +16,7 @@ import type { IpFamilyName, ServiceSpec } from '../config/types.js';
 import type { ServiceAddress } from './service-addresses.js';
 import type { ListenerRole } from './types.js';
 
-export interface ListenAddress {
+interface ListenAddress {
   readonly address: string;
   readonly port: number;
   readonly role: ListenerRole;
@@ -46,7 +46,7 @@ export function addressInFamily(base: string, family: IpFamilyName): string | un
 }
 
 /** The families a Service listens in: its own, or the bind address's. */
-export function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly IpFamilyName[] {
+function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly IpFamilyName[] {
   if (service.families.length > 0) return service.families;
   return [ipFamily(bindAddress) === 6 ? 'IPv6' : 'IPv4'];
 }

@@ -22,7 +22,7 @@ import { allocateAddresses, rangeContains, usableCount, type Ipv4Range } from '.
 export const DEFAULT_SERVICE_CIDR = '127.96.0.0/16';
 
 /** Where a Service's IPv4 address came from. */
-export type AddressOrigin = 'manifest' | 'range' | 'mapped';
+type AddressOrigin = 'manifest' | 'range' | 'mapped';
 
 export interface ServiceAddress {
   /** The Service's IPv4 address: what its clusterIP listeners bind, DNS answers and env vars carry. */

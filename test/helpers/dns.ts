@@ -6,7 +6,7 @@ import { desiredState } from '../../src/state/desired.js';
 import type { ServiceInfo } from '../../src/state/types.js';
 import { validateYaml } from './config.js';
 
-export const RANGE = parseLoopbackRange('127.96.0.0/16') as Ipv4Range;
+const RANGE = parseLoopbackRange('127.96.0.0/16') as Ipv4Range;
 
 /** The ServiceInfo of a YAML config, as desiredState builds it (bind 127.0.0.1, every 127/8 and ::1 local). */
 export function servicesOf(yaml: string): ReadonlyMap<string, ServiceInfo> {
@@ -36,7 +36,7 @@ export interface Asked {
   readonly packet: DecodedPacket;
 }
 
-export function decodeResponse(response: Buffer): Asked {
+function decodeResponse(response: Buffer): Asked {
   const packet = decode(response) as DecodedPacket & { rcode: string };
   return {
     rcode: packet.rcode,

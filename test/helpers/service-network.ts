@@ -9,7 +9,7 @@ import type { Test } from 'tap';
  * directory beside the repository (`../shared/manifests/` from the repo root,
  * as laid out for developers and CI). Compiled tests run from build/test/...
  */
-export const SHARED_MANIFESTS = fileURLToPath(new URL('../../../../shared/manifests/', import.meta.url));
+const SHARED_MANIFESTS = fileURLToPath(new URL('../../../../shared/manifests/', import.meta.url));
 
 export async function sharedManifest(name: 'bookinfo.yaml' | 'guestbook-all-in-one.yaml'): Promise<{ path: string; text: string }> {
   const path = `${SHARED_MANIFESTS}${name}`;
