@@ -144,12 +144,18 @@ export class NativePump {
   private readonly counters: Float64Array;
   private readonly carriers: Array<NativeCarrier | undefined>;
   private readonly freeSlots: number[];
-  private readonly deferRelease = !immediateEpollDelete();
+  private readonly deferRelease: boolean;
 
+  /**
+   * @param deferRelease destroy the released sockets from setImmediate (outside
+   *   libuv's poll phase); the default is true only on a libuv older than 1.49.
+   */
   constructor(
     private readonly addon: SpliceAddon,
     readonly limits: NativePumpLimits = DEFAULT_NATIVE_LIMITS,
+    deferRelease = !immediateEpollDelete(),
   ) {
+    this.deferRelease = deferRelease;
     this.counters = new Float64Array(limits.slots * 2);
     this.carriers = new Array<NativeCarrier | undefined>(limits.slots).fill(undefined);
     // Popped from the end: slot 0 first, so a quiet process touches few counter pages.
