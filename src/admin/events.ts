@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
-import type { SvcproxyEvents } from '../svcproxy.js';
+import type { SvcproxyEvents } from '../instance-types.js';
 import { portLabel, type AdminSource, type ServicePortSnapshot } from './view.js';
 
 export interface EventFeedOptions {
@@ -32,7 +32,7 @@ export interface EventFeedOptions {
 
 export const FEED_DEFAULTS: EventFeedOptions = { tickMs: 1000, maxBufferedBytes: 1024 * 1024 };
 
-export interface ServicePortTick {
+interface ServicePortTick {
   readonly key: string;
   readonly namespace: string;
   readonly service: string;

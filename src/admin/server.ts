@@ -21,14 +21,13 @@ import { version } from '../version.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
-import { ByteMeter } from './live-bytes.js';
 import { renderMetrics } from './metrics.js';
 import { EventLoopDelay } from './process-metrics.js';
 import { configView, servicePortSnapshots, type AdminSource, type ServicePortSnapshot } from './view.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export const EVENTS_PATH = '/api/events';
+const EVENTS_PATH = '/api/events';
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
@@ -58,7 +57,6 @@ export function isLoopback(host: string): boolean {
 export class AdminServer {
   readonly feed: EventFeed;
   private readonly server: Server;
-  private readonly meter = new ByteMeter();
   private readonly loop = new EventLoopDelay();
   private readonly routes: Readonly<Record<string, Route>>;
 
@@ -90,7 +88,7 @@ export class AdminServer {
   }
 
   private snapshots(): ServicePortSnapshot[] {
-    return servicePortSnapshots(this.source, this.meter);
+    return servicePortSnapshots(this.source);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
