@@ -32,16 +32,33 @@
  * number and the byte counts Node had seen.
  */
 import type { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { nativeEnd, type NativeEnd, type NativeThreadStats, type SpliceAddon } from '../native/splice-addon.js';
+import type { ByteCounts, ForwardedEnd, LeaseCarrier } from './lease.js';
 import type { PumpOptions } from './pump.js';
+
+/** The lease terminations the native pump reports: what the JS pump reports (an abort is the drain's reset). */
+type NativePumpEnd = Extract<ForwardedEnd, 'client_fin' | 'endpoint_fin' | 'client_reset' | 'endpoint_reset' | 'idle_timeout' | 'half_close_timeout' | 'drain'>;
 
 /** How a natively pumped connection ended, with the bytes each side sent in all (before and after the hand-off). */
 export interface NativePumpResult {
   readonly bytesFromDownstream: number;
   readonly bytesFromUpstream: number;
-  readonly end: NativeEnd;
+  readonly end: NativePumpEnd;
   /** The errno of the failure (ECONNRESET = 104 on Linux), 0 for a clean end. */
   readonly errno: number;
+  /** Its name (ECONNRESET, ETIMEDOUT from keepalive...), '' for a clean end; what the JS pump reports as the error code. */
+  readonly errorCode: string;
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+
+function errnoName(errno: number): string {
+  return errno === 0 ? '' : (ERRNO_NAMES.get(errno) ?? `errno ${errno}`);
+}
+
+function leaseEnd(end: NativeEnd): NativePumpEnd {
+  return end === 'abort' ? 'drain' : end;
 }
 
 export interface NativePumpLimits {
@@ -97,7 +114,7 @@ function releaseDeferred(downstream: Socket, upstream: Socket): void {
 }
 
 /** One connection owned by the addon: its live byte counts and a way to reset it. */
-export class NativeCarrier {
+export class NativeCarrier implements LeaseCarrier {
   private result: NativePumpResult | undefined;
 
   constructor(
@@ -109,14 +126,14 @@ export class NativeCarrier {
   ) {}
 
   /** Bytes so far, received from the client and from the endpoint; read from the shared counters, no call into the addon. */
-  bytes(): { fromDownstream: number; fromUpstream: number } {
+  bytes(): ByteCounts {
     const r = this.result;
     if (r !== undefined) return { fromDownstream: r.bytesFromDownstream, fromUpstream: r.bytesFromUpstream };
     const live = this.pump.liveBytes(this.slot);
     return { fromDownstream: this.before.fromDownstream + live[0], fromUpstream: this.before.fromUpstream + live[1] };
   }
 
-  /** Resets both sides now (the drain deadline); the end is still reported through `done`, as `abort`. */
+  /** Resets both sides now (the drain deadline); the end is still reported through `done`, as `drain`. */
   abort(): void {
     if (this.result === undefined) this.pump.abort(this.slot);
   }
@@ -130,8 +147,9 @@ export class NativeCarrier {
     const result: NativePumpResult = {
       bytesFromDownstream: this.before.fromDownstream + fromDownstream,
       bytesFromUpstream: this.before.fromUpstream + fromUpstream,
-      end,
+      end: leaseEnd(end),
       errno,
+      errorCode: errnoName(errno),
     };
     this.result = result;
     this.done(result);
@@ -209,7 +227,7 @@ export class NativePump {
     return carrier;
   }
 
-  /** Resets every connection the addon owns (the drain deadline); each still reports its end. */
+  /** Resets every connection the addon owns; each still reports its end (`drain`). */
   abortAll(): void {
     if (this.active > 0) this.addon.abort();
   }

@@ -46,7 +46,7 @@ export async function startPumpProxy(t: Test, upstreamPort: number, config: Pump
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, (downstream) => {
     downstream.on('error', () => undefined);
     sockets.add(downstream);
-    dial('127.0.0.1', upstreamPort, 5000, (err, upstream) => {
+    dial('127.0.0.1', upstreamPort, 5000, 0, (err, upstream) => {
       if (upstream === undefined) {
         downstream.destroy(err);
         return;
