@@ -17,6 +17,8 @@ import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from '.
 import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
+import type { NativePump } from './proxy/native-pump.js';
+import { selectPump } from './proxy/pump-choice.js';
 import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
@@ -75,6 +77,12 @@ export async function loadDesired(options: Options, expect?: PathKind, running?:
 
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
 
+/** --pump: the native pump for the Service ports when chosen and built (the choice is logged once, here). */
+function pumpOf(options: Options, log: Logger): { nativePump?: NativePump } {
+  const native = selectPump(options.pump, log);
+  return native === undefined ? {} : { nativePump: native };
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -128,7 +136,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       log,
     );
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs },
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(options, log) },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),

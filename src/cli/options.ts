@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 
 export interface HostPortAddress {
   readonly host: string;
@@ -31,6 +32,8 @@ export interface Options {
   readonly watch: boolean;
   /** Processes serving the listeners (node:cluster); 1 = this process alone. */
   readonly workers: number;
+  /** Who moves TCP bytes: the native splice pump where it is built (falling back to JS), or always the JS pump. */
+  readonly pump: PumpChoice;
 }
 
 export type Command =
@@ -83,6 +86,10 @@ Options:
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
+  --pump native|js          who moves TCP bytes: the native splice pump (Linux,
+                            built at install; falls back to js and says so)
+                            or the JavaScript pump (env SVCPROXY_PUMP,
+                            default native)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -119,6 +126,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
         workers: { type: 'string' },
+        pump: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -157,6 +165,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workersText = values.workers ?? env['SVCPROXY_WORKERS'] ?? '1';
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
+  const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
+  if (!isPumpChoice(pump)) return { kind: 'usage-error', message: `--pump: "${pump}" is not one of ${PUMP_CHOICES.join(', ')}` };
   return {
     kind: 'run',
     options: {
@@ -172,6 +182,11 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
       workers,
+      pump,
     },
   };
+}
+
+function isPumpChoice(value: string): value is PumpChoice {
+  return (PUMP_CHOICES as readonly string[]).includes(value);
 }

@@ -21,6 +21,7 @@ function testOptions(config: string, overrides: Partial<Options> = {}): Options 
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    pump: 'native',
     ...overrides,
   };
 }
