@@ -70,7 +70,7 @@ export interface NativePumpLimits {
   readonly maxSparePipes: number;
 }
 
-export const DEFAULT_NATIVE_LIMITS: NativePumpLimits = { slots: 65_536, maxPipes: 1024, maxSparePipes: 16 };
+const DEFAULT_NATIVE_LIMITS: NativePumpLimits = { slots: 65_536, maxPipes: 1024, maxSparePipes: 16 };
 
 /** What the JS side counts about hand-offs, for metrics. */
 export interface NativePumpCounts {
@@ -175,7 +175,7 @@ export class NativePump {
   ) {
     this.deferRelease = deferRelease;
     this.counters = new Float64Array(limits.slots * 2);
-    this.carriers = new Array<NativeCarrier | undefined>(limits.slots).fill(undefined);
+    this.carriers = Array.from<NativeCarrier | undefined>({ length: limits.slots });
     // Popped from the end: slot 0 first, so a quiet process touches few counter pages.
     this.freeSlots = Array.from({ length: limits.slots }, (_, i) => limits.slots - 1 - i);
     addon.start(this.counters, limits.maxPipes, limits.maxSparePipes, (slot, end, errno, down, up) => this.onDone(slot, end, errno, down, up));

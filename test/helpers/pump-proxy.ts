@@ -13,7 +13,7 @@ import type { NativeCarrier, NativePump, NativePumpResult } from '../../src/prox
 import { pump, SOCKET_HIGH_WATER_MARK, type PumpOptions, type PumpResult } from '../../src/proxy/pump.js';
 import { portOf } from './net.js';
 
-export type Finished = { readonly pump: 'native'; readonly result: NativePumpResult } | { readonly pump: 'js'; readonly result: PumpResult; readonly fallback: string };
+type Finished = { readonly pump: 'native'; readonly result: NativePumpResult } | { readonly pump: 'js'; readonly result: PumpResult; readonly fallback: string };
 
 export interface PumpProxyOptions {
   readonly native: NativePump | undefined;

@@ -12,7 +12,7 @@ import { immediateEpollDelete, NativePump } from '../../src/proxy/native-pump.js
 import { loadSpliceAddon } from '../../src/native/splice-addon.js';
 import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
 import { nativePump, skipWithoutNative } from '../helpers/native.js';
-import { openFds, startPumpProxy } from '../helpers/pump-proxy.js';
+import { startPumpProxy } from '../helpers/pump-proxy.js';
 
 const skip = skipWithoutNative();
 const native = nativePump as NativePump; // only used by tests that run when it exists
