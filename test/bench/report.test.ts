@@ -36,7 +36,7 @@ t.test('every figure has a definition, and only memory figures lack a generator 
 });
 
 t.test('figuresOf: medians of the runs, their spread, and memory in MiB/KiB', async (t) => {
-  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, openSeconds: 0.1, fdLimit: 4096 };
+  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const, rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const, gcForced: true, openSeconds: 0.1, fdLimit: 4096 };
   const { figures, spread } = figuresOf(runs('svcproxy', 1), mem);
   t.equal(figures.bulk1_MBps, 1002);
   t.same(spread.bulk1_MBps, [1001, 1003]);
