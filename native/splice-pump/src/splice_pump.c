@@ -616,8 +616,10 @@ static void expire_timers(struct pump* P) {
       heap_down(P, 0);
       continue;
     }
-    /* What the JS pump does on a socket timeout: close both, no reset. */
-    finish(P, c, c->half_closed ? R_HALF_CLOSE_TIMEOUT : R_IDLE_TIMEOUT, 0, 0);
+    /* What the JS pump does on a socket timeout: close both, no reset; the
+     * reason is the timeout in force (a shorter idle timeout wins when half-closed). */
+    int idle_first = c->idle_ms > 0 && c->idle_ms < c->half_close_ms;
+    finish(P, c, c->half_closed && !idle_first ? R_HALF_CLOSE_TIMEOUT : R_IDLE_TIMEOUT, 0, 0);
   }
 }
 
