@@ -139,7 +139,7 @@ async function steadyRss(pgid: number): Promise<{ median: number; spread: readon
 }
 
 /** The inspector URL a process started with --inspect=HOST:0 printed on stderr. */
-export function inspectorUrl(stderr: string): string | undefined {
+function inspectorUrl(stderr: string): string | undefined {
   return /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
 }
 
