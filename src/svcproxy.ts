@@ -77,9 +77,7 @@ export async function loadDesired(options: Options, expect?: PathKind, running?:
 
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
 
-/** --pump: the native pump for the Service ports when chosen and built (the choice is logged once, here). */
-function pumpOf(options: Options, log: Logger): { nativePump?: NativePump } {
-  const native = selectPump(options.pump, log);
+function pumpOf(native: NativePump | undefined): { nativePump?: NativePump } {
   return native === undefined ? {} : { nativePump: native };
 }
 
@@ -102,6 +100,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly probes: ProbeManager;
   /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
   readonly admin: A | undefined;
+  /** The native splice pump when --pump native and it is built; undefined: the JS pump carries everything. */
+  readonly nativePump: NativePump | undefined;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -135,8 +135,10 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       },
       log,
     );
+    // --pump: the native pump when chosen and built; the choice is logged once, here.
+    this.nativePump = selectPump(options.pump, log);
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(options, log) },
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(this.nativePump) },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),
