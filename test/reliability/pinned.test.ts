@@ -66,8 +66,10 @@ t.test('TCP keepalive runs on both sockets of a proxied connection', async (t) =
   // ss shows the timer a socket has armed: keepalive, counting down from the 45 s idle time.
   const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
   const lines = stdout.split('\n');
-  const accepted = lines.find((l) => l.includes(`127.0.0.1:${port} `) && l.includes(`127.0.0.1:${downstreamPort}`));
-  const dialled = lines.find((l) => l.includes(`127.0.0.1:${upstreamLocal} `) && l.includes(`127.0.0.1:${upstream}`));
+  // Match the local and peer columns exactly: the other end of each connection is listed too, without keepalive.
+  const socketLine = (local: string, peer: string): string | undefined => lines.find((l) => l.trim().split(/\s+/).slice(2, 4).join(' ') === `${local} ${peer}`);
+  const accepted = socketLine(`127.0.0.1:${port}`, `127.0.0.1:${downstreamPort}`);
+  const dialled = socketLine(`127.0.0.1:${upstreamLocal}`, `127.0.0.1:${upstream}`);
   t.match(accepted, /timer:\(keepalive,/, 'the client-side socket');
   t.match(dialled, /timer:\(keepalive,/, 'the endpoint-side socket');
   client.end();

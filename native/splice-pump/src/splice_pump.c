@@ -565,11 +565,15 @@ static void adopt_on_thread(struct pump* P, struct conn* c) {
       finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, 3);
       return;
     }
-    c->readable[side] = 1; /* optimistic: the first read finds out (EAGAIN) */
+    /* Edge-triggered ADD reports what is already readable (bytes or a FIN that
+     * arrived before the hand-off) at the next epoll_wait, so no read is tried
+     * blind; a fresh socket can take bytes, and a write that cannot says EAGAIN. */
+    c->readable[side] = 0;
     c->writable[side] = 1;
   }
   heap_set(P, c);
-  enqueue(P, c);
+  /* Bytes JS read before the hand-off are written at once. */
+  if (c->d[DOWN].prefix != NULL || c->d[UP].prefix != NULL) enqueue(P, c);
 }
 
 /* Takes the queued commands; returns 1 when the thread must stop. */
@@ -708,10 +712,14 @@ static void* thread_main(void* arg) {
 static void push_command(struct pump* P, struct cmd* cmd) {
   cmd->next = NULL;
   pthread_mutex_lock(&P->mu);
+  /* Only the first command of a batch wakes the thread: it takes the whole
+   * queue, so a burst of hand-offs costs one eventfd write, not one each. */
+  int wake = P->cmd_head == NULL;
   if (P->cmd_tail != NULL) P->cmd_tail->next = cmd;
   else P->cmd_head = cmd;
   P->cmd_tail = cmd;
   pthread_mutex_unlock(&P->mu);
+  if (!wake) return;
   uint64_t one = 1;
   while (write(P->evfd, &one, sizeof one) < 0 && errno == EINTR) {
   }
