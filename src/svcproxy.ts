@@ -12,18 +12,23 @@ import type { Options } from './cli/options.js';
 import { readConfig, STDIN_PATH, validateRead, type PathKind, type ReadOptions, type ReadResult } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher } from './config/watch.js';
+import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
+import type { NativePump } from './proxy/native-pump.js';
+import { selectPump } from './proxy/pump-choice.js';
 import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
+import { parseLoopbackRange } from './state/address-allocator.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
-import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
+import { describeServicePort } from './cli/describe.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
@@ -35,14 +40,16 @@ const WATCH_DEBOUNCE_MS = 150;
  */
 const SETTLE_MS = 100;
 
-function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
+function listenEnvironment(options: Options, running?: DesiredState): ListenEnvironment {
+  const range = parseLoopbackRange(options.serviceCidr);
   return {
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
     reserved: adminAddresses(options),
     udp: workerIndex() <= 1,
-    ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
+    ...(typeof range === 'string' ? {} : { serviceRange: range }),
+    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
   };
 }
 
@@ -71,7 +78,7 @@ export async function loadDesired(options: Options, input: ReadOptions = {}, run
 
 async function planRead(options: Options, read: ReadResult, input: ReadOptions, running?: DesiredState): Promise<Loaded> {
   const loaded = await validateRead(read, options.config);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running?.nodePorts));
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
@@ -85,6 +92,10 @@ async function planRead(options: Options, read: ReadResult, input: ReadOptions, 
 }
 
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
+
+function pumpOf(native: NativePump | undefined): { nativePump?: NativePump } {
+  return native === undefined ? {} : { nativePump: native };
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,6 +116,10 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly probes: ProbeManager;
   /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
   readonly admin: A | undefined;
+  /** DNS zone and server, hosts-file block: names for the applied Services. */
+  readonly names: NameService;
+  /** The native splice pump when --pump native and it is built; undefined: the JS pump carries everything. */
+  readonly nativePump: NativePump | undefined;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -138,13 +153,16 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       },
       log,
     );
+    // --pump: the native pump when chosen and built; the choice is logged once, here.
+    this.nativePump = selectPump(options.pump, log);
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs },
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(this.nativePump) },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),
       parts.onLeaseEnd,
     );
+    this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
@@ -156,7 +174,13 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.info({ service, pod: change.pod, address: change.plan.address, reason: change.reason }, change.ready ? 'endpoint ready' : 'endpoint not ready');
     }
     this.registry.podReadinessChanged(change.pod);
+    this.names.refresh().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'hosts file not updated'));
     this.events.emit('readiness', change);
+  }
+
+  /** Every Service of the applied config, with its addresses and ports (names, the admin API). */
+  get services(): ReadonlyMap<string, ServiceInfo> {
+    return this.state.services;
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -165,6 +189,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (this.status.successes === 0) return { ready: false, reason: 'no config applied yet' };
     const failed = this.registry.failedListeners();
     if (failed.length > 0) return { ready: false, reason: `not bound: ${failed.map((l) => `${l.plan.key} (${l.lastError})`).join(', ')}` };
+    const names = this.names.problem;
+    if (names !== '') return { ready: false, reason: names };
     return { ready: true, reason: 'ok' };
   }
 
@@ -182,6 +208,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     }
     this.input = { expect: first.kinds, ...(first.stdin === undefined ? {} : { stdin: first.stdin }) };
     await this.applyLoaded(first, 'start');
+    await this.names.start();
     // Standard input cannot change: only the paths are watched (and polled, once for all).
     this.watchers = this.options.config
       .filter((path) => path !== STDIN_PATH)
@@ -253,10 +280,18 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     const changes = planChanges(this.state, loaded.state);
     this.log.info({ trigger, changes: changes.length, hash: loaded.hash.slice(0, 12) }, 'applying config');
     for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
+    this.logServedAddresses(this.state.services, loaded.state.services);
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
     this.probes.sync(loaded.state.probes);
+    try {
+      await this.names.update(loaded.state.services);
+    } catch (err: unknown) {
+      // The hosts file: at start-up a path svcproxy cannot write is an error; later, the proxy keeps serving.
+      if (trigger === 'start') throw new Error(`cannot write the hosts file ${this.options.hostsFile}: ${errorMessage(err)}`, { cause: err });
+      this.log.warn({ path: this.options.hostsFile, err: errorMessage(err) }, 'hosts file not updated');
+    }
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
     this.status.successes++;
     this.status.lastResult = 'success';
@@ -264,6 +299,17 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
+  }
+
+  /** One log line per Service port whose addresses are new or changed: every address it is served on. */
+  private logServedAddresses(before: ReadonlyMap<string, ServiceInfo>, after: ReadonlyMap<string, ServiceInfo>): void {
+    for (const [key, service] of after) {
+      const was = before.get(key);
+      service.ports.forEach((port, i) => {
+        if (was !== undefined && JSON.stringify(was.ports[i]) === JSON.stringify(port) && JSON.stringify(was.addresses) === JSON.stringify(service.addresses)) return;
+        this.log.info({ service: key, port: port.name || port.port, addresses: port.servedOn.map((a) => a.address) }, describeServicePort(service, port));
+      });
+    }
   }
 
   /**
@@ -276,6 +322,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     for (const watcher of this.watchers) watcher.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
+    await this.names.stop();
     const open = this.registry.tracker.active;
     this.log.info({ connections: open, drainTimeoutMs }, 'draining');
     const idle = drainTimeoutMs > 0 ? await this.registry.tracker.waitForIdle(drainTimeoutMs) : open === 0;

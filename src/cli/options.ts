@@ -8,6 +8,9 @@ import { parseArgs } from 'node:util';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { parseLoopbackRange } from '../state/address-allocator.js';
+import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
+import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 
 export interface HostPortAddress {
   readonly host: string;
@@ -32,6 +35,16 @@ export interface Options {
   readonly watch: boolean;
   /** Processes serving the listeners (node:cluster); 1 = this process alone. */
   readonly workers: number;
+  /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
+  readonly serviceCidr: string;
+  /** The DNS server's UDP+TCP address; undefined = no DNS server. */
+  readonly dnsAddress: HostPortAddress | undefined;
+  /** The cluster domain DNS answers for, without a trailing dot. */
+  readonly clusterDomain: string;
+  /** A hosts-format file to keep a block of Service names in; '' = none. */
+  readonly hostsFile: string;
+  /** Who moves TCP bytes: the native splice pump where it is built (falling back to JS), or always the JS pump. */
+  readonly pump: PumpChoice;
 }
 
 export type Command =
@@ -49,6 +62,8 @@ const DEFAULTS = {
   tcpKeepAlive: '60s',
   drainTimeout: '30s',
   configPollInterval: '5s',
+  serviceCidr: DEFAULT_SERVICE_CIDR,
+  clusterDomain: 'cluster.local',
 } as const;
 
 export const USAGE = `Usage: svcproxy [options]
@@ -82,13 +97,32 @@ Options:
                             it; 0 = never (default ${DEFAULTS.configPollInterval})
   --no-watch                do not watch the config; reload on SIGHUP (and
                             the poll, if any) only
+  --service-cidr CIDR       loopback range each Service gets its own address
+                            from (env SVCPROXY_SERVICE_CIDR, default
+                            ${DEFAULTS.serviceCidr})
+  --dns-address HOST:PORT   answer DNS (UDP and TCP) for Service names
+                            (env SVCPROXY_DNS_ADDRESS, default: off)
+  --cluster-domain DOMAIN   the domain of those names (env
+                            SVCPROXY_CLUSTER_DOMAIN, default ${DEFAULTS.clusterDomain})
+  --hosts-file PATH         keep a block of Service names in this hosts file
+                            (env SVCPROXY_HOSTS_FILE, default: none)
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
+  --pump native|js          who moves TCP bytes: the native splice pump (Linux,
+                            built at install; falls back to js and says so)
+                            or the JavaScript pump (env SVCPROXY_PUMP,
+                            default native)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
   --help                    print this help
+
+Commands:
+  svcproxy env [--namespace NS] [--format shell|dotenv] [options]
+                            print the Service environment variables a Pod in
+                            NS (default "default") would get, as the kubelet
+                            writes them, with the addresses svcproxy serves
 `;
 
 /** `host:port` or `[v6]:port`. */
@@ -121,6 +155,11 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
         workers: { type: 'string' },
+        'service-cidr': { type: 'string' },
+        'dns-address': { type: 'string' },
+        'cluster-domain': { type: 'string' },
+        'hosts-file': { type: 'string' },
+        pump: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -162,6 +201,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
   if (workers > 1 && config.includes('-')) return { kind: 'usage-error', message: '--config -: standard input is read once, by one process; it cannot be used with --workers' };
+  const names = parseNameOptions(values, env);
+  if (typeof names === 'string') return { kind: 'usage-error', message: names };
+  const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
+  if (!isPumpChoice(pump)) return { kind: 'usage-error', message: `--pump: "${pump}" is not one of ${PUMP_CHOICES.join(', ')}` };
   return {
     kind: 'run',
     options: {
@@ -177,6 +220,34 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
       workers,
+      ...names,
+      pump,
     },
   };
+}
+
+type NameOptions = Pick<Options, 'serviceCidr' | 'dnsAddress' | 'clusterDomain' | 'hostsFile'>;
+
+/** The Service network and name flags; a usage error message when one is wrong. */
+function parseNameOptions(values: Readonly<Record<string, string | readonly string[] | boolean | undefined>>, env: NodeJS.ProcessEnv): NameOptions | string {
+  const flag = (name: string, variable: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : env[variable];
+  };
+  const cidrText = flag('service-cidr', 'SVCPROXY_SERVICE_CIDR') ?? DEFAULTS.serviceCidr;
+  const range = parseLoopbackRange(cidrText);
+  if (typeof range === 'string') return `--service-cidr: ${range}`;
+  const dnsText = flag('dns-address', 'SVCPROXY_DNS_ADDRESS') ?? '';
+  const dnsAddress = dnsText === '' ? undefined : parseHostPort(dnsText);
+  if (dnsAddress === undefined && dnsText !== '') return `--dns-address: "${dnsText}" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)`;
+  const domainText = flag('cluster-domain', 'SVCPROXY_CLUSTER_DOMAIN') ?? DEFAULTS.clusterDomain;
+  const clusterDomain = domainText.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(clusterDomain) || clusterDomain.length > 200) {
+    return `--cluster-domain: "${domainText}" is not a DNS domain such as cluster.local`;
+  }
+  return { serviceCidr: range.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
+}
+
+function isPumpChoice(value: string): value is PumpChoice {
+  return (PUMP_CHOICES as readonly string[]).includes(value);
 }

@@ -26,6 +26,7 @@ import { dial } from './dial.js';
 import { Lease, type ByteCounts, type RejectReason } from './lease.js';
 import { PortLedger, type LeaseObserver } from './port-ledger.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
+import type { NativePump, NativePumpResult } from './native-pump.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
 import type { ServicePortStats } from './stats.js';
@@ -41,6 +42,8 @@ export interface ServicePortOptions {
   readonly keepAliveMs: number;
   readonly shuffle?: Shuffle;
   readonly passiveHealth?: PassiveHealthOptions;
+  /** Moves the bytes of eligible TCP connections in the kernel (--pump native); absent: the JS pump does it all. */
+  readonly nativePump?: NativePump;
 }
 
 /** What a ServicePortProxy shares with the rest of the process. */
@@ -308,7 +311,26 @@ export class ServicePortProxy {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
+    const native = this.options.nativePump;
+    if (native !== undefined && nativeEligible(lease)) {
+      const carrier = native.handOff(downstream, socket, this.pumpOptions, (result) => this.onNativeDone(lease, result));
+      if (typeof carrier !== 'string') {
+        lease.carrier = carrier;
+        // The addon owns the descriptors now and both net.Sockets are destroyed: the lease must not keep them alive.
+        lease.downstream = undefined;
+        lease.upstream = undefined;
+        return;
+      }
+      // Not handed off (fd limit, a write still queued...): counted by the native pump; the JS pump carries on.
+    }
     lease.carrier = pump(downstream, socket, this.pumpOptions, (result) => this.onPumpDone(lease, result));
+  }
+
+  private onNativeDone(lease: Lease, result: NativePumpResult): void {
+    lease.end(result.end, { fromDownstream: result.bytesFromDownstream, fromUpstream: result.bytesFromUpstream }, result.errorCode);
+    if (this.debug) {
+      this.log.debug({ reason: result.end, code: result.errorCode, rx: result.bytesFromDownstream, tx: result.bytesFromUpstream, pump: 'native' }, 'connection closed');
+    }
   }
 
   /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
@@ -327,6 +349,16 @@ export class ServicePortProxy {
       );
     }
   }
+}
+
+/**
+ * Whether the native pump may carry a connection: it moves bytes without JS
+ * ever seeing them, so anything that must act on the bytes in JS keeps the JS
+ * pump. Today that is a fault (toxic, issue 15) applied to the lease: a lease
+ * with toxics needs the JS (toxic) pump. Only TCP connections get here.
+ */
+function nativeEligible(lease: Lease): boolean {
+  return lease.toxics.length === 0;
 }
 
 function blockListOf(cidrs: readonly string[]): BlockList {

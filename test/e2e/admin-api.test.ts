@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { get, getJson, metric, scrape, type Sample } from '../helpers/admin.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, request, startEchoServer } from '../helpers/net.js';
+import { nativePump } from '../helpers/native.js';
 import { configDir } from '../helpers/process.js';
 
 interface EndpointJson {
@@ -33,7 +34,7 @@ interface ServicePortJson {
   port: number;
   protocol: string;
   targetPort: string;
-  listeners: Array<{ address: string; protocol: string; state: string; error: string }>;
+  listeners: Array<{ address: string; protocol: string; role: string; state: string; error: string }>;
   endpoints: EndpointJson[];
   totals: { connections: number; activeConnections: number; bytesFromDownstream: number; bytesFromUpstream: number; connectFailures: number; rejected: Record<string, number> };
 }
@@ -129,7 +130,8 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   );
   const web = servicePort(api, 'shop/web:http');
   t.match(web, { namespace: 'shop', service: 'web', portName: 'http', port: ports.web, protocol: 'TCP', targetPort: '8080' });
-  t.same(web.listeners, [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }]);
+  t.same(web.listeners.filter((l) => l.role === 'bindAddress'), [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }]);
+  t.match(web.listeners.filter((l) => l.role === 'clusterIP'), [{ address: new RegExp(`^127\\.96\\.\\d+\\.\\d+:${ports.web}$`), state: 'listening' }], 'and on its own address');
   t.same(web.totals, {
     connections: 4,
     activeConnections: 1,
@@ -158,6 +160,12 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   t.match(answer.body, /^# HELP svcproxy_connections_total .+\n# TYPE svcproxy_connections_total counter$/m);
   const m = await scrape(admin);
   const webLabels = { namespace: 'shop', service: 'web', port: 'http' };
+  if (nativePump !== undefined) {
+    // The in-process instances run the native pump (the default) where it is built; its counts are per process.
+    t.ok(metric(m, 'svcproxy_native_pump_handoffs_total') >= 4, 'the forwarded connections were handed to the native pump');
+    t.ok(metric(m, 'svcproxy_native_pump_connections') >= 1, 'the open one is owned by it now');
+    t.equal(metric(m, 'svcproxy_native_pump_pipes', { state: 'in_use' }), 0, 'no pipe is held by idle connections');
+  }
   t.equal(metric(m, 'svcproxy_connections_total', webLabels), 4);
   t.equal(metric(m, 'svcproxy_active_connections', webLabels), 1);
   t.equal(metric(m, 'svcproxy_bytes_total', { ...webLabels, direction: 'downstream_rx' }), sent, 'includes the open connection');
@@ -171,7 +179,7 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
     [2, 1, 1],
     'endpoints by condition',
   );
-  t.equal(metric(m, 'svcproxy_listeners', { ...webLabels, state: 'listening' }), 1);
+  t.equal(metric(m, 'svcproxy_listeners', { ...webLabels, state: 'listening' }), 2, 'its own address and the bind address');
   checkHistogram(t, m, webLabels, 4);
 
   const emptyLabels = { namespace: 'default', service: 'empty', port: String(ports.empty) };

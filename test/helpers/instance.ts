@@ -21,6 +21,11 @@ function testOptions(config: string | readonly string[], overrides: Partial<Opti
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    serviceCidr: '127.96.0.0/16',
+    dnsAddress: undefined,
+    clusterDomain: 'cluster.local',
+    hostsFile: '',
+    pump: 'native',
     ...overrides,
   };
 }
