@@ -68,7 +68,7 @@ export interface Loaded {
 }
 
 /**
- * Reads, validates (in a worker) and plans the whole config; any issue
+ * Reads, validates (in a child process) and plans the whole config; any issue
  * means the snapshot must not be applied. `running` passes the nodePorts
  * allocated so far, so an allocation survives reloads.
  */
@@ -246,7 +246,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const forced = trigger === 'signal' || trigger === 'api';
-    // Reading is cheap and decides whether anything changed; only a changed snapshot is parsed (in a worker).
+    // Reading is cheap and decides whether anything changed; only a changed snapshot is parsed (in a child process).
     let read = await readConfig(this.options.config, this.input);
     if (!forced && read.hash === this.seenHash) return 'unchanged';
     if (!forced) {

@@ -4,7 +4,7 @@
  * content hash. Any read problem is an issue, never a partial snapshot, so a
  * half-finished edit cannot be applied. Reading is bounded (file size, total
  * size, number of files, directory depth) and cheap; parsing and validating
- * happen in a worker (isolated-validation.ts).
+ * happen in a child process (isolated-validation.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -197,7 +197,7 @@ export function describePaths(paths: readonly string[]): string {
   return paths.map((p) => (p === STDIN_PATH ? '<stdin>' : p)).join(', ');
 }
 
-/** Parse and validate what was read (in a worker): the rest of the pipeline from a read to a snapshot or its issues. */
+/** Parse and validate what was read (in a child process): the rest of the pipeline from a read to a snapshot or its issues. */
 export async function validateRead(read: ReadResult, paths: readonly string[], limits?: ValidationLimits): Promise<LoadResult> {
   const validated = await validateIsolated(read.sources, describePaths(paths), limits);
   return {

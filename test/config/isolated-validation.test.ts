@@ -1,7 +1,8 @@
 /**
- * Validation in a worker thread: the same answer as in this thread, every
- * failure of the worker becomes a problem line against the file it was
- * reading, and the event loop stays free while it works.
+ * Validation in a child process: the same answer as in this thread, every
+ * failure of the child becomes a problem line against the file it was
+ * reading, this process survives it, and the event loop stays free while it
+ * works.
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
@@ -22,29 +23,32 @@ function heavy(): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n${items}\n`;
 }
 
-t.test('the worker gives the same result as validating in this thread', async (t) => {
+t.test('the validation process gives the same result as validating in this thread', async (t) => {
   const sources = [GOOD, { file: 'bad.yaml', text: 'apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {selectr: {}}\n' }];
   t.same(await validateIsolated(sources, 'cfg'), validateSources(sources));
 });
 
-t.test('the issue-11 repro through the worker: one problem line', async (t) => {
+t.test('the issue-11 repro through the validation process: one problem line', async (t) => {
   const result = await validateIsolated([GOOD, { file: 'repro.yaml', text: readFileSync(REPRO, 'utf8') }], 'cfg');
   t.same(result.issues.map(formatIssue), ['repro.yaml: could not be parsed: nesting too deep (more than 128 levels at line 369)']);
 });
 
-t.test('a worker past its time limit is stopped; the problem names the limit', async (t) => {
+t.test('a validation past its time limit is stopped; the problem names the limit', async (t) => {
   const result = await validateIsolated([{ file: 'big.yaml', text: heavy() }], 'cfg', { ...DEFAULT_LIMITS, timeLimitMs: 1 });
   t.equal(result.issues.length, 1);
   t.match(formatIssue(result.issues[0]!), /^(cfg|big\.yaml): could not be parsed: not done within 0\.001 s \(time limit\)$/);
   t.same(result.snapshot.services, []);
 });
 
-t.test('a worker past its heap limit is stopped; the problem names the file it was reading', async (t) => {
-  const result = await validateIsolated([GOOD, { file: 'big.yaml', text: heavy() }], 'cfg', { ...DEFAULT_LIMITS, heapMb: 48 });
-  t.same(result.issues.map(formatIssue), ['big.yaml: could not be parsed: needs more than 48 MB of memory (limit)']);
+t.test('a validation past its heap limit is stopped, this process is not; the problem names the file it was reading', async (t) => {
+  // Five times: a worker thread's overshoot aborted its whole process about one run in ten (nodejs/node#47224).
+  for (let i = 0; i < 5; i++) {
+    const result = await validateIsolated([GOOD, { file: 'big.yaml', text: heavy() }], 'cfg', { ...DEFAULT_LIMITS, heapMb: 48 });
+    t.same(result.issues.map(formatIssue), ['big.yaml: could not be parsed: needs more than 48 MB of memory (limit)']);
+  }
 });
 
-t.test('nothing to validate needs no worker', async (t) => {
+t.test('nothing to validate needs no process', async (t) => {
   t.same((await validateIsolated([], 'cfg')).issues, []);
 });
 
