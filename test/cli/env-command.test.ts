@@ -8,7 +8,7 @@ t.test('parseEnvCommand: --namespace and --format (either spelling); the rest ar
     kind: 'env',
     namespace: 'shop',
     format: 'dotenv',
-    options: { config: 'x.yaml' },
+    options: { config: ['x.yaml'] },
   });
   t.match(parseEnvCommand([], {}), { kind: 'env', namespace: 'default', format: 'shell' });
   t.same(parseEnvCommand(['--format', 'yaml'], {}), { kind: 'usage-error', message: '--format: "yaml" is not shell or dotenv' });
