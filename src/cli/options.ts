@@ -8,11 +8,7 @@ import { parseArgs } from 'node:util';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
-
-export interface HostPortAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import { DEFAULT_ADMIN_ADDRESS, parseHostPort, type HostPortAddress } from './host-port.js';
 
 export interface Options {
   readonly config: string;
@@ -40,7 +36,7 @@ export type Command =
 export const DEFAULTS = {
   config: 'config/',
   bindAddress: '127.0.0.1',
-  admin: '127.0.0.1:9901',
+  admin: DEFAULT_ADMIN_ADDRESS,
   logLevel: 'info',
   halfCloseTimeout: '60s',
   drainTimeout: '30s',
@@ -81,16 +77,6 @@ Options:
   --version                 print the version
   --help                    print this help
 `;
-
-/** `host:port` or `[v6]:port`. */
-export function parseHostPort(text: string): HostPortAddress | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const host = match[1] ?? match[2] ?? '';
-  const port = Number(match[3]);
-  if (port > 65535 || host === '' || ipFamily(host) === 0) return undefined;
-  return { host, port };
-}
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let values;

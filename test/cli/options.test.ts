@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseCommand, parseHostPort } from '../../src/cli/options.js';
+import { parseHostPort } from '../../src/cli/host-port.js';
+import { parseCommand } from '../../src/cli/options.js';
 
 t.test('defaults', async (t) => {
   t.same(parseCommand([], {}), {
