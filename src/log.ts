@@ -1,6 +1,7 @@
 /**
- * The root pino logger: JSON lines on stdout. The destination is injectable
- * so tests can read what was logged. Per-listener children are created once
+ * The root pino logger: JSON lines on stdout, the level as its name
+ * (`"level":"info"`, what log shippers and people read; pino's default is a
+ * number). The destination is injectable so tests can read what was logged. Per-listener children are created once
  * (pino serializes bindings at child() time), and the hot path logs only at
  * debug, which pino turns into a no-op when disabled.
  */
@@ -16,7 +17,7 @@ export function isLogLevel(value: string): value is LogLevel {
 }
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const options = { level, base: { pid: process.pid } };
+  const options = { level, base: { pid: process.pid }, formatters: { level: (label: string) => ({ level: label }) } };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 

@@ -65,7 +65,7 @@ t.test('binding the admin server on a non-loopback address logs a warning; loopb
   await startInstance(t, dir, { admin: { host: '0.0.0.0', port: 0 } }, wide.log);
   t.match(
     wide.records.find((r) => r.msg.startsWith('admin server bound to a non-loopback address')),
-    { level: 40, address: '0.0.0.0:0' },
+    { level: 'warn', address: '0.0.0.0:0' },
   );
   const local = captureLogger('info');
   await startInstance(t, dir, {}, local.log);
