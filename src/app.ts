@@ -8,7 +8,9 @@ import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { loadDesired, Svcproxy } from './svcproxy.js';
-import { runPrimary, workerIndex, workerOptions } from './workers.js';
+import { runPrimary } from './cluster/primary.js';
+import { WorkerAgent } from './cluster/worker-agent.js';
+import { workerIndex } from './workers.js';
 import { version } from './version.js';
 
 export { version };
@@ -73,7 +75,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
-  const proxy = new Svcproxy(workerOptions(options, index), log);
+  const proxy = new Svcproxy(options, log);
+  // A worker's admin model goes to the primary, which serves the admin address for every worker.
+  const agent = index > 0 ? new WorkerAgent(proxy.model, log) : undefined;
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {
@@ -82,7 +86,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     if (index > 0) process.exit(1); // a worker's IPC channel to the primary would keep it alive
     return 1;
   }
-  if (index > 0) process.send?.({ type: 'started' });
+  agent?.started();
   handleSignals(proxy);
   return 'serving';
 }

@@ -8,13 +8,13 @@
  *        valid   -> planChanges(current, desired) -> registry.apply()
  */
 import { EventEmitter } from 'node:events';
+import { LocalModel } from './admin/local-model.js';
 import { AdminServer } from './admin/server.js';
 import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
-import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
@@ -104,7 +104,13 @@ function delay(ms: number): Promise<void> {
 export class Svcproxy {
   readonly registry: Registry;
   readonly probes: ProbeManager;
-  /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
+  /** What the admin surface reads of this instance (plain-data snapshots and events); never changes it. */
+  readonly model: LocalModel;
+  /**
+   * Health, metrics, the JSON API, the event feed and the dashboard on the
+   * admin address. A --workers worker never binds it: the primary serves
+   * the admin address for the whole set, from every worker's model.
+   */
   readonly admin: AdminServer;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
@@ -148,7 +154,8 @@ export class Svcproxy {
     );
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
-    this.admin = new AdminServer(this, log);
+    this.model = new LocalModel(this);
+    this.admin = new AdminServer(this.model, log);
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */
@@ -169,15 +176,15 @@ export class Svcproxy {
     return { ready: true, reason: 'ok' };
   }
 
-  /** Binds the admin server (a fatal error when it cannot), applies the first snapshot, starts watching. */
+  /**
+   * Binds the admin server (a fatal error when it cannot; a worker has none),
+   * applies the first snapshot, starts watching.
+   */
   async start(first: Loaded): Promise<void> {
-    try {
+    this.model.start();
+    if (workerIndex() === 0) {
       this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
       this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
-    } catch (err: unknown) {
-      // Worker 1's admin server is the one health checks use; the others' are a convenience.
-      if (workerIndex() <= 1) throw err;
-      this.log.warn({ err: errorMessage(err) }, 'admin server not started for this worker; serving without it');
     }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
@@ -275,6 +282,7 @@ export class Svcproxy {
       this.registry.tracker.resetAll();
     }
     await this.admin.close();
+    this.model.close();
     this.log.info('stopped');
   }
 

@@ -114,7 +114,7 @@ async function startTargets(
   startCtx: (name: string) => Promise<StartContext>,
   progress: (line: string) => void,
 ): Promise<{ reports: TargetReport[]; running: Array<{ driver: Driver; target: Target }> }> {
-  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy), haproxyDriver(), nginxDriver()];
+  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy, options.workers), haproxyDriver(), nginxDriver()];
   const reports: TargetReport[] = [];
   const running: Array<{ driver: Driver; target: Target }> = [];
   for (const driver of all.filter((d) => options.targets.includes(d.name))) {

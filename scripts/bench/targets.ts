@@ -121,21 +121,25 @@ export const direct: Driver = {
   start: (ctx) => Promise.resolve({ name: 'direct', ports: ctx.backends, process: undefined, fdLimit: undefined }),
 };
 
-/** svcproxy as users run it: `node --enable-source-maps dist/main.js`, logging at warn (nothing per connection). */
-export function svcproxyDriver(entry: string): Driver {
+/**
+ * svcproxy as users run it: `node --enable-source-maps dist/main.js`, logging at warn (nothing per connection);
+ * `workers` > 1 adds `--workers N`.
+ */
+export function svcproxyDriver(entry: string, workers = 1): Driver {
   const path = resolve(entry);
+  const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
   return {
     name: 'svcproxy',
     detect() {
       if (!existsSync(path)) return { ok: false, note: `${path} not found (npm run build)` };
       const version = firstLine(process.execPath, [path, '--version']);
-      return { ok: true, version: `${version} on Node ${process.version}`, setup: `node --enable-source-maps ${entry} --log-level warn` };
+      return { ok: true, version: `${version} on Node ${process.version}`, setup: `node --enable-source-maps ${entry} --log-level warn${workerArgs.map((a) => ` ${a}`).join('')}` };
     },
     async start(ctx) {
       const ports = await freePair(ctx.host);
       const admin = await freePort(ctx.host);
       await writeFile(join(ctx.dir, 'bench.yaml'), svcproxyManifests({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections }));
-      const args = [...(ctx.nodeArgs ?? []), '--enable-source-maps', path, '--config', ctx.dir, '--bind-address', ctx.host, '--admin-address', `${ctx.host}:${admin}`, '--log-level', 'warn'];
+      const args = [...(ctx.nodeArgs ?? []), '--enable-source-maps', path, '--config', ctx.dir, '--bind-address', ctx.host, '--admin-address', `${ctx.host}:${admin}`, '--log-level', 'warn', ...workerArgs];
       return launch(ctx, 'svcproxy', process.execPath, args, ports);
     },
   };

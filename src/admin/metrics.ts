@@ -9,8 +9,9 @@
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
 import { Exposition, type Labels } from './exposition.js';
-import { writeProcessMetrics, type EventLoopDelay } from './process-metrics.js';
-import { portLabel, type AdminSource, type EndpointView, type ServicePortSnapshot } from './view.js';
+import type { AdminSnapshot } from './model.js';
+import { writeProcessMetrics } from './process-metrics.js';
+import { portLabel, type EndpointView, type ServicePortSnapshot } from './view.js';
 
 const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
 /** A listener is removed when closed, so these are the states a current one can be in. */
@@ -23,10 +24,8 @@ export interface FeedCounters {
 }
 
 export interface MetricsInput {
-  readonly source: AdminSource;
-  readonly snapshots: readonly ServicePortSnapshot[];
+  readonly snapshot: AdminSnapshot;
   readonly feed: FeedCounters;
-  readonly loop: EventLoopDelay;
   readonly version: string;
 }
 
@@ -83,12 +82,12 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
 }
 
 function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
-  const { status, ready } = input.source;
+  const { reloads: status, config } = input.snapshot;
   out
     .family('svcproxy_build_info', 'gauge', 'Always 1; the labels say which svcproxy and Node.js run.')
     .sample('svcproxy_build_info', { version: input.version, node_version: process.version }, 1)
     .family('svcproxy_ready', 'gauge', '1 when /readyz answers 200: config applied, every listener bound, not draining.')
-    .sample('svcproxy_ready', {}, ready.ready ? 1 : 0)
+    .sample('svcproxy_ready', {}, config.ready ? 1 : 0)
     .family('svcproxy_config_reloads_total', 'counter', 'Config snapshots applied (success, the first one included) or rejected as invalid (failure).')
     .sample('svcproxy_config_reloads_total', { result: 'success' }, status.successes)
     .sample('svcproxy_config_reloads_total', { result: 'failure' }, status.failures)
@@ -100,13 +99,22 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_admin_feed_clients', {}, input.feed.clients)
     .family('svcproxy_admin_feed_dropped_clients_total', 'counter', 'WebSocket clients of /api/events disconnected for reading too slowly.')
     .sample('svcproxy_admin_feed_dropped_clients_total', {}, input.feed.dropped);
+  const { workers } = input.snapshot;
+  if (workers === undefined) return;
+  out
+    .family('svcproxy_workers', 'gauge', 'Worker processes (--workers) by state: running, starting (config not applied yet), restarting (exited, being replaced).')
+    .sample('svcproxy_workers', { state: 'running' }, workers.filter((w) => w.state === 'running').length)
+    .sample('svcproxy_workers', { state: 'starting' }, workers.filter((w) => w.state === 'starting').length)
+    .sample('svcproxy_workers', { state: 'restarting' }, workers.filter((w) => w.state === 'restarting').length)
+    .family('svcproxy_worker_restarts_total', 'counter', 'Worker processes that exited on their own and were started again.')
+    .sample('svcproxy_worker_restarts_total', {}, workers.reduce((sum, w) => sum + w.restarts, 0));
 }
 
 /** The whole /metrics body. */
-export async function renderMetrics(input: MetricsInput): Promise<string> {
+export function renderMetrics(input: MetricsInput): string {
   const out = new Exposition();
   writeProcessWideMetrics(out, input);
-  writeServicePortMetrics(out, input.snapshots);
-  await writeProcessMetrics(out, input.loop);
+  writeServicePortMetrics(out, input.snapshot.servicePorts);
+  writeProcessMetrics(out, input.snapshot.process);
   return out.text();
 }

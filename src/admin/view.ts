@@ -6,10 +6,11 @@
  * the proxy: the structural types below expose only what is read.
  */
 import type { EventEmitter } from 'node:events';
-import type { Histogram, RejectReason, ServicePortStats } from '../proxy/stats.js';
+import type { RejectReason, ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
 import type { ReloadStatus, SvcproxyEvents } from '../svcproxy.js';
+import type { HistogramData } from './exposition.js';
 import type { ByteMeter } from './live-bytes.js';
 
 /** What the admin reads of one Service port (a ServicePortProxy). */
@@ -110,12 +111,14 @@ export interface ServicePortView {
   readonly listeners: readonly ListenerView[];
   readonly endpoints: readonly EndpointView[];
   readonly totals: ServicePortTotals;
+  /** With --workers only: each worker's share of the totals, by worker slot. */
+  readonly workers?: ReadonlyArray<{ readonly worker: number; readonly totals: ServicePortTotals }>;
 }
 
 /** A view plus what only /metrics needs. */
 export interface ServicePortSnapshot {
   readonly view: ServicePortView;
-  readonly connectSeconds: Readonly<Histogram>;
+  readonly connectSeconds: HistogramData;
 }
 
 /** The `port` label and display name: the Service port's name, or its number when unnamed. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { direct, freePort, haproxyDriver, nginxDriver, streamModule, svcproxyDriver, which } from '../../scripts/bench/targets.js';
 import { Processes } from '../../scripts/bench/processes.js';
+import { CLI } from '../helpers/process.js';
 
 t.test('streamModule: built in, dynamic (found or not), or absent', async (t) => {
   t.equal(streamModule('configure arguments: --with-stream --with-http_ssl_module'), undefined);
@@ -37,6 +38,12 @@ t.test('direct targets the backends themselves, with no process', async (t) => {
 t.test('svcproxy is reported missing, with the fix, when the entry point is not built', async (t) => {
   const found = svcproxyDriver('/nonexistent/dist/main.js').detect();
   t.same(found, { ok: false, note: '/nonexistent/dist/main.js not found (npm run build)' });
+});
+
+t.test('svcproxy with --workers says so in its setup', async (t) => {
+  const found = svcproxyDriver(CLI, 2).detect();
+  t.match(found, { ok: true, setup: /--log-level warn --workers 2$/ });
+  t.match(svcproxyDriver(CLI).detect(), { ok: true, setup: /--log-level warn$/ });
 });
 
 t.test('peers: detected with a version, or skipped with an install hint', async (t) => {

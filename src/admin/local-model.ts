@@ -1,0 +1,54 @@
+/**
+ * The admin model of one process: snapshots built from this process's
+ * Svcproxy at request time (view.ts), and its events in the feed's shapes.
+ * A single svcproxy serves it over HTTP; a --workers worker sends it to the
+ * primary, which serves the sum.
+ */
+import { EventEmitter } from 'node:events';
+import type { SvcproxyEvents } from '../svcproxy.js';
+import { ByteMeter } from './live-bytes.js';
+import type { AdminEvents, AdminModel, AdminSnapshot, SnapshotPurpose } from './model.js';
+import { EventLoopDelay, sampleProcess } from './process-metrics.js';
+import { configView, servicePortSnapshots, type AdminSource } from './view.js';
+
+export class LocalModel implements AdminModel {
+  readonly events = new EventEmitter<AdminEvents>();
+  private readonly meter = new ByteMeter();
+  private readonly loop = new EventLoopDelay();
+
+  private readonly onReload = (e: SvcproxyEvents['reload'][0]): void => void this.events.emit('reload', { ...e, errors: [...e.errors] });
+  private readonly onListener = (e: SvcproxyEvents['listener'][0]): void => void this.events.emit('listener', { ...e });
+  private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
+    void this.events.emit('readiness', { pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
+
+  constructor(private readonly source: AdminSource) {
+    source.events.on('reload', this.onReload);
+    source.events.on('listener', this.onListener);
+    source.events.on('readiness', this.onReadiness);
+  }
+
+  /** Starts sampling event-loop delay (while something serves this model). */
+  start(): void {
+    this.loop.start();
+  }
+
+  async snapshot(purpose: SnapshotPurpose): Promise<AdminSnapshot> {
+    const { status } = this.source;
+    const servicePorts = servicePortSnapshots(this.source, this.meter);
+    const config = configView(this.source);
+    return {
+      servicePorts,
+      config,
+      reloads: { successes: status.successes, failures: status.failures, lastSuccessAt: status.lastSuccessAt, lastResult: status.lastResult },
+      process: await sampleProcess(this.loop, purpose === 'metrics'),
+    };
+  }
+
+  /** Stops sampling and listening to the proxy's events. */
+  close(): void {
+    this.loop.stop();
+    this.source.events.off('reload', this.onReload);
+    this.source.events.off('listener', this.onListener);
+    this.source.events.off('readiness', this.onReadiness);
+  }
+}
