@@ -7,13 +7,14 @@ import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
+import { LocalModel } from './admin/local-model.js';
+import { AdminServer } from './admin/server.js';
 import { loadDesired, Svcproxy } from './svcproxy.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
 import { workerIndex } from './workers.js';
 import { version } from './version.js';
 
-export { version };
 
 /** Where the human-readable output of the CLI goes; tests pass their own. */
 export interface Console {
@@ -75,9 +76,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
-  const proxy = new Svcproxy(options, log);
-  // A worker's admin model goes to the primary, which serves the admin address for every worker.
-  const agent = index > 0 ? new WorkerAgent(proxy.model, log) : undefined;
+  // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
+  // A --workers worker has none: its admin model goes to the primary, which serves the admin address for the set.
+  const proxy = new Svcproxy(options, log, index > 0 ? {} : { admin: (instance) => new AdminServer(new LocalModel(instance), log) });
+  const agent = index > 0 ? new WorkerAgent(new LocalModel(proxy), log) : undefined;
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {

@@ -41,12 +41,18 @@ interface RetiredPort {
   connectFailures: number;
   idleTimeouts: number;
   readonly rejected: Record<string, number>;
+  readonly closed: Record<string, number>;
   connectSeconds: HistogramData;
   readonly endpointConnections: Map<string, number>;
 }
 
 function addHistograms(a: HistogramData, b: HistogramData): HistogramData {
   return { bounds: a.bounds, counts: a.counts.map((c, i) => c + (b.counts[i] ?? 0)), sum: a.sum + b.sum, count: a.count + b.count };
+}
+
+/** Adds each count of `from` into `into`, key by key. */
+function addInto(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
 }
 
 function emptyHistogram(like: HistogramData): HistogramData {
@@ -71,6 +77,7 @@ export class Retired {
         connectFailures: 0,
         idleTimeouts: 0,
         rejected: {},
+        closed: {},
         connectSeconds: emptyHistogram(s.connectSeconds),
         endpointConnections: new Map<string, number>(),
       };
@@ -79,7 +86,8 @@ export class Retired {
       port.bytesFromUpstream += t.bytesFromUpstream;
       port.connectFailures += t.connectFailures;
       port.idleTimeouts += t.idleTimeouts;
-      for (const [reason, n] of Object.entries(t.rejected)) port.rejected[reason] = (port.rejected[reason] ?? 0) + n;
+      addInto(port.rejected, t.rejected);
+      addInto(port.closed, t.closed);
       port.connectSeconds = addHistograms(port.connectSeconds, s.connectSeconds);
       for (const e of s.view.endpoints) port.endpointConnections.set(e.id, (port.endpointConnections.get(e.id) ?? 0) + e.connections);
       this.ports.set(s.view.key, port);
@@ -97,14 +105,20 @@ const LISTENER_RANK: Readonly<Record<string, number>> = { failed: 3, binding: 2,
 function sumTotals(all: readonly ServicePortTotals[], retired: RetiredPort | undefined): ServicePortTotals {
   const sum = (f: (t: ServicePortTotals) => number): number => all.reduce((a, t) => a + f(t), 0);
   const rejected: Record<string, number> = { ...retired?.rejected };
-  for (const t of all) for (const [reason, n] of Object.entries(t.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n;
+  const closed: Record<string, number> = { ...retired?.closed };
+  for (const t of all) {
+    addInto(rejected, t.rejected);
+    addInto(closed, t.closed);
+  }
   return {
     connections: sum((t) => t.connections) + (retired?.connections ?? 0),
     activeConnections: sum((t) => t.activeConnections),
     bytesFromDownstream: sum((t) => t.bytesFromDownstream) + (retired?.bytesFromDownstream ?? 0),
     bytesFromUpstream: sum((t) => t.bytesFromUpstream) + (retired?.bytesFromUpstream ?? 0),
     connectFailures: sum((t) => t.connectFailures) + (retired?.connectFailures ?? 0),
+    // Every worker reports every reason (zeros included), so the sums have every key too.
     rejected: rejected as ServicePortTotals['rejected'],
+    closed: closed as ServicePortTotals['closed'],
     idleTimeouts: sum((t) => t.idleTimeouts) + (retired?.idleTimeouts ?? 0),
   };
 }

@@ -35,7 +35,7 @@ export interface EventFeedOptions {
 
 export const FEED_DEFAULTS: EventFeedOptions = { tickMs: 1000, maxBufferedBytes: 1024 * 1024 };
 
-export interface ServicePortTick {
+interface ServicePortTick {
   readonly key: string;
   readonly namespace: string;
   readonly service: string;

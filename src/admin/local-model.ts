@@ -5,15 +5,13 @@
  * primary, which serves the sum.
  */
 import { EventEmitter } from 'node:events';
-import type { SvcproxyEvents } from '../svcproxy.js';
-import { ByteMeter } from './live-bytes.js';
+import type { SvcproxyEvents } from '../instance-types.js';
 import type { AdminEvents, AdminModel, AdminSnapshot, SnapshotPurpose } from './model.js';
 import { EventLoopDelay, sampleProcess } from './process-metrics.js';
 import { configView, servicePortSnapshots, type AdminSource } from './view.js';
 
 export class LocalModel implements AdminModel {
   readonly events = new EventEmitter<AdminEvents>();
-  private readonly meter = new ByteMeter();
   private readonly loop = new EventLoopDelay();
 
   private readonly onReload = (e: SvcproxyEvents['reload'][0]): void => void this.events.emit('reload', { ...e, errors: [...e.errors] });
@@ -21,20 +19,17 @@ export class LocalModel implements AdminModel {
   private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
     void this.events.emit('readiness', { pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
 
+  /** Starts sampling event-loop delay at once: what the first scrape reports. */
   constructor(private readonly source: AdminSource) {
+    this.loop.start();
     source.events.on('reload', this.onReload);
     source.events.on('listener', this.onListener);
     source.events.on('readiness', this.onReadiness);
   }
 
-  /** Starts sampling event-loop delay (while something serves this model). */
-  start(): void {
-    this.loop.start();
-  }
-
   async snapshot(purpose: SnapshotPurpose): Promise<AdminSnapshot> {
     const { status } = this.source;
-    const servicePorts = servicePortSnapshots(this.source, this.meter);
+    const servicePorts = servicePortSnapshots(this.source);
     const config = configView(this.source);
     return {
       servicePorts,

@@ -60,4 +60,6 @@ export type SnapshotPurpose = 'view' | 'metrics';
 export interface AdminModel {
   snapshot(purpose: SnapshotPurpose): Promise<AdminSnapshot>;
   readonly events: EventEmitter<AdminEvents>;
+  /** Stops what the model runs (sampling, listening to events); the admin server calls it when it closes. */
+  close?(): void;
 }

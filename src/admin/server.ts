@@ -28,7 +28,7 @@ import type { ServicePortView } from './view.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export const EVENTS_PATH = '/api/events';
+const EVENTS_PATH = '/api/events';
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
@@ -151,6 +151,7 @@ export class AdminServer {
   /** Closes the feed's WebSockets (upgraded sockets are not the HTTP server's to close) and every HTTP connection. */
   close(): Promise<void> {
     this.feed.close();
+    this.model.close?.();
     return new Promise((resolve) => {
       if (!this.server.listening) {
         resolve();

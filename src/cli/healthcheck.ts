@@ -12,7 +12,7 @@ import { parseDuration } from '../duration.js';
 import { checkHealthz } from '../health/healthcheck.js';
 import { DEFAULT_ADMIN_ADDRESS, dialableHost, parseHostPort } from './host-port.js';
 
-export const HEALTHCHECK_USAGE = `Usage: svcproxy healthcheck [--admin-address HOST:PORT] [--timeout DUR]
+const HEALTHCHECK_USAGE = `Usage: svcproxy healthcheck [--admin-address HOST:PORT] [--timeout DUR]
 
 Exits 0 when svcproxy's admin server answers GET /healthz with 200, else 1.
   --admin-address HOST:PORT  the admin server (env SVCPROXY_ADMIN_ADDRESS,

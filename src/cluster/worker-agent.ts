@@ -17,7 +17,7 @@ export interface Channel {
 }
 
 /** This process's IPC channel to the primary. */
-export const processChannel: Channel = {
+const processChannel: Channel = {
   send: (message) => {
     if (process.connected) process.send?.(message);
   },

@@ -163,7 +163,7 @@ export interface ProbePort {
 }
 
 /** Kubernetes probe timing, defaults applied (seconds and counts). */
-export interface ProbeTiming {
+interface ProbeTiming {
   readonly initialDelaySeconds: number;
   readonly periodSeconds: number;
   readonly timeoutSeconds: number;

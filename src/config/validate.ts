@@ -102,7 +102,8 @@ function validateObject(raw: unknown, source: ObjectSource, out: Collected, issu
   }
   const rule = KINDS[kind];
   if (rule === undefined) {
-    const name = isRecord(raw['metadata']) ? String(raw['metadata']['name'] ?? '') : '';
+    const metaName = isRecord(raw['metadata']) ? raw['metadata']['name'] : undefined;
+    const name = typeof metaName === 'string' ? metaName : '';
     notes.push({ level: 'debug', msg: `kind ${kind} is not used by svcproxy; skipped`, where: formatSource(source), object: `${kind} ${name}` });
     return;
   }

@@ -3,6 +3,7 @@ import { aggregate, Retired, type WorkerInput } from '../../src/admin/aggregate.
 import type { AdminSnapshot } from '../../src/admin/model.js';
 import type { ProcessSample } from '../../src/admin/process-metrics.js';
 import type { EndpointView, ServicePortSnapshot, ServicePortTotals } from '../../src/admin/view.js';
+import { newStats } from '../../src/proxy/stats.js';
 
 const BOUNDS = [0.001, 0.01];
 
@@ -31,6 +32,7 @@ function totals(over: Partial<ServicePortTotals> = {}): ServicePortTotals {
     bytesFromUpstream: 0,
     connectFailures: 0,
     rejected: { no_endpoints: 0, dial_failed: 0, source_range: 0, max_connections: 0 },
+    closed: { ...newStats().closed },
     idleTimeouts: 0,
     ...over,
   };
@@ -86,7 +88,7 @@ const base = { expected: 2, primary: proc({ cpuUserSeconds: 0.1, cpuSystemSecond
 
 t.test('counters and load are summed; config-derived state is reported once', async (t) => {
   const w1 = snapshot([
-    port('default/web', totals({ connections: 3, activeConnections: 1, bytesFromDownstream: 10, bytesFromUpstream: 20, rejected: { no_endpoints: 1, dial_failed: 0, source_range: 0, max_connections: 0 } }), [
+    port('default/web', totals({ connections: 3, activeConnections: 1, bytesFromDownstream: 10, bytesFromUpstream: 20, rejected: { no_endpoints: 1, dial_failed: 0, source_range: 0, max_connections: 0 }, closed: { ...newStats().closed, client_fin: 2 } }), [
       endpoint('10.0.0.1:8080', { activeConnections: 1, connections: 3 }),
       endpoint('10.0.0.2:8080'),
     ], 'listening', [1, 2, 0]),
@@ -100,7 +102,7 @@ t.test('counters and load are summed; config-derived state is reported once', as
   const out = aggregate({ ...base, workers: [worker(1, w1), worker(2, w2)], retired: new Retired() });
   const [web] = out.servicePorts;
   if (web === undefined) throw new Error('no port');
-  t.match(web.view.totals, { connections: 8, activeConnections: 3, bytesFromDownstream: 11, bytesFromUpstream: 22, rejected: { no_endpoints: 1, dial_failed: 2 } });
+  t.match(web.view.totals, { connections: 8, activeConnections: 3, bytesFromDownstream: 11, bytesFromUpstream: 22, rejected: { no_endpoints: 1, dial_failed: 2 }, closed: { client_fin: 2, drain: 0 } });
   t.same(web.connectSeconds, { bounds: BOUNDS, counts: [1, 6, 1], sum: 0.008, count: 8 }, 'histograms merged bucket by bucket');
   t.same(
     web.view.endpoints.map((e) => [e.id, e.activeConnections, e.connections, e.ejected]),
@@ -129,11 +131,11 @@ t.test('counters and load are summed; config-derived state is reported once', as
 
 t.test('a retired worker\'s counters stay in the sums; gauges do not; a port no worker serves is forgotten', async (t) => {
   const retired = new Retired();
-  retired.add(snapshot([port('default/web', totals({ connections: 7, activeConnections: 4, connectFailures: 2 }), [endpoint('10.0.0.1:8080', { connections: 7, activeConnections: 4 })], 'listening', [7, 0, 0])]));
+  retired.add(snapshot([port('default/web', totals({ connections: 7, activeConnections: 4, connectFailures: 2, closed: { ...newStats().closed, endpoint_reset: 3 } }), [endpoint('10.0.0.1:8080', { connections: 7, activeConnections: 4 })], 'listening', [7, 0, 0])]));
   const live = snapshot([port('default/web', totals({ connections: 1, activeConnections: 1 }), [endpoint('10.0.0.1:8080', { connections: 1, activeConnections: 1 })], 'listening', [1, 0, 0])]);
   const out = aggregate({ ...base, workers: [worker(1, live), worker(2, undefined, { state: 'starting', restarts: 1 })], retired });
   const [web] = out.servicePorts;
-  t.match(web?.view.totals, { connections: 8, activeConnections: 1, connectFailures: 2 });
+  t.match(web?.view.totals, { connections: 8, activeConnections: 1, connectFailures: 2, closed: { endpoint_reset: 3 } });
   t.match(web?.view.endpoints, [{ connections: 8, activeConnections: 1 }]);
   t.same(web?.connectSeconds.counts, [8, 0, 0]);
   t.match(out.process, { cpuUserSeconds: 2.1 }, 'the CPU time of the exited worker is kept too');

@@ -10,7 +10,7 @@ import { LocalModel } from '../../src/admin/local-model.js';
 import type { AdminEvents, AdminModel } from '../../src/admin/model.js';
 import { AdminServer, isLoopback } from '../../src/admin/server.js';
 import type { AdminSource, RegistryReadable } from '../../src/admin/view.js';
-import type { SvcproxyEvents } from '../../src/svcproxy.js';
+import type { SvcproxyEvents } from '../../src/instance-types.js';
 import { get } from '../helpers/admin.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { captureLogger } from '../helpers/log.js';

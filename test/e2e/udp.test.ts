@@ -79,7 +79,7 @@ t.test('a UDP round trip through the Service port; one client address stays on o
   t.not((await ask(other, port, 'q3')).toString().split('|')[0], first.split('|')[0], 'another client address gets the next endpoint');
   const sp = [...proxy.registry.servicePorts.values()][0];
   t.equal(sp?.stats.connections, 2, 'two flows');
-  t.equal(sp?.stats.bytesFromDownstream, 6);
+  t.equal(sp?.bytes().fromDownstream, 6, 'bytes of open flows count');
 });
 
 t.test('UDP with ClientIP affinity: every flow from one IP goes to one endpoint', async (t) => {
@@ -118,7 +118,7 @@ t.test('an idle flow expires; the next datagram opens a new one', async (t) => {
   await ask(c, port, 'x');
   t.equal(sp?.stats.active, 1);
   await eventually(() => sp?.stats.active === 0, 'the flow to expire');
-  t.equal(sp?.stats.idleTimeouts, 1);
+  t.equal(sp?.stats.closed.idle_timeout, 1);
   t.equal((await ask(c, port, 'y')).toString(), 'a|y');
   t.equal(sp?.stats.connections, 2);
 });
