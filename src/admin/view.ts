@@ -7,8 +7,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
-import type { ByteCounts, ForwardedEnd } from '../proxy/lease.js';
-import type { RejectReason, ServicePortStats } from '../proxy/stats.js';
+import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
+import type { ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
 import type { HistogramData } from './exposition.js';

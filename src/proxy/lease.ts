@@ -18,7 +18,6 @@
  */
 import type { Socket } from 'node:net';
 import type { ServicePortKey } from '../state/types.js';
-import type { RejectReason } from './stats.js';
 import type { Upstream } from './upstream.js';
 
 /** How a forwarded connection (or flow) ended. */
@@ -43,6 +42,9 @@ export type ForwardedEnd =
   | 'evicted'
   /** UDP: the listener closed (a reload removed it, or shutdown). */
   | 'listener_closed';
+
+/** Why a connection or flow was refused rather than forwarded (it is reset). */
+export type RejectReason = 'no_endpoints' | 'dial_failed' | 'source_range' | 'max_connections';
 
 /** Every way a lease can end: forwarded and then closed, or refused. */
 export type Termination = ForwardedEnd | RejectReason;

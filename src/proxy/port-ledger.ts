@@ -7,8 +7,8 @@
  */
 import type { ServicePortKey } from '../state/types.js';
 import type { ConnectionTracker } from './connection-tracker.js';
-import { NO_BYTES, type ByteCounts, type Lease, type LeaseOwner, type Termination } from './lease.js';
-import { newStats, type RejectReason, type ServicePortStats } from './stats.js';
+import { NO_BYTES, type ByteCounts, type Lease, type LeaseOwner, type RejectReason, type Termination } from './lease.js';
+import { newStats, type ServicePortStats } from './stats.js';
 import type { Upstream } from './upstream.js';
 
 /** Told of every lease that ends, after it is settled (the access log, fault metrics). Never on the per-byte path. */

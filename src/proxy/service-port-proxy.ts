@@ -23,12 +23,12 @@ import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import { dial } from './dial.js';
-import { Lease, type ByteCounts } from './lease.js';
+import { Lease, type ByteCounts, type RejectReason } from './lease.js';
 import { PortLedger, type LeaseObserver } from './port-ledger.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
-import type { RejectReason, ServicePortStats } from './stats.js';
+import type { ServicePortStats } from './stats.js';
 import type { Upstream } from './upstream.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */

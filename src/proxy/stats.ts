@@ -4,7 +4,7 @@
  * surface at scrape time. Plain numbers, updated once per connection (never
  * per byte), so reading them costs the data path nothing.
  */
-import type { ForwardedEnd } from './lease.js';
+import type { ForwardedEnd, RejectReason } from './lease.js';
 
 /** Upper bounds (seconds) of the upstream connect-time histogram: 0.5 ms to 2.5 s. */
 const CONNECT_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -28,7 +28,6 @@ class Histogram {
   }
 }
 
-export type RejectReason = 'no_endpoints' | 'dial_failed' | 'source_range' | 'max_connections';
 
 export interface ServicePortStats {
   /** Connections accepted. */
