@@ -3,6 +3,8 @@
  * running instance (reload loop, drain) is in svcproxy.ts.
  */
 import cluster from 'node:cluster';
+import { closeSync } from 'node:fs';
+import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/access-log.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
@@ -70,16 +72,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     return 1;
   }
   const index = workerIndex();
+  // An access log that cannot be opened is an error at start (the primary checks it for its workers too).
+  let target: AccessLogTarget | undefined;
+  try {
+    target = options.accessLog === '' ? undefined : openAccessLog(options.accessLog);
+  } catch (err: unknown) {
+    con.err(`svcproxy: ${errorMessage(err)}`);
+    if (index > 0) process.exit(1);
+    return 1;
+  }
   const root = createLogger(options.logLevel);
   if (options.workers > 1 && cluster.isPrimary) {
-    // The primary holds the shared listening sockets, which keep it alive: leave explicitly.
+    if (target?.owned === true) closeSync(target.fd); // each worker opens its own
+    // The primary's admin server and its workers keep it alive: leave explicitly.
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
+  const accessLog =
+    target === undefined ? undefined : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
+  const extras = accessLog === undefined ? {} : { accessLog };
   // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
   // A --workers worker has none: its admin model goes to the primary, which serves the admin address for the set.
-  const proxy = new Svcproxy(options, log, index > 0 ? {} : { admin: (instance) => new AdminServer(new LocalModel(instance), log) });
-  const agent = index > 0 ? new WorkerAgent(new LocalModel(proxy), log) : undefined;
+  const proxy = new Svcproxy(options, log, {
+    ...(index > 0 ? {} : { admin: (instance: Svcproxy) => new AdminServer(new LocalModel(instance, extras), log) }),
+    ...(accessLog === undefined ? {} : { onLeaseEnd: accessLog.record, readClientAddresses: true }),
+  });
+  const agent = index > 0 ? new WorkerAgent(new LocalModel(proxy, extras), log) : undefined;
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {
@@ -89,7 +107,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     return 1;
   }
   agent?.started();
-  handleSignals(proxy);
+  handleSignals(proxy, accessLog);
   return 'serving';
 }
 
@@ -97,7 +115,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
  * SIGTERM/SIGINT: drain, then exit 0. A second one: reset what is left and
  * exit 1 at once. SIGHUP: reload now (its default action would kill Node).
  */
-function handleSignals(proxy: Svcproxy): void {
+function handleSignals(proxy: Svcproxy, accessLog: AccessLog | undefined): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -107,7 +125,12 @@ function handleSignals(proxy: Svcproxy): void {
     }
     stopping = true;
     proxy.log.info({ signal }, 'shutting down');
-    proxy.shutdown().then(
+    // The access log gets the drain's last lines (for at most 2 s) before the exit.
+    const done = async (): Promise<void> => {
+      await proxy.shutdown();
+      await accessLog?.close();
+    };
+    done().then(
       () => process.exit(0),
       (err: unknown) => {
         proxy.log.error({ err: errorMessage(err) }, 'error during shutdown');

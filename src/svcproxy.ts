@@ -86,6 +86,8 @@ export interface SvcproxyParts<A extends AdminHandle> {
   readonly lookup?: LookupFn;
   /** Told of every connection or flow that ends (the access log). */
   readonly onLeaseEnd?: LeaseObserver;
+  /** Read every client's address even when no policy needs it (the access log records it). */
+  readonly readClientAddresses?: boolean;
 }
 
 export class Svcproxy<A extends AdminHandle = AdminHandle> {
@@ -127,7 +129,12 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       log,
     );
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs },
+      {
+        halfCloseTimeoutMs: options.halfCloseTimeoutMs,
+        dialTimeoutsMs: DIAL_TIMEOUTS_MS,
+        keepAliveMs: options.tcpKeepAliveMs,
+        ...(parts.readClientAddresses === true ? { readClientAddresses: true } : {}),
+      },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),

@@ -16,7 +16,7 @@
  *   every snapshot itself, so a sum would count each change N times.
  */
 import type { HistogramData } from './exposition.js';
-import type { AdminSnapshot, ReloadCounters, WorkerView } from './model.js';
+import type { AccessLogCounters, AdminSnapshot, ReloadCounters, WorkerView } from './model.js';
 import { mergeProcessSamples, type ProcessSample } from './process-metrics.js';
 import type { ConfigView, EndpointView, ListenerView, ServicePortSnapshot, ServicePortTotals, ServicePortView } from './view.js';
 
@@ -63,11 +63,14 @@ function emptyHistogram(like: HistogramData): HistogramData {
 export class Retired {
   readonly ports = new Map<string, RetiredPort>();
   readonly cpu = { user: 0, system: 0 };
+  readonly accessLog = { written: 0, dropped: 0 };
 
   /** Keeps the counters of an exited worker's last snapshot. */
   add(snapshot: AdminSnapshot): void {
     this.cpu.user += snapshot.process.cpuUserSeconds;
     this.cpu.system += snapshot.process.cpuSystemSeconds;
+    this.accessLog.written += snapshot.accessLog?.written ?? 0;
+    this.accessLog.dropped += snapshot.accessLog?.dropped ?? 0;
     for (const s of snapshot.servicePorts) {
       const t = s.view.totals;
       const port = this.ports.get(s.view.key) ?? {
@@ -260,5 +263,18 @@ export function aggregate(input: AggregateInput): AdminSnapshot {
     reloads: mergeReloads(snapshots.map((s) => s.reloads)),
     process: mergeProcessSamples([input.primary, ...snapshots.map((s) => s.process)], input.retired.cpu),
     workers: input.workers.map(workerView),
+    ...mergeAccessLog(snapshots, input.retired),
+  };
+}
+
+/** Access-log counts summed over the workers (and exited ones), when the access log is on. */
+function mergeAccessLog(snapshots: readonly AdminSnapshot[], retired: Retired): { accessLog?: AccessLogCounters } {
+  const logs = snapshots.flatMap((s) => (s.accessLog === undefined ? [] : [s.accessLog]));
+  if (logs.length === 0 && retired.accessLog.written === 0 && retired.accessLog.dropped === 0) return {};
+  return {
+    accessLog: {
+      written: logs.reduce((a, l) => a + l.written, retired.accessLog.written),
+      dropped: logs.reduce((a, l) => a + l.dropped, retired.accessLog.dropped),
+    },
   };
 }

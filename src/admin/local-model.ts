@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { SvcproxyEvents } from '../instance-types.js';
-import type { AdminEvents, AdminModel, AdminSnapshot, SnapshotPurpose } from './model.js';
+import type { AccessLogCounters, AdminEvents, AdminModel, AdminSnapshot, SnapshotPurpose } from './model.js';
 import { EventLoopDelay, sampleProcess } from './process-metrics.js';
 import { configView, servicePortSnapshots, type AdminSource } from './view.js';
 
@@ -20,7 +20,10 @@ export class LocalModel implements AdminModel {
     void this.events.emit('readiness', { pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
 
   /** Starts sampling event-loop delay at once: what the first scrape reports. */
-  constructor(private readonly source: AdminSource) {
+  constructor(
+    private readonly source: AdminSource,
+    private readonly extras: { readonly accessLog?: AccessLogCounters } = {},
+  ) {
     this.loop.start();
     source.events.on('reload', this.onReload);
     source.events.on('listener', this.onListener);
@@ -36,6 +39,7 @@ export class LocalModel implements AdminModel {
       config,
       reloads: { successes: status.successes, failures: status.failures, lastSuccessAt: status.lastSuccessAt, lastResult: status.lastResult },
       process: await sampleProcess(this.loop, purpose === 'metrics'),
+      ...(this.extras.accessLog === undefined ? {} : { accessLog: { written: this.extras.accessLog.written, dropped: this.extras.accessLog.dropped } }),
     };
   }
 

@@ -104,6 +104,14 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_admin_feed_clients', {}, input.feed.clients)
     .family('svcproxy_admin_feed_dropped_clients_total', 'counter', 'WebSocket clients of /api/events disconnected for reading too slowly.')
     .sample('svcproxy_admin_feed_dropped_clients_total', {}, input.feed.dropped);
+  const { accessLog } = input.snapshot;
+  if (accessLog !== undefined) {
+    out
+      .family('svcproxy_access_log_lines_total', 'counter', 'Access log lines written (--access-log).')
+      .sample('svcproxy_access_log_lines_total', {}, accessLog.written)
+      .family('svcproxy_access_log_dropped_lines_total', 'counter', 'Access log lines dropped: the writer fell behind (a slow reader of stdout, a slow disk) or a write failed (a full disk).')
+      .sample('svcproxy_access_log_dropped_lines_total', {}, accessLog.dropped);
+  }
   const { workers } = input.snapshot;
   if (workers === undefined) return;
   out

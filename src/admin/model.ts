@@ -37,6 +37,14 @@ export interface WorkerView {
   readonly stale: boolean;
 }
 
+/** The access log's line counts (--access-log). */
+export interface AccessLogCounters {
+  /** Lines written. */
+  readonly written: number;
+  /** Lines dropped: the queue was full (a slow reader, a slow disk) or their write failed. */
+  readonly dropped: number;
+}
+
 export interface AdminSnapshot {
   readonly servicePorts: readonly ServicePortSnapshot[];
   /** Ready, reason and draining are in here. */
@@ -45,6 +53,8 @@ export interface AdminSnapshot {
   readonly process: ProcessSample;
   /** With --workers only: one entry per worker slot, by slot number. */
   readonly workers?: readonly WorkerView[];
+  /** With --access-log only. */
+  readonly accessLog?: AccessLogCounters;
 }
 
 /** What happens, for the feed; `worker` says which worker it happened in (with --workers). */

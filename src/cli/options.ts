@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat } from '../access-log/format.js';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
@@ -27,6 +28,9 @@ export interface Options {
   readonly watch: boolean;
   /** Processes serving the listeners (node:cluster); 1 = this process alone. */
   readonly workers: number;
+  /** Where the access log goes: a file path, `-` for stdout, '' for none. */
+  readonly accessLog: string;
+  readonly accessLogFormat: AccessLogFormat;
 }
 
 export type Command =
@@ -79,6 +83,11 @@ Options:
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
+  --access-log PATH|-       one line per finished connection and UDP flow, to a
+                            file (appended) or - for stdout; off by default
+                            (env SVCPROXY_ACCESS_LOG); see docs/operations.md
+  --access-log-format FMT   json (pino-style lines, the default) or text (like
+                            HAProxy's tcplog) (env SVCPROXY_ACCESS_LOG_FORMAT)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -105,6 +114,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
         workers: { type: 'string' },
+        'access-log': { type: 'string' },
+        'access-log-format': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -143,6 +154,11 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workersText = values.workers ?? env['SVCPROXY_WORKERS'] ?? '1';
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
+  const accessLog = values['access-log'] ?? env['SVCPROXY_ACCESS_LOG'] ?? '';
+  const accessLogFormat = values['access-log-format'] ?? env['SVCPROXY_ACCESS_LOG_FORMAT'] ?? 'json';
+  if (!(ACCESS_LOG_FORMATS as readonly string[]).includes(accessLogFormat)) {
+    return { kind: 'usage-error', message: `--access-log-format: "${accessLogFormat}" is not one of ${ACCESS_LOG_FORMATS.join(', ')}` };
+  }
   return {
     kind: 'run',
     options: {
@@ -158,6 +174,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
       workers,
+      accessLog,
+      accessLogFormat: accessLogFormat as AccessLogFormat,
     },
   };
 }

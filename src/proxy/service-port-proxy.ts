@@ -41,6 +41,8 @@ export interface ServicePortOptions {
   readonly keepAliveMs: number;
   readonly shuffle?: Shuffle;
   readonly passiveHealth?: PassiveHealthOptions;
+  /** Read every client's address and port (getpeername) even when no policy needs it: the access log records them. */
+  readonly readClientAddresses?: boolean;
 }
 
 /** What a ServicePortProxy shares with the rest of the process. */
@@ -75,7 +77,7 @@ export class ServicePortProxy {
   private allowed: BlockList | undefined;
   private dialTimeoutsMs: readonly number[];
   private pumpOptions: { halfCloseTimeoutMs: number; idleTimeoutMs: number };
-  /** Source ranges or affinity need the client's address; otherwise no getpeername() per connection. */
+  /** Source ranges, affinity or the access log need the client's address; otherwise no getpeername() per connection. */
   private needsClientIp = false;
   /** Checked once, so a disabled debug level costs no argument objects per connection. */
   private readonly debug: boolean;
@@ -128,7 +130,7 @@ export class ServicePortProxy {
     this.dialTimeoutsMs = policy.connectTimeoutMs > 0 ? this.options.dialTimeoutsMs.map(() => policy.connectTimeoutMs) : this.options.dialTimeoutsMs;
     this.pumpOptions = { halfCloseTimeoutMs: this.options.halfCloseTimeoutMs, idleTimeoutMs: policy.idleTimeoutMs };
     this.allowed = policy.sourceRanges.length === 0 ? undefined : blockListOf(policy.sourceRanges);
-    this.needsClientIp = this.allowed !== undefined || policy.affinityTimeoutSeconds > 0;
+    this.needsClientIp = this.allowed !== undefined || policy.affinityTimeoutSeconds > 0 || this.options.readClientAddresses === true;
     this.refresh();
   }
 

@@ -18,6 +18,8 @@ t.test('defaults', async (t) => {
       configPollIntervalMs: 5_000,
       watch: true,
       workers: 1,
+      accessLog: '',
+      accessLogFormat: 'json',
     },
   });
 });

@@ -22,6 +22,8 @@ function testOptions(config: string, overrides: Partial<Options> = {}): Options 
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    accessLog: '',
+    accessLogFormat: 'json',
     ...overrides,
   };
 }

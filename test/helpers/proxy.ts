@@ -3,6 +3,7 @@ import { noShuffle } from '../../src/balancer/round-robin.js';
 import type { Logger } from '../../src/log.js';
 import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ServiceListener } from '../../src/proxy/listener.js';
+import type { LeaseObserver } from '../../src/proxy/port-ledger.js';
 import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
 import { Resolver, type LookupFn } from '../../src/proxy/resolver.js';
 import { DEFAULT_POLICY, listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan, type ServicePortPolicy } from '../../src/state/types.js';
@@ -36,11 +37,11 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn } = {},
+  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn; onLeaseEnd?: LeaseObserver; name?: string } = {},
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
   const tracker = new ConnectionTracker();
-  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup) };
-  const proxy = new ServicePortProxy(servicePortPlan(endpoints, 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
+  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup), ...(extra.onLeaseEnd === undefined ? {} : { onLeaseEnd: extra.onLeaseEnd }) };
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints, extra.name ?? 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);
   await listener.start();
