@@ -53,6 +53,11 @@ th { color:var(--muted); font-weight:500; font-size:11px; text-transform:upperca
 svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-radius:4px; }
 .legend { font-size:11px; color:var(--muted); } .legend i { display:inline-block; width:10px; height:2px; vertical-align:middle; margin:0 4px 0 8px; }
 #events { font:12px/1.5 ui-monospace, monospace; background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 12px; max-height:200px; overflow:auto; }
+.compact .port { padding:3px 10px; }
+.compact .port-head { gap:2px 12px; }
+.compact .port-name { min-width:300px; font-weight:500; }
+.compact .stat { min-width:0; } .compact .stat b { display:inline; font-size:13px; } .compact .stat span { margin-left:3px; }
+.compact .sub { margin-top:0; }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
 
@@ -158,17 +163,22 @@ function renderEndpoints(p, live, unfold) {
   return details;
 }
 
-function renderPort(p, unfold) {
+function renderPort(p, unfold, compact) {
   var live = { endpoints: {}, byWorker: null };
+  var name = (p.portName === '' ? 'port ' : p.portName + ' \\u00b7 ') + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol;
   var head = el('div', { class: 'port-head' },
-    el('div', { class: 'port-name', text: (p.portName === '' ? 'port ' : p.portName + ' \\u00b7 ') + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol }),
+    el('div', { class: 'port-name', text: compact ? p.namespace + '/' + p.service + '  ' + name : name }),
     stat('active', 'active'), stat('conn/s', 'cps'), stat('connections', 'connections'),
     stat('in/s', 'rx'), stat('out/s', 'tx'), stat('reset', 'rejected'), stat('dial failures', 'failures'));
-  var svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(SPARK_H), viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H });
+  var sparkH = compact ? 18 : SPARK_H;
+  var svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(sparkH), viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H, preserveAspectRatio: 'none' });
   var peak = el('span', { class: 'peak', 'data-field': 'peak', text: 'peak -' });
   head.appendChild(el('div', { class: 'spark-box', title: 'bytes per second over the last minute: blue from clients, purple from endpoints; the top of the chart is the peak' }, svg, peak));
   var sub = el('div', { class: 'sub' });
+  head.firstChild.setAttribute('title', p.listeners.map(function (l) { return l.address + ' ' + l.state; }).join('\\n'));
   p.listeners.forEach(function (l) {
+    // A compact line names only the listeners that are not listening.
+    if (compact && l.state === 'listening') return;
     var cls = l.state === 'listening' ? 'ok' : (l.state === 'binding' ? 'warn' : 'bad');
     sub.appendChild(el('span', null, el('span', { text: l.address + ' ' }),
       el('span', { class: 'pill ' + cls, 'data-field': 'listener', text: l.state + (l.error ? ': ' + l.error : '') })));
@@ -177,7 +187,7 @@ function renderPort(p, unfold) {
     live.byWorker = el('span', { class: 'muted', 'data-field': 'by-worker' });
     sub.appendChild(live.byWorker);
   }
-  var section = el('div', { class: 'port', 'data-key': p.key }, head, sub, renderEndpoints(p, live, unfold));
+  var section = el('div', { class: 'port', 'data-key': p.key }, head, sub.firstChild ? sub : null, renderEndpoints(p, live, unfold));
   live.head = head;
   live.svg = svg;
   live.peak = peak;
@@ -200,12 +210,21 @@ function renderServices() {
     if (!byService[name]) { byService[name] = []; order.push(name); }
     byService[name].push(p);
   });
-  var unfold = state.services.length <= UNFOLD_UP_TO;
-  var cards = order.map(function (name) {
-    var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }));
-    byService[name].forEach(function (p) { card.appendChild(renderPort(p, unfold)); });
-    return card;
-  });
+  // Few ports: a card per Service, endpoint tables unfolded. Many: one line per port in a single list,
+  // endpoint tables folded behind their summary, so 30 ports fit in about two screens.
+  var compact = state.services.length > UNFOLD_UP_TO;
+  var cards;
+  if (compact) {
+    var list = el('section', { class: 'service compact' });
+    order.forEach(function (name) { byService[name].forEach(function (p) { list.appendChild(renderPort(p, false, true)); }); });
+    cards = [list];
+  } else {
+    cards = order.map(function (name) {
+      var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }));
+      byService[name].forEach(function (p) { card.appendChild(renderPort(p, true, false)); });
+      return card;
+    });
+  }
   if (cards.length === 0) cards = [el('div', { class: 'empty', text: 'No Service ports are configured.' })];
   root.replaceChildren.apply(root, cards);
 }
