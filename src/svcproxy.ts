@@ -12,17 +12,21 @@ import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher } from './config/watch.js';
+import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
+import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
+import { parseLoopbackRange } from './state/address-allocator.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
-import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
+import { describeServicePort } from './cli/describe.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
@@ -34,14 +38,16 @@ const WATCH_DEBOUNCE_MS = 150;
  */
 const SETTLE_MS = 100;
 
-function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
+function listenEnvironment(options: Options, running?: DesiredState): ListenEnvironment {
+  const range = parseLoopbackRange(options.serviceCidr);
   return {
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
     reserved: adminAddresses(options),
     udp: workerIndex() <= 1,
-    ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
+    ...(typeof range === 'string' ? {} : { serviceRange: range }),
+    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
   };
 }
 
@@ -61,7 +67,7 @@ export interface Loaded {
  */
 export async function loadDesired(options: Options, expect?: PathKind, running?: DesiredState): Promise<Loaded> {
   const loaded = await loadConfig(options.config, expect);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running?.nodePorts));
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
@@ -95,6 +101,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly probes: ProbeManager;
   /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
   readonly admin: A | undefined;
+  /** DNS zone and server, hosts-file block: names for the applied Services. */
+  readonly names: NameService;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -140,6 +148,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       new Resolver(parts.lookup),
       parts.onLeaseEnd,
     );
+    this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
@@ -151,7 +160,13 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.info({ service, pod: change.pod, address: change.plan.address, reason: change.reason }, change.ready ? 'endpoint ready' : 'endpoint not ready');
     }
     this.registry.podReadinessChanged(change.pod);
+    this.names.refresh().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'hosts file not updated'));
     this.events.emit('readiness', change);
+  }
+
+  /** Every Service of the applied config, with its addresses and ports (names, the admin API). */
+  get services(): ReadonlyMap<string, ServiceInfo> {
+    return this.state.services;
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -160,6 +175,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (this.status.successes === 0) return { ready: false, reason: 'no config applied yet' };
     const failed = this.registry.failedListeners();
     if (failed.length > 0) return { ready: false, reason: `not bound: ${failed.map((l) => `${l.plan.key} (${l.lastError})`).join(', ')}` };
+    const names = this.names.problem;
+    if (names !== '') return { ready: false, reason: names };
     return { ready: true, reason: 'ok' };
   }
 
@@ -175,6 +192,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
+    await this.names.start();
     this.watcher = new ConfigWatcher(
       this.options.config,
       { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: this.options.configPollIntervalMs, watch: this.options.watch },
@@ -238,10 +256,18 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     const changes = planChanges(this.state, loaded.state);
     this.log.info({ trigger, changes: changes.length, hash: loaded.hash.slice(0, 12) }, 'applying config');
     for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
+    this.logServedAddresses(this.state.services, loaded.state.services);
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
     this.probes.sync(loaded.state.probes);
+    try {
+      await this.names.update(loaded.state.services);
+    } catch (err: unknown) {
+      // The hosts file: at start-up a path svcproxy cannot write is an error; later, the proxy keeps serving.
+      if (trigger === 'start') throw new Error(`cannot write the hosts file ${this.options.hostsFile}: ${errorMessage(err)}`, { cause: err });
+      this.log.warn({ path: this.options.hostsFile, err: errorMessage(err) }, 'hosts file not updated');
+    }
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
     this.status.successes++;
     this.status.lastResult = 'success';
@@ -249,6 +275,17 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
+  }
+
+  /** One log line per Service port whose addresses are new or changed: every address it is served on. */
+  private logServedAddresses(before: ReadonlyMap<string, ServiceInfo>, after: ReadonlyMap<string, ServiceInfo>): void {
+    for (const [key, service] of after) {
+      const was = before.get(key);
+      service.ports.forEach((port, i) => {
+        if (was !== undefined && JSON.stringify(was.ports[i]) === JSON.stringify(port) && JSON.stringify(was.addresses) === JSON.stringify(service.addresses)) return;
+        this.log.info({ service: key, port: port.name || port.port, addresses: port.servedOn.map((a) => a.address) }, describeServicePort(service, port));
+      });
+    }
   }
 
   /**
@@ -261,6 +298,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.watcher?.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
+    await this.names.stop();
     const open = this.registry.tracker.active;
     this.log.info({ connections: open, drainTimeoutMs }, 'draining');
     const idle = drainTimeoutMs > 0 ? await this.registry.tracker.waitForIdle(drainTimeoutMs) : open === 0;

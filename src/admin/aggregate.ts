@@ -259,6 +259,8 @@ export function aggregate(input: AggregateInput): AdminSnapshot {
   const ready = readiness(input.workers, input.expected, input.draining);
   return {
     servicePorts: mergeServicePorts(live, input.retired),
+    // Every worker derives these from the same config: the lowest-numbered worker's.
+    services: snapshots[0]?.services ?? [],
     config: mergeConfig(input.configPath, snapshots, ready, input.draining),
     reloads: mergeReloads(snapshots.map((s) => s.reloads)),
     process: mergeProcessSamples([input.primary, ...snapshots.map((s) => s.process)], input.retired.cpu),

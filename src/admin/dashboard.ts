@@ -68,7 +68,7 @@ var SPARK_W = 180;
 var SPARK_H = 30;
 /** Up to this many Service ports, endpoint tables are unfolded; beyond, each folds behind a summary line. */
 var UNFOLD_UP_TO = 6;
-var state = { services: [], config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
+var state = { services: [], serviceInfo: {}, config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
 
 function el(tag, attrs) {
   var node = document.createElement(tag);
@@ -200,6 +200,17 @@ function renderPort(p, unfold, compact) {
   return section;
 }
 
+function serviceMeta(info) {
+  if (!info) return null;
+  var parts = [];
+  if (info.addresses.length > 0) parts.push(info.addresses.join(', '));
+  else if (info.headless) parts.push('headless');
+  if (info.externalName) parts.push('CNAME ' + info.externalName);
+  if (info.names.length > 0) parts.push(info.names[0]);
+  if (info.mappedFrom.length > 0) parts.push('manifest clusterIP ' + info.mappedFrom.join(', ') + ' mapped');
+  return el('span', { class: 'meta', 'data-field': 'addresses', text: '  ' + parts.join(' \\u00b7 ') });
+}
+
 function renderServices() {
   var root = document.getElementById('services');
   state.live = {};
@@ -210,17 +221,30 @@ function renderServices() {
     if (!byService[name]) { byService[name] = []; order.push(name); }
     byService[name].push(p);
   });
+  // Services without a port that is proxied (ExternalName, headless) are listed too, for their names.
+  Object.keys(state.serviceInfo).sort().forEach(function (name) {
+    if (!byService[name]) { byService[name] = []; order.push(name); }
+  });
   // Few ports: a card per Service, endpoint tables unfolded. Many: one line per port in a single list,
   // endpoint tables folded behind their summary, so 30 ports fit in about two screens.
   var compact = state.services.length > UNFOLD_UP_TO;
   var cards;
   if (compact) {
     var list = el('section', { class: 'service compact' });
-    order.forEach(function (name) { byService[name].forEach(function (p) { list.appendChild(renderPort(p, false, true)); }); });
+    order.forEach(function (name) {
+      if (byService[name].length === 0) list.appendChild(el('div', { class: 'port', 'data-service': name }, el('span', { class: 'port-name', text: name }), serviceMeta(state.serviceInfo[name])));
+      byService[name].forEach(function (p) {
+        var row = renderPort(p, false, true);
+        row.setAttribute('data-service', name);
+        var meta = serviceMeta(state.serviceInfo[name]);
+        if (meta) row.firstChild.firstChild.appendChild(meta);
+        list.appendChild(row);
+      });
+    });
     cards = [list];
   } else {
     cards = order.map(function (name) {
-      var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }));
+      var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }, serviceMeta(state.serviceInfo[name])));
       byService[name].forEach(function (p) { card.appendChild(renderPort(p, true, false)); });
       return card;
     });
@@ -290,6 +314,8 @@ function logEvent(m) {
 
 function show(services, config) {
   state.services = services.servicePorts;
+  state.serviceInfo = {};
+  (services.services || []).forEach(function (info) { state.serviceInfo[info.key] = info; });
   state.workers = services.workers || null;
   state.config = config;
   renderHeader();

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { SvcproxyEvents } from '../instance-types.js';
 import type { AccessLogCounters, AdminEvents, AdminModel, AdminSnapshot, SnapshotPurpose } from './model.js';
 import { EventLoopDelay, sampleProcess } from './process-metrics.js';
-import { configView, servicePortSnapshots, type AdminSource } from './view.js';
+import { configView, servicePortSnapshots, serviceViews, type AdminSource } from './view.js';
 
 export class LocalModel implements AdminModel {
   readonly events = new EventEmitter<AdminEvents>();
@@ -36,6 +36,7 @@ export class LocalModel implements AdminModel {
     const config = configView(this.source);
     return {
       servicePorts,
+      services: serviceViews(this.source),
       config,
       reloads: { successes: status.successes, failures: status.failures, lastSuccessAt: status.lastSuccessAt, lastResult: status.lastResult },
       process: await sampleProcess(this.loop, purpose === 'metrics'),

@@ -7,7 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ProcessSample } from './process-metrics.js';
-import type { ConfigView, ServicePortSnapshot } from './view.js';
+import type { ConfigView, ServicePortSnapshot, ServiceView } from './view.js';
 
 /** Reload counters, as the metrics report them. */
 export interface ReloadCounters {
@@ -47,6 +47,8 @@ export interface AccessLogCounters {
 
 export interface AdminSnapshot {
   readonly servicePorts: readonly ServicePortSnapshot[];
+  /** Each Service with its addresses and names. */
+  readonly services: readonly ServiceView[];
   /** Ready, reason and draining are in here. */
   readonly config: ConfigView;
   readonly reloads: ReloadCounters;

@@ -9,7 +9,7 @@
  *   GET /healthz      200 while the process runs
  *   GET /readyz       200 when ready, 503 with the reason otherwise
  *   GET /metrics      Prometheus text format (metrics.ts, docs/metrics.md)
- *   GET /api/services one entry per Service port (view.ts)
+ *   GET /api/services one entry per Service port, and each Service's addresses and names (view.ts)
  *   GET /api/config   the snapshot being served and the last reload
  *   GET /api/events   WebSocket feed (events.ts)
  *   GET /             the dashboard (dashboard.ts)
@@ -24,7 +24,7 @@ import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
 import { renderMetrics } from './metrics.js';
 import type { AdminModel, AdminSnapshot, WorkerView } from './model.js';
-import type { ServicePortView } from './view.js';
+import type { ServicePortView, ServiceView } from './view.js';
 
 /**
  * Limits that keep misbehaving admin clients from holding resources, in the
@@ -81,10 +81,10 @@ function pathOf(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0] ?? '/';
 }
 
-/** GET /api/services: every Service port's view and, with --workers, the workers. */
-function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[]; workers?: readonly WorkerView[] } {
+/** GET /api/services: every Service port's view, each Service's addresses and names and, with --workers, the workers. */
+function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[]; services: readonly ServiceView[]; workers?: readonly WorkerView[] } {
   const servicePorts = snapshot.servicePorts.map((s) => s.view);
-  return snapshot.workers === undefined ? { servicePorts } : { servicePorts, workers: snapshot.workers };
+  return snapshot.workers === undefined ? { servicePorts, services: snapshot.services } : { servicePorts, services: snapshot.services, workers: snapshot.workers };
 }
 
 /** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */

@@ -64,6 +64,7 @@ function port(key: string, t: ServicePortTotals, endpoints: EndpointView[], list
 function snapshot(ports: ServicePortSnapshot[], over: Partial<AdminSnapshot> = {}): AdminSnapshot {
   return {
     servicePorts: ports,
+    services: [],
     config: {
       config: '/cfg',
       hash: 'h1',

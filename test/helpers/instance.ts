@@ -24,6 +24,10 @@ function testOptions(config: string, overrides: Partial<Options> = {}): Options 
     workers: 1,
     accessLog: '',
     accessLogFormat: 'json',
+    serviceCidr: '127.96.0.0/16',
+    dnsAddress: undefined,
+    clusterDomain: 'cluster.local',
+    hostsFile: '',
     ...overrides,
   };
 }
