@@ -4,6 +4,8 @@
  * the program never sees raw YAML.
  */
 
+import type { FaultSpec } from './fault.js';
+
 /** Where an object came from, so every message can point at it. */
 export interface ObjectSource {
   /** The file as the user named it (config path joined with the file name). */
@@ -211,6 +213,8 @@ export interface ConfigSnapshot {
   readonly endpoints: readonly EndpointsSpec[];
   readonly endpointSlices: readonly EndpointSliceSpec[];
   readonly pods: readonly PodSpec[];
+  /** svcproxy's own `kind: Fault` objects (config/fault.ts). */
+  readonly faults: readonly FaultSpec[];
 }
 
 /** One problem found in the config, with enough context to find and fix it. */

@@ -17,6 +17,7 @@ import {
   type ServiceSpec,
 } from '../config/types.js';
 import { declaredEndpoints } from './endpoints.js';
+import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
 import { isProbed, podEndpoints, selectedPods } from './pod-endpoints.js';
@@ -100,7 +101,8 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
   for (const service of snapshot.services) addService(build, snapshot, service, env);
   noteUnrunProbes(build, snapshot);
   const { servicePorts, listeners, probes, issues, notes } = build;
-  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated }, issues, notes };
+  const faults = faultPlans(snapshot.faults, servicePorts, snapshot.pods, notes);
+  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, faults }, issues, notes };
 }
 
 function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment): void {

@@ -5,6 +5,7 @@
  */
 import { SERVICE_OPTION_DEFAULTS } from '../config/annotations.js';
 import type { ProbeSpec, Protocol } from '../config/types.js';
+import type { FaultPlan } from '../faults/fault-plan.js';
 
 /** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
 export type ServicePortKey = string & { readonly __brand: 'ServicePortKey' };
@@ -112,6 +113,8 @@ export interface DesiredState {
   readonly probes: ReadonlyMap<string, PodProbePlan>;
   /** Allocated nodePorts (`servicePortKey/protocol` -> port), fed back into the next reload. */
   readonly nodePorts: ReadonlyMap<string, number>;
+  /** Declared Faults resolved against this state (state/faults.ts). */
+  readonly faults: readonly FaultPlan[];
 }
 
-export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map(), nodePorts: new Map() };
+export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map(), nodePorts: new Map(), faults: [] };
