@@ -15,6 +15,7 @@ import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.j
 import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import { errorMessage } from './errors.js';
+import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
@@ -95,6 +96,8 @@ export interface SvcproxyEvents {
   reload: [{ readonly trigger: ReloadTrigger; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number }];
   readiness: [ReadinessChange];
   listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string }];
+  /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
+  toxics: [];
 }
 
 function delay(ms: number): Promise<void> {
@@ -118,8 +121,11 @@ export class Svcproxy {
     appliedHash: '',
     appliedAt: 0,
   };
+  /** Declared Faults and toxiproxy-API toxics; consulted once per new connection. */
+  readonly faults = new FaultTable();
   draining = false;
   adminPort = 0;
+  private faultTimer: NodeJS.Timeout | undefined;
   private state: DesiredState = EMPTY_STATE;
   private watcher: ConfigWatcher | undefined;
   private kind: PathKind | undefined;
@@ -145,7 +151,9 @@ export class Svcproxy {
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(lookup),
+      this.faults,
     );
+    this.faults.onChange = () => this.events.emit('toxics');
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = new AdminServer(this, log);
@@ -247,6 +255,9 @@ export class Svcproxy {
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
+    this.faults.setDeclared(loaded.state.faults, Date.now());
+    this.faults.retainCounters(new Set([...loaded.state.servicePorts.keys()].map(String)));
+    this.scheduleFaults();
     this.probes.sync(loaded.state.probes);
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
     this.status.successes++;
@@ -257,6 +268,20 @@ export class Svcproxy {
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
   }
 
+  /** Wakes up when a Fault's `after` or `for` runs out: the feed hears of it and expired toxics release their connections. */
+  private scheduleFaults(): void {
+    clearTimeout(this.faultTimer);
+    const next = this.faults.nextScheduleChange(Date.now());
+    if (next === undefined || this.draining) return;
+    // setTimeout holds at most 2^31-1 ms; a longer wait just wakes up early and re-arms.
+    this.faultTimer = setTimeout(() => {
+      this.faults.expire(Date.now());
+      this.events.emit('toxics');
+      this.scheduleFaults();
+    }, Math.min(2 ** 31 - 1, Math.max(0, next - Date.now()) + 1));
+    this.faultTimer.unref();
+  }
+
   /**
    * Graceful stop: stop accepting everywhere at once, let established
    * connections finish for up to `drainTimeoutMs`, reset what is left, then
@@ -264,6 +289,7 @@ export class Svcproxy {
    */
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
+    clearTimeout(this.faultTimer);
     this.watcher?.stop();
     this.probes.stopAll();
     this.registry.closeListeners();

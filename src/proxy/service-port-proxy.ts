@@ -16,6 +16,7 @@ import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
+import { DOWN, type FaultTable } from '../faults/fault-table.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
@@ -25,6 +26,7 @@ import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
 import { newStats, type RejectReason, type ServicePortStats } from './stats.js';
+import { toxicPump } from './toxic-pump.js';
 
 export type { ServicePortStats } from './stats.js';
 
@@ -56,6 +58,8 @@ export interface ServicePortContext {
   /** Live readiness of a probed Pod (see ProbeManager). */
   readonly podReady: (pod: string) => boolean;
   readonly resolver: Resolver;
+  /** Declared and API toxics (issue 15); absent = no faults at all. */
+  readonly faults?: FaultTable;
 }
 
 function ignoreEarlyError(): void {
@@ -213,6 +217,10 @@ export class ServicePortProxy {
   accept(downstream: Socket): void {
     this.stats.connections++;
     downstream.on('error', ignoreEarlyError);
+    if (this.context.faults?.isDown(this.plan.key) === true) {
+      downstream.resetAndDestroy(); // a proxy turned off through the toxiproxy API
+      return;
+    }
     const ip = this.needsClientIp ? clientIp(downstream.remoteAddress) : '';
     const refusal = this.refusal(ip);
     if (refusal !== undefined) {
@@ -274,7 +282,15 @@ export class ServicePortProxy {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
-    pump(downstream, socket, this.pumpOptions, (result) => this.onPumpDone(downstream, socket, upstream.id, result));
+    const done = (result: PumpResult): void => this.onPumpDone(downstream, socket, upstream.id, result);
+    // One lookup per connection; a port without faults gets undefined and the plain pump.
+    const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
+    if (faults === undefined) pump(downstream, socket, this.pumpOptions, done);
+    else if (faults === DOWN) {
+      downstream.resetAndDestroy();
+      socket.resetAndDestroy();
+      pump(downstream, socket, this.pumpOptions, done); // both already destroyed: it only reports their close
+    } else toxicPump(downstream, socket, this.pumpOptions, faults, done);
   }
 
   /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
