@@ -24,6 +24,8 @@ import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
 import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { ProxyCollection } from './toxiproxy/proxy-collection.js';
+import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
@@ -40,7 +42,10 @@ export function listenEnvironment(options: Options, previousNodePorts?: Readonly
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
-    reserved: adminAddresses(options),
+    reserved: [
+      ...adminAddresses(options),
+      ...(options.toxiproxy === undefined ? [] : [{ address: options.toxiproxy.host, port: options.toxiproxy.port, what: 'toxiproxy API' }]),
+    ],
     udp: workerIndex() <= 1,
     ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
   };
@@ -123,8 +128,11 @@ export class Svcproxy {
   };
   /** Declared Faults and toxiproxy-API toxics; consulted once per new connection. */
   readonly faults = new FaultTable();
+  /** The toxiproxy-compatible API (--toxiproxy-address), a server of its own; undefined when off. */
+  readonly toxiproxy: ToxiproxyServer | undefined;
   draining = false;
   adminPort = 0;
+  toxiproxyPort = 0;
   private faultTimer: NodeJS.Timeout | undefined;
   private state: DesiredState = EMPTY_STATE;
   private watcher: ConfigWatcher | undefined;
@@ -157,6 +165,14 @@ export class Svcproxy {
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = new AdminServer(this, log);
+    const api = log.child({ component: 'toxiproxy-api' });
+    this.toxiproxy =
+      options.toxiproxy === undefined
+        ? undefined
+        : new ToxiproxyServer(
+            new ProxyCollection(this.registry, this.faults, this.registry.options, this.registry.context, api, options.toxiproxyAllowRemote === true),
+            api,
+          );
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */
@@ -186,6 +202,13 @@ export class Svcproxy {
       // Worker 1's admin server is the one health checks use; the others' are a convenience.
       if (workerIndex() <= 1) throw err;
       this.log.warn({ err: errorMessage(err) }, 'admin server not started for this worker; serving without it');
+    }
+    if (this.toxiproxy !== undefined && this.options.toxiproxy !== undefined) {
+      const { host, port } = this.options.toxiproxy;
+      this.toxiproxyPort = await this.toxiproxy.listen(host, port);
+      const loopback = host.startsWith('127.') || host === '::1';
+      if (!loopback) this.log.warn({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
+      this.log.info({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API listening');
     }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
@@ -300,6 +323,7 @@ export class Svcproxy {
       this.log.warn({ connections: this.registry.tracker.active }, 'drain timeout; resetting the remaining connections');
       this.registry.tracker.resetAll();
     }
+    await this.toxiproxy?.close();
     await this.admin.close();
     this.log.info('stopped');
   }
