@@ -6,6 +6,7 @@
  * the proxy: the structural types below expose only what is read.
  */
 import type { EventEmitter } from 'node:events';
+import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/fault-table.js';
 import type { Histogram, RejectReason, ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
@@ -54,6 +55,14 @@ export interface AdminSource {
   readonly registry: RegistryReadable;
   readonly probes: { isReady(pod: string): boolean };
   readonly events: EventEmitter<SvcproxyEvents>;
+  /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
+  readonly faults?: FaultsReadable;
+}
+
+/** What the admin reads of the FaultTable. */
+export interface FaultsReadable {
+  views(key: string, endpoints: readonly ConnectionTarget[], now: number): { port: ToxicView[]; byEndpoint: Map<string, ToxicView[]> };
+  counterEntries(): ToxicCounterEntry[];
 }
 
 export interface EndpointView {
@@ -71,6 +80,8 @@ export interface EndpointView {
   readonly ejected: boolean;
   readonly activeConnections: number;
   readonly connections: number;
+  /** Toxics aimed at this endpoint (a Fault's pod, endpoint or podSelector target). */
+  readonly toxics: readonly ToxicView[];
 }
 
 export interface ListenerView {
@@ -110,6 +121,8 @@ export interface ServicePortView {
   readonly listeners: readonly ListenerView[];
   readonly endpoints: readonly EndpointView[];
   readonly totals: ServicePortTotals;
+  /** Toxics on every connection of the port (a Fault on the Service or port, toxiproxy-API toxics). */
+  readonly toxics: readonly ToxicView[];
 }
 
 /** A view plus what only /metrics needs. */
@@ -123,7 +136,7 @@ export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): str
   return view.portName === '' ? String(view.port) : view.portName;
 }
 
-function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean): EndpointView[] {
+function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean, toxics: ReadonlyMap<string, ToxicView[]>): EndpointView[] {
   const plan = proxy.current;
   const ejected = new Set(proxy.ejected());
   return plan.endpoints.map((e) => {
@@ -141,6 +154,7 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
       ejected: ejected.has(id),
       activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
       connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
+      toxics: toxics.get(id) ?? [],
     };
   });
 }
@@ -167,6 +181,8 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
     const plan = proxy.current;
     const { stats } = proxy;
     const counted = bytes.get(proxy) ?? { downstreamRx: stats.bytesFromDownstream, upstreamRx: stats.bytesFromUpstream };
+    const targets = plan.endpoints.map((e) => ({ id: hostPort(e.host, e.port), pod: e.pod }));
+    const toxics = source.faults?.views(plan.key, targets, Date.now()) ?? { port: [], byEndpoint: new Map<string, ToxicView[]>() };
     const view: ServicePortView = {
       key: plan.key,
       namespace: plan.namespace,
@@ -176,7 +192,7 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
       protocol: plan.protocol,
       targetPort: plan.targetPort,
       listeners: listeners.get(plan.key) ?? [],
-      endpoints: endpointViews(proxy, podReady),
+      endpoints: endpointViews(proxy, podReady, toxics.byEndpoint),
       totals: {
         connections: stats.connections,
         activeConnections: stats.active,
@@ -186,6 +202,7 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
         rejected: { ...stats.rejected },
         idleTimeouts: stats.idleTimeouts,
       },
+      toxics: toxics.port,
     };
     snapshots.push({ view, connectSeconds: stats.connectSeconds });
   }

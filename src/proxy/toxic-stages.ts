@@ -349,20 +349,28 @@ class LimitDataStage extends Stage {
     this.remaining = this.attrs['bytes'] ?? 0;
   }
 
+  private closed = false;
+
   protected take(chunk: Buffer): void {
     if (this.remaining <= 0) {
+      // `bytes: 0` closes at the first chunk, as toxiproxy's loop does.
       this.drop(chunk.length);
+      if (!this.closed) this.next.end(true);
+      this.closed = true;
       return;
     }
     const part = chunk.length <= this.remaining ? chunk : chunk.subarray(0, this.remaining);
     this.drop(chunk.length - part.length);
     this.remaining -= part.length;
     this.next.push(part);
-    if (this.remaining <= 0) this.next.end(true);
+    if (this.remaining <= 0) {
+      this.closed = true;
+      this.next.end(true);
+    }
   }
 
   protected takeEnd(close: boolean): void {
-    if (this.remaining > 0) this.next.end(close); // at 0 the connection is already closing
+    if (!this.closed) this.next.end(close); // once the limit is reached the connection is already closing
   }
 
   protected flush(): void {
