@@ -20,7 +20,7 @@
  * svcproxy's own kinds are strict: an unknown field is an error.
  */
 import { parseDuration } from '../duration.js';
-import { validateToxic, type ToxicSpec } from '../faults/toxics.js';
+import { TOXIC_TYPES, validateToxic, type ToxicSpec } from '../faults/toxics.js';
 import {
   dns1035LabelError,
   dns1123SubdomainError,
@@ -172,7 +172,7 @@ function readToxics(spec: JsonRecord, sink: IssueSink): ToxicSpec[] {
       for (const p of result.problems) {
         const at = p.path === '' ? path : `${path}.${p.path}`;
         if (p.kind === 'required') sink.required(at, p.message);
-        else if (p.path === 'type') sink.unsupported(at, p.value, ['latency', 'bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data']);
+        else if (p.path === 'type') sink.unsupported(at, p.value, TOXIC_TYPES);
         else if (p.path === 'stream') sink.unsupported(at, p.value, ['upstream', 'downstream']);
         else sink.invalid(at, p.value, p.message);
       }

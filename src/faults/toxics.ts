@@ -63,7 +63,7 @@ export const TOXIC_ATTRIBUTES: Readonly<Record<ToxicType, readonly AttributeRule
   limit_data: [{ name: 'bytes', unit: 'bytes', min: 0, max: Number.MAX_SAFE_INTEGER }],
 };
 
-export function isToxicType(value: unknown): value is ToxicType {
+function isToxicType(value: unknown): value is ToxicType {
   return typeof value === 'string' && (TOXIC_TYPES as readonly string[]).includes(value);
 }
 
@@ -81,7 +81,7 @@ export type ToxicResult = { readonly ok: true; readonly toxic: ToxicSpec } | { r
 /** The toxic name rule: toxiproxy has none; here a name must be usable in a URL path segment. */
 const TOXIC_NAME = /^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$/;
 
-export const TOXIC_NAME_RULE = "must be 1-128 characters: letters, digits, '-', '_' or '.', starting with a letter or digit";
+const TOXIC_NAME_RULE = "must be 1-128 characters: letters, digits, '-', '_' or '.', starting with a letter or digit";
 
 function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -177,12 +177,4 @@ export function updateToxic(existing: ToxicSpec, raw: unknown): ToxicResult {
   const attributes = readAttributes(existing.type, raw['attributes'], existing.attributes, problems);
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, toxic: { ...existing, toxicity, attributes } };
-}
-
-/** `latency 100ms ±10ms downstream`: a short human description for logs and the dashboard. */
-export function describeToxic(toxic: ToxicSpec): string {
-  const a = toxic.attributes;
-  const parts = TOXIC_ATTRIBUTES[toxic.type].map((r) => `${r.name}=${a[r.name] ?? 0}${r.unit === 'bytes' ? '' : r.unit}`);
-  const odds = toxic.toxicity < 1 ? ` toxicity=${toxic.toxicity}` : '';
-  return `${toxic.type} ${toxic.stream} ${parts.join(' ')}${odds}`;
 }
