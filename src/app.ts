@@ -7,11 +7,11 @@ import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
+import { AdminServer } from './admin/server.js';
 import { loadDesired, Svcproxy } from './svcproxy.js';
 import { runPrimary, workerIndex, workerOptions } from './workers.js';
 import { version } from './version.js';
 
-export { version };
 
 /** Where the human-readable output of the CLI goes; tests pass their own. */
 export interface Console {
@@ -73,7 +73,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
-  const proxy = new Svcproxy(workerOptions(options, index), log);
+  // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
+  const proxy = new Svcproxy(workerOptions(options, index), log, { admin: (instance) => new AdminServer(instance, log) });
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {

@@ -8,17 +8,18 @@
  *        valid   -> planChanges(current, desired) -> registry.apply()
  */
 import { EventEmitter } from 'node:events';
-import { AdminServer } from './admin/server.js';
 import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
-import { ConfigWatcher, type WatchTrigger } from './config/watch.js';
+import { ConfigWatcher } from './config/watch.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
+import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
 import { errorMessage } from './errors.js';
 import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import { Registry } from './proxy/registry.js';
+import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
@@ -29,15 +30,15 @@ import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
-export const WATCH_DEBOUNCE_MS = 150;
+const WATCH_DEBOUNCE_MS = 150;
 /**
  * A watched change is applied only if the snapshot reads the same twice this
  * far apart, so a file still being written (a YAML document cut mid-way that
  * happens to parse) is not applied.
  */
-export const SETTLE_MS = 100;
+const SETTLE_MS = 100;
 
-export function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
+function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
   return {
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
@@ -78,42 +79,27 @@ export async function loadDesired(options: Options, expect?: PathKind, running?:
   };
 }
 
-export type ReloadTrigger = 'start' | WatchTrigger | 'signal' | 'api';
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
-
-/** What the admin surface reports about reloads. */
-export interface ReloadStatus {
-  successes: number;
-  failures: number;
-  /** ms since the epoch; 0 before the first success. */
-  lastSuccessAt: number;
-  lastAttemptAt: number;
-  lastResult: 'none' | 'success' | 'failure';
-  /** The problems of the last failed reload, one line each. */
-  lastErrors: string[];
-  /** The hash and load time of the snapshot being served. */
-  appliedHash: string;
-  appliedAt: number;
-}
-
-/** What happens in a running svcproxy, for the admin feed. Emitted off the data path only. */
-export interface SvcproxyEvents {
-  reload: [{ readonly trigger: ReloadTrigger; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number }];
-  readiness: [ReadinessChange];
-  listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string }];
-  /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
-  toxics: [];
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export class Svcproxy {
+/** What the composer of the process (app.ts, or a test) gives an instance. */
+export interface SvcproxyParts<A extends AdminHandle> {
+  /** Builds this instance's admin server (health, metrics, API); none when absent. */
+  readonly admin?: (instance: Svcproxy<A>) => A;
+  /** Host-name resolution for FQDN endpoints (the system resolver unless a test passes its own). */
+  readonly lookup?: LookupFn;
+  /** Told of every connection or flow that ends (the access log). */
+  readonly onLeaseEnd?: LeaseObserver;
+}
+
+export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly registry: Registry;
   readonly probes: ProbeManager;
   /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
-  readonly admin: AdminServer;
+  readonly admin: A | undefined;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -141,11 +127,10 @@ export class Svcproxy {
   private running: Promise<ReloadOutcome> | undefined;
   private queued: ReloadTrigger | undefined;
 
-  /** @param lookup host-name resolution for FQDN endpoints (the system resolver unless a test passes its own). */
   constructor(
     readonly options: Options,
     readonly log: Logger,
-    lookup?: LookupFn,
+    parts: SvcproxyParts<A> = {},
   ) {
     this.probes = new ProbeManager(
       {
@@ -155,16 +140,17 @@ export class Svcproxy {
       log,
     );
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS },
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs },
       log,
       (pod) => this.probes.isReady(pod),
-      new Resolver(lookup),
+      new Resolver(parts.lookup),
+      parts.onLeaseEnd,
       this.faults,
     );
     this.faults.onChange = () => this.events.emit('toxics');
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
-    this.admin = new AdminServer(this, log);
+    this.admin = parts.admin?.(this);
     const api = log.child({ component: 'toxiproxy-api' });
     this.toxiproxy =
       options.toxiproxy === undefined
@@ -196,8 +182,10 @@ export class Svcproxy {
   /** Binds the admin server (a fatal error when it cannot), applies the first snapshot, starts watching. */
   async start(first: Loaded): Promise<void> {
     try {
-      this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
-      this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+      if (this.admin !== undefined) {
+        this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
+        this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+      }
     } catch (err: unknown) {
       // Worker 1's admin server is the one health checks use; the others' are a convenience.
       if (workerIndex() <= 1) throw err;
@@ -324,7 +312,7 @@ export class Svcproxy {
       this.registry.tracker.resetAll();
     }
     await this.toxiproxy?.close();
-    await this.admin.close();
+    await this.admin?.close();
     this.log.info('stopped');
   }
 

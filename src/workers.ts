@@ -13,7 +13,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Options } from './cli/options.js';
 import type { Logger } from './log.js';
 
-export const WORKER_INDEX_ENV = 'SVCPROXY_WORKER_INDEX';
+const WORKER_INDEX_ENV = 'SVCPROXY_WORKER_INDEX';
 
 /** 1..N in a worker, 0 in a process that is not part of a cluster (or is the primary). */
 export function workerIndex(): number {

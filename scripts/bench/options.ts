@@ -9,7 +9,7 @@ import { assertLoopback, NotLoopbackError } from './loopback.js';
 export const TARGET_NAMES = ['direct', 'svcproxy', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Impl = 'auto' | 'c' | 'node';
-export const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
+const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /** How much each step does. Every loop is bounded in count and in time. */

@@ -32,7 +32,7 @@ async function startBackends(options: BenchOptions, processes: Processes, ctx: O
   const backend = processes.spawn('backends', command, args, { fdLimit, cpus: ctx.loadCpus });
   const line = await backend.waitForLine((l) => l.includes('"discard"') || l.includes('"error"'), 10_000);
   const parsed = JSON.parse(line) as { discard?: unknown; echo?: unknown; error?: unknown };
-  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number') throw new Error(`backends: ${String(parsed.error ?? line)}`);
+  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number') throw new Error(`backends: ${typeof parsed.error === 'string' ? parsed.error : line}`);
   return { backend, ports: { discard: parsed.discard, echo: parsed.echo } };
 }
 

@@ -39,7 +39,7 @@ export interface Target {
   readonly fdLimit: number | undefined;
 }
 
-export type Detected = { readonly ok: true; readonly version: string; readonly setup: string } | { readonly ok: false; readonly note: string };
+type Detected = { readonly ok: true; readonly version: string; readonly setup: string } | { readonly ok: false; readonly note: string };
 
 export interface Driver {
   readonly name: TargetName;

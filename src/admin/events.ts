@@ -17,12 +17,18 @@
  * `maxBufferedBytes`; a client over it has stopped reading and is
  * terminated. So memory per client is bounded and a stalled dashboard
  * costs the data path nothing.
+ *
+ * A client that stops reading altogether would not show up there for a long
+ * time (the kernel's socket buffers take the small messages first), so every
+ * `heartbeatMs` each client is pinged; one that has not answered the
+ * previous ping (its WebSocket library answers as soon as it reads) is
+ * terminated. A stalled client is gone within two heartbeats.
  */
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
-import type { SvcproxyEvents } from '../svcproxy.js';
+import type { SvcproxyEvents } from '../instance-types.js';
 import { portLabel, type AdminSource, type ServicePortSnapshot } from './view.js';
 
 export interface EventFeedOptions {
@@ -30,11 +36,13 @@ export interface EventFeedOptions {
   readonly tickMs: number;
   /** A client whose unsent backlog exceeds this many bytes is dropped. Default 1 MiB. */
   readonly maxBufferedBytes: number;
+  /** Ping period, ms; a client that has not answered the previous ping is dropped. Default 2000. */
+  readonly heartbeatMs: number;
 }
 
-export const FEED_DEFAULTS: EventFeedOptions = { tickMs: 1000, maxBufferedBytes: 1024 * 1024 };
+export const FEED_DEFAULTS: EventFeedOptions = { tickMs: 1000, maxBufferedBytes: 1024 * 1024, heartbeatMs: 2000 };
 
-export interface ServicePortTick {
+interface ServicePortTick {
   readonly key: string;
   readonly namespace: string;
   readonly service: string;
@@ -81,6 +89,9 @@ export class EventFeed {
   dropped = 0;
   private readonly wss: WebSocketServer;
   private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Clients that answered the last ping (or connected since it was sent). */
+  private readonly answered = new WeakSet<WebSocket>();
   private previous = new Map<string, Totals>();
   private previousAt = 0;
 
@@ -122,6 +133,8 @@ export class EventFeed {
     ws.on('close', () => {
       if (this.wss.clients.size === 0) this.stopTicking();
     });
+    this.answered.add(ws);
+    ws.on('pong', () => this.answered.add(ws));
     this.send(ws, Buffer.from(JSON.stringify({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs } satisfies FeedMessage)));
     if (this.timer === undefined) this.startTicking();
   }
@@ -131,11 +144,33 @@ export class EventFeed {
     this.previousAt = performance.now();
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
     this.timer.unref();
+    this.heartbeat = setInterval(() => this.ping(), this.options.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   private stopTicking(): void {
     clearInterval(this.timer);
+    clearInterval(this.heartbeat);
     this.timer = undefined;
+    this.heartbeat = undefined;
+  }
+
+  /** Drops every client that did not answer the previous ping, and pings the rest. */
+  private ping(): void {
+    for (const ws of this.wss.clients) {
+      if (!this.answered.has(ws)) {
+        this.drop(ws, 'admin feed client did not answer a ping; disconnected');
+        continue;
+      }
+      this.answered.delete(ws);
+      ws.ping();
+    }
+  }
+
+  private drop(ws: WebSocket, msg: string): void {
+    this.dropped++;
+    this.log.warn({ bufferedBytes: ws.bufferedAmount, limitBytes: this.options.maxBufferedBytes }, msg);
+    ws.terminate();
   }
 
   private totals(snapshots: readonly ServicePortSnapshot[]): Map<string, Totals> {
@@ -186,9 +221,7 @@ export class EventFeed {
   private send(ws: WebSocket, data: Buffer): void {
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.options.maxBufferedBytes) {
-      this.dropped++;
-      this.log.warn({ bufferedBytes: ws.bufferedAmount, limitBytes: this.options.maxBufferedBytes }, 'admin feed client too slow; disconnected');
-      ws.terminate();
+      this.drop(ws, 'admin feed client too slow; disconnected');
       return;
     }
     ws.send(data, { binary: false });

@@ -17,7 +17,7 @@ const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
 const LISTENER_STATES = ['listening', 'binding', 'failed'] as const;
 
 /** The admin's own counters, reported with the rest. */
-export interface FeedCounters {
+interface FeedCounters {
   readonly clients: number;
   readonly dropped: number;
 }
@@ -64,6 +64,11 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
   for (const s of snapshots) {
     out.sample('svcproxy_bytes_total', { ...servicePortLabels(s), direction: 'downstream_rx' }, s.view.totals.bytesFromDownstream);
     out.sample('svcproxy_bytes_total', { ...servicePortLabels(s), direction: 'upstream_rx' }, s.view.totals.bytesFromUpstream);
+  }
+
+  out.family('svcproxy_closed_connections_total', 'counter', 'Forwarded connections and UDP flows that have ended, by how they ended.');
+  for (const s of snapshots) {
+    for (const [reason, count] of Object.entries(s.view.totals.closed)) out.sample('svcproxy_closed_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
   perPort(out, 'svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', snapshots, (s) => s.view.totals.idleTimeouts);

@@ -21,14 +21,33 @@ import { version } from '../version.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
-import { ByteMeter } from './live-bytes.js';
 import { renderMetrics } from './metrics.js';
 import { EventLoopDelay } from './process-metrics.js';
 import { configView, servicePortSnapshots, type AdminSource, type ServicePortSnapshot } from './view.js';
 
+/**
+ * Limits that keep misbehaving admin clients from holding resources, in the
+ * spirit of HAProxy's `timeout http-request` and Envoy's connection limits;
+ * none of them touches the data path.
+ */
+export const ADMIN_LIMITS = {
+  /** All request headers must arrive within this (slowloris): 408, then the socket is closed. */
+  headersTimeoutMs: 5000,
+  /** The whole request must arrive within this. */
+  requestTimeoutMs: 10_000,
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: 5000,
+  /** How often node:http checks the two timeouts above (its default, 30 s, would let them run 30 s late). */
+  checkIntervalMs: 1000,
+  /** Larger request headers get 431 (node:http's default size, made explicit). */
+  maxHeaderBytes: 16 * 1024,
+  /** Admin connections at once, WebSocket feed clients included; more are closed at accept. */
+  maxConnections: 256,
+} as const;
+
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export const EVENTS_PATH = '/api/events';
+const EVENTS_PATH = '/api/events';
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
@@ -46,6 +65,17 @@ function json(res: ServerResponse, body: unknown): void {
 /** The dashboard talks only to this server: no CDN, no third-party anything. */
 const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
 
+/** node:http's own answer to a bad request, written out because a 'clientError' listener replaces it. */
+function answerClientError(err: Error, socket: Duplex): void {
+  const code = errorCode(err);
+  if (socket.writable && code !== 'ECONNRESET') {
+    const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  }
+  // A client that never reads or closes must not keep the socket after the answer.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 function pathOf(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0] ?? '/';
 }
@@ -58,7 +88,6 @@ export function isLoopback(host: string): boolean {
 export class AdminServer {
   readonly feed: EventFeed;
   private readonly server: Server;
-  private readonly meter = new ByteMeter();
   private readonly loop = new EventLoopDelay();
   private readonly routes: Readonly<Record<string, Route>>;
 
@@ -83,14 +112,24 @@ export class AdminServer {
       [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': (_req, res) => send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, { 'content-security-policy': DASHBOARD_CSP }),
     };
-    this.server = createServer((req, res) => this.route(req, res));
-    // A client that sends garbage gets a 400 from node:http; it must never reach 'error' unhandled.
-    this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server = createServer(
+      {
+        headersTimeout: ADMIN_LIMITS.headersTimeoutMs,
+        requestTimeout: ADMIN_LIMITS.requestTimeoutMs,
+        keepAliveTimeout: ADMIN_LIMITS.keepAliveTimeoutMs,
+        connectionsCheckingInterval: ADMIN_LIMITS.checkIntervalMs,
+        maxHeaderSize: ADMIN_LIMITS.maxHeaderBytes,
+      },
+      (req, res) => this.route(req, res),
+    );
+    this.server.maxConnections = ADMIN_LIMITS.maxConnections;
+    // A client that sends garbage, too much or too slowly gets a status line, then the socket goes; never an unhandled 'error'.
+    this.server.on('clientError', (err, socket) => answerClientError(err, socket));
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
   private snapshots(): ServicePortSnapshot[] {
-    return servicePortSnapshots(this.source, this.meter);
+    return servicePortSnapshots(this.source);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {

@@ -7,22 +7,24 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/fault-table.js';
-import type { Histogram, RejectReason, ServicePortStats } from '../proxy/stats.js';
+import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
+import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
+import type { Histogram, ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
-import type { ReloadStatus, SvcproxyEvents } from '../svcproxy.js';
-import type { ByteMeter } from './live-bytes.js';
 
 /** What the admin reads of one Service port (a ServicePortProxy). */
-export interface ServicePortReadable {
+interface ServicePortReadable {
   readonly current: ServicePortPlan;
   readonly stats: Readonly<ServicePortStats>;
+  /** Bytes each way, open connections included (each connection's lease knows its port). */
+  bytes(): ByteCounts;
   /** `host:port` of the endpoints passive health is skipping now. */
   ejected(): string[];
 }
 
 /** What the admin reads of one listener (a ServiceListener). */
-export interface ListenerReadable {
+interface ListenerReadable {
   readonly plan: ListenerPlan;
   readonly state: string;
   readonly lastError: string;
@@ -30,20 +32,10 @@ export interface ListenerReadable {
   readonly port: number;
 }
 
-/** The part of a socket the admin reads: counters and addresses, nothing that acts on it. */
-export interface SocketCounters {
-  readonly bytesRead: number;
-  readonly bytesWritten: number;
-  readonly localAddress?: string | undefined;
-  readonly localPort?: number | undefined;
-}
-
 /** The registry as the admin sees it. */
 export interface RegistryReadable {
   readonly servicePorts: ReadonlyMap<string, ServicePortReadable>;
   readonly listeners: ReadonlyMap<string, ListenerReadable>;
-  /** Both sockets of every pumping connection (for in-flight byte counts). */
-  readonly tracker: { readonly sockets: ReadonlySet<SocketCounters> };
 }
 
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
@@ -60,7 +52,7 @@ export interface AdminSource {
 }
 
 /** What the admin reads of the FaultTable. */
-export interface FaultsReadable {
+interface FaultsReadable {
   views(key: string, endpoints: readonly ConnectionTarget[], now: number): { port: ToxicView[]; byEndpoint: Map<string, ToxicView[]> };
   counterEntries(): ToxicCounterEntry[];
 }
@@ -84,7 +76,7 @@ export interface EndpointView {
   readonly toxics: readonly ToxicView[];
 }
 
-export interface ListenerView {
+interface ListenerView {
   /** `host:port` as bound (`[::1]:80` for IPv6). */
   readonly address: string;
   readonly protocol: string;
@@ -95,7 +87,7 @@ export interface ListenerView {
   readonly error: string;
 }
 
-export interface ServicePortTotals {
+interface ServicePortTotals {
   readonly connections: number;
   readonly activeConnections: number;
   /** Bytes received from clients, including those of open connections. */
@@ -105,6 +97,9 @@ export interface ServicePortTotals {
   /** Individual failed dial attempts. */
   readonly connectFailures: number;
   readonly rejected: Readonly<Record<RejectReason, number>>;
+  /** Forwarded connections and flows that have ended, by how they ended. */
+  readonly closed: Readonly<Record<ForwardedEnd, number>>;
+  /** Connections closed by the idle timeout (= closed.idle_timeout; kept for existing readers). */
   readonly idleTimeouts: number;
 }
 
@@ -172,15 +167,14 @@ function listenerViews(source: AdminSource): Map<string, ListenerView[]> {
 }
 
 /** Every current Service port, sorted by key. Removed ports (and their counters) are not included. */
-export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): ServicePortSnapshot[] {
-  const bytes = meter.read(source.registry);
+export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[] {
   const podReady = (pod: string): boolean => source.probes.isReady(pod);
   const listeners = listenerViews(source);
   const snapshots: ServicePortSnapshot[] = [];
   for (const proxy of source.registry.servicePorts.values()) {
     const plan = proxy.current;
     const { stats } = proxy;
-    const counted = bytes.get(proxy) ?? { downstreamRx: stats.bytesFromDownstream, upstreamRx: stats.bytesFromUpstream };
+    const counted = proxy.bytes();
     const targets = plan.endpoints.map((e) => ({ id: hostPort(e.host, e.port), pod: e.pod }));
     const toxics = source.faults?.views(plan.key, targets, Date.now()) ?? { port: [], byEndpoint: new Map<string, ToxicView[]>() };
     const view: ServicePortView = {
@@ -196,11 +190,12 @@ export function servicePortSnapshots(source: AdminSource, meter: ByteMeter): Ser
       totals: {
         connections: stats.connections,
         activeConnections: stats.active,
-        bytesFromDownstream: counted.downstreamRx,
-        bytesFromUpstream: counted.upstreamRx,
+        bytesFromDownstream: counted.fromDownstream,
+        bytesFromUpstream: counted.fromUpstream,
         connectFailures: stats.connectFailures,
         rejected: { ...stats.rejected },
-        idleTimeouts: stats.idleTimeouts,
+        closed: { ...stats.closed },
+        idleTimeouts: stats.closed.idle_timeout,
       },
       toxics: toxics.port,
     };

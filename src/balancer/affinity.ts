@@ -17,7 +17,7 @@ interface Pin {
   lastUsedMs: number;
 }
 
-export const MAX_AFFINITY_RECORDS = 100_000;
+const MAX_AFFINITY_RECORDS = 100_000;
 
 export class ClientIpAffinity {
   private readonly pins = new Map<string, Pin>();

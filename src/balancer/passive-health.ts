@@ -14,7 +14,7 @@ export interface PassiveHealthOptions {
   readonly maxBackoffMs: number;
 }
 
-export const PASSIVE_HEALTH_DEFAULTS: PassiveHealthOptions = { threshold: 3, initialBackoffMs: 1000, maxBackoffMs: 30_000 };
+const PASSIVE_HEALTH_DEFAULTS: PassiveHealthOptions = { threshold: 3, initialBackoffMs: 1000, maxBackoffMs: 30_000 };
 
 interface Record_ {
   failures: number;

@@ -23,6 +23,8 @@ export interface Options {
   readonly logLevel: LogLevel;
   readonly check: boolean;
   readonly halfCloseTimeoutMs: number;
+  /** TCP keepalive idle time on both sockets of every connection, ms; 0 = off. */
+  readonly tcpKeepAliveMs: number;
   readonly drainTimeoutMs: number;
   readonly configPollIntervalMs: number;
   /** Watch the config for changes (false: reload only on SIGHUP and the poll). */
@@ -41,12 +43,13 @@ export type Command =
   | { readonly kind: 'version' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
-export const DEFAULTS = {
+const DEFAULTS = {
   config: 'config/',
   bindAddress: '127.0.0.1',
   admin: '127.0.0.1:9901',
   logLevel: 'info',
   halfCloseTimeout: '60s',
+  tcpKeepAlive: '60s',
   drainTimeout: '30s',
   configPollInterval: '5s',
 } as const;
@@ -70,6 +73,10 @@ Options:
   --half-close-timeout DUR  close a half-closed connection idle this long;
                             0 = never (env SVCPROXY_HALF_CLOSE_TIMEOUT,
                             default ${DEFAULTS.halfCloseTimeout})
+  --tcp-keepalive DUR       TCP keepalive idle time on both sockets of every
+                            connection (then a probe a second, 10 tries);
+                            0 = off (env SVCPROXY_TCP_KEEPALIVE,
+                            default ${DEFAULTS.tcpKeepAlive})
   --drain-timeout DUR       on SIGTERM/SIGINT, let connections finish this long,
                             then reset them; 0 = reset at once
                             (env SVCPROXY_DRAIN_TIMEOUT, default ${DEFAULTS.drainTimeout})
@@ -116,6 +123,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         'admin-address': { type: 'string' },
         'log-level': { type: 'string' },
         'half-close-timeout': { type: 'string' },
+        'tcp-keepalive': { type: 'string' },
         'drain-timeout': { type: 'string' },
         'config-poll-interval': { type: 'string' },
         check: { type: 'boolean', short: 't' },
@@ -148,6 +156,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const durations: Record<string, number> = {};
   const durationFlags: ReadonlyArray<[string, string | undefined, string]> = [
     ['half-close-timeout', values['half-close-timeout'] ?? env['SVCPROXY_HALF_CLOSE_TIMEOUT'], DEFAULTS.halfCloseTimeout],
+    ['tcp-keepalive', values['tcp-keepalive'] ?? env['SVCPROXY_TCP_KEEPALIVE'], DEFAULTS.tcpKeepAlive],
     ['drain-timeout', values['drain-timeout'] ?? env['SVCPROXY_DRAIN_TIMEOUT'], DEFAULTS.drainTimeout],
     ['config-poll-interval', values['config-poll-interval'], DEFAULTS.configPollInterval],
   ];
@@ -182,6 +191,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       logLevel,
       check: values.check === true,
       halfCloseTimeoutMs: durations['half-close-timeout'] ?? 0,
+      tcpKeepAliveMs: durations['tcp-keepalive'] ?? 0,
       drainTimeoutMs: durations['drain-timeout'] ?? 0,
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,

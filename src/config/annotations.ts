@@ -8,7 +8,7 @@ import { parseDuration } from '../duration.js';
 import type { IssueSink } from './fields.js';
 import type { ServiceOptions } from './types.js';
 
-export const ANNOTATION_PREFIX = 'svcproxy.dev/';
+const ANNOTATION_PREFIX = 'svcproxy.dev/';
 
 export const SERVICE_OPTION_DEFAULTS: ServiceOptions = {
   connectTimeoutMs: 0,
@@ -59,7 +59,7 @@ const READERS: Readonly<Record<string, Reader>> = {
 };
 
 /** The documented keys, without the prefix. */
-export const SERVICE_ANNOTATIONS: readonly string[] = Object.keys(READERS);
+const SERVICE_ANNOTATIONS: readonly string[] = Object.keys(READERS);
 
 export function readServiceOptions(annotations: Readonly<Record<string, string>>, sink: IssueSink): ServiceOptions {
   let options: ServiceOptions = SERVICE_OPTION_DEFAULTS;

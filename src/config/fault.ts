@@ -35,38 +35,9 @@ import {
   type JsonRecord,
 } from './fields.js';
 import { readMetadata } from './metadata.js';
-import type { ObjectSource } from './types.js';
+import type { FaultSpec, FaultTargetSpec, ObjectSource } from './types.js';
 
 export const FAULT_API_VERSION = 'svcproxy.dev/v1alpha1';
-
-/** What a Fault aims at; at least one of service, pod, endpoint, podSelector. */
-export interface FaultTargetSpec {
-  /** A Service of the Fault's namespace; undefined = any Service (with pod, endpoint or podSelector). */
-  readonly service: string | undefined;
-  /** One port of that Service, by name or number; undefined = every TCP port. */
-  readonly port: string | number | undefined;
-  /** One Pod of the Fault's namespace, by name. */
-  readonly pod: string | undefined;
-  /** One endpoint, `host:port` as dialled (hand-written endpoints have no Pod). */
-  readonly endpoint: string | undefined;
-  /** Pods of the Fault's namespace whose labels include all of these. */
-  readonly podSelector: Readonly<Record<string, string>> | undefined;
-}
-
-export interface FaultSpec {
-  readonly kind: 'Fault';
-  readonly namespace: string;
-  readonly name: string;
-  readonly source: ObjectSource;
-  readonly target: FaultTargetSpec;
-  readonly toxics: readonly ToxicSpec[];
-  /** ms after the Fault is applied before it starts; 0 = at once. */
-  readonly afterMs: number;
-  /** ms it lasts once started; 0 = until removed. */
-  readonly forMs: number;
-  /** undefined = random choices differ from run to run. */
-  readonly seed: number | undefined;
-}
 
 const MAX_SCHEDULE_MS = 7 * 24 * 3_600_000;
 const MAX_TOXICS = 32;

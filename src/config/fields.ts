@@ -13,10 +13,11 @@ export function isRecord(value: unknown): value is JsonRecord {
 }
 
 /** Renders a value the way apimachinery does in "Invalid value: X". */
-export function show(value: unknown): string {
+function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined) return 'null';
-  return JSON.stringify(value) ?? String(value);
+  // JSON.stringify returns undefined only for functions and symbols, which parsed YAML never holds.
+  return JSON.stringify(value) ?? typeof value;
 }
 
 /** Collects issues for one object; every validator reports all problems, not just the first. */
@@ -102,7 +103,7 @@ export function portNameError(value: string): string {
 }
 
 /** A label key: an optional DNS subdomain prefix and a qualified name. */
-export function labelKeyError(key: string): string {
+function labelKeyError(key: string): string {
   const slash = key.lastIndexOf('/');
   const name = slash === -1 ? key : key.slice(slash + 1);
   if (slash !== -1) {
@@ -116,7 +117,7 @@ export function labelKeyError(key: string): string {
   return '';
 }
 
-export function labelValueError(value: string): string {
+function labelValueError(value: string): string {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
     return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63 characters)";
   }
@@ -136,13 +137,6 @@ export function ipFamily(value: string): IpFamily | 0 {
   return 0;
 }
 
-/** True for 127.0.0.0/8 and ::1 (and ::ffff:127.x), which Kubernetes rejects and svcproxy accepts. */
-export function isLoopback(ip: string): boolean {
-  const lower = ip.toLowerCase();
-  if (isIPv4(ip)) return ip.startsWith('127.');
-  return lower === '::1' || lower === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(lower);
-}
-
 /**
  * ValidateNonSpecialIP minus loopback: the API server refuses unspecified,
  * link-local and multicast addresses as endpoints. Returns the reason or ''.
@@ -158,7 +152,7 @@ export function specialIpError(ip: string): string {
   return '';
 }
 
-export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
 /** Reads an optional string field; reports a type error and returns undefined when it is not one. */
 export function optionalString(raw: JsonRecord, key: string, path: string, sink: IssueSink): string | undefined {

@@ -10,7 +10,7 @@ import { parseDocuments, type ParsedDocument } from './parse.js';
 import type { ConfigIssue } from './types.js';
 import { validateDocuments, type ValidationResult } from './validate.js';
 
-export interface ConfigSource {
+interface ConfigSource {
   readonly file: string;
   readonly text: string;
 }
@@ -28,7 +28,7 @@ export interface ReadResult {
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 /** A manifest larger than this is refused rather than read into memory. */
-export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 function readIssue(where: string, message: string): ConfigIssue {
   return { where, object: '', path: '', message };

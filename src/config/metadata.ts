@@ -18,7 +18,7 @@ export interface ObjectMeta {
   readonly deletionTimestamp: string | undefined;
 }
 
-export const DEFAULT_NAMESPACE = 'default';
+const DEFAULT_NAMESPACE = 'default';
 
 /**
  * Reads `metadata` and names the object in the sink as soon as it can,

@@ -22,11 +22,11 @@ import { readMetadata } from './metadata.js';
 import type { ContainerPortSpec, ObjectSource, PodSpec, ProbePort, ProbeSpec } from './types.js';
 
 /** Where a Pod without status.podIP can be reached (an IP or a host name). */
-export const ADDRESS_ANNOTATION = 'svcproxy.dev/address';
-export const DEFAULT_POD_ADDRESS = '127.0.0.1';
+const ADDRESS_ANNOTATION = 'svcproxy.dev/address';
+const DEFAULT_POD_ADDRESS = '127.0.0.1';
 
 /** Kubernetes' probe defaults (v1.Probe). */
-export const PROBE_DEFAULTS = {
+const PROBE_DEFAULTS = {
   initialDelaySeconds: 0,
   periodSeconds: 10,
   timeoutSeconds: 1,

@@ -5,12 +5,12 @@
 import { ipFamily, isRecord, optionalList, optionalRecord, optionalString, type IssueSink, type JsonRecord } from './fields.js';
 import type { IpFamilyName, ServiceType } from './types.js';
 
-export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
 const FAMILIES: readonly IpFamilyName[] = ['IPv4', 'IPv6'];
 const POLICIES = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
 
 /** `a.b.c.d/n` or `v6/n`, with n within the family's width. */
-export function isCidr(text: string): boolean {
+function isCidr(text: string): boolean {
   const slash = text.indexOf('/');
   if (slash === -1) return false;
   const family = ipFamily(text.slice(0, slash));

@@ -24,13 +24,13 @@ import { readMetadata } from './metadata.js';
 import { readServiceNetwork } from './service-network.js';
 import type { ObjectSource, ServicePortSpec, ServiceSpec, ServiceType, TargetPort } from './types.js';
 
-export const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
+const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
 /** v1.DefaultClientIPServiceAffinitySeconds: 3 hours. */
-export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 /** v1.MaxClientIPServiceAffinitySeconds: 1 day. */
-export const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
+const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
 export function validateService(raw: JsonRecord, source: ObjectSource, sink: IssueSink): ServiceSpec | undefined {
   const meta = readMetadata(raw, 'Service', sink, dns1035LabelError);

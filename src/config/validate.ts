@@ -3,7 +3,7 @@
  * A snapshot with any issue is rejected whole: nothing from it is applied.
  */
 import { validateEndpointSlice, validateEndpoints, SERVICE_NAME_LABEL } from './endpoints.js';
-import { FAULT_API_VERSION, validateFault, type FaultSpec } from './fault.js';
+import { FAULT_API_VERSION, validateFault } from './fault.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
 import type { ParsedDocument } from './parse.js';
 import { validatePod } from './pod.js';
@@ -13,6 +13,7 @@ import {
   type ConfigIssue,
   type ConfigNote,
   type ConfigSnapshot,
+  type FaultSpec,
   type EndpointSliceSpec,
   type EndpointsSpec,
   type ObjectSource,
@@ -108,7 +109,8 @@ function validateObject(raw: unknown, source: ObjectSource, out: Collected, issu
   }
   const rule = KINDS[kind];
   if (rule === undefined) {
-    const name = isRecord(raw['metadata']) ? String(raw['metadata']['name'] ?? '') : '';
+    const metaName = isRecord(raw['metadata']) ? raw['metadata']['name'] : undefined;
+    const name = typeof metaName === 'string' ? metaName : '';
     notes.push({ level: 'debug', msg: `kind ${kind} is not used by svcproxy; skipped`, where: formatSource(source), object: `${kind} ${name}` });
     return;
   }

@@ -21,7 +21,7 @@ export type ToxicType = (typeof TOXIC_TYPES)[number];
 export type ToxicStream = 'upstream' | 'downstream';
 
 /** Attribute values by name; every toxiproxy attribute is a whole number. */
-export type ToxicAttributes = Readonly<Record<string, number>>;
+type ToxicAttributes = Readonly<Record<string, number>>;
 
 /** One validated toxic: as toxiproxy's Toxic JSON, defaults applied. */
 export interface ToxicSpec {
@@ -45,7 +45,7 @@ interface AttributeRule {
 const DAY_MS = 86_400_000;
 
 /** The attributes of each type with their units and accepted range. */
-export const TOXIC_ATTRIBUTES: Readonly<Record<ToxicType, readonly AttributeRule[]>> = {
+const TOXIC_ATTRIBUTES: Readonly<Record<ToxicType, readonly AttributeRule[]>> = {
   latency: [
     { name: 'latency', unit: 'ms', min: 0, max: DAY_MS },
     { name: 'jitter', unit: 'ms', min: 0, max: DAY_MS },
@@ -68,7 +68,7 @@ function isToxicType(value: unknown): value is ToxicType {
 }
 
 /** One problem with a toxic: `path` is relative to the toxic (`attributes.latency`, `stream`, ...). */
-export interface ToxicProblem {
+interface ToxicProblem {
   readonly path: string;
   readonly value: unknown;
   readonly message: string;

@@ -15,7 +15,7 @@ import { ServiceListener } from './listener.js';
 import { ServicePortProxy, type ServicePortContext, type ServicePortOptions } from './service-port-proxy.js';
 
 /** The FaultTable / ServicePortProxy key of an API-created forward. */
-export function adHocKey(name: string): ServicePortKey {
+function adHocKey(name: string): ServicePortKey {
   return `toxiproxy:${name}` as ServicePortKey;
 }
 

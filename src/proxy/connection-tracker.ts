@@ -1,24 +1,32 @@
-import type { Socket } from 'node:net';
+import type { Lease } from './lease.js';
 
 /**
- * Every proxied connection in the process, across Service ports (including
- * ports already removed whose connections still run), so that a drain can
- * wait for them and reset the stragglers.
+ * Every open lease in the process, across Service ports (including ports
+ * already removed whose connections still run), so that a drain can wait for
+ * them and reset the stragglers. Each ledger adds a lease at admission and
+ * releases it when the lease is settled.
  */
 export class ConnectionTracker {
-  /** Both sockets of every pumping connection. */
-  readonly sockets = new Set<Socket>();
-  /** Connections accepted and not yet closed, including those still dialling. */
-  active = 0;
+  private readonly open = new Set<Lease>();
   private idleWaiters: Array<() => void> = [];
 
-  opened(): void {
-    this.active++;
+  /** Connections and flows admitted and not yet ended, including those still dialling. */
+  get active(): number {
+    return this.open.size;
   }
 
-  closed(): void {
-    this.active--;
-    if (this.active === 0 && this.idleWaiters.length > 0) {
+  /** The open leases (read-only: ledgers add and release them). */
+  get leases(): ReadonlySet<Lease> {
+    return this.open;
+  }
+
+  add(lease: Lease): void {
+    this.open.add(lease);
+  }
+
+  release(lease: Lease): void {
+    if (!this.open.delete(lease)) return;
+    if (this.open.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -27,7 +35,7 @@ export class ConnectionTracker {
 
   /** Resolves true when no connection is left, or false when `timeoutMs` passes first. */
   waitForIdle(timeoutMs: number): Promise<boolean> {
-    if (this.active === 0) return Promise.resolve(true);
+    if (this.open.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
@@ -41,10 +49,8 @@ export class ConnectionTracker {
     });
   }
 
-  /** Resets both sides of every connection still open (the end of a drain). */
+  /** Resets every connection still open (the end of a drain); each ends its lease with 'drain'. */
   resetAll(): void {
-    for (const socket of this.sockets) {
-      if (!socket.destroyed) socket.resetAndDestroy();
-    }
+    for (const lease of [...this.open]) lease.abort();
   }
 }

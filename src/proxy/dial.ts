@@ -15,9 +15,11 @@ function ignore(): void {
  *
  * On success the socket has no 'error' listener: the caller must attach one
  * in the same tick. `allowHalfOpen` lets a FIN from the upstream be passed
- * on as a FIN instead of closing both directions.
+ * on as a FIN instead of closing both directions. `keepAliveMs` > 0 turns on
+ * TCP keepalive with that idle time (libuv then probes every second, ten
+ * times), so an endpoint that vanished is noticed on an idle connection.
  */
-export function dial(host: string, port: number, timeoutMs: number, callback: DialCallback): void {
+export function dial(host: string, port: number, timeoutMs: number, keepAliveMs: number, callback: DialCallback): void {
   // net.Socket passes these options on to stream.Duplex, which reads highWaterMark;
   // @types/node's connect options do not list it, hence the wider declared type.
   const options: TcpNetConnectOpts & { readonly highWaterMark: number } = {
@@ -26,6 +28,8 @@ export function dial(host: string, port: number, timeoutMs: number, callback: Di
     allowHalfOpen: true,
     noDelay: true,
     highWaterMark: SOCKET_HIGH_WATER_MARK,
+    keepAlive: keepAliveMs > 0,
+    keepAliveInitialDelay: keepAliveMs,
   };
   const socket = connect(options);
   const timer = setTimeout(onTimeout, timeoutMs);

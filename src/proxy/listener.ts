@@ -42,7 +42,9 @@ export class ServiceListener {
   ) {
     this.log = log.child({ listener: plan.key, servicePort: plan.servicePort });
     // pauseOnConnect: no client byte is read before an upstream exists to take it.
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, (socket: Socket) => {
+    // keepAlive: a client that vanished while its connection was idle is noticed (see pump.ts for the paused case).
+    const keepAliveMs = target.keepAliveMs;
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs }, (socket: Socket) => {
       this.target.accept(socket);
     });
     this.server.on('error', (err) => this.onServerError(err));

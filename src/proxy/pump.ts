@@ -16,15 +16,26 @@
  *
  * Both sockets must be created with `allowHalfOpen: true`, or Node closes the
  * write side as soon as the read side ends and a half-close turns into a close.
+ *
+ * A reader paused by backpressure is not polled by libuv, so a reset that
+ * peer sends would go unseen for as long as the other side stays stalled
+ * (and with no idle timeout, forever). Paused sockets are therefore probed
+ * every PAUSED_PROBE_MS with a zero-length write, which returns the socket's
+ * pending error (ECONNRESET) at once; one process-wide timer runs only while
+ * some socket is paused. TCP keepalive (set where the sockets are created)
+ * covers the other silent case: a peer that vanished while the connection
+ * was idle.
  */
 import type { Socket } from 'node:net';
+import type { ByteCounts, ForwardedEnd, LeaseCarrier } from './lease.js';
 
-export type CloseReason = 'closed' | 'downstream_error' | 'upstream_error' | 'half_close_timeout' | 'idle_timeout';
+/** How a pumped pair ended: the forwarded terminations a pump can see. */
+type PumpEnd = Extract<ForwardedEnd, 'client_fin' | 'endpoint_fin' | 'client_reset' | 'endpoint_reset' | 'idle_timeout' | 'half_close_timeout' | 'drain'>;
 
 export interface PumpResult {
   readonly bytesFromDownstream: number;
   readonly bytesFromUpstream: number;
-  readonly reason: CloseReason;
+  readonly reason: PumpEnd;
   /** The first error either side reported (ECONNRESET for a reset). */
   readonly error: Error | undefined;
 }
@@ -56,18 +67,26 @@ export interface PumpOptions {
  */
 export const SOCKET_HIGH_WATER_MARK = 64 * 1024;
 
+/** How often a socket paused by backpressure is probed for a reset it cannot otherwise report. */
+export const PAUSED_PROBE_MS = 5000;
+
 const kPair = Symbol('svcproxy.pair');
+const EMPTY = Buffer.alloc(0);
 
 interface Pumped extends Socket {
   [kPair]: Pair;
 }
 
-/** The state of one joined connection; both sockets point at it. */
-class Pair {
+/** The state of one joined connection; both sockets point at it. It is also the lease's carrier. */
+class Pair implements LeaseCarrier {
   open = 2;
-  reason: CloseReason = 'closed';
+  /** Decided by the first error, timeout or abort; otherwise by which side sent FIN first. */
+  reason: PumpEnd | undefined = undefined;
+  firstFin: 'client_fin' | 'endpoint_fin' | undefined = undefined;
   error: Error | undefined;
   halfClosed = false;
+  /** What a socket timeout means when it fires: the idle or the half-close deadline (whichever was armed). */
+  timeoutReason: 'idle_timeout' | 'half_close_timeout' = 'idle_timeout';
 
   constructor(
     readonly downstream: Socket,
@@ -78,6 +97,16 @@ class Pair {
 
   peerOf(socket: Socket): Socket {
     return socket === this.downstream ? this.upstream : this.downstream;
+  }
+
+  bytes(): ByteCounts {
+    return { fromDownstream: this.downstream.bytesRead, fromUpstream: this.upstream.bytesRead };
+  }
+
+  abort(): void {
+    this.reason ??= 'drain';
+    reset(this.downstream);
+    reset(this.upstream);
   }
 }
 
@@ -90,22 +119,50 @@ function reset(socket: Socket): void {
   if (!socket.destroyed) socket.resetAndDestroy();
 }
 
+/** Readers paused by backpressure, probed by one process-wide timer while any exist. */
+const paused = new Set<Socket>();
+let probeTimer: NodeJS.Timeout | undefined;
+
+function watchPaused(socket: Socket): void {
+  paused.add(socket);
+  probeTimer ??= setInterval(probePaused, PAUSED_PROBE_MS).unref();
+}
+
+function probePaused(): void {
+  for (const socket of paused) {
+    if (socket.destroyed || !socket.isPaused()) {
+      paused.delete(socket);
+      continue;
+    }
+    // Only a socket with nothing queued to write: one with queued data is polled for writability and sees the error.
+    if (socket.writableLength === 0 && !socket.writableEnded) socket.write(EMPTY);
+  }
+  if (paused.size === 0) {
+    clearInterval(probeTimer);
+    probeTimer = undefined;
+  }
+}
+
 function onData(this: Socket, chunk: Buffer): void {
   const peer = pairOf(this).peerOf(this);
   // A peer already gone: the bytes have nowhere to go (its close ends this side).
   if (peer.destroyed || peer.write(chunk)) return;
   this.pause();
+  watchPaused(this);
   // The 'drain' listener is attached on first need: most short connections never fill a buffer.
   if (peer.listenerCount('drain') === 0) peer.on('drain', onDrain);
 }
 
 /** The writer drained: let its peer, the reader, go on. */
 function onDrain(this: Socket): void {
-  pairOf(this).peerOf(this).resume();
+  const reader = pairOf(this).peerOf(this);
+  reader.resume();
+  paused.delete(reader);
 }
 
 function onEnd(this: Socket): void {
   const pair = pairOf(this);
+  pair.firstFin ??= this === pair.downstream ? 'client_fin' : 'endpoint_fin';
   const peer = pair.peerOf(this);
   if (peer.destroyed) return;
   if (peer.readableEnded && peer.writableLength === 0) {
@@ -119,7 +176,9 @@ function onEnd(this: Socket): void {
   // From now on an idle pair is a leak in waiting.
   if (pair.halfClosed || halfCloseTimeoutMs <= 0) return;
   pair.halfClosed = true;
-  const ms = idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, halfCloseTimeoutMs) : halfCloseTimeoutMs;
+  const idleFirst = idleTimeoutMs > 0 && idleTimeoutMs < halfCloseTimeoutMs;
+  pair.timeoutReason = idleFirst ? 'idle_timeout' : 'half_close_timeout';
+  const ms = idleFirst ? idleTimeoutMs : halfCloseTimeoutMs;
   armTimeout(pair.downstream, ms);
   armTimeout(pair.upstream, ms);
 }
@@ -134,20 +193,21 @@ function onError(this: Socket, err: Error): void {
   const pair = pairOf(this);
   if (pair.error === undefined) {
     pair.error = err;
-    pair.reason = this === pair.downstream ? 'downstream_error' : 'upstream_error';
+    pair.reason ??= this === pair.downstream ? 'client_reset' : 'endpoint_reset';
   }
   reset(pair.peerOf(this));
 }
 
 function onTimeout(this: Socket): void {
   const pair = pairOf(this);
-  if (pair.reason === 'closed') pair.reason = pair.halfClosed ? 'half_close_timeout' : 'idle_timeout';
+  pair.reason ??= pair.timeoutReason;
   pair.downstream.destroy();
   pair.upstream.destroy();
 }
 
 function onClose(this: Socket): void {
   const pair = pairOf(this);
+  paused.delete(this);
   if (--pair.open > 0) {
     // One side is fully closed without an error: the other flushes what it holds, then FIN;
     // it keeps reading (and dropping) so that the remote's own FIN is seen and the pair ends.
@@ -158,7 +218,8 @@ function onClose(this: Socket): void {
     }
     return;
   }
-  const { downstream, upstream, reason, error } = pair;
+  const { downstream, upstream, error } = pair;
+  const reason = pair.reason ?? pair.firstFin ?? 'client_fin';
   pair.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
 }
 
@@ -170,10 +231,16 @@ function attach(socket: Socket, pair: Pair): void {
   socket.on('close', onClose);
 }
 
-export function pump(downstream: Socket, upstream: Socket, options: PumpOptions, done: (result: PumpResult) => void): void {
+/**
+ * Joins `downstream` and `upstream` until both have closed, then calls
+ * `done` once. Returns the pair as a lease carrier: live byte counts and
+ * abort (the drain deadline).
+ */
+export function pump(downstream: Socket, upstream: Socket, options: PumpOptions, done: (result: PumpResult) => void): LeaseCarrier {
   const pair = new Pair(downstream, upstream, options, done);
   attach(downstream, pair);
   attach(upstream, pair);
   if (options.idleTimeoutMs > 0) armTimeout(downstream, options.idleTimeoutMs);
   downstream.resume(); // accepted with pauseOnConnect: reading starts now that an upstream exists
+  return pair;
 }

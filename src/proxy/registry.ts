@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Change } from '../state/plan.js';
 import type { ListenerKey, ServicePortKey } from '../state/types.js';
 import { ConnectionTracker } from './connection-tracker.js';
+import type { LeaseObserver } from './port-ledger.js';
 import { ServiceListener } from './listener.js';
 import { Resolver } from './resolver.js';
 import { UdpListener } from './udp-listener.js';
@@ -31,6 +32,7 @@ export class Registry {
   /**
    * @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own.
    * @param resolver host-name lookups for FQDN endpoints (tests pass one with their own lookup).
+   * @param onLeaseEnd told of every connection or flow that ends (the access log).
    * @param faults the toxics in force (faults/fault-table.ts); none when absent.
    */
   constructor(
@@ -38,9 +40,16 @@ export class Registry {
     private readonly log: Logger,
     podReady: (pod: string) => boolean = () => false,
     resolver: Resolver = new Resolver(),
+    onLeaseEnd?: LeaseObserver,
     faults?: FaultTable,
   ) {
-    this.context = { tracker: this.tracker, podReady, resolver, ...(faults === undefined ? {} : { faults }) };
+    this.context = {
+      tracker: this.tracker,
+      podReady,
+      resolver,
+      ...(onLeaseEnd === undefined ? {} : { onLeaseEnd }),
+      ...(faults === undefined ? {} : { faults }),
+    };
   }
 
   /** A Pod turned ready or not: the Service ports it backs recompute their usable endpoints. */

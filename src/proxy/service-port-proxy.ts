@@ -2,10 +2,12 @@
  * Serves one Service port. It owns what every listener of the port shares:
  * the endpoint picker (round robin, ClientIP affinity, passive health), the
  * port's policy (source ranges, connection limit, timeouts, PROXY protocol)
- * and its counters. For TCP, each accepted connection is admitted, an
- * endpoint picked and dialled (the next one with a longer timeout on failure,
- * kube-proxy's 250/500/1000/2000 ms), and both sockets handed to the pump.
- * UDP flows (udp-relay.ts) use the same admit/pick/report calls.
+ * and its books (a PortLedger). For TCP, each accepted connection is
+ * admitted, which hands out a Lease (lease.ts) bound to this port for the
+ * connection's whole life; an endpoint is picked and dialled (the next one
+ * with a longer timeout on failure, kube-proxy's 250/500/1000/2000 ms), and
+ * both sockets handed to the pump, which ends the lease. UDP flows
+ * (udp-listener.ts) are admitted, picked and ended through the same calls.
  *
  * Per connection the work is fixed and small: one pick, at most four dials,
  * a few listeners, counters added once at close. Nothing here waits in a way
@@ -22,32 +24,23 @@ import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import { dial } from './dial.js';
+import { Lease, type ByteCounts, type RejectReason } from './lease.js';
+import { PortLedger, type LeaseObserver } from './port-ledger.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
-import { newStats, type RejectReason, type ServicePortStats } from './stats.js';
+import type { ServicePortStats } from './stats.js';
 import { toxicPump } from './toxic-pump.js';
-
-export type { ServicePortStats } from './stats.js';
+import type { Upstream } from './upstream.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
 export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
 
-export interface Upstream {
-  /** `host:port`, the identity the balancer keys on. */
-  readonly id: string;
-  /** An IP address, or a host name resolved when dialled. */
-  readonly host: string;
-  readonly port: number;
-  /** `namespace/name` of its Pod, '' when hand-written. */
-  readonly pod: string;
-  /** `host` is an IP literal: no lookup needed. */
-  readonly literal: boolean;
-}
-
 export interface ServicePortOptions {
   readonly halfCloseTimeoutMs: number;
   readonly dialTimeoutsMs: readonly number[];
+  /** TCP keepalive idle time on both sockets of a connection, ms; 0 = off. */
+  readonly keepAliveMs: number;
   readonly shuffle?: Shuffle;
   readonly passiveHealth?: PassiveHealthOptions;
 }
@@ -58,6 +51,8 @@ export interface ServicePortContext {
   /** Live readiness of a probed Pod (see ProbeManager). */
   readonly podReady: (pod: string) => boolean;
   readonly resolver: Resolver;
+  /** Told of every lease that ends (access log, fault metrics); off the per-byte path. */
+  readonly onLeaseEnd?: LeaseObserver;
   /** Declared and API toxics (issue 15); absent = no faults at all. */
   readonly faults?: FaultTable;
 }
@@ -74,10 +69,10 @@ export function clientIp(address: string | undefined): string {
 }
 
 export class ServicePortProxy {
-  readonly stats: ServicePortStats = newStats();
   readonly picker: Picker<Upstream>;
   readonly log: Logger;
-  private readonly tracker: ConnectionTracker;
+  /** This port's counters and open leases; only the lease lifecycle writes them. */
+  private readonly ledger: PortLedger;
   private readonly rejectWarning: RateLimitedWarning;
   private readonly resolveWarning: RateLimitedWarning;
   private plan: ServicePortPlan;
@@ -96,7 +91,7 @@ export class ServicePortProxy {
     log: Logger,
   ) {
     this.plan = plan;
-    this.tracker = context.tracker;
+    this.ledger = new PortLedger(plan.key, context.tracker, context.onLeaseEnd);
     this.picker = new Picker<Upstream>(options.shuffle, options.passiveHealth);
     this.log = log.child({ servicePort: plan.key }); // bindings serialized once, here
     this.debug = this.log.isLevelEnabled('debug');
@@ -113,6 +108,21 @@ export class ServicePortProxy {
 
   get current(): ServicePortPlan {
     return this.plan;
+  }
+
+  /** The port's counters (read-only). */
+  get stats(): Readonly<ServicePortStats> {
+    return this.ledger.stats;
+  }
+
+  /** Bytes each way, open connections and flows included; read at scrape or tick time. */
+  bytes(): ByteCounts {
+    return this.ledger.bytes();
+  }
+
+  /** TCP keepalive idle time for the sockets of this port's connections, ms (0 = off). */
+  get keepAliveMs(): number {
+    return this.options.keepAliveMs;
   }
 
   /** Installs a new plan: endpoints (the rotation restarts only if the usable set changed) and policy. */
@@ -166,18 +176,43 @@ export class ServicePortProxy {
     return this.picker.health.ejected(Date.now());
   }
 
-  /** Why a new connection or flow from `ip` must be refused, or undefined to admit it. */
-  refusal(ip: string): RejectReason | undefined {
+  /**
+   * Admission: hands out a lease bound to this Service port, or a lease
+   * already ended with the reason it was refused (source range, connection
+   * limit). Every accepted connection or UDP flow goes through here.
+   * `ip` is the client's address when a policy needs it, '' otherwise.
+   */
+  admit(protocol: 'TCP' | 'UDP', ip: string, clientPort: number): Lease {
+    const lease = new Lease(this.ledger, protocol, ip, clientPort);
+    const refusal = this.refusal(ip);
+    if (refusal === undefined) this.ledger.admit(lease);
+    else {
+      this.ledger.refuse(lease, refusal);
+      this.warnRejected(refusal, ip);
+    }
+    return lease;
+  }
+
+  /** Ends an admitted lease that could not be forwarded (no endpoints, every dial failed), with a rate-limited warning. */
+  reject(lease: Lease, reason: RejectReason): void {
+    lease.end(reason);
+    this.warnRejected(reason, lease.clientAddress);
+  }
+
+  /** Records the endpoint a lease was connected to (TCP) or its flow opened to (UDP: connectMs -1). */
+  connectedTo(lease: Lease, upstream: Upstream, connectMs: number): void {
+    this.ledger.connected(lease, upstream, connectMs);
+  }
+
+  private refusal(ip: string): RejectReason | undefined {
     const allowed = this.allowed;
     if (allowed !== undefined && !allowed.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) return 'source_range';
     const max = this.plan.policy.maxConnections;
-    if (max > 0 && this.stats.active >= max) return 'max_connections';
+    if (max > 0 && this.ledger.stats.active >= max) return 'max_connections';
     return undefined;
   }
 
-  /** Counts a refused connection or flow, with a rate-limited warning. */
-  countRejected(reason: RejectReason, ip: string): void {
-    this.stats.rejected[reason]++;
+  private warnRejected(reason: RejectReason, ip: string): void {
     const msg: Record<RejectReason, string> = {
       no_endpoints: 'no ready endpoints; connection reset',
       dial_failed: 'every dial attempt failed; connection reset',
@@ -201,7 +236,7 @@ export class ServicePortProxy {
 
   /** Records a failed dial (or resolution) for passive health; logs an ejection. */
   dialFailed(upstream: Upstream, attempt: number, err: unknown): void {
-    this.stats.connectFailures++;
+    this.ledger.dialFailed();
     if (this.debug) this.log.debug({ upstream: upstream.id, attempt, code: errorCode(err), err: errorMessage(err) }, 'upstream dial failed');
     const backoffMs = this.picker.health.recordFailure(upstream.id, Date.now());
     if (backoffMs > 0) this.log.warn({ upstream: upstream.id, backoffMs, code: errorCode(err) }, 'endpoint skipped after consecutive failed dials');
@@ -215,62 +250,61 @@ export class ServicePortProxy {
 
   /** Takes an accepted (paused) client socket from a listener. */
   accept(downstream: Socket): void {
-    this.stats.connections++;
     downstream.on('error', ignoreEarlyError);
     if (this.context.faults?.isDown(this.plan.key) === true) {
-      downstream.resetAndDestroy(); // a proxy turned off through the toxiproxy API
+      downstream.resetAndDestroy(); // a proxy turned off through the toxiproxy API: as if nothing listened
       return;
     }
     const ip = this.needsClientIp ? clientIp(downstream.remoteAddress) : '';
-    const refusal = this.refusal(ip);
-    if (refusal !== undefined) {
+    const lease = this.admit('TCP', ip, ip === '' ? 0 : (downstream.remotePort ?? 0));
+    if (!lease.admitted) {
       downstream.resetAndDestroy();
-      this.countRejected(refusal, ip);
       return;
     }
-    this.stats.active++;
-    this.tracker.opened();
-    this.attempt(downstream, ip, 0);
+    lease.downstream = downstream;
+    this.attempt(lease, downstream, ip, 0);
   }
 
-  private attempt(downstream: Socket, ip: string, attempt: number): void {
+  private attempt(lease: Lease, downstream: Socket, ip: string, attempt: number): void {
     const upstream = this.picker.pick(ip, attempt > 0, Date.now());
     if (upstream === undefined) {
-      this.reject(downstream, ip, 'no_endpoints');
+      this.refuseAfterAdmission(lease, downstream, 'no_endpoints');
       return;
     }
     const dialStarted = performance.now();
     const failed = (err: unknown): void => {
       this.dialFailed(upstream, attempt, err);
-      if (downstream.destroyed) this.finish();
-      else if (attempt + 1 < this.dialTimeoutsMs.length) this.attempt(downstream, ip, attempt + 1);
-      else this.reject(downstream, ip, 'dial_failed');
+      if (downstream.destroyed) this.clientLeft(lease);
+      else if (attempt + 1 < this.dialTimeoutsMs.length) this.attempt(lease, downstream, ip, attempt + 1);
+      else this.refuseAfterAdmission(lease, downstream, 'dial_failed');
     };
     this.resolve(upstream, (err, address) => {
       if (err !== null) {
         failed(err);
         return;
       }
-      dial(address, upstream.port, this.dialTimeoutsMs[attempt] ?? 1000, (dialErr, socket) => {
+      dial(address, upstream.port, this.dialTimeoutsMs[attempt] ?? 1000, this.options.keepAliveMs, (dialErr, socket) => {
         if (socket === undefined) failed(dialErr);
-        else this.connected(downstream, socket, upstream, dialStarted);
+        else this.connected(lease, downstream, socket, upstream, dialStarted);
       });
     });
   }
 
-  private connected(downstream: Socket, socket: Socket, upstream: Upstream, dialStarted: number): void {
+  /** The client reset or the drain reset it while its endpoint was being dialled. */
+  private clientLeft(lease: Lease): void {
+    lease.end(lease.aborted ? 'drain' : 'client_gone');
+  }
+
+  private connected(lease: Lease, downstream: Socket, socket: Socket, upstream: Upstream, dialStarted: number): void {
     if (downstream.destroyed) {
       socket.destroy(); // the client left while we were dialling
-      this.finish();
+      this.clientLeft(lease);
       return;
     }
-    this.stats.connectSeconds.observe((performance.now() - dialStarted) / 1000);
     this.dialSucceeded(upstream);
+    this.ledger.connected(lease, upstream, performance.now() - dialStarted);
     downstream.removeListener('error', ignoreEarlyError);
-    this.tracker.sockets.add(downstream).add(socket);
-    const byUpstream = this.stats.activeByUpstream;
-    byUpstream.set(upstream.id, (byUpstream.get(upstream.id) ?? 0) + 1);
-    this.stats.connectionsByUpstream.set(upstream.id, (this.stats.connectionsByUpstream.get(upstream.id) ?? 0) + 1);
+    lease.upstream = socket;
     const version = this.plan.policy.proxyProtocol;
     if (version !== '') {
       // Before any client byte: the client socket is still paused (pauseOnConnect).
@@ -282,39 +316,34 @@ export class ServicePortProxy {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
-    const done = (result: PumpResult): void => this.onPumpDone(downstream, socket, upstream.id, result);
-    // One lookup per connection; a port without faults gets undefined and the plain pump.
+    const done = (result: PumpResult): void => this.onPumpDone(lease, result);
+    // Faults are decided here, once per connection (the endpoint is known now, for Pod targets). A port
+    // without faults gets undefined after one map lookup and the plain pump: no per-chunk cost.
     const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
-    if (faults === undefined) pump(downstream, socket, this.pumpOptions, done);
-    else if (faults === DOWN) {
-      downstream.resetAndDestroy();
-      socket.resetAndDestroy();
-      pump(downstream, socket, this.pumpOptions, done); // both already destroyed: it only reports their close
-    } else toxicPump(downstream, socket, this.pumpOptions, faults, done);
+    if (faults === undefined) {
+      lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+      return;
+    }
+    if (faults === DOWN) {
+      // Turned off through the toxiproxy API while this connection was being dialled.
+      lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+      lease.carrier.abort();
+      return;
+    }
+    // A native pump must leave these to the JS toxic pump: the condition is lease.toxics.length > 0.
+    lease.toxics = faults.map((f) => f.spec.name);
+    lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
   }
 
   /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
-  private reject(downstream: Socket, ip: string, reason: RejectReason): void {
+  private refuseAfterAdmission(lease: Lease, downstream: Socket, reason: RejectReason): void {
     if (!downstream.destroyed) downstream.resetAndDestroy();
-    this.finish();
-    this.countRejected(reason, ip);
+    if (lease.aborted) lease.end('drain');
+    else this.reject(lease, reason);
   }
 
-  private finish(): void {
-    this.stats.active--;
-    this.tracker.closed();
-  }
-
-  private onPumpDone(downstream: Socket, upstream: Socket, upstreamId: string, result: PumpResult): void {
-    this.tracker.sockets.delete(downstream);
-    this.tracker.sockets.delete(upstream);
-    const left = (this.stats.activeByUpstream.get(upstreamId) ?? 1) - 1;
-    if (left === 0) this.stats.activeByUpstream.delete(upstreamId);
-    else this.stats.activeByUpstream.set(upstreamId, left);
-    this.stats.bytesFromDownstream += result.bytesFromDownstream;
-    this.stats.bytesFromUpstream += result.bytesFromUpstream;
-    if (result.reason === 'idle_timeout') this.stats.idleTimeouts++;
-    this.finish();
+  private onPumpDone(lease: Lease, result: PumpResult): void {
+    lease.end(result.reason, { fromDownstream: result.bytesFromDownstream, fromUpstream: result.bytesFromUpstream }, errorCode(result.error));
     if (this.debug) {
       this.log.debug(
         { reason: result.reason, code: errorCode(result.error), rx: result.bytesFromDownstream, tx: result.bytesFromUpstream },

@@ -1,11 +1,13 @@
 /**
- * Counters of one Service port, written by the data path and read by the
- * admin surface at scrape time. Plain numbers, updated once per connection
- * (never per byte), so reading them costs the data path nothing.
+ * Counters of one Service port, written only by its ledger (port-ledger.ts)
+ * as leases are admitted, connected and settled, and read by the admin
+ * surface at scrape time. Plain numbers, updated once per connection (never
+ * per byte), so reading them costs the data path nothing.
  */
+import type { ForwardedEnd, RejectReason } from './lease.js';
 
 /** Upper bounds (seconds) of the upstream connect-time histogram: 0.5 ms to 2.5 s. */
-export const CONNECT_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const CONNECT_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** A Prometheus-style histogram: counts per upper bound (not cumulative here), plus sum and count. */
 export class Histogram {
@@ -14,7 +16,7 @@ export class Histogram {
   count = 0;
 
   constructor(readonly bounds: readonly number[]) {
-    this.counts = new Array<number>(bounds.length + 1).fill(0); // the last slot is +Inf
+    this.counts = Array.from({ length: bounds.length + 1 }, () => 0); // the last slot is +Inf
   }
 
   observe(value: number): void {
@@ -26,16 +28,15 @@ export class Histogram {
   }
 }
 
-export type RejectReason = 'no_endpoints' | 'dial_failed' | 'source_range' | 'max_connections';
 
 export interface ServicePortStats {
   /** Connections accepted. */
   connections: number;
   /** Connections currently being dialled or pumped. */
   active: number;
-  /** Bytes received from clients (and sent upstream), added when a connection closes. */
+  /** Bytes received from clients (and sent upstream) by leases that have ended. */
   bytesFromDownstream: number;
-  /** Bytes received from endpoints (and sent to clients), added when a connection closes. */
+  /** Bytes received from endpoints (and sent to clients) by leases that have ended. */
   bytesFromUpstream: number;
   /** Connections reset at accept or after dialling, by reason. */
   rejected: Record<RejectReason, number>;
@@ -43,8 +44,8 @@ export interface ServicePortStats {
   connectFailures: number;
   /** Time to connect to an endpoint, for successful dials (seconds). */
   readonly connectSeconds: Histogram;
-  /** Connections closed by the idle timeout. */
-  idleTimeouts: number;
+  /** Forwarded connections (and UDP flows) that have ended, by how they ended. */
+  readonly closed: Record<ForwardedEnd, number>;
   /** Live connections per endpoint (`host:port`); entries are removed at zero. */
   readonly activeByUpstream: Map<string, number>;
   /** Connections per endpoint since start (`host:port`). */
@@ -60,7 +61,18 @@ export function newStats(): ServicePortStats {
     rejected: { no_endpoints: 0, dial_failed: 0, source_range: 0, max_connections: 0 },
     connectFailures: 0,
     connectSeconds: new Histogram(CONNECT_SECONDS_BUCKETS),
-    idleTimeouts: 0,
+    closed: {
+      client_fin: 0,
+      endpoint_fin: 0,
+      client_reset: 0,
+      endpoint_reset: 0,
+      idle_timeout: 0,
+      half_close_timeout: 0,
+      drain: 0,
+      client_gone: 0,
+      evicted: 0,
+      listener_closed: 0,
+    },
     activeByUpstream: new Map(),
     connectionsByUpstream: new Map(),
   };

@@ -20,7 +20,8 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionToxic } from '../faults/fault-table.js';
-import type { CloseReason, PumpOptions, PumpResult } from './pump.js';
+import type { ByteCounts, LeaseCarrier } from './lease.js';
+import type { PumpOptions, PumpResult } from './pump.js';
 import { buildStages, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
@@ -89,13 +90,20 @@ class Direction implements StageHost, StageTarget {
   }
 }
 
-class ToxicPair {
+type PumpEnd = PumpResult['reason'];
+
+/** One joined connection with toxics; also the lease's carrier. */
+class ToxicPair implements LeaseCarrier {
   readonly up: Direction;
   readonly down: Direction;
   private open = 2;
-  private reason: CloseReason = 'closed';
+  /** Decided by the first error, timeout, abort or toxic; otherwise by which side sent FIN first. */
+  private reason: PumpEnd | undefined = undefined;
+  private firstFin: 'client_fin' | 'endpoint_fin' | undefined = undefined;
   private error: Error | undefined;
   private halfClosed = false;
+  /** The idle deadline comes before the half-close one: a timeout then is an idle timeout. */
+  private idleFirst = false;
   private closing = false;
 
   constructor(
@@ -113,9 +121,24 @@ class ToxicPair {
     downstream.resume(); // accepted with pauseOnConnect
   }
 
+  bytes(): ByteCounts {
+    return { fromDownstream: this.downstream.bytesRead, fromUpstream: this.upstream.bytesRead };
+  }
+
+  /** The drain deadline: reset both sides now. */
+  abort(): void {
+    this.reason ??= 'drain';
+    this.closing = true;
+    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+  }
+
   private attach(socket: Socket, direction: Direction): void {
     socket.on('data', (chunk: Buffer) => direction.read(chunk));
-    socket.on('end', () => direction.readEnd());
+    socket.on('end', () => {
+      this.firstFin ??= socket === this.downstream ? 'client_fin' : 'endpoint_fin';
+      direction.readEnd();
+    });
     socket.on('error', (err: Error) => this.onError(socket, err));
     socket.on('close', () => this.onClose(socket));
   }
@@ -132,7 +155,8 @@ class ToxicPair {
     const { halfCloseTimeoutMs, idleTimeoutMs } = this.options;
     if (this.halfClosed || halfCloseTimeoutMs <= 0) return;
     this.halfClosed = true;
-    const ms = idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, halfCloseTimeoutMs) : halfCloseTimeoutMs;
+    this.idleFirst = idleTimeoutMs > 0 && idleTimeoutMs < halfCloseTimeoutMs;
+    const ms = this.idleFirst ? idleTimeoutMs : halfCloseTimeoutMs;
     this.armTimeout(this.downstream, ms);
     this.armTimeout(this.upstream, ms);
   }
@@ -141,6 +165,8 @@ class ToxicPair {
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    // Seen from the client, svcproxy (standing in for the endpoint) closed first.
+    this.firstFin ??= 'endpoint_fin';
     for (const socket of [this.downstream, this.upstream]) {
       if (socket.destroyed) continue;
       socket.pause(); // what arrives from now on has nowhere to go
@@ -150,6 +176,7 @@ class ToxicPair {
 
   /** reset_peer: RST on both sockets. */
   reset(): void {
+    this.reason ??= 'endpoint_reset';
     this.closing = true;
     if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
     if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
@@ -158,7 +185,7 @@ class ToxicPair {
   private armTimeout(socket: Socket, ms: number): void {
     if (socket.listenerCount('timeout') === 0) {
       socket.on('timeout', () => {
-        if (this.reason === 'closed') this.reason = this.halfClosed ? 'half_close_timeout' : 'idle_timeout';
+        this.reason ??= this.halfClosed && !this.idleFirst ? 'half_close_timeout' : 'idle_timeout';
         this.downstream.destroy();
         this.upstream.destroy();
       });
@@ -169,7 +196,7 @@ class ToxicPair {
   private onError(socket: Socket, err: Error): void {
     if (this.error === undefined) {
       this.error = err;
-      this.reason = socket === this.downstream ? 'downstream_error' : 'upstream_error';
+      this.reason ??= socket === this.downstream ? 'client_reset' : 'endpoint_reset';
     }
     const peer = this.peerOf(socket);
     if (!peer.destroyed) peer.resetAndDestroy();
@@ -188,15 +215,17 @@ class ToxicPair {
     }
     this.up.dispose();
     this.down.dispose();
-    const { downstream, upstream, reason, error } = this;
+    const { downstream, upstream, error } = this;
+    const reason = this.reason ?? this.firstFin ?? 'client_fin';
     this.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
   }
 }
 
 /**
  * Joins `downstream` and `upstream` through `toxics` (at least one) and
- * calls `done` once, when both sockets have closed. Same contract as pump().
+ * calls `done` once, when both sockets have closed; returns the lease
+ * carrier (live bytes, abort). Same contract as pump().
  */
-export function toxicPump(downstream: Socket, upstream: Socket, options: PumpOptions, toxics: readonly ConnectionToxic[], done: (result: PumpResult) => void): void {
-  void new ToxicPair(downstream, upstream, options, toxics, done);
+export function toxicPump(downstream: Socket, upstream: Socket, options: PumpOptions, toxics: readonly ConnectionToxic[], done: (result: PumpResult) => void): LeaseCarrier {
+  return new ToxicPair(downstream, upstream, options, toxics, done);
 }

@@ -16,28 +16,45 @@ import { isIPv6 } from 'node:net';
 import { errorCode, errorMessage, ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
+import type { ByteCounts, ForwardedEnd, Lease, LeaseCarrier } from './lease.js';
 import { bindRetryDelayMs, type ListenerState } from './listener.js';
-import { clientIp, type ServicePortProxy, type Upstream } from './service-port-proxy.js';
+import { clientIp, type ServicePortProxy } from './service-port-proxy.js';
+import type { Upstream } from './upstream.js';
 
 /** Datagrams held for a flow while its endpoint's address is being resolved. */
 const MAX_PENDING_DATAGRAMS = 64;
 
-class Flow {
+/** One client's flow: its lease (owned by the Service port that admitted it) and its socket to the endpoint. */
+class Flow implements LeaseCarrier {
   /** Created once the endpoint's address is known; until then datagrams wait in `pending`. */
   private socket: DgramSocket | undefined;
   private pending: Buffer[] = [];
   private connected = false;
   private readonly idle: NodeJS.Timeout;
   closed = false;
+  /** Bytes of datagrams from the client, and of replies from the endpoint. */
+  fromDownstream = 0;
+  fromUpstream = 0;
 
   constructor(
     readonly key: string,
     readonly client: RemoteInfo,
     readonly upstream: Upstream,
+    /** The Service port that admitted the flow; it stays the owner if the listener is retargeted. */
+    readonly port: ServicePortProxy,
+    readonly lease: Lease,
     private readonly owner: UdpListener,
     idleMs: number,
   ) {
-    this.idle = setTimeout(() => owner.closeFlow(this, 'idle'), idleMs);
+    this.idle = setTimeout(() => owner.closeFlow(this, 'idle_timeout'), idleMs);
+  }
+
+  bytes(): ByteCounts {
+    return { fromDownstream: this.fromDownstream, fromUpstream: this.fromUpstream };
+  }
+
+  abort(): void {
+    this.owner.closeFlow(this, 'drain');
   }
 
   /** Opens the upstream socket to the endpoint's resolved address, then sends what was held. */
@@ -60,6 +77,7 @@ class Flow {
 
   send(datagram: Buffer): void {
     this.touch();
+    this.fromDownstream += datagram.length;
     // Until the connect callback has run, queue (bounded): an unconnected dgram socket has nowhere to send.
     if (this.connected) this.socket?.send(datagram);
     else if (this.pending.length < MAX_PENDING_DATAGRAMS) this.pending.push(datagram);
@@ -158,7 +176,7 @@ export class UdpListener {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.retryTimer);
-    for (const flow of [...this.flows.values()]) this.closeFlow(flow, 'listener closed');
+    for (const flow of [...this.flows.values()]) this.closeFlow(flow, 'listener_closed');
     this.socket?.close();
     this.socket = undefined;
     this.log.info('listener closed');
@@ -166,8 +184,6 @@ export class UdpListener {
   }
 
   private onDatagram(datagram: Buffer, rinfo: RemoteInfo): void {
-    const target = this.target;
-    target.stats.bytesFromDownstream += datagram.length;
     const key = `${rinfo.address}|${rinfo.port}`;
     const existing = this.flows.get(key);
     if (existing !== undefined) {
@@ -179,28 +195,23 @@ export class UdpListener {
 
   private openFlow(key: string, rinfo: RemoteInfo): Flow | undefined {
     const target = this.target;
-    target.stats.connections++;
     const ip = clientIp(rinfo.address);
-    const refusal = target.refusal(ip);
-    if (refusal !== undefined) {
-      target.countRejected(refusal, ip);
-      return undefined;
-    }
+    const lease = target.admit('UDP', ip, rinfo.port);
+    if (!lease.admitted) return undefined;
     const upstream = target.picker.pick(ip, false, Date.now());
     if (upstream === undefined) {
-      target.countRejected('no_endpoints', ip);
+      target.reject(lease, 'no_endpoints');
       return undefined;
     }
     const policy = target.current.policy;
     if (this.flows.size >= policy.udpMaxFlows) {
       const oldest = this.flows.values().next().value;
-      if (oldest !== undefined) this.closeFlow(oldest, 'evicted: too many flows');
+      if (oldest !== undefined) this.closeFlow(oldest, 'evicted');
     }
-    const flow = new Flow(key, rinfo, upstream, this, policy.udpIdleTimeoutMs);
+    const flow = new Flow(key, rinfo, upstream, target, lease, this, policy.udpIdleTimeoutMs);
     this.flows.set(key, flow);
-    target.stats.active++;
-    target.stats.activeByUpstream.set(upstream.id, (target.stats.activeByUpstream.get(upstream.id) ?? 0) + 1);
-    target.stats.connectionsByUpstream.set(upstream.id, (target.stats.connectionsByUpstream.get(upstream.id) ?? 0) + 1);
+    target.connectedTo(lease, upstream, -1);
+    lease.carrier = flow;
     target.resolve(upstream, (err, address) => {
       if (flow.closed) return;
       if (err !== null) this.flowFailed(flow, err);
@@ -211,26 +222,21 @@ export class UdpListener {
 
   /** A reply from the endpoint goes back to the client the flow belongs to. */
   relayReply(flow: Flow, reply: Buffer): void {
-    this.target.stats.bytesFromUpstream += reply.length;
+    flow.fromUpstream += reply.length;
     this.socket?.send(reply, flow.client.port, flow.client.address);
   }
 
   /** ICMP port unreachable (ECONNREFUSED) or a resolution failure: count it and drop the flow; the next datagram re-picks. */
   flowFailed(flow: Flow, err: Error): void {
-    this.target.dialFailed(flow.upstream, 0, err);
-    this.closeFlow(flow, errorCode(err) || errorMessage(err));
+    flow.port.dialFailed(flow.upstream, 0, err);
+    this.closeFlow(flow, 'endpoint_reset', errorCode(err) || errorMessage(err));
   }
 
-  closeFlow(flow: Flow, reason: string): void {
+  closeFlow(flow: Flow, termination: ForwardedEnd, code = ''): void {
     if (flow.closed || this.flows.get(flow.key) !== flow) return;
     flow.close();
     this.flows.delete(flow.key);
-    const stats = this.target.stats;
-    stats.active--;
-    const left = (stats.activeByUpstream.get(flow.upstream.id) ?? 1) - 1;
-    if (left <= 0) stats.activeByUpstream.delete(flow.upstream.id);
-    else stats.activeByUpstream.set(flow.upstream.id, left);
-    if (reason === 'idle') stats.idleTimeouts++;
-    this.log.debug({ client: hostPort(flow.client.address, flow.client.port), upstream: flow.upstream.id, reason }, 'udp flow closed');
+    flow.lease.end(termination, flow.bytes(), code);
+    this.log.debug({ client: hostPort(flow.client.address, flow.client.port), upstream: flow.upstream.id, termination, code }, 'udp flow closed');
   }
 }

@@ -14,7 +14,7 @@ import type { EndpointPlan } from './types.js';
  * targetPort" (documented deviation; a named targetPort cannot be resolved
  * without a Pod, so such endpoints are left out).
  */
-export function matchPort(ports: readonly EndpointPortSpec[], servicePort: ServicePortSpec): number | undefined {
+function matchPort(ports: readonly EndpointPortSpec[], servicePort: ServicePortSpec): number | undefined {
   const fallback = servicePort.targetPort.kind === 'number' ? servicePort.targetPort.port : undefined;
   if (ports.length === 0) return fallback;
   const match = ports.find((p) => p.name === servicePort.name && p.protocol === servicePort.protocol);

@@ -4,8 +4,7 @@
  * matches now, which endpoint). A Fault that aims at nothing is valid (the
  * Service may come later) and gets a warning. Pure.
  */
-import type { FaultSpec } from '../config/fault.js';
-import { formatSource, type ConfigNote, type PodSpec } from '../config/types.js';
+import { formatSource, type ConfigNote, type FaultSpec, type PodSpec } from '../config/types.js';
 import type { FaultPlan } from '../faults/fault-plan.js';
 import { selects } from './pod-endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from './types.js';

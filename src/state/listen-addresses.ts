@@ -31,7 +31,7 @@ export function addressInFamily(base: string, family: IpFamilyName): string | un
 }
 
 /** The families a Service listens in: its own, or the bind address's. */
-export function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly IpFamilyName[] {
+function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly IpFamilyName[] {
   if (service.families.length > 0) return service.families;
   return [ipFamily(bindAddress) === 6 ? 'IPv6' : 'IPv4'];
 }

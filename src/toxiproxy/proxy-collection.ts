@@ -48,7 +48,7 @@ export interface ProxyJson {
   readonly toxics: readonly ToxicJson[];
 }
 
-export function toxicJson(t: ToxicSpec): ToxicJson {
+function toxicJson(t: ToxicSpec): ToxicJson {
   return { attributes: t.attributes, name: t.name, type: t.type, stream: t.stream, toxicity: t.toxicity };
 }
 
@@ -62,7 +62,7 @@ export interface ServicePortSource {
 const PROXY_NAME = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,252}$/;
 
 /** `web.default:80`: the toxiproxy name of a Service port. */
-export function servicePortProxyName(plan: ServicePortPlan): string {
+function servicePortProxyName(plan: ServicePortPlan): string {
   return `${plan.service}.${plan.namespace}:${plan.port}`;
 }
 
@@ -163,7 +163,7 @@ export class ProxyCollection {
     // Go's "localhost:0" and ":0" bind loopback here: svcproxy names one address family and one address.
     if (listen.host === '' || listen.host === 'localhost') listen.host = '127.0.0.1';
     if (!this.allowRemote && !isLoopbackHost(listen.host)) {
-      throw new ApiError(`listen ${listenText}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`, 403);
+      throw new ApiError(`listen ${hostPort(listen.host, listen.port)}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`, 403);
     }
     const enabled = b.enabled === undefined || b.enabled === null ? true : b.enabled === true;
     return { name: b.name, listen, upstream, enabled };

@@ -33,7 +33,7 @@ import { ApiError, type ProxyCollection } from './proxy-collection.js';
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** The toxiproxy release whose API this one follows; svcproxy's own version rides along as build metadata. */
-export const TOXIPROXY_API_VERSION = '2.12.0';
+const TOXIPROXY_API_VERSION = '2.12.0';
 
 type Handler = (params: readonly string[], body: unknown) => Promise<{ status: number; body?: unknown }> | { status: number; body?: unknown };
 

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { AdminServer, isLoopback } from '../../src/admin/server.js';
 import type { AdminSource, RegistryReadable } from '../../src/admin/view.js';
-import type { SvcproxyEvents } from '../../src/svcproxy.js';
+import type { SvcproxyEvents } from '../../src/instance-types.js';
 import { get } from '../helpers/admin.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { captureLogger } from '../helpers/log.js';
@@ -117,7 +117,7 @@ t.test('close() before listen() resolves', async (t) => {
       status: { successes: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastResult: 'none', lastErrors: [], appliedHash: '', appliedAt: 0 },
       ready: { ready: false, reason: 'x' },
       draining: false,
-      registry: { servicePorts: new Map(), listeners: new Map(), tracker: { sockets: new Set() } },
+      registry: { servicePorts: new Map(), listeners: new Map() },
       probes: { isReady: () => false },
       events: new EventEmitter<SvcproxyEvents>(),
     },

@@ -14,7 +14,7 @@ import type { Test } from 'tap';
 import { FIGURE_KEYS, type BenchResults } from '../../scripts/bench/report.js';
 import { CLI } from '../helpers/process.js';
 
-export const BENCH = fileURLToPath(new URL('../../scripts/bench/main.js', import.meta.url));
+const BENCH = fileURLToPath(new URL('../../scripts/bench/main.js', import.meta.url));
 export const PROFILE_SUMMARY = fileURLToPath(new URL('../../scripts/bench/profile-summary.js', import.meta.url));
 
 export interface BenchRun {
@@ -34,8 +34,8 @@ export function startBench(t: Test, args: string[], cwd?: string, env: NodeJS.Pr
   const child = spawn(process.execPath, [BENCH, '--svcproxy', CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

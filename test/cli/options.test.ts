@@ -12,6 +12,7 @@ t.test('defaults', async (t) => {
       logLevel: 'info',
       check: false,
       halfCloseTimeoutMs: 60_000,
+      tcpKeepAliveMs: 60_000,
       drainTimeoutMs: 30_000,
       configPollIntervalMs: 5_000,
       watch: true,
@@ -25,6 +26,8 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand([], { SVCPROXY_DRAIN_TIMEOUT: '2s' }), { options: { drainTimeoutMs: 2000 } });
   t.match(parseCommand([], { SVCPROXY_HALF_CLOSE_TIMEOUT: '10s' }), { options: { halfCloseTimeoutMs: 10_000 } });
   t.match(parseCommand(['--no-watch'], {}), { options: { watch: false } });
+  t.match(parseCommand(['--tcp-keepalive', '0'], {}), { options: { tcpKeepAliveMs: 0 } });
+  t.match(parseCommand([], { SVCPROXY_TCP_KEEPALIVE: '2m' }), { options: { tcpKeepAliveMs: 120_000 } });
   t.match(parseCommand(['--workers', '3'], {}), { options: { workers: 3 } });
   t.match(parseCommand([], { SVCPROXY_WORKERS: 'auto' }), { options: { workers: (await import('node:os')).availableParallelism() } });
   t.match(parseCommand(['--workers', '0'], {}), { kind: 'usage-error', message: '--workers: "0" is not a number from 1 to 64 or "auto"' });

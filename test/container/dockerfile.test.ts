@@ -116,7 +116,9 @@ function ignored(patterns: readonly string[], path: string): boolean {
         .replace(/\*\*/g, '\u0001')
         .replace(/\*/g, '[^/]*')
         .replace(/\?/g, '[^/]')
+        // oxlint-disable-next-line no-control-regex -- \u0000 and \u0001 are placeholders this function put there itself
         .replace(/\u0000/g, '(?:.*/)?')
+        // oxlint-disable-next-line no-control-regex -- see above
         .replace(/\u0001/g, '.*')}$`,
     );
   const parts = path.split('/');

@@ -40,7 +40,7 @@ export const DOCKERFILE = join(REPO, 'Dockerfile');
 
 // ---------------------------------------------------------------- Dockerfile
 
-export interface CopySpec {
+interface CopySpec {
   /** The stage named by --from, or undefined for the build context. */
   readonly from: string | undefined;
   readonly sources: readonly string[];
@@ -79,7 +79,7 @@ export interface ParsedDockerfile {
 }
 
 /** A JSON array of strings (Docker's exec form), or undefined for the shell form. */
-export function execForm(text: string): string[] | undefined {
+function execForm(text: string): string[] | undefined {
   if (!text.trimStart().startsWith('[')) return undefined;
   const value: unknown = JSON.parse(text);
   if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
@@ -159,7 +159,7 @@ class StageBuilder {
   }
 }
 
-export function parseDockerfile(text: string): ParsedDockerfile {
+function parseDockerfile(text: string): ParsedDockerfile {
   const dockerfile = DockerfileParser.parse(text);
   const globalArgs: Record<string, string | undefined> = {};
   const stages: Stage[] = [];
@@ -188,7 +188,7 @@ export async function readDockerfile(): Promise<ParsedDockerfile> {
 
 // ------------------------------------------------------------------ compose
 
-export interface Mount {
+interface Mount {
   /** Absolute host path. */
   readonly source: string;
   /** Absolute container path. */
@@ -304,7 +304,7 @@ export const EXAMPLES = ['compose', 'sidecar'].map((name) => ({ name, file: join
  * node_modules stands in for the deps stage (a superset: it also has the
  * devDependencies; dockerfile.test.ts checks that src/ imports none of them).
  */
-export const STAGE_OUTPUTS: Readonly<Record<string, string>> = {
+const STAGE_OUTPUTS: Readonly<Record<string, string>> = {
   'build:/app/dist': join(REPO, 'build', 'src'),
   'deps:/app/node_modules': join(REPO, 'node_modules'),
 };
@@ -380,7 +380,7 @@ export async function makeContainer(t: Test, image: Stage, options: ContainerOpt
 }
 
 /** An exec-form command as the container would run it: `node` is this Node, container paths are mapped. */
-export function hostCommand(container: Container, command: readonly string[]): { file: string; args: string[] } {
+function hostCommand(container: Container, command: readonly string[]): { file: string; args: string[] } {
   const [file, ...args] = command;
   if (file !== 'node') throw new Error(`expected the command to start with node, got ${String(file)}`);
   return { file: process.execPath, args: args.map((a) => (a.startsWith('/') ? container.host(a) : a)) };

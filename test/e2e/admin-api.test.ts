@@ -137,6 +137,7 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
     bytesFromUpstream: sent,
     connectFailures: 0,
     rejected: { no_endpoints: 0, dial_failed: 0, source_range: 0, max_connections: 0 },
+    closed: { client_fin: 3, endpoint_fin: 0, client_reset: 0, endpoint_reset: 0, idle_timeout: 0, half_close_timeout: 0, drain: 0, client_gone: 0, evicted: 0, listener_closed: 0 },
     idleTimeouts: 0,
   });
   const byId = new Map(web.endpoints.map((e) => [e.id, e]));

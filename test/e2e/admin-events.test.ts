@@ -162,13 +162,13 @@ t.test('a stalled client is dropped once its backlog passes the limit; the proxy
   const errors = Array.from({ length: 64 }, (_, i) => `broken.yaml[${i}] Service default/s${i}: ${'x'.repeat(1000)}`);
   const messageBytes = JSON.stringify({ type: 'reload', time: Date.now(), trigger: 'api', result: 'failure', errors, changes: 0 }).length;
   let sent = 0;
-  while (proxy.admin.feed.dropped === 0 && sent < 2000) {
+  while (proxy.admin?.feed.dropped === 0 && sent < 2000) {
     proxy.events.emit('reload', { trigger: 'api', result: 'failure', errors, changes: 0 });
     sent++;
     await healthy.until(() => healthy.count('reload') === sent, `reload ${sent} at the healthy client`);
     if (sent % 20 === 0) await echoOver(open, `ping ${sent}`); // the data path answers throughout
   }
-  t.equal(proxy.admin.feed.dropped, 1, `dropped after ${sent} messages of ${messageBytes} bytes`);
+  t.equal(proxy.admin?.feed.dropped, 1, `dropped after ${sent} messages of ${messageBytes} bytes`);
   const warning = records.find((r) => r.msg === 'admin feed client too slow; disconnected');
   t.match(warning, { level: 40, limitBytes: FEED_DEFAULTS.maxBufferedBytes });
   const backlog = Number(warning?.['bufferedBytes']);

@@ -218,7 +218,7 @@ t.test('idle-timeout: a connection with no bytes either way is closed; an active
   await idleDone;
   t.notOk(busy.destroyed, 'the busy connection is still open');
   t.ok(echoed > 0);
-  await eventually(() => [...proxy.registry.servicePorts.values()][0]?.stats.idleTimeouts === 1, 'the idle close to be counted');
+  await eventually(() => [...proxy.registry.servicePorts.values()][0]?.stats.closed.idle_timeout === 1, 'the idle close to be counted');
 });
 
 /** An upstream that records every byte it receives, and answers when the client is done. */

@@ -3,46 +3,11 @@
  * affinity, whole 60 KiB datagrams, idle expiry, a bound on flows, and TCP
  * and UDP on one port number.
  */
-import { createSocket, type Socket as DgramSocket } from 'node:dgram';
-import { once } from 'node:events';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { startInstance } from '../helpers/instance.js';
 import { eventually, freePort, request, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
-
-/** A UDP backend that answers each datagram with `name|` + the datagram. */
-async function udpEcho(t: Test, name: string): Promise<number> {
-  const socket = createSocket('udp4');
-  socket.on('message', (msg, rinfo) => socket.send(Buffer.concat([Buffer.from(`${name}|`), msg]), rinfo.port, rinfo.address));
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-  return socket.address().port;
-}
-
-async function client(t: Test, local = '127.0.0.1'): Promise<DgramSocket> {
-  const socket = createSocket('udp4');
-  socket.bind(0, local);
-  await once(socket, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-  return socket;
-}
-
-async function ask(socket: DgramSocket, port: number, payload: Buffer | string): Promise<Buffer> {
-  const reply = once(socket, 'message') as Promise<[Buffer]>;
-  socket.send(payload, port, '127.0.0.1');
-  const [msg] = await reply;
-  return msg;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+import { ask, client, freeUdpPort, udpEcho } from '../helpers/udp.js';
 
 function udpService(port: number, backends: number[], extraSpec = '', meta = ''): string {
   return `apiVersion: v1
@@ -79,7 +44,7 @@ t.test('a UDP round trip through the Service port; one client address stays on o
   t.not((await ask(other, port, 'q3')).toString().split('|')[0], first.split('|')[0], 'another client address gets the next endpoint');
   const sp = [...proxy.registry.servicePorts.values()][0];
   t.equal(sp?.stats.connections, 2, 'two flows');
-  t.equal(sp?.stats.bytesFromDownstream, 6);
+  t.equal(sp?.bytes().fromDownstream, 6, 'bytes of open flows count');
 });
 
 t.test('UDP with ClientIP affinity: every flow from one IP goes to one endpoint', async (t) => {
@@ -118,7 +83,7 @@ t.test('an idle flow expires; the next datagram opens a new one', async (t) => {
   await ask(c, port, 'x');
   t.equal(sp?.stats.active, 1);
   await eventually(() => sp?.stats.active === 0, 'the flow to expire');
-  t.equal(sp?.stats.idleTimeouts, 1);
+  t.equal(sp?.stats.closed.idle_timeout, 1);
   t.equal((await ask(c, port, 'y')).toString(), 'a|y');
   t.equal(sp?.stats.connections, 2);
 });

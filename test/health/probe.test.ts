@@ -49,7 +49,7 @@ t.test('tcpSocket: the timeout is enforced', async (t) => {
 t.test('httpGet: 200-399 succeed, 400 and up fail; path and headers are sent', async (t) => {
   const seen: string[] = [];
   const port = await startHttp(t, (path, headers) => {
-    seen.push(`${path} ${String(headers['x-probe'] ?? '')} ${String(headers['user-agent'])}`);
+    seen.push(`${path} ${headers['x-probe']?.toString() ?? ''} ${String(headers['user-agent'])}`);
     return path === '/ok' ? 200 : path === '/redirect' ? 302 : 500;
   });
   t.same(await probe(http(port, '/ok', [{ name: 'X-Probe', value: 'yes' }])), { ok: true, reason: 'http 200' });

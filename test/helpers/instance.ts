@@ -2,11 +2,12 @@ import type { Test } from 'tap';
 import type { Options } from '../../src/cli/options.js';
 import type { Logger } from '../../src/log.js';
 import type { LookupFn } from '../../src/proxy/resolver.js';
+import { AdminServer } from '../../src/admin/server.js';
 import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
 import { silentLog } from './log.js';
 
 /** Options for an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
-export function testOptions(config: string, overrides: Partial<Options> = {}): Options {
+function testOptions(config: string, overrides: Partial<Options> = {}): Options {
   return {
     config,
     bindAddress: '127.0.0.1',
@@ -15,6 +16,7 @@ export function testOptions(config: string, overrides: Partial<Options> = {}): O
     logLevel: 'silent',
     check: false,
     halfCloseTimeoutMs: 60_000,
+    tcpKeepAliveMs: 60_000,
     drainTimeoutMs: 1000,
     configPollIntervalMs: 0,
     watch: true,
@@ -30,11 +32,11 @@ export async function startInstance(
   overrides: Partial<Options> = {},
   log: Logger = silentLog,
   lookup?: LookupFn,
-): Promise<Svcproxy> {
+): Promise<Svcproxy<AdminServer>> {
   const options = testOptions(config, overrides);
   const loaded = await loadDesired(options);
   if (loaded.issues.length > 0) throw new Error(`invalid test config:\n${loaded.issues.map((i) => i.message).join('\n')}`);
-  const proxy = new Svcproxy(options, log, lookup);
+  const proxy = new Svcproxy<AdminServer>(options, log, { admin: (instance) => new AdminServer(instance, log), ...(lookup === undefined ? {} : { lookup }) });
   t.teardown(() => proxy.stop());
   await proxy.start(loaded);
   return proxy;

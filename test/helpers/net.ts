@@ -3,13 +3,13 @@
  * right after it is created, so a failing test leaks nothing.
  */
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Test } from 'tap';
 
 export function portOf(server: Server): number {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('server is not listening on TCP');
-  return (address as AddressInfo).port;
+  return address.port;
 }
 
 /** A TCP server on host:0 with allowHalfOpen, closed (connections too) at teardown. */

@@ -29,7 +29,7 @@ export function servicePortPlan(endpoints: EndpointPlan[], name = 'web', policy:
   };
 }
 
-export const FAST_OPTIONS: ServicePortOptions = { halfCloseTimeoutMs: 60_000, dialTimeoutsMs: [250, 500, 1000, 2000], shuffle: noShuffle };
+const FAST_OPTIONS: ServicePortOptions = { halfCloseTimeoutMs: 60_000, dialTimeoutsMs: [250, 500, 1000, 2000], keepAliveMs: 60_000, shuffle: noShuffle };
 
 /** A ServicePortProxy behind a real listener on 127.0.0.1:<ephemeral>. */
 export async function startServicePort(
@@ -47,7 +47,7 @@ export async function startServicePort(
   await listener.start();
   t.teardown(() => {
     listener.close();
-    for (const s of tracker.sockets) s.destroy();
+    tracker.resetAll();
   });
   return { port: listener.port, proxy, tracker };
 }

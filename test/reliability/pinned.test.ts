@@ -1,0 +1,84 @@
+/**
+ * Nothing pinned forever. A reader paused by backpressure is not polled by
+ * libuv, so before issue 11 a client that reset while its endpoint had
+ * stopped reading went unseen and both sockets stayed open for good (with the
+ * default idle timeout, 0). The pump probes paused sockets every
+ * PAUSED_PROBE_MS; TCP keepalive on both sockets covers a peer that vanished
+ * while idle.
+ */
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { PAUSED_PROBE_MS } from '../../src/proxy/pump.js';
+import { dialTo, eventually, startServer } from '../helpers/net.js';
+import { endpoint, startServicePort } from '../helpers/proxy.js';
+
+const run = promisify(execFile);
+
+t.test('a client that resets while the pump is paused by backpressure is noticed, and the endpoint is reset too', async (t) => {
+  let upstreamSide: Socket | undefined;
+  let upstreamEnd: (how: string) => void = () => undefined;
+  const upstreamClosed = new Promise<string>((resolve) => (upstreamEnd = resolve));
+  const upstreamPort = await startServer(t, (s) => {
+    upstreamSide = s;
+    s.pause(); // never reads: the proxy's writes to it fill every buffer
+    s.on('error', (err: NodeJS.ErrnoException) => upstreamEnd(err.code ?? 'error'));
+    s.on('close', () => upstreamEnd('closed'));
+  });
+  const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)]);
+  const client = await dialTo(t, port);
+  const chunk = Buffer.alloc(256 * 1024, 1);
+  // Write until the client's own buffer stops draining: every buffer on the way is full and the pump is paused.
+  let stalled = false;
+  for (let i = 0; i < 400 && !stalled; i++) {
+    if (!client.write(chunk)) {
+      stalled = await Promise.race([once(client, 'drain').then(() => false), new Promise<boolean>((r) => setTimeout(r, 500, true))]);
+    }
+  }
+  t.ok(stalled, 'the path is stalled by backpressure');
+  t.ok(upstreamSide !== undefined, 'the endpoint has its connection');
+  t.equal(tracker.active, 1);
+  client.resetAndDestroy();
+  await eventually(() => tracker.active === 0, 'the proxy to notice the reset', PAUSED_PROBE_MS * 4);
+  t.equal(proxy.stats.closed.client_reset, 1, 'counted as a client reset');
+  upstreamSide?.resume(); // the test's own endpoint is paused too: it sees the reset once it reads
+  t.equal(await upstreamClosed, 'ECONNRESET', 'the endpoint is reset, as with any client reset');
+});
+
+t.test('TCP keepalive runs on both sockets of a proxied connection', async (t) => {
+  const upstream = await startServer(t, (s) => s.pipe(s));
+  const { port, tracker } = await startServicePort(t, [endpoint(upstream)], { keepAliveMs: 45_000 });
+  const client = await dialTo(t, port);
+  client.write('x');
+  await once(client, 'data');
+  const lease = [...tracker.leases][0];
+  const downstreamPort = lease?.downstream?.remotePort;
+  const upstreamLocal = lease?.upstream?.localPort;
+  t.ok(downstreamPort !== undefined && upstreamLocal !== undefined, 'the lease holds both sockets');
+  // ss shows the timer a socket has armed: keepalive, counting down from the 45 s idle time.
+  const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
+  const lines = stdout.split('\n');
+  const accepted = lines.find((l) => l.includes(`127.0.0.1:${port} `) && l.includes(`127.0.0.1:${downstreamPort}`));
+  const dialled = lines.find((l) => l.includes(`127.0.0.1:${upstreamLocal} `) && l.includes(`127.0.0.1:${upstream}`));
+  t.match(accepted, /timer:\(keepalive,/, 'the client-side socket');
+  t.match(dialled, /timer:\(keepalive,/, 'the endpoint-side socket');
+  client.end();
+  await once(client, 'close');
+});
+
+t.test('--tcp-keepalive 0 turns keepalive off', async (t) => {
+  const upstream = await startServer(t, (s) => s.pipe(s));
+  const { port, tracker } = await startServicePort(t, [endpoint(upstream)], { keepAliveMs: 0 });
+  const client = await dialTo(t, port);
+  client.write('x');
+  await once(client, 'data');
+  const lease = [...tracker.leases][0];
+  const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
+  const accepted = stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port} `) && l.includes(`127.0.0.1:${lease?.downstream?.remotePort}`));
+  t.ok(accepted !== undefined, 'the socket is listed');
+  t.notMatch(accepted, /keepalive/);
+  client.end();
+  await once(client, 'close');
+});
