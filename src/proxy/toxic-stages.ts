@@ -196,6 +196,9 @@ class LatencyStage extends TimedStage {
   }
 }
 
+/** How close (ms) a chunk must follow the previous one's due time to count as the same burst (bandwidth). */
+const CONTINUE_MS = 50;
+
 /** `rate` KB/s (bytes per ms): each piece waits its own length / rate, in pieces of at most 100 ms of data. */
 class BandwidthStage extends TimedStage {
   protected take(chunk: Buffer): void {
@@ -207,7 +210,12 @@ class BandwidthStage extends TimedStage {
     const piece = rate * 100;
     for (let offset = 0; offset < chunk.length; offset += piece) {
       const part = chunk.subarray(offset, Math.min(chunk.length, offset + piece));
-      this.last = Math.max(this.last, performance.now()) + part.length / rate;
+      // A chunk that follows the last one closely (a backlog, a reader that resumed late, a late timer)
+      // is scheduled after it, so lost time is caught up and the rate holds over a transfer on a busy
+      // machine; after a real pause (CONTINUE_MS) the stream starts again from now, as toxiproxy's.
+      const now = performance.now();
+      const from = this.holding > 0 || now - this.last < CONTINUE_MS ? this.last : now;
+      this.last = from + part.length / rate;
       this.enqueue(part, this.last);
     }
   }

@@ -57,10 +57,12 @@ t.test('bandwidth: 20 MB arrive at the set rate within ±10% (10,000 KB/s)', asy
   const payload = randomBytes(size);
   const sender = await startSender(t, payload);
   const { port } = await startServicePort(t, [endpoint(sender)], {}, undefined, { faults: tableWith([toxic('bandwidth', { rate: 10_000 })]) });
-  const started = performance.now();
   const client = await dialTo(t, port);
+  let started = 0;
+  client.once('data', () => (started = performance.now()));
   const outcome = await receiveAll(client);
-  const seconds = (performance.now() - started) / 1000;
+  // From the first byte to the end: the first piece leaves after its own share of time (65,536 B at 10 KB/ms = 6.5 ms).
+  const seconds = (performance.now() - started + 6.5) / 1000;
   t.equal(outcome.data.length, size, 'every byte arrives');
   t.equal(sha256(outcome.data), sha256(payload), 'in order');
   const rateKBs = size / 1000 / seconds;
@@ -207,6 +209,37 @@ t.test('a timeout: 0 toxic holding many connections holds a capped amount per co
   t.equal(held(), 0, 'nothing held any more');
   for (const c of clients) c.end();
   await eventually(() => proxy.stats.active === 0, 'the connections to end', 30_000);
+});
+
+t.test('the lease records the toxics a connection met (and none for one that met none)', async (t) => {
+  const sender = await startSender(t, Buffer.from('hello'));
+  const ended: Array<{ toxics: readonly string[]; termination: string | undefined; bytes: number }> = [];
+  const table = tableWith([toxic('latency', { latency: 1 }), toxic('limit_data', { bytes: 2 }, { stream: 'downstream', name: 'cut' })]);
+  const { port } = await startServicePort(t, [endpoint(sender)], {}, undefined, {
+    faults: table,
+    onLeaseEnd: (lease) => ended.push({ toxics: lease.toxics, termination: lease.termination, bytes: lease.bytes.fromUpstream }),
+  });
+  t.equal((await receiveAll(await dialTo(t, port))).data.toString(), 'he');
+  await eventually(() => ended.length === 1, 'the lease to end');
+  t.same(ended[0], { toxics: ['latency_downstream', 'cut'], termination: 'endpoint_fin', bytes: 5 });
+  table.setDeclared([], Date.now());
+  t.equal((await receiveAll(await dialTo(t, port))).data.toString(), 'hello');
+  await eventually(() => ended.length === 2, 'the second lease to end');
+  t.same(ended[1]?.toxics, [], 'no toxics: the plain pump');
+});
+
+t.test('the drain deadline aborts a connection held by a toxic', async (t) => {
+  const backend = await startServer(t, () => undefined);
+  const table = tableWith([toxic('timeout', { timeout: 0 }, { stream: 'upstream' })]);
+  const { port, proxy, tracker } = await startServicePort(t, [endpoint(backend)], {}, undefined, { faults: table });
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  client.write('stuck');
+  await eventually(() => (table.counterEntries()[0]?.counters.heldBytes ?? 0) === 5, 'the toxic to hold the bytes');
+  tracker.resetAll();
+  t.equal((await outcome).error, 'ECONNRESET');
+  await eventually(() => proxy.stats.active === 0, 'the lease to end');
+  t.equal(proxy.stats.closed.drain, 1, 'ended as drain');
 });
 
 t.test('toxicity 0: no connection gets the toxic, and it runs on the plain pump', async (t) => {
