@@ -2,6 +2,7 @@
  * The toxiproxy-compatible API driven by a client no one here wrote:
  * toxiproxy-node-client from npm. Every effect is measured on the wire.
  */
+import { connect } from 'node:net';
 import t from 'tap';
 import { Toxiproxy, ToxiproxyError } from 'toxiproxy-node-client';
 import { median, roundTripMs } from '../helpers/faults.js';
@@ -65,6 +66,19 @@ t.test('toxiproxy-node-client: create a proxy, add latency, list, update, remove
   t.same((await client.get(`web.default:${servicePort}`)).toJson().name, `web.default:${servicePort}`);
   const after = await dialTo(t, servicePort);
   t.ok((await roundTripMs(after, 'hello')) >= 0, 'after /reset the Service port echoes whole again');
+
+  // enabled: false on a Service port: new connections are reset; /reset turns it on again.
+  const svc = await client.get(`web.default:${servicePort}`);
+  const off = await svc.update({ enabled: false, listen: svc.listen, upstream: svc.upstream });
+  t.equal(off.enabled, false);
+  const outcome = await new Promise<string>((resolve) => {
+    const refused = connect({ port: servicePort, host: '127.0.0.1' }, () => refused.write('x'));
+    refused.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? ''));
+    refused.on('close', () => resolve('closed'));
+  });
+  t.equal(outcome, 'ECONNRESET', 'a disabled Service port resets new connections');
+  await client.reset();
+  t.equal((await client.get(`web.default:${servicePort}`)).enabled, true);
 
   const failure = async (p: Promise<unknown>): Promise<string> => {
     try {
