@@ -127,7 +127,26 @@ function readProbe(
   }
   const timing = readTiming(probe, path, sink);
   const handler = handlers[0];
-  if (handler === 'exec' || handler === 'grpc') return { container: containerName, kind: handler, ...timing };
+  if (handler === 'exec') {
+    const action = optionalRecord(probe, 'exec', `${path}.exec`, sink) ?? {};
+    const command = optionalList(action, 'command', `${path}.exec.command`, sink).filter((c): c is string => typeof c === 'string');
+    const first = ports.find((p) => p.protocol === 'TCP');
+    return { container: containerName, kind: 'exec', command, fallbackPort: first === undefined ? undefined : { port: first.port, name: first.name }, ...timing };
+  }
+  if (handler === 'grpc') {
+    const action = optionalRecord(probe, 'grpc', `${path}.grpc`, sink) ?? {};
+    const port = action['port'];
+    if (port === undefined || port === null) {
+      sink.required(`${path}.grpc.port`);
+      return undefined;
+    }
+    if (!isPortNumber(port)) {
+      sink.invalid(`${path}.grpc.port`, port, 'must be between 1 and 65535, inclusive');
+      return undefined;
+    }
+    const service = optionalString(action, 'service', `${path}.grpc.service`, sink) ?? '';
+    return { container: containerName, kind: 'grpc', port, service, ...timing };
+  }
   const action = optionalRecord(probe, handler ?? '', `${path}.${handler ?? ''}`, sink) ?? {};
   const port = readProbePort(action, `${path}.${handler ?? ''}.port`, ports, sink);
   const host = optionalString(action, 'host', `${path}.${handler ?? ''}.host`, sink) ?? '';
@@ -172,7 +191,7 @@ function readProbePort(action: JsonRecord, path: string, ports: readonly Contain
   return { port: named.port, name: value };
 }
 
-function readTiming(probe: JsonRecord, path: string, sink: IssueSink): Omit<ProbeSpec & { kind: 'exec' }, 'kind' | 'container'> {
+function readTiming(probe: JsonRecord, path: string, sink: IssueSink): Omit<ProbeSpec & { kind: 'tcpSocket' }, 'kind' | 'container' | 'port' | 'host'> {
   const read = (key: keyof typeof PROBE_DEFAULTS, min: number): number => {
     const value = probe[key];
     if (value === undefined || value === null) return PROBE_DEFAULTS[key];

@@ -173,7 +173,12 @@ interface ProbeTiming {
   readonly failureThreshold: number;
 }
 
-/** One container's readinessProbe. exec and grpc are read but not run (the Pod counts as ready). */
+/**
+ * One container's readinessProbe. tcpSocket, httpGet and grpc run as the
+ * kubelet runs them; exec cannot run here (svcproxy runs no containers), so
+ * it connects to `fallbackPort`, the container's first TCP port, instead
+ * (with a note); a container without ports is counted ready.
+ */
 export type ProbeSpec = ProbeTiming &
   { readonly container: string } &
   (
@@ -187,7 +192,14 @@ export type ProbeSpec = ProbeTiming &
         readonly scheme: 'HTTP' | 'HTTPS';
         readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
       }
-    | { readonly kind: 'exec' | 'grpc' }
+    | {
+        readonly kind: 'grpc';
+        /** grpc.port: a number only (the kubelet takes no port names here). */
+        readonly port: number;
+        /** grpc.service, '' = the whole server. */
+        readonly service: string;
+      }
+    | { readonly kind: 'exec'; readonly command: readonly string[]; readonly fallbackPort: ProbePort | undefined }
   );
 
 export interface PodSpec {

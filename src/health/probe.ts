@@ -1,7 +1,9 @@
 /**
  * One readiness probe attempt, as the kubelet runs it: tcpSocket succeeds
  * when a connection opens; httpGet when the response status is 200-399
- * (HTTPS without certificate checks, as the kubelet does). Each attempt has
+ * (HTTPS without certificate checks, as the kubelet does); grpc when the
+ * health service answers SERVING (grpc-probe.ts). An exec probe cannot run
+ * here: it connects to the container's first port instead. Each attempt has
  * a hard deadline and always calls back exactly once.
  *
  * This module and service-port-proxy's dialer are the only places that open
@@ -12,19 +14,23 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { ProbeSpec } from '../config/types.js';
 import { errorCode, errorMessage } from '../errors.js';
+import { runGrpcProbe } from './grpc-probe.js';
+import type { ProbeResult } from './probe-result.js';
 
-export interface ProbeResult {
-  readonly ok: boolean;
-  /** Why, in a few words: `tcp connect ok`, `http 503`, `ECONNREFUSED`, `timeout after 1000 ms`. */
-  readonly reason: string;
-}
+export type { ProbeResult } from './probe-result.js';
 
-export type RunnableProbe = Extract<ProbeSpec, { kind: 'tcpSocket' | 'httpGet' }>;
+export type RunnableProbe = ProbeSpec;
 
 /** Starts a probe; returns a function that cancels it (the callback is then not called). */
 export function runProbe(probe: RunnableProbe, podAddress: string, callback: (result: ProbeResult) => void): () => void {
-  const host = probe.host === '' ? podAddress : probe.host;
   const timeoutMs = probe.timeoutSeconds * 1000;
+  if (probe.kind === 'grpc') return runGrpcProbe(podAddress, probe.port, probe.service, timeoutMs, callback);
+  if (probe.kind === 'exec') {
+    // The command cannot run here; a connection to the container's port stands in for it (state/ only plans exec probes that have one).
+    const port = probe.fallbackPort ?? { port: 0, name: '' };
+    return runProbe({ ...probe, kind: 'tcpSocket', port, host: '' }, podAddress, callback);
+  }
+  const host = probe.host === '' ? podAddress : probe.host;
   let done = false;
   let cleanup: () => void = () => undefined;
   const finish = (result: ProbeResult): void => {

@@ -20,7 +20,7 @@ import { declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
-import { isProbed, podEndpoints, selectedPods } from './pod-endpoints.js';
+import { isProbed, isRunnable, podEndpoints, selectedPods } from './pod-endpoints.js';
 import {
   hostPort,
   listenerKey,
@@ -196,10 +196,14 @@ function policyOf(service: ServiceSpec): ServicePortPolicy {
 function noteUnrunProbes(build: Build, snapshot: ConfigSnapshot): void {
   for (const pod of snapshot.pods) {
     for (const probe of pod.probes) {
-      if (probe.kind !== 'exec' && probe.kind !== 'grpc') continue;
+      if (probe.kind !== 'exec') continue;
+      const port = probe.fallbackPort;
       build.notes.push({
         level: 'warn',
-        msg: `container ${probe.container}: ${probe.kind} readiness probes are not run by svcproxy; the container counts as ready`,
+        msg:
+          port === undefined
+            ? `container ${probe.container}: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready`
+            : `container ${probe.container}: an exec readiness probe cannot run here; svcproxy connects to its port ${port.name === '' ? port.port : `${port.name} (${port.port})`} instead`,
         where: formatSource(pod.source),
         object: `Pod ${pod.namespace}/${pod.name}`,
       });
@@ -216,7 +220,7 @@ function addProbe(probes: Map<string, PodProbePlan>, snapshot: ConfigSnapshot, p
   }
   const pod = snapshot.pods.find((p) => `${p.namespace}/${p.name}` === podKey);
   if (pod === undefined || !isProbed(pod)) return;
-  const runnable = pod.probes.filter((p) => p.kind === 'tcpSocket' || p.kind === 'httpGet');
+  const runnable = pod.probes.filter(isRunnable);
   probes.set(podKey, { pod: podKey, address: pod.address, probes: runnable, services: [service] });
 }
 

@@ -3,7 +3,7 @@
  * Pod of the namespace whose labels match the selector becomes an endpoint
  * of each Service port, at the port the targetPort names in *that* Pod.
  */
-import type { ConfigNote, PodSpec, ServicePortSpec, ServiceSpec } from '../config/types.js';
+import type { ConfigNote, PodSpec, ProbeSpec, ServicePortSpec, ServiceSpec } from '../config/types.js';
 import { formatSource } from '../config/types.js';
 import { podConditions } from './endpoints.js';
 import type { EndpointPlan } from './types.js';
@@ -23,9 +23,14 @@ export function findPort(pod: PodSpec, servicePort: ServicePortSpec): number | u
   return pod.ports.find((p) => p.name === name && p.protocol === servicePort.protocol)?.port;
 }
 
-/** A Pod svcproxy probes: one with a tcpSocket or httpGet readiness probe. */
+/** A probe svcproxy can run: all but an exec probe of a container without a port to connect to instead. */
+export function isRunnable(probe: ProbeSpec): boolean {
+  return probe.kind !== 'exec' || probe.fallbackPort !== undefined;
+}
+
+/** A Pod svcproxy probes: one with a runnable readiness probe. */
 export function isProbed(pod: PodSpec): boolean {
-  return pod.probes.some((p) => p.kind === 'tcpSocket' || p.kind === 'httpGet');
+  return pod.probes.some(isRunnable);
 }
 
 /** The Pods a Service selects: same namespace, labels matching, not finished. */

@@ -71,7 +71,7 @@ export interface PodProbePlan {
   /** `namespace/name`. */
   readonly pod: string;
   readonly address: string;
-  /** tcpSocket and httpGet probes only (exec and grpc are not run). */
+  /** The probes svcproxy runs (an exec probe connects to its container's first port instead). */
   readonly probes: readonly ProbeSpec[];
   /** The Services (`namespace/name`) it backs, for log lines. */
   readonly services: readonly string[];

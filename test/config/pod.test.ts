@@ -50,6 +50,14 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     ],
   },
   {
+    name: 'a grpc probe needs a port number (the kubelet takes no port names there)',
+    yaml: pod('spec:\n  containers:\n    - name: a\n      ports: [{name: grpc, containerPort: 9090}]\n      readinessProbe: {grpc: {port: grpc}}\n    - name: b\n      readinessProbe: {grpc: {service: x}}\n'),
+    issues: [
+      't.yaml[0] Pod default/web-1: spec.containers[0].readinessProbe.grpc.port: Invalid value: "grpc": must be between 1 and 65535, inclusive',
+      't.yaml[0] Pod default/web-1: spec.containers[1].readinessProbe.grpc.port: Required value',
+    ],
+  },
+  {
     name: 'probe timing must be positive; scheme HTTP or HTTPS',
     yaml: pod('spec:\n  containers:\n    - name: a\n      readinessProbe: {httpGet: {port: 80, scheme: FTP}, periodSeconds: 0, initialDelaySeconds: -1}\n'),
     issues: [

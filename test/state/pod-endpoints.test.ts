@@ -82,11 +82,26 @@ t.test('probed Pods start not ready and get a probe plan naming their Services',
   t.match(r.probes, [{ pod: 'default/a', address: '127.0.0.1', services: ['default/web'], probes: [{ kind: 'tcpSocket', port: { port: 8080 } }] }]);
 });
 
-t.test('exec and grpc probes: a warning, and the Pod counts as ready', async (t) => {
+t.test('an exec probe of a container without ports: a warning, and the Pod counts as ready', async (t) => {
   const r = run(service('{port: 80, targetPort: 8080}') + pod('a', 'app: web', '').replace('      ports: []', '      ports: []\n      readinessProbe: {exec: {command: ["true"]}}'));
   t.same(r.endpoints, [['127.0.0.1:8080 default/a ready serving']]);
   t.same(r.probes, []);
-  t.match(r.notes, ['warn Pod default/a: container app: exec readiness probes are not run by svcproxy; the container counts as ready']);
+  t.match(r.notes, ['warn Pod default/a: container app: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready']);
+});
+
+t.test('an exec probe connects to the container\'s first TCP port instead, with a warning', async (t) => {
+  const probe = '      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 2}';
+  const r = run(service('{port: 80, targetPort: 8080}') + pod('a', 'app: web', '{name: metrics, containerPort: 9000, protocol: UDP}, {name: http, containerPort: 8080}').replace(/(      ports: .*)\n/, `$1\n${probe}\n`));
+  t.same(r.endpoints, [['127.0.0.1:8080 default/a']], 'probed, so not ready until the first success');
+  t.match(r.probes, [{ pod: 'default/a', probes: [{ kind: 'exec', command: ['cat', '/tmp/ready'], fallbackPort: { port: 8080, name: 'http' }, periodSeconds: 2 }] }]);
+  t.match(r.notes, ['warn Pod default/a: container app: an exec readiness probe cannot run here; svcproxy connects to its port http (8080) instead']);
+});
+
+t.test('a grpc probe is planned with its port and service, without a warning', async (t) => {
+  const probe = '      readinessProbe: {grpc: {port: 9090, service: reviews}}';
+  const r = run(service('{port: 80, targetPort: 9090}') + pod('a', 'app: web', '{containerPort: 9090}').replace(/(      ports: .*)\n/, `$1\n${probe}\n`));
+  t.match(r.probes, [{ pod: 'default/a', probes: [{ kind: 'grpc', port: 9090, service: 'reviews', timeoutSeconds: 1, periodSeconds: 10 }] }]);
+  t.same(r.notes, []);
 });
 
 t.test('a selector that matches nothing: no endpoints and one warning', async (t) => {
