@@ -60,8 +60,14 @@ t.test('TCP keepalive runs on both sockets of a proxied connection', async (t) =
   // ss shows the timer a socket has armed: keepalive, counting down from the 45 s idle time.
   const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
   const lines = stdout.split('\n');
-  const accepted = lines.find((l) => l.includes(`127.0.0.1:${port} `) && l.includes(`127.0.0.1:${downstreamPort}`));
-  const dialled = lines.find((l) => l.includes(`127.0.0.1:${upstreamLocal} `) && l.includes(`127.0.0.1:${upstream}`));
+  // Columns: Recv-Q Send-Q Local Peer [timer]; match Local and Peer exactly (the other end's line has them swapped).
+  const socketLine = (local: string, peer: string): string | undefined =>
+    lines.find((l) => {
+      const fields = l.trim().split(/\s+/);
+      return fields[2] === local && fields[3] === peer;
+    });
+  const accepted = socketLine(`127.0.0.1:${port}`, `127.0.0.1:${downstreamPort}`);
+  const dialled = socketLine(`127.0.0.1:${upstreamLocal}`, `127.0.0.1:${upstream}`);
   t.match(accepted, /timer:\(keepalive,/, 'the client-side socket');
   t.match(dialled, /timer:\(keepalive,/, 'the endpoint-side socket');
   client.end();
