@@ -3,12 +3,15 @@
  * running instance (reload loop, drain) is in svcproxy.ts.
  */
 import cluster from 'node:cluster';
+import { describeServicePort } from './cli/describe.js';
+import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
-import { formatIssue } from './config/types.js';
+import { formatIssue, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { AdminServer } from './admin/server.js';
-import { loadDesired, Svcproxy } from './svcproxy.js';
+import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
+import { loadDesired, Svcproxy, type Loaded } from './svcproxy.js';
 import { runPrimary, workerIndex, workerOptions } from './workers.js';
 import { version } from './version.js';
 
@@ -24,9 +27,26 @@ const processConsole: Console = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** `--check`: every problem on stderr, a one-line verdict; exit 0 when valid, 1 when not. */
+/**
+ * A service range too small for the config is a usage error (exit 2) at
+ * start-up: the fix is an option, not a manifest. On a reload it is an
+ * ordinary rejected config.
+ */
+function rangeError(issues: readonly ConfigIssue[], con: Console): boolean {
+  const issue = issues.find((i) => i.where === '--service-cidr');
+  if (issue === undefined) return false;
+  con.err(`svcproxy: --service-cidr: ${issue.message}`);
+  con.err('Try svcproxy --help.');
+  return true;
+}
+
+/**
+ * `--check`: every problem on stderr, a one-line verdict, then every Service
+ * port with the addresses it would be served on; exit 0 when valid, 1 when not.
+ */
 async function check(options: Options, con: Console): Promise<number> {
   const loaded = await loadDesired(options);
+  if (rangeError(loaded.issues, con)) return 2;
   for (const note of loaded.notes) {
     if (note.level === 'warn') con.err(`warning: ${note.where} ${note.object}: ${note.msg}`);
   }
@@ -39,11 +59,45 @@ async function check(options: Options, con: Console): Promise<number> {
   con.out(
     `${options.config}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}`,
   );
+  printServices(loaded, con);
+  return 0;
+}
+
+/** Every Service port with its addresses, and each manifest clusterIP that was mapped. */
+function printServices(loaded: Loaded, con: Console): void {
+  const services = [...loaded.state.services.values()].sort((a, b) => a.key.localeCompare(b.key));
+  for (const service of services) {
+    for (const ip of service.mappedFrom) con.out(`note: Service ${service.key}: clusterIP ${ip} is not an address of this machine; served on ${service.addresses[0] ?? 'nothing'} instead`);
+    for (const port of service.ports) con.out(`  ${describeServicePort(service, port)}`);
+  }
+}
+
+/** `svcproxy env`: the Service environment variables, or the config's problems (exit 1). */
+async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Console): Promise<number> {
+  const command = parseEnvCommand(argv, env);
+  if (command.kind === 'help') {
+    con.out(ENV_USAGE);
+    return 0;
+  }
+  if (command.kind === 'usage-error') {
+    con.err(`svcproxy env: ${command.message}`);
+    con.err('Try svcproxy env --help.');
+    return 2;
+  }
+  const loaded = await loadDesired(command.options);
+  if (rangeError(loaded.issues, con)) return 2;
+  if (loaded.issues.length > 0) {
+    for (const issue of loaded.issues) con.err(formatIssue(issue));
+    return 1;
+  }
+  const text = formatEnvVars(namespaceEnvVars(loaded.state.services.values(), command.namespace), command.format);
+  if (text !== '') con.out(text.replace(/\n$/, ''));
   return 0;
 }
 
 /** The CLI: returns the exit code, or never returns while serving (signals end it). */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con: Console = processConsole): Promise<number | 'serving'> {
+  if (argv[0] === 'env') return printEnv(argv.slice(1), env, con);
   const command = parseCommand(argv, env);
   switch (command.kind) {
     case 'help':
@@ -62,6 +116,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   const { options } = command;
   if (options.check) return check(options, con);
   const loaded = await loadDesired(options);
+  if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
     return 1;

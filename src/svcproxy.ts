@@ -12,6 +12,7 @@ import type { Options } from './cli/options.js';
 import { loadConfig, type PathKind } from './config/load.js';
 import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
 import { ConfigWatcher } from './config/watch.js';
+import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
 import { errorMessage } from './errors.js';
@@ -22,9 +23,11 @@ import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
+import { parseLoopbackRange } from './state/address-allocator.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
-import { EMPTY_STATE, type DesiredState } from './state/types.js';
+import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
+import { describeServicePort } from './cli/describe.js';
 import { ProxyCollection } from './toxiproxy/proxy-collection.js';
 import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
@@ -38,7 +41,8 @@ const WATCH_DEBOUNCE_MS = 150;
  */
 const SETTLE_MS = 100;
 
-function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<string, number>): ListenEnvironment {
+function listenEnvironment(options: Options, running?: DesiredState): ListenEnvironment {
+  const range = parseLoopbackRange(options.serviceCidr);
   return {
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
@@ -48,7 +52,8 @@ function listenEnvironment(options: Options, previousNodePorts?: ReadonlyMap<str
       ...(options.toxiproxy === undefined ? [] : [{ address: options.toxiproxy.host, port: options.toxiproxy.port, what: 'toxiproxy API' }]),
     ],
     udp: workerIndex() <= 1,
-    ...(previousNodePorts === undefined ? {} : { previousNodePorts }),
+    ...(typeof range === 'string' ? {} : { serviceRange: range }),
+    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
   };
 }
 
@@ -68,7 +73,7 @@ export interface Loaded {
  */
 export async function loadDesired(options: Options, expect?: PathKind, running?: DesiredState): Promise<Loaded> {
   const loaded = await loadConfig(options.config, expect);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running?.nodePorts));
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
@@ -100,6 +105,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly probes: ProbeManager;
   /** Health, metrics, the JSON API, the event feed and the dashboard: reads this instance, never changes it. */
   readonly admin: A | undefined;
+  /** DNS zone and server, hosts-file block: names for the applied Services. */
+  readonly names: NameService;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -148,6 +155,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.faults,
     );
     this.faults.onChange = () => this.events.emit('toxics');
+    this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
@@ -167,7 +175,13 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.info({ service, pod: change.pod, address: change.plan.address, reason: change.reason }, change.ready ? 'endpoint ready' : 'endpoint not ready');
     }
     this.registry.podReadinessChanged(change.pod);
+    this.names.refresh().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'hosts file not updated'));
     this.events.emit('readiness', change);
+  }
+
+  /** Every Service of the applied config, with its addresses and ports (names, the admin API). */
+  get services(): ReadonlyMap<string, ServiceInfo> {
+    return this.state.services;
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -176,6 +190,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (this.status.successes === 0) return { ready: false, reason: 'no config applied yet' };
     const failed = this.registry.failedListeners();
     if (failed.length > 0) return { ready: false, reason: `not bound: ${failed.map((l) => `${l.plan.key} (${l.lastError})`).join(', ')}` };
+    const names = this.names.problem;
+    if (names !== '') return { ready: false, reason: names };
     return { ready: true, reason: 'ok' };
   }
 
@@ -200,6 +216,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
+    await this.names.start();
     this.watcher = new ConfigWatcher(
       this.options.config,
       { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: this.options.configPollIntervalMs, watch: this.options.watch },
@@ -263,6 +280,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     const changes = planChanges(this.state, loaded.state);
     this.log.info({ trigger, changes: changes.length, hash: loaded.hash.slice(0, 12) }, 'applying config');
     for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
+    this.logServedAddresses(this.state.services, loaded.state.services);
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
@@ -270,6 +288,13 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.faults.retainCounters(new Set([...loaded.state.servicePorts.keys()].map(String)));
     this.scheduleFaults();
     this.probes.sync(loaded.state.probes);
+    try {
+      await this.names.update(loaded.state.services);
+    } catch (err: unknown) {
+      // The hosts file: at start-up a path svcproxy cannot write is an error; later, the proxy keeps serving.
+      if (trigger === 'start') throw new Error(`cannot write the hosts file ${this.options.hostsFile}: ${errorMessage(err)}`, { cause: err });
+      this.log.warn({ path: this.options.hostsFile, err: errorMessage(err) }, 'hosts file not updated');
+    }
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
     this.status.successes++;
     this.status.lastResult = 'success';
@@ -293,6 +318,17 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.faultTimer.unref();
   }
 
+  /** One log line per Service port whose addresses are new or changed: every address it is served on. */
+  private logServedAddresses(before: ReadonlyMap<string, ServiceInfo>, after: ReadonlyMap<string, ServiceInfo>): void {
+    for (const [key, service] of after) {
+      const was = before.get(key);
+      service.ports.forEach((port, i) => {
+        if (was !== undefined && JSON.stringify(was.ports[i]) === JSON.stringify(port) && JSON.stringify(was.addresses) === JSON.stringify(service.addresses)) return;
+        this.log.info({ service: key, port: port.name || port.port, addresses: port.servedOn.map((a) => a.address) }, describeServicePort(service, port));
+      });
+    }
+  }
+
   /**
    * Graceful stop: stop accepting everywhere at once, let established
    * connections finish for up to `drainTimeoutMs`, reset what is left, then
@@ -304,6 +340,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.watcher?.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
+    await this.names.stop();
     const open = this.registry.tracker.active;
     this.log.info({ connections: open, drainTimeoutMs }, 'draining');
     const idle = drainTimeoutMs > 0 ? await this.registry.tracker.waitForIdle(drainTimeoutMs) : open === 0;

@@ -52,7 +52,7 @@ const SCRIPT = `
 var HISTORY = 60;
 var SPARK_W = 220;
 var SPARK_H = 44;
-var state = { services: [], config: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, version: '' };
+var state = { services: [], serviceInfo: {}, config: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, version: '' };
 
 function el(tag, attrs) {
   var node = document.createElement(tag);
@@ -165,6 +165,17 @@ function renderPort(p) {
   return section;
 }
 
+function serviceMeta(info) {
+  if (!info) return null;
+  var parts = [];
+  if (info.addresses.length > 0) parts.push(info.addresses.join(', '));
+  else if (info.headless) parts.push('headless');
+  if (info.externalName) parts.push('CNAME ' + info.externalName);
+  if (info.names.length > 0) parts.push(info.names[0]);
+  if (info.mappedFrom.length > 0) parts.push('manifest clusterIP ' + info.mappedFrom.join(', ') + ' mapped');
+  return el('span', { class: 'meta', 'data-field': 'addresses', text: '  ' + parts.join(' \u00b7 ') });
+}
+
 function renderServices() {
   var root = document.getElementById('services');
   state.live = {};
@@ -175,8 +186,11 @@ function renderServices() {
     if (!byService[name]) { byService[name] = []; order.push(name); }
     byService[name].push(p);
   });
+  Object.keys(state.serviceInfo).sort().forEach(function (name) {
+    if (!byService[name]) { byService[name] = []; order.push(name); }
+  });
   var cards = order.map(function (name) {
-    var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }));
+    var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }, serviceMeta(state.serviceInfo[name])));
     byService[name].forEach(function (p) { card.appendChild(renderPort(p)); });
     return card;
   });
@@ -239,6 +253,8 @@ function refresh() {
     return Promise.all([r[0].json(), r[1].json()]);
   }).then(function (data) {
     state.services = data[0].servicePorts;
+    state.serviceInfo = {};
+    (data[0].services || []).forEach(function (info) { state.serviceInfo[info.key] = info; });
     state.config = data[1];
     renderHeader();
     renderServices();

@@ -8,7 +8,7 @@
  *   GET /healthz      200 while the process runs
  *   GET /readyz       200 when ready, 503 with the reason otherwise
  *   GET /metrics      Prometheus text format (metrics.ts, docs/metrics.md)
- *   GET /api/services one entry per Service port (view.ts)
+ *   GET /api/services one entry per Service port, and each Service's addresses and names (view.ts)
  *   GET /api/config   the snapshot being served and the last reload
  *   GET /api/events   WebSocket feed (events.ts)
  *   GET /             the dashboard (dashboard.ts)
@@ -23,7 +23,7 @@ import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
 import { renderMetrics } from './metrics.js';
 import { EventLoopDelay } from './process-metrics.js';
-import { configView, servicePortSnapshots, type AdminSource, type ServicePortSnapshot } from './view.js';
+import { configView, servicePortSnapshots, serviceViews, type AdminSource, type ServicePortSnapshot } from './view.js';
 
 /**
  * Limits that keep misbehaving admin clients from holding resources, in the
@@ -107,7 +107,7 @@ export class AdminServer {
         const body = await renderMetrics({ source: this.source, snapshots: this.snapshots(), feed: this.feed, loop: this.loop, version: version() });
         send(res, 200, METRICS_CONTENT_TYPE, body);
       },
-      '/api/services': (_req, res) => json(res, { servicePorts: this.snapshots().map((s) => s.view) }),
+      '/api/services': (_req, res) => json(res, { servicePorts: this.snapshots().map((s) => s.view), services: serviceViews(this.source) }),
       '/api/config': (_req, res) => json(res, configView(this.source)),
       [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': (_req, res) => send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, { 'content-security-policy': DASHBOARD_CSP }),

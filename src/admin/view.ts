@@ -11,7 +11,8 @@ import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { Histogram, ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
-import { hostPort, type EndpointSource, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
+import { serviceNames } from '../state/service-info.js';
+import { hostPort, type EndpointSource, type ListenerPlan, type ServiceInfo, type ServicePortPlan } from '../state/types.js';
 
 /** What the admin reads of one Service port (a ServicePortProxy). */
 interface ServicePortReadable {
@@ -40,7 +41,9 @@ export interface RegistryReadable {
 
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
 export interface AdminSource {
-  readonly options: { readonly config: string };
+  readonly options: { readonly config: string; readonly clusterDomain?: string };
+  /** Every Service with its addresses (absent: none shown). */
+  readonly services?: ReadonlyMap<string, ServiceInfo>;
   readonly status: Readonly<ReloadStatus>;
   readonly ready: { readonly ready: boolean; readonly reason: string };
   readonly draining: boolean;
@@ -202,6 +205,51 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
     snapshots.push({ view, connectSeconds: stats.connectSeconds });
   }
   return snapshots.sort((a, b) => a.view.key.localeCompare(b.view.key));
+}
+
+/** A Service as /api/services lists it: its addresses, names and where each port is served. */
+export interface ServiceView {
+  /** `namespace/name`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: string;
+  readonly headless: boolean;
+  /** Its own addresses, primary first ([] for headless and ExternalName). */
+  readonly addresses: readonly string[];
+  /** Manifest clusterIPs that are not addresses of this machine (mapped to `addresses`). */
+  readonly mappedFrom: readonly string[];
+  /** The DNS names it answers to (full name first), and the CNAME target of an ExternalName Service. */
+  readonly names: readonly string[];
+  readonly externalName: string;
+  readonly ports: ReadonlyArray<{
+    readonly name: string;
+    readonly port: number;
+    readonly protocol: string;
+    /** `host:port` of every address the port is served on. */
+    readonly servedOn: readonly string[];
+    /** Why it is not on the bind address ('' when it is, or never asked). */
+    readonly localhost: string;
+  }>;
+}
+
+/** Every Service, sorted by key. */
+export function serviceViews(source: AdminSource): ServiceView[] {
+  const domain = source.options.clusterDomain ?? 'cluster.local';
+  return [...(source.services?.values() ?? [])]
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((s) => ({
+      key: s.key,
+      namespace: s.namespace,
+      name: s.name,
+      type: s.type,
+      headless: s.headless,
+      addresses: s.addresses,
+      mappedFrom: s.mappedFrom,
+      names: serviceNames(s, domain),
+      externalName: s.externalName,
+      ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, servedOn: p.servedOn.map((a) => a.address), localhost: p.localhost })),
+    }));
 }
 
 export interface ConfigView {

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { parseLoopbackRange } from '../state/address-allocator.js';
+import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
 
 export interface HostPortAddress {
   readonly host: string;
@@ -35,6 +37,14 @@ export interface Options {
   readonly toxiproxy?: HostPortAddress;
   /** `--toxiproxy-allow-remote`: the API (and its forwards) may use non-loopback addresses. */
   readonly toxiproxyAllowRemote?: boolean;
+  /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
+  readonly serviceCidr: string;
+  /** The DNS server's UDP+TCP address; undefined = no DNS server. */
+  readonly dnsAddress: HostPortAddress | undefined;
+  /** The cluster domain DNS answers for, without a trailing dot. */
+  readonly clusterDomain: string;
+  /** A hosts-format file to keep a block of Service names in; '' = none. */
+  readonly hostsFile: string;
 }
 
 export type Command =
@@ -52,6 +62,8 @@ const DEFAULTS = {
   tcpKeepAlive: '60s',
   drainTimeout: '30s',
   configPollInterval: '5s',
+  serviceCidr: DEFAULT_SERVICE_CIDR,
+  clusterDomain: 'cluster.local',
 } as const;
 
 export const USAGE = `Usage: svcproxy [options]
@@ -84,6 +96,15 @@ Options:
                             it; 0 = never (default ${DEFAULTS.configPollInterval})
   --no-watch                do not watch the config; reload on SIGHUP (and
                             the poll, if any) only
+  --service-cidr CIDR       loopback range each Service gets its own address
+                            from (env SVCPROXY_SERVICE_CIDR, default
+                            ${DEFAULTS.serviceCidr})
+  --dns-address HOST:PORT   answer DNS (UDP and TCP) for Service names
+                            (env SVCPROXY_DNS_ADDRESS, default: off)
+  --cluster-domain DOMAIN   the domain of those names (env
+                            SVCPROXY_CLUSTER_DOMAIN, default ${DEFAULTS.clusterDomain})
+  --hosts-file PATH         keep a block of Service names in this hosts file
+                            (env SVCPROXY_HOSTS_FILE, default: none)
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
@@ -97,6 +118,12 @@ Options:
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
   --help                    print this help
+
+Commands:
+  svcproxy env [--namespace NS] [--format shell|dotenv] [options]
+                            print the Service environment variables a Pod in
+                            NS (default "default") would get, as the kubelet
+                            writes them, with the addresses svcproxy serves
 `;
 
 /** `host:port` or `[v6]:port`. */
@@ -131,6 +158,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         workers: { type: 'string' },
         'toxiproxy-address': { type: 'string' },
         'toxiproxy-allow-remote': { type: 'boolean' },
+        'service-cidr': { type: 'string' },
+        'dns-address': { type: 'string' },
+        'cluster-domain': { type: 'string' },
+        'hosts-file': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -181,6 +212,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     // API toxics live in one process's memory: with workers, most connections would not see them.
     if (workers > 1) return { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' };
   }
+  const names = parseNameOptions(values, env);
+  if (typeof names === 'string') return { kind: 'usage-error', message: names };
   return {
     kind: 'run',
     options: {
@@ -196,7 +229,30 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
       workers,
+      ...names,
       ...(toxiproxy === undefined ? {} : { toxiproxy, toxiproxyAllowRemote }),
     },
   };
+}
+
+type NameOptions = Pick<Options, 'serviceCidr' | 'dnsAddress' | 'clusterDomain' | 'hostsFile'>;
+
+/** The Service network and name flags; a usage error message when one is wrong. */
+function parseNameOptions(values: Readonly<Record<string, string | boolean | undefined>>, env: NodeJS.ProcessEnv): NameOptions | string {
+  const flag = (name: string, variable: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : env[variable];
+  };
+  const cidrText = flag('service-cidr', 'SVCPROXY_SERVICE_CIDR') ?? DEFAULTS.serviceCidr;
+  const range = parseLoopbackRange(cidrText);
+  if (typeof range === 'string') return `--service-cidr: ${range}`;
+  const dnsText = flag('dns-address', 'SVCPROXY_DNS_ADDRESS') ?? '';
+  const dnsAddress = dnsText === '' ? undefined : parseHostPort(dnsText);
+  if (dnsAddress === undefined && dnsText !== '') return `--dns-address: "${dnsText}" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)`;
+  const domainText = flag('cluster-domain', 'SVCPROXY_CLUSTER_DOMAIN') ?? DEFAULTS.clusterDomain;
+  const clusterDomain = domainText.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(clusterDomain) || clusterDomain.length > 200) {
+    return `--cluster-domain: "${domainText}" is not a DNS domain such as cluster.local`;
+  }
+  return { serviceCidr: range.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
 }

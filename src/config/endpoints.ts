@@ -42,18 +42,20 @@ export function validateEndpoints(raw: JsonRecord, source: ObjectSource, sink: I
       sink.invalid(path, item, 'must be a mapping');
       return;
     }
-    const addresses = readSubsetAddresses(item, 'addresses', path, sink);
-    const notReady = readSubsetAddresses(item, 'notReadyAddresses', path, sink);
+    const hostnames: Record<string, string> = {};
+    const addresses = readSubsetAddresses(item, 'addresses', path, sink, hostnames);
+    const notReady = readSubsetAddresses(item, 'notReadyAddresses', path, sink, {});
     if (addresses.length === 0 && notReady.length === 0) {
       sink.required(path, 'must specify `addresses` or `notReadyAddresses`');
     }
-    subsets.push({ addresses, ports: readPorts(item, `${path}.ports`, sink) });
+    subsets.push({ addresses, hostnames, ports: readPorts(item, `${path}.ports`, sink) });
   });
   if (sink.count > before) return undefined;
   return { kind: 'Endpoints', namespace: meta.namespace, name: meta.name, source, subsets };
 }
 
-function readSubsetAddresses(subset: JsonRecord, key: string, path: string, sink: IssueSink): string[] {
+/** The IPs of `addresses` or `notReadyAddresses`; each `hostname` given goes into `hostnames` by IP. */
+function readSubsetAddresses(subset: JsonRecord, key: string, path: string, sink: IssueSink, hostnames: Record<string, string>): string[] {
   const out: string[] = [];
   optionalList(subset, key, `${path}.${key}`, sink).forEach((item, j) => {
     const itemPath = `${path}.${key}[${j}]`;
@@ -69,6 +71,8 @@ function readSubsetAddresses(subset: JsonRecord, key: string, path: string, sink
     const special = specialIpError(ip);
     if (special !== '') sink.invalid(`${itemPath}.ip`, ip, special);
     else out.push(ip);
+    const hostname = hostnameField(item, itemPath, sink);
+    if (hostname !== '') hostnames[ip] = hostname;
   });
   return out;
 }
@@ -146,7 +150,18 @@ function readSliceEndpoint(raw: unknown, path: string, type: AddressType, sink: 
     ready: condition(conditions, 'ready', true, `${path}.conditions`, sink),
     serving: condition(conditions, 'serving', true, `${path}.conditions`, sink),
     terminating: condition(conditions, 'terminating', false, `${path}.conditions`, sink),
+    hostname: hostnameField(raw, path, sink),
   };
+}
+
+/** An endpoint's optional `hostname`: a DNS-1123 label (ValidateEndpoints, validateEndpointSlice). */
+function hostnameField(raw: unknown, path: string, sink: IssueSink): string {
+  if (!isRecord(raw)) return '';
+  const value = optionalString(raw, 'hostname', `${path}.hostname`, sink) ?? '';
+  if (value === '') return '';
+  const err = dns1123LabelError(value);
+  if (err !== '') sink.invalid(`${path}.hostname`, value, err);
+  return value;
 }
 
 function checkSliceAddress(address: unknown, path: string, type: AddressType, sink: IssueSink): void {

@@ -62,6 +62,8 @@ export function validatePod(raw: JsonRecord, source: ObjectSource, sink: IssueSi
     const probe = readProbe(item, `${path}.readinessProbe`, name, own, sink);
     if (probe !== undefined) probes.push(probe);
   });
+  const hostname = spec === undefined ? '' : dnsLabelField(spec, 'hostname', sink);
+  const subdomain = spec === undefined ? '' : dnsLabelField(spec, 'subdomain', sink);
   const status = optionalRecord(raw, 'status', 'status', sink);
   const address = podAddress(status, meta.annotations[ADDRESS_ANNOTATION], sink);
   const phase = status === undefined ? undefined : optionalString(status, 'phase', 'status.phase', sink);
@@ -75,9 +77,20 @@ export function validatePod(raw: JsonRecord, source: ObjectSource, sink: IssueSi
     address,
     terminating: meta.deletionTimestamp !== undefined,
     finished: phase === 'Succeeded' || phase === 'Failed',
+    hostname,
+    subdomain,
     ports,
     probes,
   };
+}
+
+/** `spec.hostname` / `spec.subdomain`: a DNS-1123 label when set (ValidatePodSpec). */
+function dnsLabelField(spec: JsonRecord, key: string, sink: IssueSink): string {
+  const value = optionalString(spec, key, `spec.${key}`, sink) ?? '';
+  if (value === '') return '';
+  const err = dns1123LabelError(value);
+  if (err !== '') sink.invalid(`spec.${key}`, value, err);
+  return value;
 }
 
 function readContainerPorts(container: JsonRecord, path: string, containerName: string, sink: IssueSink): ContainerPortSpec[] {

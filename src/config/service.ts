@@ -46,7 +46,7 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
   const ports = readPorts(spec, type, headless, sink);
   const affinity = readAffinity(spec, sink);
   const selector = labelMap(spec, 'selector', 'spec.selector', sink);
-  readExternalName(spec, type, sink);
+  const externalName = readExternalName(spec, type, sink);
   const externalIPs = readExternalIPs(spec, sink);
   readTrafficPolicies(spec, type, externalIPs.length > 0, sink);
   const network = readServiceNetwork(spec, raw, type, clusterIP, meta.annotations, sink);
@@ -76,6 +76,7 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
     loadBalancerIPs: network.loadBalancerIPs,
     sourceRanges: network.sourceRanges,
     options,
+    externalName,
   };
 }
 
@@ -233,16 +234,18 @@ function readAffinity(spec: JsonRecord, sink: IssueSink): { type: 'None' | 'Clie
   return { type, timeoutSeconds: timeout };
 }
 
-function readExternalName(spec: JsonRecord, type: ServiceType, sink: IssueSink): void {
+/** The name without a trailing dot; '' for other types (the API server ignores it there). */
+function readExternalName(spec: JsonRecord, type: ServiceType, sink: IssueSink): string {
   const name = optionalString(spec, 'externalName', 'spec.externalName', sink);
-  if (type !== 'ExternalName') return;
+  if (type !== 'ExternalName') return '';
   if (name === undefined || name === '') {
     sink.required('spec.externalName');
-    return;
+    return '';
   }
   const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
   const err = dns1123SubdomainError(trimmed);
   if (err !== '') sink.invalid('spec.externalName', name, err);
+  return trimmed;
 }
 
 /** Each entry a valid IP. Loopback is accepted here (a local deviation: the API server refuses it). */

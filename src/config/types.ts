@@ -88,6 +88,8 @@ export interface ServiceSpec {
   /** CIDRs allowed to connect (loadBalancerSourceRanges or its legacy annotation); [] = everyone. */
   readonly sourceRanges: readonly string[];
   readonly options: ServiceOptions;
+  /** `spec.externalName` without a trailing dot ('' unless type is ExternalName): DNS answers it as a CNAME. */
+  readonly externalName: string;
 }
 
 /** A port of an Endpoints subset or an EndpointSlice. */
@@ -106,6 +108,8 @@ export interface EndpointPortSpec {
 export interface EndpointsSubsetSpec {
   /** Ready addresses (`subsets[].addresses[].ip`). notReadyAddresses are never used, as in kube-proxy. */
   readonly addresses: readonly string[];
+  /** `addresses[].hostname` by IP, where given: the endpoint's DNS name under a headless Service. */
+  readonly hostnames: Readonly<Record<string, string>>;
   /**
    * Empty when the subset lists no ports, which svcproxy reads as "every
    * Service port, at its numeric targetPort" (a documented local deviation:
@@ -134,6 +138,8 @@ export interface SliceEndpointSpec {
   readonly serving: boolean;
   /** terminating missing = false. */
   readonly terminating: boolean;
+  /** `hostname`, '' when not set: the endpoint's DNS name under a headless Service. */
+  readonly hostname: string;
 }
 
 export interface EndpointSliceSpec {
@@ -214,6 +220,10 @@ export interface PodSpec {
   readonly terminating: boolean;
   /** status.phase is Succeeded or Failed: never an endpoint, as with the EndpointSlice controller. */
   readonly finished: boolean;
+  /** `spec.hostname` ('' when unset): with a matching `spec.subdomain`, the Pod's name under a headless Service. */
+  readonly hostname: string;
+  /** `spec.subdomain` ('' when unset): the headless Service that gives the Pod a DNS name. */
+  readonly subdomain: string;
   /** Every container port, in container order (FindPort takes the first match). */
   readonly ports: readonly ContainerPortSpec[];
   readonly probes: readonly ProbeSpec[];

@@ -62,7 +62,7 @@ export class AdHocForward {
       port: this.listenPort,
       protocol: 'TCP',
       targetPort: String(this.upstreamPort),
-      endpoints: [{ host: this.upstreamHost, port: this.upstreamPort, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false }],
+      endpoints: [{ host: this.upstreamHost, port: this.upstreamPort, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false, hostname: '' }],
       publishNotReadyAddresses: false,
       nodePort: 0,
       policy: DEFAULT_POLICY,

@@ -6,21 +6,23 @@
  * protocol). Pure: the local-address test and the previous nodePort
  * allocations come in as arguments.
  */
-import { ipFamily } from '../config/fields.js';
 import {
   formatSource,
   type ConfigIssue,
   type ConfigNote,
   type ConfigSnapshot,
-  type Protocol,
   type ServicePortSpec,
   type ServiceSpec,
 } from '../config/types.js';
+import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
 import { declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
+import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
 import { isProbed, isRunnable, podEndpoints, selectedPods } from './pod-endpoints.js';
+import { assignServiceAddresses, DEFAULT_SERVICE_CIDR, hasClusterAddress, serviceKey, type ServiceAddress } from './service-addresses.js';
+import { serviceInfo } from './service-info.js';
 import {
   hostPort,
   listenerKey,
@@ -29,13 +31,15 @@ import {
   type ListenerKey,
   type ListenerPlan,
   type PodProbePlan,
+  type ServedAddress,
+  type ServiceInfo,
   type ServicePortKey,
   type ServicePortPlan,
   type ServicePortPolicy,
 } from './types.js';
 
 export interface ListenEnvironment {
-  /** Where a Service listens when it has no usable clusterIP (`--bind-address`). */
+  /** Where Service ports are also published when the localhost rule allows (`--bind-address`). */
   readonly bindAddress: string;
   /** Where nodePorts listen (`--node-address`, default the bind address). */
   readonly nodeAddress?: string;
@@ -47,6 +51,10 @@ export interface ListenEnvironment {
   readonly previousNodePorts?: ReadonlyMap<string, number>;
   /** false: plan no UDP listeners (a cluster worker other than the first; see workers.ts). */
   readonly udp?: boolean;
+  /** `--service-cidr`: where Services without a local clusterIP get their address (default DEFAULT_SERVICE_CIDR). */
+  readonly serviceRange?: Ipv4Range;
+  /** Service addresses of the running state, kept across reloads. */
+  readonly previousAddresses?: ReadonlyMap<string, string>;
 }
 
 export interface DesiredResult {
@@ -55,9 +63,12 @@ export interface DesiredResult {
   readonly notes: readonly ConfigNote[];
 }
 
-interface Owner {
-  readonly address: string;
-  readonly label: string;
+/** A bind-address candidate and where its messages go. */
+interface PendingCandidate extends LocalhostCandidate {
+  readonly where: string;
+  readonly object: string;
+  readonly index: number;
+  readonly role: 'bindAddress';
 }
 
 /** Everything one run of desiredState() accumulates. */
@@ -67,20 +78,12 @@ interface Build {
   readonly probes: Map<string, PodProbePlan>;
   readonly issues: ConfigIssue[];
   readonly notes: ConfigNote[];
-  readonly owners: Map<string, Owner[]>; // `${protocol}/${port}` -> who binds it
+  readonly owners: Map<string, BoundClaim[]>; // `${protocol}/${port}` -> who binds it
+  readonly candidates: PendingCandidate[];
   readonly nodePorts: NodePortAllocator;
 }
 
-/**
- * Two binds collide when the addresses are equal or one is the wildcard of
- * the other's family (`0.0.0.0` takes every IPv4 address; `::` is bound
- * IPv6-only, so it takes every IPv6 address and no IPv4 one).
- */
-function overlaps(a: string, b: string): boolean {
-  if (a === b) return true;
-  const wildcard = (w: string, other: string): boolean => (w === '0.0.0.0' && ipFamily(other) === 4) || (w === '::' && ipFamily(other) === 6);
-  return wildcard(a, b) || wildcard(b, a);
-}
+const DEFAULT_RANGE = parseLoopbackRange(DEFAULT_SERVICE_CIDR) as Ipv4Range;
 
 export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): DesiredResult {
   const build: Build = {
@@ -90,30 +93,49 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
     issues: [],
     notes: [],
     owners: new Map(),
+    candidates: [],
     nodePorts: new NodePortAllocator(env.previousNodePorts ?? new Map()),
   };
   for (const r of env.reserved) {
-    build.owners.set(`TCP/${r.port}`, [{ address: r.address, label: `the ${r.what} (${hostPort(r.address, r.port)})` }]);
+    build.owners.set(`TCP/${r.port}`, [{ owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` }]);
   }
   for (const service of snapshot.services) {
     for (const port of service.ports) if (port.nodePort !== 0) build.nodePorts.reserve(port.nodePort, port.protocol);
   }
-  for (const service of snapshot.services) addService(build, snapshot, service, env);
+  const assigned = assignServiceAddresses(snapshot.services, {
+    range: env.serviceRange ?? DEFAULT_RANGE,
+    isLocalAddress: env.isLocalAddress,
+    previous: env.previousAddresses ?? new Map(),
+    reserved: [env.bindAddress, env.nodeAddress ?? env.bindAddress, ...env.reserved.map((r) => r.address)],
+  });
+  build.issues.push(...assigned.issues);
+  build.notes.push(...assigned.notes);
+  for (const service of snapshot.services) {
+    const address = assigned.addresses.get(serviceKey(service));
+    if (address !== undefined || !hasClusterAddress(service)) addService(build, snapshot, service, env, address);
+  }
+  const localhost = applyLocalhostRule(build);
   noteUnrunProbes(build, snapshot);
+  const services = new Map<string, ServiceInfo>();
+  for (const service of snapshot.services) {
+    const address = assigned.addresses.get(serviceKey(service));
+    services.set(serviceKey(service), serviceInfo(snapshot, service, address, portInfos(build, service, localhost)));
+  }
+  const serviceAddresses = new Map([...assigned.addresses].map(([key, a]) => [key, a.ipv4]));
   const { servicePorts, listeners, probes, issues, notes } = build;
   const faults = faultPlans(snapshot.faults, servicePorts, snapshot.pods, notes);
-  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, faults }, issues, notes };
+  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, services, serviceAddresses, faults }, issues, notes };
 }
 
-function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment): void {
+function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment, address: ServiceAddress | undefined): void {
   const where = formatSource(service.source);
   const object = `Service ${service.namespace}/${service.name}`;
   const note = (level: ConfigNote['level'], msg: string): void => {
     build.notes.push({ level, msg, where, object });
   };
   const skip = skipReason(service);
-  if (skip !== undefined) {
-    note('info', `not proxied: ${skip}`);
+  if (skip !== undefined || address === undefined) {
+    note('info', `not proxied: ${skip ?? 'no address'}`);
     return;
   }
   const pods = selectedPods(snapshot.pods, service);
@@ -149,11 +171,12 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       nodePort,
       policy: policyOf(service),
     });
+    if (port.protocol === 'UDP' && env.udp === false) return;
     const nodeAddress = env.nodeAddress ?? env.bindAddress;
-    const addresses = port.protocol === 'UDP' && env.udp === false ? [] : listenAddresses(service, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
-    for (const l of addresses) {
+    const { own, candidates } = listenAddresses(service, address, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
+    for (const l of own) {
       const label = `${object} spec.ports[${i}] (${l.role} ${hostPort(l.address, l.port)}/${port.protocol})`;
-      const clash = claim(build.owners, port.protocol, l.address, l.port, label);
+      const clash = claim(build.owners, { owner: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role, label });
       if (clash !== undefined) {
         build.issues.push({
           where,
@@ -166,6 +189,55 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       const lkey = listenerKey(port.protocol, l.address, l.port);
       build.listeners.set(lkey, { key: lkey, servicePort: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role });
     }
+    for (const c of candidates) {
+      build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
+    }
+  });
+}
+
+/**
+ * Publishes the candidates the localhost rule grants (see localhost-rule.ts)
+ * and notes the others. Returns, per Service port key, why it is not on the
+ * bind address.
+ */
+function applyLocalhostRule(build: Build): Map<string, string> {
+  const bound = [...build.owners.values()].flat();
+  const reasons = new Map<string, string>();
+  for (const decision of decideLocalhost(build.candidates, bound)) {
+    const c = decision.candidate as PendingCandidate;
+    if (!decision.granted) {
+      reasons.set(c.owner, decision.reason);
+      build.notes.push({ level: 'info', msg: `spec.ports[${c.index}]: ${decision.reason}; it is served on its own address`, where: c.where, object: c.object });
+      continue;
+    }
+    for (const covered of decision.covers) build.listeners.delete(listenerKey(covered.protocol as ServicePortPlan['protocol'], covered.address, covered.port));
+    const key = listenerKey(c.protocol as ServicePortPlan['protocol'], c.address, c.port);
+    build.listeners.set(key, { key, servicePort: c.owner as ServicePortKey, protocol: c.protocol as ServicePortPlan['protocol'], address: c.address, port: c.port, role: 'bindAddress' });
+  }
+  return reasons;
+}
+
+/** Every port of a Service with the addresses it is served on (listeners, and addresses a wildcard serves). */
+function portInfos(build: Build, service: ServiceSpec, localhost: ReadonlyMap<string, string>) {
+  return service.ports.map((port) => {
+    const key = servicePortKey(service.namespace, service.name, port.name);
+    const mine = [...build.listeners.values()].filter((l) => l.servicePort === key && l.protocol === port.protocol);
+    const servedOn: ServedAddress[] = mine.map((l) => ({ address: hostPort(l.address, l.port), protocol: l.protocol, role: l.role, via: '' }));
+    for (const own of [...build.owners.values()].flat()) {
+      if (own.owner !== key || own.protocol !== port.protocol || own.role !== 'clusterIP' || build.listeners.has(listenerKey(port.protocol, own.address, own.port))) continue;
+      const wildcard = mine.find((l) => l.role === 'bindAddress' && l.port === own.port && overlaps(l.address, own.address));
+      if (wildcard !== undefined) servedOn.push({ address: hostPort(own.address, own.port), protocol: port.protocol, role: 'clusterIP', via: hostPort(wildcard.address, wildcard.port) });
+    }
+    const order = ['clusterIP', 'bindAddress', 'nodePort', 'loadBalancer', 'externalIP'];
+    servedOn.sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role) || a.address.localeCompare(b.address));
+    return {
+      name: port.name,
+      protocol: port.protocol,
+      port: port.port,
+      targetPort: port.targetPort.kind === 'number' ? String(port.targetPort.port) : port.targetPort.name,
+      servedOn,
+      localhost: localhost.get(key) ?? '',
+    };
   });
 }
 
@@ -225,12 +297,12 @@ function addProbe(probes: Map<string, PodProbePlan>, snapshot: ConfigSnapshot, p
 }
 
 /** Registers a bind; returns who already holds an overlapping one, if anyone. */
-function claim(owners: Map<string, Owner[]>, protocol: Protocol, address: string, port: number, label: string): string | undefined {
-  const id = `${protocol}/${port}`;
+function claim(owners: Map<string, BoundClaim[]>, bind: BoundClaim): string | undefined {
+  const id = `${bind.protocol}/${bind.port}`;
   const list = owners.get(id) ?? [];
-  const clash = list.find((o) => overlaps(o.address, address));
+  const clash = list.find((o) => overlaps(o.address, bind.address));
   if (clash !== undefined) return clash.label;
-  list.push({ address, label });
+  list.push(bind);
   owners.set(id, list);
   return undefined;
 }

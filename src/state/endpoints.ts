@@ -14,7 +14,7 @@ import type { EndpointPlan } from './types.js';
  * targetPort" (documented deviation; a named targetPort cannot be resolved
  * without a Pod, so such endpoints are left out).
  */
-function matchPort(ports: readonly EndpointPortSpec[], servicePort: ServicePortSpec): number | undefined {
+export function matchPort(ports: readonly EndpointPortSpec[], servicePort: ServicePortSpec): number | undefined {
   const fallback = servicePort.targetPort.kind === 'number' ? servicePort.targetPort.port : undefined;
   if (ports.length === 0) return fallback;
   const match = ports.find((p) => p.name === servicePort.name && p.protocol === servicePort.protocol);
@@ -39,7 +39,7 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
       const port = matchPort(subset.ports, servicePort);
       if (port === undefined) continue;
       for (const host of subset.addresses) {
-        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false });
+        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', hostname: subset.hostnames[host] ?? '', probed: false });
       }
     }
   }
@@ -56,6 +56,7 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
         terminating: e.terminating,
         source: 'EndpointSlice',
         pod: '',
+        hostname: e.hostname,
         probed: false,
       });
     }
@@ -90,6 +91,7 @@ export function podConditions(podReady: boolean, terminating: boolean, publishNo
 }
 
 /** The conditions of an endpoint now: probed Pods are looked up in the live readiness. */
-export function currentConditions(endpoint: EndpointPlan, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
+export function currentConditions(
+  endpoint: Pick<EndpointPlan, 'ready' | 'serving' | 'terminating' | 'probed' | 'pod'>, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
   return endpoint.probed ? podConditions(podReady(endpoint.pod), endpoint.terminating, publishNotReady) : endpoint;
 }

@@ -1,14 +1,22 @@
 /**
- * Where one Service port listens: its clusterIP (or the bind address), in
- * each of its IP families; its nodePort on the node address; each local
- * load balancer ingress IP and external IP. Pure: the local-address test is
- * passed in.
+ * Where one Service port listens. Two kinds of address:
+ *
+ * - its own, always bound: the Service's address (service-addresses.ts) in
+ *   IPv4 and a local IPv6 clusterIP if the manifest has one; its nodePort on
+ *   the node address in each family; each local load balancer ingress IP and
+ *   external IP;
+ * - the bind address (`--bind-address` and its counterpart in the other
+ *   family), only a *candidate*: localhost-rule.ts decides whether the port is
+ *   published there, so that two Services on one port never collide.
+ *
+ * Pure: the local-address test is passed in.
  */
 import { ipFamily } from '../config/fields.js';
 import type { IpFamilyName, ServiceSpec } from '../config/types.js';
+import type { ServiceAddress } from './service-addresses.js';
 import type { ListenerRole } from './types.js';
 
-export interface ListenAddress {
+interface ListenAddress {
   readonly address: string;
   readonly port: number;
   readonly role: ListenerRole;
@@ -18,6 +26,13 @@ export interface AddressEnvironment {
   readonly bindAddress: string;
   readonly nodeAddress: string;
   readonly isLocalAddress: (ip: string) => boolean;
+}
+
+export interface PortAddresses {
+  /** Bound whatever the other Services do (a clash among these is a config error). */
+  readonly own: readonly ListenAddress[];
+  /** Bind-address listeners, published only where the localhost rule allows. */
+  readonly candidates: readonly ListenAddress[];
 }
 
 const COUNTERPART: Readonly<Record<string, string>> = { '0.0.0.0': '::', '::': '0.0.0.0', '::1': '127.0.0.1' };
@@ -38,30 +53,27 @@ function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly Ip
 
 export function listenAddresses(
   service: ServiceSpec,
+  address: ServiceAddress,
   port: number,
   nodePort: number,
   env: AddressEnvironment,
   warn: (msg: string) => void,
-): ListenAddress[] {
-  const out: ListenAddress[] = [];
-  const clusterIPs = [service.clusterIP, service.secondaryClusterIP].filter((ip) => ip !== '' && ip !== 'None');
+): PortAddresses {
+  const own: ListenAddress[] = [{ address: address.ipv4, port, role: 'clusterIP' }];
+  const candidates: ListenAddress[] = [];
+  if (address.ipv6 !== '') own.push({ address: address.ipv6, port, role: 'clusterIP' });
   for (const family of serviceFamilies(service, env.bindAddress)) {
-    const want = family === 'IPv4' ? 4 : 6;
-    const clusterIP = clusterIPs.find((ip) => ipFamily(ip) === want);
-    if (clusterIP !== undefined && env.isLocalAddress(clusterIP)) {
-      out.push({ address: clusterIP, port, role: 'clusterIP' });
-    } else {
+    // A clusterIP written in the manifest and bound as is keeps the Service off the bind address, as before.
+    const written = family === 'IPv4' ? address.origin === 'manifest' : address.ipv6 !== '';
+    if (!written) {
       const fallback = addressInFamily(env.bindAddress, family);
-      if (clusterIP !== undefined) {
-        warn(`clusterIP ${clusterIP} is not an address of this machine; listening on ${fallback ?? `no ${family} address`} instead`);
-      }
-      if (fallback === undefined) warn(`no ${family} bind address (--bind-address is ${env.bindAddress}); give the Service a local ${family} clusterIP`);
-      else out.push({ address: fallback, port, role: 'bindAddress' });
+      if (fallback !== undefined) candidates.push({ address: fallback, port, role: 'bindAddress' });
+      else if (family === 'IPv6') warn(`no IPv6 bind address (--bind-address is ${env.bindAddress}); served in IPv4 only, on ${address.ipv4}`);
     }
     if (nodePort !== 0) {
       const node = addressInFamily(env.nodeAddress, family);
       if (node === undefined) warn(`no ${family} node address (--node-address is ${env.nodeAddress}); nodePort ${nodePort} not served in ${family}`);
-      else out.push({ address: node, port: nodePort, role: 'nodePort' });
+      else own.push({ address: node, port: nodePort, role: 'nodePort' });
     }
   }
   for (const [ips, role, what] of [
@@ -69,9 +81,9 @@ export function listenAddresses(
     [service.externalIPs, 'externalIP', 'external IP'],
   ] as const) {
     for (const ip of ips) {
-      if (env.isLocalAddress(ip)) out.push({ address: ip, port, role });
+      if (env.isLocalAddress(ip)) own.push({ address: ip, port, role });
       else warn(`${what} ${ip} is not an address of this machine; not listening on it`);
     }
   }
-  return out;
+  return { own, candidates };
 }

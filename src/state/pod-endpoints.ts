@@ -40,6 +40,14 @@ export function selectedPods(pods: readonly PodSpec[], service: ServiceSpec): Po
   return pods.filter((p) => p.namespace === service.namespace && !p.finished && selects(selector, p.labels));
 }
 
+/**
+ * The Pod's DNS name under `service`: `spec.hostname` when `spec.subdomain`
+ * names the Service (the EndpointSlice controller's ShouldSetHostname).
+ */
+export function podHostname(pod: PodSpec, service: Pick<ServiceSpec, 'name' | 'namespace'>): string {
+  return pod.hostname !== '' && pod.subdomain === service.name && pod.namespace === service.namespace ? pod.hostname : '';
+}
+
 export function podEndpoints(pods: readonly PodSpec[], service: ServiceSpec, servicePort: ServicePortSpec, notes: ConfigNote[]): EndpointPlan[] {
   const out: EndpointPlan[] = [];
   for (const pod of pods) {
@@ -56,7 +64,7 @@ export function podEndpoints(pods: readonly PodSpec[], service: ServiceSpec, ser
     const probed = isProbed(pod);
     // Without a probe the Pod is ready; a probed Pod starts not ready until its first success.
     const conditions = podConditions(!probed, pod.terminating, service.publishNotReadyAddresses);
-    out.push({ host: pod.address, port, ...conditions, source: 'Pod', pod: `${pod.namespace}/${pod.name}`, probed });
+    out.push({ host: pod.address, port, ...conditions, source: 'Pod', pod: `${pod.namespace}/${pod.name}`, hostname: podHostname(pod, service), probed });
   }
   return out;
 }

@@ -39,6 +39,8 @@ export interface EndpointPlan {
   readonly source: EndpointSource;
   /** `namespace/name` of the Pod behind it; '' for hand-written endpoints. */
   readonly pod: string;
+  /** Its DNS name under a headless Service (`hostname` of the endpoint, or of a Pod whose subdomain is the Service); '' when none. */
+  readonly hostname: string;
   /**
    * The Pod's readiness comes from svcproxy's own probes, so ready/serving
    * above are only the start state (not ready) and are recomputed at run time.
@@ -107,14 +109,90 @@ export interface ListenerPlan {
   readonly role: ListenerRole;
 }
 
+/** One address a Service port is served on, as `--check`, the start-up log and the admin API show it. */
+export interface ServedAddress {
+  /** `host:port`. */
+  readonly address: string;
+  readonly protocol: Protocol;
+  readonly role: ListenerRole;
+  /** `host:port` of the wildcard listener that serves this address, '' when bound itself. */
+  readonly via: string;
+}
+
+/** One port of a Service, with every address it is served on. */
+export interface ServicePortInfo {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly port: number;
+  /** As written: a number or a port name. */
+  readonly targetPort: string;
+  /** [] for ports that are not proxied (SCTP, headless, ExternalName). */
+  readonly servedOn: readonly ServedAddress[];
+  /** Why the port is not on the bind address, '' when it is or was never a candidate. */
+  readonly localhost: string;
+}
+
+/** An endpoint as DNS sees it (headless Services): its address, name and conditions. */
+export interface EndpointName {
+  /** An IP address (host-name endpoints are left out: DNS cannot give an A record for them). */
+  readonly address: string;
+  readonly hostname: string;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  /** A probed Pod's readiness is looked up live (see currentConditions). */
+  readonly probed: boolean;
+  /** `namespace/name` of the Pod behind it; '' for hand-written endpoints. */
+  readonly pod: string;
+  /** Named Service ports this endpoint serves, with the port dialled there (for SRV). */
+  readonly ports: ReadonlyArray<{ readonly name: string; readonly protocol: Protocol; readonly port: number }>;
+}
+
+/**
+ * A Service as names see it: DNS, the hosts file, `svcproxy env`, the admin
+ * API. Pure data; the DNS records and env vars are built from it.
+ */
+export interface ServiceInfo {
+  /** `namespace/name`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  readonly headless: boolean;
+  /** The CNAME target of an ExternalName Service, '' otherwise. */
+  readonly externalName: string;
+  /** The Service's own addresses, primary family first; [] for headless and ExternalName Services. */
+  readonly addresses: readonly string[];
+  /** An IPv6 bind address (`::1`) every port of the Service is published on, when it has no IPv6 address of its own; ''. */
+  readonly ipv6Alias: string;
+  /** Manifest clusterIPs that are not addresses of this machine (and were mapped). */
+  readonly mappedFrom: readonly string[];
+  readonly ports: readonly ServicePortInfo[];
+  readonly publishNotReadyAddresses: boolean;
+  /** Headless Services: every endpoint with an IP address; [] otherwise. */
+  readonly endpoints: readonly EndpointName[];
+}
+
 export interface DesiredState {
   readonly servicePorts: ReadonlyMap<ServicePortKey, ServicePortPlan>;
   readonly listeners: ReadonlyMap<ListenerKey, ListenerPlan>;
   readonly probes: ReadonlyMap<string, PodProbePlan>;
   /** Allocated nodePorts (`servicePortKey/protocol` -> port), fed back into the next reload. */
   readonly nodePorts: ReadonlyMap<string, number>;
+  /** Every Service (`namespace/name`), for names (DNS, hosts file, env) and the admin API. */
+  readonly services: ReadonlyMap<string, ServiceInfo>;
+  /** Each Service's IPv4 address (`namespace/name` -> address), fed back into the next reload so addresses stay put. */
+  readonly serviceAddresses: ReadonlyMap<string, string>;
   /** Declared Faults resolved against this state (state/faults.ts). */
   readonly faults: readonly FaultPlan[];
 }
 
-export const EMPTY_STATE: DesiredState = { servicePorts: new Map(), listeners: new Map(), probes: new Map(), nodePorts: new Map(), faults: [] };
+export const EMPTY_STATE: DesiredState = {
+  servicePorts: new Map(),
+  listeners: new Map(),
+  probes: new Map(),
+  nodePorts: new Map(),
+  services: new Map(),
+  serviceAddresses: new Map(),
+  faults: [],
+};

@@ -17,8 +17,29 @@ t.test('defaults', async (t) => {
       configPollIntervalMs: 5_000,
       watch: true,
       workers: 1,
+      serviceCidr: '127.96.0.0/16',
+      dnsAddress: undefined,
+      clusterDomain: 'cluster.local',
+      hostsFile: '',
     },
   });
+});
+
+t.test('Service network and name options: flags, variables and usage errors', async (t) => {
+  t.match(parseCommand(['--service-cidr', '127.10.0.0/24', '--dns-address', '127.0.0.1:5353', '--cluster-domain', 'Example.Test.', '--hosts-file', '/tmp/h'], {}), {
+    options: { serviceCidr: '127.10.0.0/24', dnsAddress: { host: '127.0.0.1', port: 5353 }, clusterDomain: 'example.test', hostsFile: '/tmp/h' },
+  });
+  t.match(
+    parseCommand([], { SVCPROXY_SERVICE_CIDR: '127.20.0.0/16', SVCPROXY_DNS_ADDRESS: '[::1]:53', SVCPROXY_CLUSTER_DOMAIN: 'c.local', SVCPROXY_HOSTS_FILE: '/etc/hosts' }),
+    { options: { serviceCidr: '127.20.0.0/16', dnsAddress: { host: '::1', port: 53 }, clusterDomain: 'c.local', hostsFile: '/etc/hosts' } },
+  );
+  const errors: Array<[string[], string]> = [
+    [['--service-cidr', '10.96.0.0/12'], '--service-cidr: 10.96.0.0/12 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine'],
+    [['--service-cidr', '127.96.0.1/16'], '--service-cidr: "127.96.0.1/16" has host bits set; the network address is 127.96.0.0/16'],
+    [['--dns-address', 'localhost:53'], '--dns-address: "localhost:53" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)'],
+    [['--cluster-domain', 'bad_domain'], '--cluster-domain: "bad_domain" is not a DNS domain such as cluster.local'],
+  ];
+  for (const [argv, message] of errors) t.same(parseCommand(argv, {}), { kind: 'usage-error', message }, argv.join(' '));
 });
 
 t.test('drain timeout and poll interval', async (t) => {

@@ -318,8 +318,8 @@ t.test('EndpointSlice conditions take kube-proxy defaults and only addresses[0] 
   );
   t.same(issues, []);
   t.same(snapshot.endpointSlices[0]?.endpoints, [
-    { address: '10.0.0.1', ready: true, serving: true, terminating: false },
-    { address: '10.0.0.3', ready: false, serving: true, terminating: true },
+    { address: '10.0.0.1', ready: true, serving: true, terminating: false, hostname: '' },
+    { address: '10.0.0.3', ready: false, serving: true, terminating: true, hostname: '' },
   ]);
   t.equal(snapshot.endpointSlices[0]?.serviceName, 'web');
 });

@@ -48,7 +48,10 @@ for (const example of EXAMPLES) {
     const container = await makeContainer(t, runtime, { mounts: service.mounts, environment: service.environment });
     const run = await runToEnd(container, entrypoint(runtime, [...(service.command ?? []), '--check']));
     t.equal(run.stderr, '', 'no problem and no warning (a slice without its service-name label would warn here)');
-    t.equal(run.stdout, `${container.host('/etc/svcproxy')}: valid: 1 Service, 1 proxied port, 1 listener\n`);
+    const [summary, ...ports] = run.stdout.trimEnd().split('\n');
+    t.equal(summary, `${container.host('/etc/svcproxy')}: valid: 1 Service, 1 proxied port, 1 listener`);
+    // The image binds 0.0.0.0: the port is served there, which also serves the Service's own address.
+    t.match(ports, [/^ {2}Service default\/web port http 80\/TCP: 127\.96\.\d+\.\d+:80 \(through 0\.0\.0\.0:80\), 0\.0\.0\.0:80 \(bind address\)$/]);
     t.equal(run.code, 0);
   });
 }
@@ -58,7 +61,8 @@ t.test("the bare image: the entrypoint and env accept the bundled config that CO
   const container = await makeContainer(t, runtime);
   const run = await runToEnd(container, entrypoint(runtime, ['--check']));
   t.equal(run.stderr, '');
-  t.equal(run.stdout, `${container.host('/etc/svcproxy')}: valid: 2 Services, 2 proxied ports, 2 listeners\n`);
+  t.equal(run.stdout.split('\n')[0], `${container.host('/etc/svcproxy')}: valid: 2 Services, 2 proxied ports, 2 listeners`);
+  t.match(run.stdout, /\(through 0\.0\.0\.0:8080\), 0\.0\.0\.0:8080 \(bind address\)/);
   t.equal(run.code, 0);
 });
 

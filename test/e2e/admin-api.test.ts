@@ -33,7 +33,7 @@ interface ServicePortJson {
   port: number;
   protocol: string;
   targetPort: string;
-  listeners: Array<{ address: string; protocol: string; state: string; error: string }>;
+  listeners: Array<{ address: string; protocol: string; role: string; state: string; error: string }>;
   endpoints: EndpointJson[];
   totals: { connections: number; activeConnections: number; bytesFromDownstream: number; bytesFromUpstream: number; connectFailures: number; rejected: Record<string, number> };
 }
@@ -129,7 +129,8 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   );
   const web = servicePort(api, 'shop/web:http');
   t.match(web, { namespace: 'shop', service: 'web', portName: 'http', port: ports.web, protocol: 'TCP', targetPort: '8080' });
-  t.same(web.listeners, [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }]);
+  t.same(web.listeners.filter((l) => l.role === 'bindAddress'), [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }]);
+  t.match(web.listeners.filter((l) => l.role === 'clusterIP'), [{ address: new RegExp(`^127\\.96\\.\\d+\\.\\d+:${ports.web}$`), state: 'listening' }], 'and on its own address');
   t.same(web.totals, {
     connections: 4,
     activeConnections: 1,
@@ -171,7 +172,7 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
     [2, 1, 1],
     'endpoints by condition',
   );
-  t.equal(metric(m, 'svcproxy_listeners', { ...webLabels, state: 'listening' }), 1);
+  t.equal(metric(m, 'svcproxy_listeners', { ...webLabels, state: 'listening' }), 2, 'its own address and the bind address');
   checkHistogram(t, m, webLabels, 4);
 
   const emptyLabels = { namespace: 'default', service: 'empty', port: String(ports.empty) };

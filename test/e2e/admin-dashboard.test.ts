@@ -110,6 +110,8 @@ t.test('the dashboard in headless chromium: live connections, reloads, errors, r
   await shows(page, '#ready', 'ready');
   await shows(page, '[data-key="shop/web:http"] tr[data-endpoint="127.0.0.1:' + ports.down + '"] [data-field="state"]', 'not ready');
   await shows(page, '[data-key="default/payments"] [data-field="state"]', 'terminating (serving)');
+  // Each Service card names its own address and DNS name.
+  await shows(page, '[data-service="shop/web"] [data-field="addresses"]', /^\s*127\.96\.\d+\.\d+ \u00b7 web\.shop\.svc\.cluster\.local$/);
 
   // One connection through shop/web, held open and kept busy so the sparkline has something to draw.
   const web = await dialTo(t, ports.web);

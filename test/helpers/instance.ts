@@ -21,6 +21,10 @@ function testOptions(config: string, overrides: Partial<Options> = {}): Options 
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    serviceCidr: '127.96.0.0/16',
+    dnsAddress: undefined,
+    clusterDomain: 'cluster.local',
+    hostsFile: '',
     ...overrides,
   };
 }

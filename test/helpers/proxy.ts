@@ -11,7 +11,7 @@ import { DEFAULT_POLICY, listenerKey, servicePortKey, type EndpointPlan, type Se
 import { silentLog } from './log.js';
 
 export function endpoint(port: number, host = '127.0.0.1', extra: Partial<EndpointPlan> = {}): EndpointPlan {
-  return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', probed: false, ...extra };
+  return { host, port, ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', hostname: '', probed: false, ...extra };
 }
 
 export function servicePortPlan(endpoints: EndpointPlan[], name = 'web', policy: Partial<ServicePortPolicy> = {}): ServicePortPlan {

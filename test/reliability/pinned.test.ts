@@ -17,6 +17,15 @@ import { endpoint, startServicePort } from '../helpers/proxy.js';
 
 const run = promisify(execFile);
 
+/** The `ss -tnoH` line of the socket with exactly this local and peer address (both ends of a loopback pair are listed). */
+async function ssLine(local: string, peer: string): Promise<string | undefined> {
+  const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
+  return stdout.split('\n').find((l) => {
+    const [, , localColumn, peerColumn] = l.trim().split(/\s+/);
+    return localColumn === local && peerColumn === peer;
+  });
+}
+
 t.test('a client that resets while the pump is paused by backpressure is noticed, and the endpoint is reset too', async (t) => {
   let upstreamSide: Socket | undefined;
   let upstreamEnd: (how: string) => void = () => undefined;
@@ -58,16 +67,8 @@ t.test('TCP keepalive runs on both sockets of a proxied connection', async (t) =
   const upstreamLocal = lease?.upstream?.localPort;
   t.ok(downstreamPort !== undefined && upstreamLocal !== undefined, 'the lease holds both sockets');
   // ss shows the timer a socket has armed: keepalive, counting down from the 45 s idle time.
-  const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
-  const lines = stdout.split('\n');
-  // Columns: Recv-Q Send-Q Local Peer [timer]; match Local and Peer exactly (the other end's line has them swapped).
-  const socketLine = (local: string, peer: string): string | undefined =>
-    lines.find((l) => {
-      const fields = l.trim().split(/\s+/);
-      return fields[2] === local && fields[3] === peer;
-    });
-  const accepted = socketLine(`127.0.0.1:${port}`, `127.0.0.1:${downstreamPort}`);
-  const dialled = socketLine(`127.0.0.1:${upstreamLocal}`, `127.0.0.1:${upstream}`);
+  const accepted = await ssLine(`127.0.0.1:${port}`, `127.0.0.1:${downstreamPort}`);
+  const dialled = await ssLine(`127.0.0.1:${upstreamLocal}`, `127.0.0.1:${upstream}`);
   t.match(accepted, /timer:\(keepalive,/, 'the client-side socket');
   t.match(dialled, /timer:\(keepalive,/, 'the endpoint-side socket');
   client.end();
@@ -81,8 +82,7 @@ t.test('--tcp-keepalive 0 turns keepalive off', async (t) => {
   client.write('x');
   await once(client, 'data');
   const lease = [...tracker.leases][0];
-  const { stdout } = await run('ss', ['-tnoH', 'state', 'established']);
-  const accepted = stdout.split('\n').find((l) => l.includes(`127.0.0.1:${port} `) && l.includes(`127.0.0.1:${lease?.downstream?.remotePort}`));
+  const accepted = await ssLine(`127.0.0.1:${port}`, `127.0.0.1:${lease?.downstream?.remotePort}`);
   t.ok(accepted !== undefined, 'the socket is listed');
   t.notMatch(accepted, /keepalive/);
   client.end();

@@ -3,6 +3,10 @@ import { formatIssue } from '../../src/config/types.js';
 import { desiredState, type ListenEnvironment } from '../../src/state/desired.js';
 import { addressInFamily } from '../../src/state/listen-addresses.js';
 import { service, validateYaml } from '../helpers/config.js';
+import { servicesOf } from '../helpers/dns.js';
+
+/** The address a lone Service `web` gets from the default --service-cidr. */
+const WEB = servicesOf(service('  ports:\n    - port: 1\n')).get('default/web')?.addresses[0] ?? '';
 
 const env: ListenEnvironment = {
   bindAddress: '127.0.0.1',
@@ -26,7 +30,7 @@ function run(yaml: string, e: ListenEnvironment = env) {
 
 t.test('NodePort: the port on the bind address and the nodePort on the node address', async (t) => {
   const r = run(service('  type: NodePort\n  ports:\n    - {port: 8080, nodePort: 30080}\n'), { ...env, nodeAddress: '127.0.0.2' });
-  t.same(r.listeners, ['TCP 127.0.0.1:8080 bindAddress', 'TCP 127.0.0.2:30080 nodePort']);
+  t.same(r.listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.2:30080 nodePort', 'TCP 127.0.0.1:8080 bindAddress']);
 });
 
 t.test('an omitted nodePort is allocated in range, logged, and kept across reloads', async (t) => {
@@ -53,18 +57,18 @@ t.test('an allocation never takes a nodePort written in a manifest', async (t) =
 
 t.test('LoadBalancer: port on each local ingress IP, plus the nodePort; a remote ingress IP is a warning', async (t) => {
   const r = run(service('  type: LoadBalancer\n  ports:\n    - {port: 8080, nodePort: 30081}\n') + 'status:\n  loadBalancer:\n    ingress: [{ip: 127.0.0.20}, {ip: 203.0.113.9}]\n');
-  t.same(r.listeners, ['TCP 127.0.0.1:8080 bindAddress', 'TCP 127.0.0.1:30081 nodePort', 'TCP 127.0.0.20:8080 loadBalancer']);
+  t.same(r.listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.1:30081 nodePort', 'TCP 127.0.0.20:8080 loadBalancer', 'TCP 127.0.0.1:8080 bindAddress']);
   t.match(r.notes, ['warn: load balancer ingress IP 203.0.113.9 is not an address of this machine; not listening on it']);
 });
 
 t.test('externalIPs: a listener on each local one (loopback allowed)', async (t) => {
   const r = run(service('  externalIPs: [127.0.0.30, 198.51.100.1]\n  ports:\n    - port: 8080\n'));
-  t.same(r.listeners, ['TCP 127.0.0.1:8080 bindAddress', 'TCP 127.0.0.30:8080 externalIP']);
+  t.same(r.listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.30:8080 externalIP', 'TCP 127.0.0.1:8080 bindAddress']);
   t.match(r.notes, ['warn: external IP 198.51.100.1 is not an address of this machine; not listening on it']);
 });
 
 t.test('dual-stack: both families on the bind address and its counterpart, or on both clusterIPs', async (t) => {
-  t.same(run(service('  ipFamilyPolicy: RequireDualStack\n  ports:\n    - port: 8080\n')).listeners, ['TCP 127.0.0.1:8080 bindAddress', 'TCP [::1]:8080 bindAddress']);
+  t.same(run(service('  ipFamilyPolicy: RequireDualStack\n  ports:\n    - port: 8080\n')).listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.1:8080 bindAddress', 'TCP [::1]:8080 bindAddress']);
   t.same(run(service('  clusterIPs: [127.0.0.10, "::1"]\n  clusterIP: 127.0.0.10\n  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n')).listeners, [
     'TCP 127.0.0.10:8080 clusterIP',
     'TCP [::1]:8080 clusterIP',
@@ -72,22 +76,26 @@ t.test('dual-stack: both families on the bind address and its counterpart, or on
   t.same(run(service('  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n'), { ...env, bindAddress: '0.0.0.0' }).listeners, [
     'TCP 0.0.0.0:8080 bindAddress',
     'TCP [::]:8080 bindAddress',
-  ], 'the two wildcards do not collide: :: is bound IPv6-only');
+  ], 'the two wildcards do not collide (:: is bound IPv6-only); 0.0.0.0 serves the own address too');
 });
 
-t.test('an IPv6-only Service with an IPv4 bind address listens on ::1', async (t) => {
-  t.same(run(service('  ipFamilies: [IPv6]\n  ports:\n    - port: 8080\n')).listeners, ['TCP [::1]:8080 bindAddress']);
+t.test('an IPv6-only Service with an IPv4 bind address listens on ::1, and on its IPv4 address', async (t) => {
+  t.same(run(service('  ipFamilies: [IPv6]\n  ports:\n    - port: 8080\n')).listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP [::1]:8080 bindAddress']);
 });
 
 t.test('a family with no counterpart for the bind address is a warning', async (t) => {
   const r = run(service('  ipFamilies: [IPv6]\n  ports:\n    - port: 8080\n'), { ...env, bindAddress: '127.0.0.2'.replace('127.0.0.2', '192.0.2.1') });
-  t.same(r.listeners, []);
-  t.match(r.notes, [/no IPv6 bind address \(--bind-address is 192\.0\.2\.1\)/]);
+  t.same(r.listeners, [`TCP ${WEB}:8080 clusterIP`]);
+  t.match(r.notes, [/no IPv6 bind address \(--bind-address is 192\.0\.2\.1\); served in IPv4 only/]);
 });
 
-t.test('a nodePort colliding with another Service port is an error on the nodePort field', async (t) => {
+t.test('a nodePort on the port of another Service keeps the node address; the other Service is on its own address', async (t) => {
   const r = run(service('  type: NodePort\n  ports:\n    - {port: 8080, nodePort: 30090}\n', 'a') + '\n---\n' + service('  ports:\n    - port: 30090\n', 'b'));
-  t.match(r.issues, [/Service default\/b: spec\.ports\[0\]: Duplicate value: "127\.0\.0\.1:30090\/TCP": would listen on the same address, port and protocol as Service default\/a spec\.ports\[0\] \(nodePort/]);
+  t.same(r.issues, []);
+  t.ok(r.listeners.includes('TCP 127.0.0.1:30090 nodePort'));
+  t.match(r.notes, [/not published on 127\.0\.0\.1:30090\/TCP: taken by Service default\/a spec\.ports\[0\] \(nodePort 127\.0\.0\.1:30090\/TCP\)/]);
+  const twoNodePorts = run(service('  type: NodePort\n  ports:\n    - {port: 1, nodePort: 30090}\n', 'a') + '\n---\n' + service('  type: NodePort\n  ports:\n    - {port: 2, nodePort: 30090}\n', 'b'));
+  t.match(twoNodePorts.issues, [/Service default\/b: spec\.ports\[0\]\.nodePort: Duplicate value: "127\.0\.0\.1:30090\/TCP"/], 'one nodePort twice is refused, as a cluster does');
 });
 
 t.test('policy: annotations, source ranges and ClientIP affinity reach the Service port plan', async (t) => {
@@ -111,6 +119,6 @@ t.test('addressInFamily', async (t) => {
 
 t.test('udp: false (a cluster worker other than the first) plans no UDP listener, TCP unchanged', async (t) => {
   const yaml = service('  ports:\n    - {name: a, port: 53, protocol: UDP}\n    - {name: b, port: 53}\n');
-  t.same(run(yaml, { ...env, udp: false }).listeners, ['TCP 127.0.0.1:53 bindAddress']);
-  t.same(run(yaml).listeners, ['UDP 127.0.0.1:53 bindAddress', 'TCP 127.0.0.1:53 bindAddress']);
+  t.same(run(yaml, { ...env, udp: false }).listeners, [`TCP ${WEB}:53 clusterIP`, 'TCP 127.0.0.1:53 bindAddress']);
+  t.same(run(yaml).listeners, [`UDP ${WEB}:53 clusterIP`, `TCP ${WEB}:53 clusterIP`, 'UDP 127.0.0.1:53 bindAddress', 'TCP 127.0.0.1:53 bindAddress']);
 });

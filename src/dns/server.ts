@@ -1,0 +1,248 @@
+/**
+ * The DNS server of `--dns-address`: UDP and TCP on one address and port,
+ * answering from the current Zone (answer.ts). The zone is swapped whole on
+ * every reload, so answers follow reloads at once.
+ *
+ * Bounded by design: UDP answers are computed and sent at once (no queue);
+ * TCP holds at most `maxTcpConnections` connections, each with at most one
+ * 64 KiB message being read and a small write backlog, and closes idle ones.
+ * A bind that fails is retried with a growing delay, as a Service listener's is.
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server, type Socket } from 'node:net';
+import { errorCode, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { answerQuery, type RcodeName, type Transport } from './answer.js';
+import type { Zone } from './zone.js';
+
+export interface DnsServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Concurrent TCP connections; more are closed at once. */
+  readonly maxTcpConnections: number;
+  /** A TCP connection with no complete query for this long is closed. */
+  readonly tcpIdleTimeoutMs: number;
+}
+
+export const DNS_DEFAULTS = { maxTcpConnections: 64, tcpIdleTimeoutMs: 10_000 } as const;
+
+/** A client that does not read its answers: beyond this much unsent data its connection is closed. */
+const MAX_TCP_BACKLOG_BYTES = 256 * 1024;
+/** One length-prefixed message (2 + 65535 bytes) plus one read's worth of the next. */
+const MAX_TCP_PENDING_BYTES = 2 + 65535 + 64 * 1024;
+
+export type DnsServerState = 'stopped' | 'binding' | 'listening' | 'failed' | 'closed';
+
+/** Delays between bind attempts: doubling from 250 ms, capped at 10 s (as for Service listeners). */
+export function dnsRetryDelayMs(failures: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.max(0, failures - 1));
+}
+
+export interface DnsStats {
+  queries: number;
+  /** Answers by response code, plus queries dropped unanswered. */
+  readonly rcodes: Record<RcodeName | 'dropped', number>;
+  tcpRefused: number;
+}
+
+export class DnsServer {
+  state: DnsServerState = 'stopped';
+  /** The last bind error, '' when bound. */
+  lastError = '';
+  readonly stats: DnsStats = {
+    queries: 0,
+    rcodes: { NOERROR: 0, FORMERR: 0, SERVFAIL: 0, NXDOMAIN: 0, NOTIMP: 0, REFUSED: 0, dropped: 0 },
+    tcpRefused: 0,
+  };
+  private udp: UdpSocket | undefined;
+  private tcp: Server | undefined;
+  private readonly connections = new Set<Socket>();
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private boundPort = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private zone: Zone,
+    private readonly options: DnsServerOptions,
+    log: Logger,
+    private readonly onState: (server: DnsServer) => void = () => undefined,
+  ) {
+    this.log = log.child({ dns: `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}` });
+  }
+
+  /** The bound port (differs from options.port only for port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** New answers come from `zone` from now on. */
+  setZone(zone: Zone): void {
+    this.zone = zone;
+  }
+
+  /** Binds TCP and UDP on the same port; on failure rejects with the reason and keeps retrying until close(). */
+  async start(): Promise<void> {
+    this.state = 'binding';
+    try {
+      await this.bind();
+    } catch (err: unknown) {
+      this.failed(err);
+      throw new Error(`DNS server cannot listen on ${this.where()}: ${this.lastError}; retrying`, { cause: err });
+    }
+  }
+
+  private where(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `${host}:${this.options.port} (UDP and TCP)`;
+  }
+
+  private failed(err: unknown): void {
+    this.closeSockets();
+    if (this.state === 'closed') return;
+    this.state = 'failed';
+    this.failures++;
+    this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
+    const delayMs = dnsRetryDelayMs(this.failures);
+    this.log.error({ err: this.lastError, retryInMs: delayMs, attempts: this.failures }, 'DNS server cannot listen');
+    this.retryTimer = setTimeout(() => {
+      this.bind().catch((e: unknown) => this.failed(e));
+    }, delayMs);
+    this.onState(this);
+  }
+
+  /**
+   * TCP first, then UDP on the port TCP got: with port 0 (tests) the kernel
+   * picks a port free for a TCP listener, which is the scarcer kind on a
+   * busy loopback; a UDP clash then is retried on another port.
+   */
+  private async bind(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const tcp = await this.bindTcp(this.options.port);
+      try {
+        await this.bindUdp(tcp.port);
+        break;
+      } catch (err: unknown) {
+        if (this.options.port !== 0 || attempt >= 5) throw err;
+        this.closeSockets();
+      }
+    }
+    if (this.state === 'closed') {
+      this.closeSockets();
+      return;
+    }
+    this.state = 'listening';
+    this.lastError = '';
+    this.failures = 0;
+    this.log.info({ port: this.boundPort }, 'DNS server listening');
+    this.onState(this);
+  }
+
+  private async bindTcp(port: number): Promise<{ port: number }> {
+    const tcp = createServer((socket) => this.onConnection(socket));
+    this.tcp = tcp;
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host: this.options.host, port, exclusive: true }, () => {
+        tcp.removeListener('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'DNS TCP error'));
+    const address = tcp.address();
+    this.boundPort = typeof address === 'object' && address !== null ? address.port : port;
+    return { port: this.boundPort };
+  }
+
+  private async bindUdp(port: number): Promise<void> {
+    const udp = createSocket({ type: this.options.host.includes(':') ? 'udp6' : 'udp4' });
+    this.udp = udp;
+    udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: this.options.host, port, exclusive: true }, () => {
+        udp.removeListener('error', reject);
+        resolve();
+      });
+    });
+    // After the bind, an error concerns one datagram (ICMP unreachable and the like): never fatal.
+    udp.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'DNS UDP error'));
+  }
+
+  private answer(message: Buffer, transport: Transport): Buffer | undefined {
+    this.stats.queries++;
+    const result = answerQuery(message, this.zone, transport);
+    this.stats.rcodes[result.rcode]++;
+    return result.response;
+  }
+
+  private onDatagram(message: Buffer, rinfo: RemoteInfo): void {
+    const response = this.answer(message, 'udp');
+    if (response === undefined || this.udp === undefined) return;
+    this.udp.send(response, rinfo.port, rinfo.address, (err) => {
+      if (err !== null && err !== undefined) this.log.debug({ err: errorMessage(err) }, 'DNS answer not sent');
+    });
+  }
+
+  private onConnection(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (this.connections.size >= this.options.maxTcpConnections) {
+      this.stats.tcpRefused++;
+      socket.destroy();
+      return;
+    }
+    this.connections.add(socket);
+    socket.on('close', () => this.connections.delete(socket));
+    socket.setTimeout(this.options.tcpIdleTimeoutMs, () => socket.destroy());
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      if (pending.length > MAX_TCP_PENDING_BYTES) {
+        socket.destroy();
+        return;
+      }
+      while (pending.length >= 2) {
+        const length = pending.readUInt16BE(0);
+        if (pending.length < 2 + length) break;
+        const message = pending.subarray(2, 2 + length);
+        pending = pending.subarray(2 + length);
+        const response = this.answer(message, 'tcp');
+        if (response === undefined) continue;
+        const prefix = Buffer.alloc(2);
+        prefix.writeUInt16BE(response.length);
+        socket.write(Buffer.concat([prefix, response]));
+        if (socket.writableLength > MAX_TCP_BACKLOG_BYTES) {
+          socket.destroy();
+          return;
+        }
+      }
+    });
+    socket.on('end', () => socket.end());
+  }
+
+  private closeSockets(): void {
+    const udp = this.udp;
+    this.udp = undefined;
+    if (udp !== undefined) {
+      try {
+        udp.close();
+      } catch {
+        // Never bound: nothing to close.
+      }
+    }
+    const tcp = this.tcp;
+    this.tcp = undefined;
+    if (tcp?.listening === true) tcp.close();
+  }
+
+  /** Stops answering and closes every connection. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.retryTimer);
+    this.closeSockets();
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    this.onState(this);
+  }
+}

@@ -1,0 +1,49 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+
+/**
+ * The published manifests every helper must accept unchanged, in the shared
+ * directory beside the repository (`../shared/manifests/` from the repo root,
+ * as laid out for developers and CI). Compiled tests run from build/test/...
+ */
+const SHARED_MANIFESTS = fileURLToPath(new URL('../../../../shared/manifests/', import.meta.url));
+
+export async function sharedManifest(name: 'bookinfo.yaml' | 'guestbook-all-in-one.yaml'): Promise<{ path: string; text: string }> {
+  const path = `${SHARED_MANIFESTS}${name}`;
+  return { path, text: await readFile(path, 'utf8') };
+}
+
+function rand(n: number): number {
+  return Math.floor(Math.random() * n);
+}
+
+/**
+ * A service range, bind address and pod-like address nobody else uses: tests
+ * run beside other suites on one machine, and the shared manifests use fixed
+ * ports (9080, 6379, 80), so every run takes its own corner of 127/8.
+ */
+export function isolatedNetwork(): { serviceCidr: string; bindAddress: string; backend: (n: number) => string } {
+  const a = 100 + rand(100);
+  const b = rand(256);
+  const c = 200 + rand(50);
+  return { serviceCidr: `127.${a}.${b}.0/24`, bindAddress: `127.${c}.${b}.1`, backend: (n) => `127.${c}.${b}.${10 + n}` };
+}
+
+/** A TCP server on host:port that answers every connection with `name` and closes; closed at teardown. */
+export async function startFixedServer(t: Test, host: string, port: number, name: string): Promise<void> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined).on('close', () => sockets.delete(s));
+    s.end(name);
+  });
+  server.listen(port, host);
+  await once(server, 'listening');
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+}
