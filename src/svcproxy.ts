@@ -19,6 +19,8 @@ import { errorMessage } from './errors.js';
 import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
+import type { NativePump } from './proxy/native-pump.js';
+import { selectPump } from './proxy/pump-choice.js';
 import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
@@ -86,6 +88,10 @@ export async function loadDesired(options: Options, expect?: PathKind, running?:
 
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
 
+function pumpOf(native: NativePump | undefined): { nativePump?: NativePump } {
+  return native === undefined ? {} : { nativePump: native };
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -107,6 +113,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly admin: A | undefined;
   /** DNS zone and server, hosts-file block: names for the applied Services. */
   readonly names: NameService;
+  /** The native splice pump when --pump native and it is built; undefined: the JS pump carries everything. */
+  readonly nativePump: NativePump | undefined;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -146,8 +154,10 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       },
       log,
     );
+    // --pump: the native pump when chosen and built; the choice is logged once, here.
+    this.nativePump = selectPump(options.pump, log);
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs },
+      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(this.nativePump) },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),

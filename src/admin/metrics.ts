@@ -10,7 +10,7 @@
  */
 import { Exposition, type Labels } from './exposition.js';
 import { writeProcessMetrics, type EventLoopDelay } from './process-metrics.js';
-import { portLabel, type AdminSource, type EndpointView, type ServicePortSnapshot } from './view.js';
+import { portLabel, type AdminSource, type EndpointView, type NativePumpReadable, type ServicePortSnapshot } from './view.js';
 
 const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
 /** A listener is removed when closed, so these are the states a current one can be in. */
@@ -131,12 +131,34 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_admin_feed_dropped_clients_total', {}, input.feed.dropped);
 }
 
+/** The native splice pump's families, only when it runs (docs/metrics.md). */
+function writeNativePumpMetrics(out: Exposition, pump: NativePumpReadable | undefined): void {
+  if (pump === undefined) return;
+  const thread = pump.threadStats();
+  out
+    .family('svcproxy_native_pump_handoffs_total', 'counter', 'TCP connections handed to the native splice pump.')
+    .sample('svcproxy_native_pump_handoffs_total', {}, pump.counts.handedOff)
+    .family('svcproxy_native_pump_fallbacks_total', 'counter', 'Eligible connections kept in the JS pump, by reason (dup:EMFILE, pipe:EMFILE, pending_write, slots...).');
+  for (const [reason, count] of pump.counts.fallbacks) out.sample('svcproxy_native_pump_fallbacks_total', { reason }, count);
+  out
+    .family('svcproxy_native_pump_connections', 'gauge', 'Connections the native pump owns now.')
+    .sample('svcproxy_native_pump_connections', {}, thread.connections)
+    .family('svcproxy_native_pump_pipes', 'gauge', 'Pipes of the native pump: in use (bytes in flight) or spare (pooled, empty).')
+    .sample('svcproxy_native_pump_pipes', { state: 'in_use' }, thread.pipes - thread.sparePipes)
+    .sample('svcproxy_native_pump_pipes', { state: 'spare' }, thread.sparePipes)
+    .family('svcproxy_native_pump_pipe_failures_total', 'counter', 'Pipes that could not be made (EMFILE, ENFILE).')
+    .sample('svcproxy_native_pump_pipe_failures_total', {}, thread.pipeFailures)
+    .family('svcproxy_native_pump_copied_chunks_total', 'counter', 'Chunks copied through user space because no pipe could be had.')
+    .sample('svcproxy_native_pump_copied_chunks_total', {}, thread.copiedChunks);
+}
+
 /** The whole /metrics body. */
 export async function renderMetrics(input: MetricsInput): Promise<string> {
   const out = new Exposition();
   writeProcessWideMetrics(out, input);
   writeServicePortMetrics(out, input.snapshots);
   writeToxicMetrics(out, input);
+  writeNativePumpMetrics(out, input.source.nativePump);
   await writeProcessMetrics(out, input.loop);
   return out.text();
 }

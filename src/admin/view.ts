@@ -39,11 +39,19 @@ export interface RegistryReadable {
   readonly listeners: ReadonlyMap<string, ListenerReadable>;
 }
 
+/** What the admin reads of the native splice pump (NativePump), when it runs. */
+export interface NativePumpReadable {
+  readonly counts: { readonly handedOff: number; readonly fallbacks: ReadonlyMap<string, number> };
+  threadStats(): { readonly connections: number; readonly pipes: number; readonly sparePipes: number; readonly pipeFailures: number; readonly copiedChunks: number };
+}
+
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
 export interface AdminSource {
   readonly options: { readonly config: string; readonly clusterDomain?: string };
   /** Every Service with its addresses (absent: none shown). */
   readonly services?: ReadonlyMap<string, ServiceInfo>;
+  /** The native pump, undefined when the JS pump carries every connection (--pump js, or not built). */
+  readonly nativePump: NativePumpReadable | undefined;
   readonly status: Readonly<ReloadStatus>;
   readonly ready: { readonly ready: boolean; readonly reason: string };
   readonly draining: boolean;

@@ -10,6 +10,7 @@ import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseLoopbackRange } from '../state/address-allocator.js';
 import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
+import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 
 export interface HostPortAddress {
   readonly host: string;
@@ -45,6 +46,8 @@ export interface Options {
   readonly clusterDomain: string;
   /** A hosts-format file to keep a block of Service names in; '' = none. */
   readonly hostsFile: string;
+  /** Who moves TCP bytes: the native splice pump where it is built (falling back to JS), or always the JS pump. */
+  readonly pump: PumpChoice;
 }
 
 export type Command =
@@ -108,6 +111,10 @@ Options:
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
+  --pump native|js          who moves TCP bytes: the native splice pump (Linux,
+                            built at install; falls back to js and says so)
+                            or the JavaScript pump (env SVCPROXY_PUMP,
+                            default native)
   --toxiproxy-address HOST:PORT  serve a toxiproxy-compatible API for faults
                             (env SVCPROXY_TOXIPROXY_ADDRESS; off by default;
                             loopback only, see docs/faults.md)
@@ -162,6 +169,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         'dns-address': { type: 'string' },
         'cluster-domain': { type: 'string' },
         'hosts-file': { type: 'string' },
+        pump: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -214,6 +222,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   }
   const names = parseNameOptions(values, env);
   if (typeof names === 'string') return { kind: 'usage-error', message: names };
+  const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
+  if (!isPumpChoice(pump)) return { kind: 'usage-error', message: `--pump: "${pump}" is not one of ${PUMP_CHOICES.join(', ')}` };
   return {
     kind: 'run',
     options: {
@@ -230,6 +240,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       watch: values['no-watch'] !== true,
       workers,
       ...names,
+      pump,
       ...(toxiproxy === undefined ? {} : { toxiproxy, toxiproxyAllowRemote }),
     },
   };
@@ -255,4 +266,8 @@ function parseNameOptions(values: Readonly<Record<string, string | boolean | und
     return `--cluster-domain: "${domainText}" is not a DNS domain such as cluster.local`;
   }
   return { serviceCidr: range.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
+}
+
+function isPumpChoice(value: string): value is PumpChoice {
+  return (PUMP_CHOICES as readonly string[]).includes(value);
 }

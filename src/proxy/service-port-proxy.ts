@@ -27,6 +27,7 @@ import { dial } from './dial.js';
 import { Lease, type ByteCounts, type RejectReason } from './lease.js';
 import { PortLedger, type LeaseObserver } from './port-ledger.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
+import type { NativePump, NativePumpResult } from './native-pump.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
 import type { ServicePortStats } from './stats.js';
@@ -43,6 +44,8 @@ export interface ServicePortOptions {
   readonly keepAliveMs: number;
   readonly shuffle?: Shuffle;
   readonly passiveHealth?: PassiveHealthOptions;
+  /** Moves the bytes of eligible TCP connections in the kernel (--pump native); absent: the JS pump does it all. */
+  readonly nativePump?: NativePump;
 }
 
 /** What a ServicePortProxy shares with the rest of the process. */
@@ -318,21 +321,40 @@ export class ServicePortProxy {
     }
     const done = (result: PumpResult): void => this.onPumpDone(lease, result);
     // Faults are decided here, once per connection (the endpoint is known now, for Pod targets). A port
-    // without faults gets undefined after one map lookup and the plain pump: no per-chunk cost.
+    // without faults gets undefined after one map lookup: no per-chunk cost, and the native pump may take it.
     const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
-    if (faults === undefined) {
-      lease.carrier = pump(downstream, socket, this.pumpOptions, done);
-      return;
-    }
     if (faults === DOWN) {
       // Turned off through the toxiproxy API while this connection was being dialled.
       lease.carrier = pump(downstream, socket, this.pumpOptions, done);
       lease.carrier.abort();
       return;
     }
-    // A native pump must leave these to the JS toxic pump: the condition is lease.toxics.length > 0.
-    lease.toxics = faults.map((f) => f.spec.name);
-    lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
+    if (faults !== undefined) {
+      // Toxics act on the bytes in JS: the toxic pump, never the native one (nativeEligible says no).
+      lease.toxics = faults.map((f) => f.spec.name);
+      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
+      return;
+    }
+    const native = this.options.nativePump;
+    if (native !== undefined && nativeEligible(lease)) {
+      const carrier = native.handOff(downstream, socket, this.pumpOptions, (result) => this.onNativeDone(lease, result));
+      if (typeof carrier !== 'string') {
+        lease.carrier = carrier;
+        // The addon owns the descriptors now and both net.Sockets are destroyed: the lease must not keep them alive.
+        lease.downstream = undefined;
+        lease.upstream = undefined;
+        return;
+      }
+      // Not handed off (fd limit, a write still queued...): counted by the native pump; the JS pump carries on.
+    }
+    lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+  }
+
+  private onNativeDone(lease: Lease, result: NativePumpResult): void {
+    lease.end(result.end, { fromDownstream: result.bytesFromDownstream, fromUpstream: result.bytesFromUpstream }, result.errorCode);
+    if (this.debug) {
+      this.log.debug({ reason: result.end, code: result.errorCode, rx: result.bytesFromDownstream, tx: result.bytesFromUpstream, pump: 'native' }, 'connection closed');
+    }
   }
 
   /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
@@ -351,6 +373,16 @@ export class ServicePortProxy {
       );
     }
   }
+}
+
+/**
+ * Whether the native pump may carry a connection: it moves bytes without JS
+ * ever seeing them, so anything that must act on the bytes in JS keeps the JS
+ * pump. Today that is a fault (toxic, issue 15) applied to the lease: a lease
+ * with toxics needs the JS (toxic) pump. Only TCP connections get here.
+ */
+function nativeEligible(lease: Lease): boolean {
+  return lease.toxics.length === 0;
 }
 
 function blockListOf(cidrs: readonly string[]): BlockList {

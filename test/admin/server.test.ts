@@ -89,6 +89,7 @@ t.test('isLoopback: 127.0.0.0/8 and ::1 only', async (t) => {
 t.test('a read that throws is answered 500 and logged; the server keeps serving', async (t) => {
   const { log, records } = captureLogger('info');
   const source: AdminSource = {
+    nativePump: undefined,
     options: { config: 'x' },
     status: { successes: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastResult: 'none', lastErrors: [], appliedHash: '', appliedAt: 0 },
     get ready(): { ready: boolean; reason: string } {
@@ -113,6 +114,7 @@ t.test('a read that throws is answered 500 and logged; the server keeps serving'
 t.test('close() before listen() resolves', async (t) => {
   const admin = new AdminServer(
     {
+      nativePump: undefined,
       options: { config: 'x' },
       status: { successes: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastResult: 'none', lastErrors: [], appliedHash: '', appliedAt: 0 },
       ready: { ready: false, reason: 'x' },

@@ -21,6 +21,7 @@ t.test('defaults', async (t) => {
       dnsAddress: undefined,
       clusterDomain: 'cluster.local',
       hostsFile: '',
+      pump: 'native',
     },
   });
 });
@@ -52,6 +53,10 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--workers', '3'], {}), { options: { workers: 3 } });
   t.match(parseCommand([], { SVCPROXY_WORKERS: 'auto' }), { options: { workers: (await import('node:os')).availableParallelism() } });
   t.match(parseCommand(['--workers', '0'], {}), { kind: 'usage-error', message: '--workers: "0" is not a number from 1 to 64 or "auto"' });
+  t.match(parseCommand(['--pump', 'js'], {}), { options: { pump: 'js' } });
+  t.match(parseCommand([], { SVCPROXY_PUMP: 'js' }), { options: { pump: 'js' } });
+  t.match(parseCommand(['--pump', 'native'], { SVCPROXY_PUMP: 'js' }), { options: { pump: 'native' } }, 'the flag wins');
+  t.match(parseCommand(['--pump', 'splice'], {}), { kind: 'usage-error', message: '--pump: "splice" is not one of native, js' });
   t.match(parseCommand(['--bind-address', '0.0.0.0'], {}), { options: { nodeAddress: '0.0.0.0' } }, 'the node address follows the bind address');
   t.match(parseCommand(['--node-address', '127.0.0.9'], { SVCPROXY_NODE_ADDRESS: '127.0.0.8' }), { options: { nodeAddress: '127.0.0.9' } });
   t.match(parseCommand(['--node-address', 'x'], {}), { kind: 'usage-error', message: '--node-address: "x" is not an IP address' });
