@@ -42,6 +42,8 @@ th { color:var(--muted); font-weight:500; font-size:11px; text-transform:upperca
 svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-radius:4px; }
 .legend { font-size:11px; color:var(--muted); } .legend i { display:inline-block; width:10px; height:2px; vertical-align:middle; margin:0 4px 0 8px; }
 #events { font:12px/1.5 ui-monospace, monospace; background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 12px; max-height:200px; overflow:auto; }
+.toxics { margin:6px 0; font-size:12px; color:var(--bad); }
+.toxics .pill { margin-right:6px; font-weight:500; } .toxics .idle { color:var(--muted); }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
 
@@ -109,6 +111,18 @@ function stat(label, field) {
   return el('div', { class: 'stat' }, el('b', { 'data-field': field, text: '0' }), el('span', { text: label }));
 }
 
+function toxicText(x) {
+  var attrs = Object.keys(x.attributes).map(function (k) { return k + '=' + x.attributes[k]; }).join(' ');
+  return x.type + ' ' + x.stream + (attrs ? ' ' + attrs : '') + (x.toxicity < 1 ? ' toxicity=' + x.toxicity : '') +
+    ' (' + (x.source === 'api' ? 'API' : x.owner) + ')' + (x.active ? '' : ' waiting/ended');
+}
+
+function toxicPills(list) {
+  var box = el('span', { 'data-field': 'toxics' });
+  list.forEach(function (x) { box.appendChild(el('span', { class: 'pill' + (x.active ? '' : ' idle'), title: x.name, text: toxicText(x) })); });
+  return box;
+}
+
 function renderPort(p) {
   var live = { endpoints: {} };
   var head = el('div', { class: 'port-head' },
@@ -132,12 +146,14 @@ function renderPort(p) {
     live.endpoints[e.id] = active;
     rows.appendChild(el('tr', { 'data-endpoint': e.id },
       el('td', { text: e.id }), el('td', null, el('span', { class: 'pill ' + cond.cls, 'data-field': 'state', text: cond.text })),
-      el('td', { text: e.source + (e.pod ? ' ' + e.pod : '') }), active, el('td', { text: String(e.connections) })));
+      el('td', null, document.createTextNode(e.source + (e.pod ? ' ' + e.pod : '')), (e.toxics || []).length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null),
+      active, el('td', { text: String(e.connections) })));
   });
   var table = p.endpoints.length === 0 ? el('div', { class: 'muted', text: 'no endpoints: connections are reset' }) :
     el('table', null, el('thead', null, el('tr', null, el('th', { text: 'endpoint' }), el('th', { text: 'condition' }),
       el('th', { text: 'source' }), el('th', { text: 'active' }), el('th', { text: 'connections' }))), rows);
-  var section = el('div', { class: 'port', 'data-key': p.key }, head, listeners, table);
+  var toxics = (p.toxics || []).length ? el('div', { class: 'toxics' }, document.createTextNode('toxics: '), toxicPills(p.toxics)) : null;
+  var section = el('div', { class: 'port', 'data-key': p.key }, head, listeners, toxics, table);
   live.head = head;
   live.svg = svg;
   state.live[p.key] = live;
@@ -223,6 +239,7 @@ function logEvent(m) {
   if (m.type === 'reload') text = 'reload (' + m.trigger + '): ' + m.result + (m.result === 'success' ? ', ' + m.changes + ' changes' : ', ' + m.errors.length + ' problems');
   else if (m.type === 'listener') text = 'listener ' + m.listener + ' (' + m.servicePort + '): ' + m.state + (m.error ? ': ' + m.error : '');
   else if (m.type === 'readiness') text = 'pod ' + m.pod + ' ' + (m.ready ? 'ready' : 'not ready') + ': ' + m.reason;
+  else if (m.type === 'toxics') text = 'toxics changed';
   else return;
   var log = document.getElementById('events');
   var placeholder = log.querySelector('.muted');

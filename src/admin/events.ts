@@ -6,6 +6,8 @@
  *   reload     every reload attempt, with its errors
  *   listener   a listener bound, failed to bind, or closed
  *   readiness  a probed Pod turned ready or not ready
+ *   toxics     the toxics in force changed (a Fault applied, started or
+ *              ended; a toxiproxy-API toxic added or removed)
  *   stats      every tick (1 s) while anyone listens: per Service port,
  *              active connections and per-second rates from deltas
  *
@@ -59,6 +61,8 @@ interface ServicePortTick {
   readonly connectFailures: number;
   /** Open connections per endpoint (`host:port`), for every declared endpoint. */
   readonly upstreams: Readonly<Record<string, number>>;
+  /** Toxics in force on the port, `source:owner/name` (active ones only), port-wide and per endpoint together. */
+  readonly toxics: readonly string[];
 }
 
 type ReloadEvent = SvcproxyEvents['reload'][0];
@@ -69,6 +73,7 @@ export type FeedMessage =
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
   | { readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string }
   | { readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] }
+  | { readonly type: 'toxics'; readonly time: number }
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
 
 interface Totals {
@@ -95,6 +100,7 @@ export class EventFeed {
     this.broadcast({ type: 'listener', time: Date.now(), listener: e.key, servicePort: e.servicePort, state: e.state, error: e.error });
   private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
     this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
+  private readonly onToxics = (): void => this.broadcast({ type: 'toxics', time: Date.now() });
 
   /** @param snapshot current Service port snapshots (shared with /metrics, so byte counts agree). */
   constructor(
@@ -109,6 +115,7 @@ export class EventFeed {
     source.events.on('reload', this.onReload);
     source.events.on('listener', this.onListener);
     source.events.on('readiness', this.onReadiness);
+    source.events.on('toxics', this.onToxics);
   }
 
   /** WebSocket clients connected now. */
@@ -197,6 +204,7 @@ export class EventFeed {
         rejectedConnections: Object.values(totals.rejected).reduce((a, b) => a + b, 0),
         connectFailures: totals.connectFailures,
         upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
+        toxics: [...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`))],
       };
     });
     this.previous = current;
@@ -225,6 +233,7 @@ export class EventFeed {
     this.source.events.off('reload', this.onReload);
     this.source.events.off('listener', this.onListener);
     this.source.events.off('readiness', this.onReadiness);
+    this.source.events.off('toxics', this.onToxics);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }

@@ -87,6 +87,30 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
   }
 }
 
+/**
+ * Toxic families: one series per toxic that met a connection, per Service
+ * port (labels as the other per-port families, plus the toxic's name, type,
+ * stream, source `config`/`api` and owner: the Fault or the API proxy).
+ */
+function writeToxicMetrics(out: Exposition, input: MetricsInput): void {
+  const entries = input.source.faults?.counterEntries() ?? [];
+  const ports = new Map(input.snapshots.map((s) => [s.view.key, s]));
+  const labelled = entries.map((e) => {
+    const s = ports.get(e.servicePort);
+    // An ad-hoc forward of the toxiproxy API has no Service: its proxy name stands in.
+    const base: Labels = s === undefined ? { namespace: '', service: e.owner, port: '' } : servicePortLabels(s);
+    return { labels: { ...base, toxic: e.name, type: e.type, stream: e.stream, source: e.source, owner: e.owner }, c: e.counters };
+  });
+  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof labelled)[number]['c']) => number): void => {
+    out.family(name, type, help);
+    for (const l of labelled) out.sample(name, l.labels, value(l.c));
+  };
+  family('svcproxy_toxic_applications_total', 'counter', 'Connections that got the toxic (after its toxicity draw).', (c) => c.applications);
+  family('svcproxy_toxic_delayed_bytes_total', 'counter', 'Bytes a latency, bandwidth or slicer toxic held back before passing them on.', (c) => c.delayedBytes);
+  family('svcproxy_toxic_dropped_bytes_total', 'counter', 'Bytes a toxic threw away: held by timeout at close, beyond limit_data, after reset_peer, or held when the connection ended.', (c) => c.droppedBytes);
+  family('svcproxy_toxic_held_bytes', 'gauge', 'Bytes held by the toxic now, across its connections.', (c) => c.heldBytes);
+}
+
 function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
   const { status, ready } = input.source;
   out
@@ -133,6 +157,7 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
   const out = new Exposition();
   writeProcessWideMetrics(out, input);
   writeServicePortMetrics(out, input.snapshots);
+  writeToxicMetrics(out, input);
   writeNativePumpMetrics(out, input.source.nativePump);
   await writeProcessMetrics(out, input.loop);
   return out.text();

@@ -6,6 +6,7 @@
  * the proxy: the structural types below expose only what is read.
  */
 import type { EventEmitter } from 'node:events';
+import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/fault-table.js';
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { Histogram, ServicePortStats } from '../proxy/stats.js';
@@ -57,6 +58,14 @@ export interface AdminSource {
   readonly registry: RegistryReadable;
   readonly probes: { isReady(pod: string): boolean };
   readonly events: EventEmitter<SvcproxyEvents>;
+  /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
+  readonly faults?: FaultsReadable;
+}
+
+/** What the admin reads of the FaultTable. */
+interface FaultsReadable {
+  views(key: string, endpoints: readonly ConnectionTarget[], now: number): { port: ToxicView[]; byEndpoint: Map<string, ToxicView[]> };
+  counterEntries(): ToxicCounterEntry[];
 }
 
 export interface EndpointView {
@@ -74,6 +83,8 @@ export interface EndpointView {
   readonly ejected: boolean;
   readonly activeConnections: number;
   readonly connections: number;
+  /** Toxics aimed at this endpoint (a Fault's pod, endpoint or podSelector target). */
+  readonly toxics: readonly ToxicView[];
 }
 
 interface ListenerView {
@@ -116,6 +127,8 @@ export interface ServicePortView {
   readonly listeners: readonly ListenerView[];
   readonly endpoints: readonly EndpointView[];
   readonly totals: ServicePortTotals;
+  /** Toxics on every connection of the port (a Fault on the Service or port, toxiproxy-API toxics). */
+  readonly toxics: readonly ToxicView[];
 }
 
 /** A view plus what only /metrics needs. */
@@ -129,7 +142,7 @@ export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): str
   return view.portName === '' ? String(view.port) : view.portName;
 }
 
-function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean): EndpointView[] {
+function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean, toxics: ReadonlyMap<string, ToxicView[]>): EndpointView[] {
   const plan = proxy.current;
   const ejected = new Set(proxy.ejected());
   return plan.endpoints.map((e) => {
@@ -147,6 +160,7 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
       ejected: ejected.has(id),
       activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
       connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
+      toxics: toxics.get(id) ?? [],
     };
   });
 }
@@ -172,6 +186,8 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
     const plan = proxy.current;
     const { stats } = proxy;
     const counted = proxy.bytes();
+    const targets = plan.endpoints.map((e) => ({ id: hostPort(e.host, e.port), pod: e.pod }));
+    const toxics = source.faults?.views(plan.key, targets, Date.now()) ?? { port: [], byEndpoint: new Map<string, ToxicView[]>() };
     const view: ServicePortView = {
       key: plan.key,
       namespace: plan.namespace,
@@ -181,7 +197,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
       protocol: plan.protocol,
       targetPort: plan.targetPort,
       listeners: listeners.get(plan.key) ?? [],
-      endpoints: endpointViews(proxy, podReady),
+      endpoints: endpointViews(proxy, podReady, toxics.byEndpoint),
       totals: {
         connections: stats.connections,
         activeConnections: stats.active,
@@ -192,6 +208,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
         closed: { ...stats.closed },
         idleTimeouts: stats.closed.idle_timeout,
       },
+      toxics: toxics.port,
     };
     snapshots.push({ view, connectSeconds: stats.connectSeconds });
   }

@@ -34,6 +34,10 @@ export interface Options {
   readonly watch: boolean;
   /** Processes serving the listeners (node:cluster); 1 = this process alone. */
   readonly workers: number;
+  /** The toxiproxy-compatible API's address (`--toxiproxy-address`); absent = no API. */
+  readonly toxiproxy?: HostPortAddress;
+  /** `--toxiproxy-allow-remote`: the API (and its forwards) may use non-loopback addresses. */
+  readonly toxiproxyAllowRemote?: boolean;
   /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
   readonly serviceCidr: string;
   /** The DNS server's UDP+TCP address; undefined = no DNS server. */
@@ -111,6 +115,12 @@ Options:
                             built at install; falls back to js and says so)
                             or the JavaScript pump (env SVCPROXY_PUMP,
                             default native)
+  --toxiproxy-address HOST:PORT  serve a toxiproxy-compatible API for faults
+                            (env SVCPROXY_TOXIPROXY_ADDRESS; off by default;
+                            loopback only, see docs/faults.md)
+  --toxiproxy-allow-remote  let the toxiproxy API and its forwards use a
+                            non-loopback address (anyone who reaches it can
+                            change traffic)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -153,6 +163,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
         workers: { type: 'string' },
+        'toxiproxy-address': { type: 'string' },
+        'toxiproxy-allow-remote': { type: 'boolean' },
         'service-cidr': { type: 'string' },
         'dns-address': { type: 'string' },
         'cluster-domain': { type: 'string' },
@@ -196,6 +208,18 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workersText = values.workers ?? env['SVCPROXY_WORKERS'] ?? '1';
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
+  const toxiproxyText = values['toxiproxy-address'] ?? env['SVCPROXY_TOXIPROXY_ADDRESS'];
+  const toxiproxyAllowRemote = values['toxiproxy-allow-remote'] === true;
+  const toxiproxy = toxiproxyText === undefined || toxiproxyText === '' ? undefined : parseHostPort(toxiproxyText);
+  if (toxiproxyText !== undefined && toxiproxyText !== '') {
+    if (toxiproxy === undefined) return { kind: 'usage-error', message: `--toxiproxy-address: "${toxiproxyText}" is not HOST:PORT (an IP address and a port, e.g. 127.0.0.1:8474)` };
+    const loopback = toxiproxy.host.startsWith('127.') || toxiproxy.host === '::1';
+    if (!loopback && !toxiproxyAllowRemote) {
+      return { kind: 'usage-error', message: `--toxiproxy-address: ${toxiproxyText} is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it` };
+    }
+    // API toxics live in one process's memory: with workers, most connections would not see them.
+    if (workers > 1) return { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' };
+  }
   const names = parseNameOptions(values, env);
   if (typeof names === 'string') return { kind: 'usage-error', message: names };
   const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
@@ -217,6 +241,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       workers,
       ...names,
       pump,
+      ...(toxiproxy === undefined ? {} : { toxiproxy, toxiproxyAllowRemote }),
     },
   };
 }

@@ -99,3 +99,16 @@ t.test('host:port forms', async (t) => {
   t.equal(parseHostPort(':80'), undefined);
   t.equal(parseHostPort('example.com:80'), undefined);
 });
+
+t.test('--toxiproxy-address: off by default, loopback unless --toxiproxy-allow-remote, one worker', async (t) => {
+  t.match(parseCommand([], {}), { kind: 'run', options: { toxiproxy: undefined } });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474'], {}), { kind: 'run', options: { toxiproxy: { host: '127.0.0.1', port: 8474 }, toxiproxyAllowRemote: false } });
+  t.match(parseCommand([], { SVCPROXY_TOXIPROXY_ADDRESS: '[::1]:8474' }), { kind: 'run', options: { toxiproxy: { host: '::1', port: 8474 } } });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474'], {}), {
+    kind: 'usage-error',
+    message: '--toxiproxy-address: 0.0.0.0:8474 is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it',
+  });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474', '--toxiproxy-allow-remote'], {}), { kind: 'run', options: { toxiproxyAllowRemote: true } });
+  t.match(parseCommand(['--toxiproxy-address', 'localhost'], {}), { kind: 'usage-error', message: /is not HOST:PORT/ });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474', '--workers', '2'], {}), { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' });
+});
