@@ -16,8 +16,11 @@ import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
 import { errorMessage } from './errors.js';
+import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
+import type { NativePump } from './proxy/native-pump.js';
+import { selectPump } from './proxy/pump-choice.js';
 import { Registry } from './proxy/registry.js';
 import type { LeaseObserver } from './proxy/port-ledger.js';
 import { Resolver, type LookupFn } from './proxy/resolver.js';
@@ -27,6 +30,8 @@ import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
 import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
 import { describeServicePort } from './cli/describe.js';
+import { ProxyCollection } from './toxiproxy/proxy-collection.js';
+import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
@@ -44,7 +49,10 @@ function listenEnvironment(options: Options, running?: DesiredState): ListenEnvi
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
-    reserved: adminAddresses(options),
+    reserved: [
+      ...adminAddresses(options),
+      ...(options.toxiproxy === undefined ? [] : [{ address: options.toxiproxy.host, port: options.toxiproxy.port, what: 'toxiproxy API' }]),
+    ],
     udp: workerIndex() <= 1,
     ...(typeof range === 'string' ? {} : { serviceRange: range }),
     ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
@@ -80,6 +88,10 @@ export async function loadDesired(options: Options, expect?: PathKind, running?:
 
 export type ReloadOutcome = 'applied' | 'invalid' | 'unchanged' | 'unsettled';
 
+function pumpOf(native: NativePump | undefined): { nativePump?: NativePump } {
+  return native === undefined ? {} : { nativePump: native };
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -103,6 +115,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly admin: A | undefined;
   /** DNS zone and server, hosts-file block: names for the applied Services. */
   readonly names: NameService;
+  /** The native splice pump when --pump native and it is built; undefined: the JS pump carries everything. */
+  readonly nativePump: NativePump | undefined;
   /** Reloads, readiness changes and listener state changes, for whoever watches (the admin feed). */
   readonly events = new EventEmitter<SvcproxyEvents>();
   readonly status: ReloadStatus = {
@@ -115,8 +129,14 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     appliedHash: '',
     appliedAt: 0,
   };
+  /** Declared Faults and toxiproxy-API toxics; consulted once per new connection. */
+  readonly faults = new FaultTable();
+  /** The toxiproxy-compatible API (--toxiproxy-address), a server of its own; undefined when off. */
+  readonly toxiproxy: ToxiproxyServer | undefined;
   draining = false;
   adminPort = 0;
+  toxiproxyPort = 0;
+  private faultTimer: NodeJS.Timeout | undefined;
   private state: DesiredState = EMPTY_STATE;
   private watcher: ConfigWatcher | undefined;
   private kind: PathKind | undefined;
@@ -136,22 +156,35 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       },
       log,
     );
+    // --pump: the native pump when chosen and built; the choice is logged once, here.
+    this.nativePump = selectPump(options.pump, log);
     this.registry = new Registry(
       {
         halfCloseTimeoutMs: options.halfCloseTimeoutMs,
         dialTimeoutsMs: DIAL_TIMEOUTS_MS,
         keepAliveMs: options.tcpKeepAliveMs,
+        ...pumpOf(this.nativePump),
         ...(parts.readClientAddresses === true ? { readClientAddresses: true } : {}),
       },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),
       parts.onLeaseEnd,
+      this.faults,
     );
+    this.faults.onChange = () => this.events.emit('toxics');
     this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
+    const api = log.child({ component: 'toxiproxy-api' });
+    this.toxiproxy =
+      options.toxiproxy === undefined
+        ? undefined
+        : new ToxiproxyServer(
+            new ProxyCollection(this.registry, this.faults, this.registry.options, this.registry.context, api, options.toxiproxyAllowRemote === true),
+            api,
+          );
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */
@@ -189,6 +222,13 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (this.admin !== undefined) {
       this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
       this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+    }
+    if (this.toxiproxy !== undefined && this.options.toxiproxy !== undefined) {
+      const { host, port } = this.options.toxiproxy;
+      this.toxiproxyPort = await this.toxiproxy.listen(host, port);
+      const loopback = host.startsWith('127.') || host === '::1';
+      if (!loopback) this.log.warn({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
+      this.log.info({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API listening');
     }
     this.kind = first.kind;
     await this.applyLoaded(first, 'start');
@@ -260,6 +300,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
+    this.faults.setDeclared(loaded.state.faults, Date.now());
+    this.faults.retainCounters(new Set([...loaded.state.servicePorts.keys()].map(String)));
+    this.scheduleFaults();
     this.probes.sync(loaded.state.probes);
     try {
       await this.names.update(loaded.state.services);
@@ -275,6 +318,20 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
+  }
+
+  /** Wakes up when a Fault's `after` or `for` runs out: the feed hears of it and expired toxics release their connections. */
+  private scheduleFaults(): void {
+    clearTimeout(this.faultTimer);
+    const next = this.faults.nextScheduleChange(Date.now());
+    if (next === undefined || this.draining) return;
+    // setTimeout holds at most 2^31-1 ms; a longer wait just wakes up early and re-arms.
+    this.faultTimer = setTimeout(() => {
+      this.faults.expire(Date.now());
+      this.events.emit('toxics');
+      this.scheduleFaults();
+    }, Math.min(2 ** 31 - 1, Math.max(0, next - Date.now()) + 1));
+    this.faultTimer.unref();
   }
 
   /** One log line per Service port whose addresses are new or changed: every address it is served on. */
@@ -295,6 +352,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
    */
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
+    clearTimeout(this.faultTimer);
     this.watcher?.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
@@ -306,6 +364,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.warn({ connections: this.registry.tracker.active }, 'drain timeout; resetting the remaining connections');
       this.registry.tracker.resetAll();
     }
+    await this.toxiproxy?.close();
     await this.admin?.close();
     this.log.info('stopped');
   }

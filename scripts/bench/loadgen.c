@@ -315,8 +315,11 @@ static int bulk(struct sockaddr_in sa, long conns, long bytes) {
     jobs[i].start = &start;
     pthread_create(&threads[i], NULL, bulk_thread, &jobs[i]);
   }
-  pthread_barrier_wait(&start);
+  /* t0 before releasing the workers: on a busy machine a worker can finish its
+   * whole upload before this thread runs again, and a t0 taken after the barrier
+   * then comes after the end (0 s, "mbps":inf). */
   double t0 = now_s(), end = t0;
+  pthread_barrier_wait(&start);
   for (long i = 0; i < conns; i++) {
     pthread_join(threads[i], NULL);
     if (jobs[i].done > end) end = jobs[i].done;
@@ -324,7 +327,7 @@ static int bulk(struct sockaddr_in sa, long conns, long bytes) {
   }
   double secs = end - t0;
   printf("{\"mode\":\"bulk\",\"conns\":%ld,\"bytes\":%.0f,\"seconds\":%.6f,\"mbps\":%.1f,", conns, (double)bytes * (double)conns, secs,
-         (double)bytes * (double)conns / secs / 1e6);
+         secs > 0 ? (double)bytes * (double)conns / secs / 1e6 : 0);
   print_cpu();
   printf("}\n");
   return 0;

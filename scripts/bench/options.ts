@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { assertLoopback, NotLoopbackError } from './loopback.js';
 
-export const TARGET_NAMES = ['direct', 'svcproxy', 'haproxy', 'nginx'] as const;
+/** svcproxy runs twice: with its native splice pump (`svcproxy`) and with its JavaScript pump (`svcproxy-js`). */
+export const TARGET_NAMES = ['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Impl = 'auto' | 'c' | 'node';
 const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
@@ -94,8 +95,9 @@ export type Parsed = { readonly kind: 'run'; readonly options: BenchOptions } | 
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-Measures svcproxy against a direct connection and, when installed, HAProxy and
-nginx (stream), on loopback only, with its own backends and load generator.
+Measures svcproxy (native pump, and --pump js) against a direct connection, a
+bare Node pipe() proxy and, when installed, HAProxy and nginx (stream), on
+loopback only, with its own backends and load generator.
 
 Options:
   --smoke              tiny sizes, one run each (seconds; what the tests use)

@@ -16,6 +16,10 @@ export const FIGURE_KEYS = [
   'rtt_p50_us',
   'rtt_p99_us',
   'rtt_p999_us',
+  'bulk1_cpu_s_per_GiB',
+  'bulk16_cpu_s_per_GiB',
+  'rate_cpu_us_per_conn',
+  'rtt_cpu_us_per_rt',
   'rss_idle_MiB',
   'rss_held_MiB',
   'rss_per_conn_KiB',
@@ -28,8 +32,25 @@ export interface FigureDef {
   readonly label: string;
   readonly unit: string;
   readonly better: 'higher' | 'lower';
-  /** Where a run's value comes from: the generator's JSON field (steps 1-4). */
+  /** Where a run's value comes from: the generator's JSON field (steps 1-4)... */
   readonly field?: string;
+  /** ...or a function of the whole run (the proxy's CPU per unit of work); undefined where there is no proxy. */
+  readonly perRun?: (run: RunRecord) => number | undefined;
+}
+
+const GiB = 1024 ** 3;
+
+/**
+ * The proxy's CPU time (user + system, its whole process group: every thread,
+ * the native pump's included) per unit of work. Steady on a shared machine,
+ * where wall-clock figures are not. A run's CPU includes its warm-up, so the
+ * per-connection and per-round-trip figures are a few % high for every
+ * target alike.
+ */
+function proxyCpuPer(run: RunRecord, units: number | undefined, scale: number): number | undefined {
+  const cpu = run.usage.proxyCpuS;
+  if (cpu === undefined || units === undefined || units <= 0) return undefined;
+  return (cpu * scale) / units;
 }
 
 export const FIGURES: readonly FigureDef[] = [
@@ -41,6 +62,10 @@ export const FIGURES: readonly FigureDef[] = [
   { key: 'rtt_p50_us', step: 'rtt', label: '4. round trip p50', unit: 'µs', better: 'lower', field: 'p50_us' },
   { key: 'rtt_p99_us', step: 'rtt', label: '4. round trip p99', unit: 'µs', better: 'lower', field: 'p99_us' },
   { key: 'rtt_p999_us', step: 'rtt', label: '4. round trip p99.9', unit: 'µs', better: 'lower', field: 'p999_us' },
+  { key: 'bulk1_cpu_s_per_GiB', step: 'bulk1', label: '1. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
+  { key: 'bulk16_cpu_s_per_GiB', step: 'bulk16', label: '2. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
+  { key: 'rate_cpu_us_per_conn', step: 'rate', label: '3. proxy CPU per conn', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['connections'], 1e6) },
+  { key: 'rtt_cpu_us_per_rt', step: 'rtt', label: '4. proxy CPU per round trip', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['count'], 1e6) },
   { key: 'rss_idle_MiB', step: 'memory', label: '5. RSS, no conns', unit: 'MiB', better: 'lower' },
   { key: 'rss_held_MiB', step: 'memory', label: '5. RSS, conns held', unit: 'MiB', better: 'lower' },
   { key: 'rss_per_conn_KiB', step: 'memory', label: '5. RSS per conn', unit: 'KiB', better: 'lower' },
@@ -107,9 +132,10 @@ export function figuresOf(runs: readonly RunRecord[], memory: MemoryResult | und
   const figures: Figures = {};
   const spread: Partial<Record<FigureKey, readonly [number, number]>> = {};
   for (const f of FIGURES) {
-    if (f.field === undefined) continue;
-    const field = f.field;
-    const values = runs.filter((r) => r.step === f.step).map((r) => r.output[field]).filter((v): v is number => v !== undefined);
+    const { field, perRun } = f;
+    const valueOf = field !== undefined ? (r: RunRecord): number | undefined => r.output[field] : perRun;
+    if (valueOf === undefined) continue;
+    const values = runs.filter((r) => r.step === f.step).map(valueOf).filter((v): v is number => v !== undefined);
     if (values.length === 0) continue;
     figures[f.key] = median(values);
     spread[f.key] = [Math.min(...values), Math.max(...values)];
@@ -160,6 +186,8 @@ export function ratiosOf(figures: Partial<Record<TargetName, Figures>>): BenchRe
 export function formatValue(value: number | undefined, unit: string): string {
   if (value === undefined || !Number.isFinite(value)) return '-';
   if (unit === 'MiB' || unit === 'KiB') return value.toFixed(1);
+  if (unit === 'CPU-s') return value.toFixed(3);
+  if (unit === 'CPU-µs') return value.toFixed(1);
   if (unit === 'µs' && value < 100) return value.toFixed(1);
   return Math.round(value).toLocaleString('en-US');
 }
@@ -168,10 +196,16 @@ export function formatRatio(value: number | undefined): string {
   return value === undefined ? '-' : `${value.toFixed(2)}x`;
 }
 
-/** The ratio columns printed: svcproxy against everything else, then each peer against direct. */
+/**
+ * The ratio columns printed: svcproxy (native pump) against everything else,
+ * its JS pump against the bare Node pipe proxy (the issue 16 target), then
+ * each peer against direct.
+ */
 export function ratioColumns(present: readonly TargetName[]): Array<[TargetName, TargetName]> {
   const cols: Array<[TargetName, TargetName]> = [];
   for (const ref of present) if (ref !== 'svcproxy' && present.includes('svcproxy')) cols.push(['svcproxy', ref]);
+  if (present.includes('svcproxy-js') && present.includes('node-pipe')) cols.push(['svcproxy-js', 'node-pipe']);
+  if (present.includes('svcproxy-js') && present.includes('haproxy')) cols.push(['svcproxy-js', 'haproxy']);
   for (const t of present) if (t !== 'direct' && t !== 'svcproxy') cols.push([t, 'direct']);
   return cols;
 }

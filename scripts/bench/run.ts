@@ -11,7 +11,7 @@ import type { BenchOptions, TargetName } from './options.js';
 import { fdSoftLimit, type Processes, type Tracked } from './processes.js';
 import { cpuOf, figuresOf, FIGURES, formatValue, ratiosOf, type BenchResults, type TargetReport } from './report.js';
 import { memoryStep, runStep, STEP_TITLES, type MemoryResult, type RunRecord, type StepContext, type StepKey } from './steps.js';
-import { direct, haproxyDriver, nginxDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
+import { direct, haproxyDriver, nginxDriver, nodePipeDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
 import { prepareTools } from './tools.js';
 import type { PortPair } from './configs.js';
 
@@ -68,7 +68,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : [];
     return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64, nodeArgs, cpus: pin.proxy };
   };
-  const { reports, running } = await startTargets(options, (name) => startCtx(name, options.cpuProf), progress);
+  const { reports, running } = await startTargets(options, (name) => startCtx(name, options.cpuProf && name.startsWith('svcproxy')), progress);
 
   const runs: RunRecord[] = [];
   const steps = (['bulk1', 'bulk16', 'rate', 'rtt'] as const).filter((s) => options.steps.includes(s));
@@ -90,7 +90,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   if (options.cpuProf) progress(`svcproxy CPU profile written under ${profiles}`);
 
   const memory: Partial<Record<TargetName, MemoryResult>> = {};
-  if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress);
+  if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress, notes);
   const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
   return { ...assemble(options, sizes, tools, reports, runs, memory, notes), fdLimits };
@@ -114,13 +114,20 @@ async function startTargets(
   startCtx: (name: string) => Promise<StartContext>,
   progress: (line: string) => void,
 ): Promise<{ reports: TargetReport[]; running: Array<{ driver: Driver; target: Target }> }> {
-  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy, options.workers), haproxyDriver(), nginxDriver()];
+  const all: Driver[] = [
+    direct,
+    svcproxyDriver(options.svcproxy, 'native', options.workers),
+    svcproxyDriver(options.svcproxy, 'js', options.workers),
+    nodePipeDriver(),
+    haproxyDriver(),
+    nginxDriver(),
+  ];
   const reports: TargetReport[] = [];
   const running: Array<{ driver: Driver; target: Target }> = [];
   for (const driver of all.filter((d) => options.targets.includes(d.name))) {
     const found = driver.detect();
     if (!found.ok) {
-      if (driver.name === 'svcproxy') throw new Error(`svcproxy: ${found.note}`);
+      if (found.required === true) throw new Error(`${driver.name}: ${found.note}`);
       progress(`${driver.name}: skipped: ${found.note}`);
       reports.push({ name: driver.name, available: false, version: '', setup: '', note: found.note });
       continue;
@@ -129,7 +136,7 @@ async function startTargets(
     try {
       target = await driver.start(await startCtx(driver.name));
     } catch (err: unknown) {
-      if (driver.name === 'svcproxy') throw err;
+      if (driver.name === 'svcproxy' || driver.name === 'svcproxy-js') throw err;
       const note = `installed but did not start: ${err instanceof Error ? err.message : String(err)}`;
       progress(`${driver.name}: skipped: ${note}`);
       reports.push({ name: driver.name, available: false, version: found.version, setup: found.setup, note });
@@ -151,6 +158,7 @@ async function memorySteps(
   startCtx: (name: string) => Promise<StartContext>,
   memory: Partial<Record<TargetName, MemoryResult>>,
   progress: (line: string) => void,
+  notes: string[],
 ): Promise<void> {
   const sizes = ctx.sizes;
   progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
@@ -160,6 +168,7 @@ async function memorySteps(
       throw new Error(`${driver.name}, ${STEP_TITLES.memory}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     memory[driver.name] = m;
+    if (m.perConnBytes < 0) notes.push(`${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`);
     progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
   }
 }

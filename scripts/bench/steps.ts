@@ -94,14 +94,24 @@ export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory'>, targ
 
 export interface MemoryResult {
   readonly held: number;
+  /** Medians of the samples with no connection held and with `held` held. */
   readonly rssBeforeBytes: number;
   readonly rssHeldBytes: number;
+  /** (held - before) / held; see memoryStep for why it cannot go negative by accident. */
   readonly perConnBytes: number;
+  /** Lowest and highest sample of each state: the spread behind the medians. */
+  readonly rssBeforeSpread: readonly [number, number];
+  readonly rssHeldSpread: readonly [number, number];
+  /** A full garbage collection was forced (through the inspector) before each state was sampled: Node targets. */
+  readonly gcForced: boolean;
   readonly openSeconds: number;
   readonly fdLimit: number | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** RSS samples taken after each state settled. */
+const SAMPLES = 5;
 
 /** Samples the group's RSS every 100 ms until two samples in a row move less than 0.5% (2 s at most). */
 async function settledRss(pgid: number): Promise<number> {
@@ -116,30 +126,90 @@ async function settledRss(pgid: number): Promise<number> {
   return last;
 }
 
+/** Once settled, SAMPLES readings 100 ms apart: their median and their spread. */
+async function steadyRss(pgid: number): Promise<{ median: number; spread: readonly [number, number] }> {
+  await settledRss(pgid);
+  const samples: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    if (i > 0) await sleep(100);
+    samples.push(groupUsage(pgid).rssBytes);
+  }
+  samples.sort((a, b) => a - b);
+  return { median: samples[Math.floor(samples.length / 2)] ?? 0, spread: [samples[0] ?? 0, samples.at(-1) ?? 0] };
+}
+
+/** The inspector URL a process started with --inspect=HOST:0 printed on stderr. */
+function inspectorUrl(stderr: string): string | undefined {
+  return /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
+}
+
+/** Asks V8 for a full garbage collection through the inspector protocol (HeapProfiler.collectGarbage). */
+async function forceGc(url: string): Promise<void> {
+  const ws = new WebSocket(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => resolve());
+      ws.addEventListener('error', () => reject(new Error(`inspector at ${url}: cannot connect`)));
+    });
+    const answered = new Promise<void>((resolve) => {
+      ws.addEventListener('message', (event: MessageEvent) => {
+        if ((JSON.parse(String(event.data)) as { id?: number }).id === 1) resolve();
+      });
+    });
+    ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    const timeout = sleep(10_000).then(() => {
+      throw new Error(`inspector at ${url}: no answer to collectGarbage`);
+    });
+    await Promise.race([answered, timeout]);
+  } finally {
+    ws.close();
+  }
+}
+
 /**
  * Step 5 on a fresh instance: a short warm-up (connections opened and closed),
- * RSS before, then `held` connections opened through the proxy (each proven
- * with a 1-byte echo) and left idle, RSS again once it has settled.
+ * RSS with no connection, then `held` connections opened through the proxy
+ * (each proven with a 1-byte echo) and left idle, RSS again.
+ *
+ * Why the per-connection figure cannot go negative by accident: a Node proxy's
+ * heap holds whatever garbage the warm-up left until V8 gets round to it, and
+ * when that collection fell between the two samples the difference went below
+ * zero on a busy machine. So for a Node target (started with the inspector on
+ * loopback) a full GC is forced before each state is sampled, and each state is
+ * sampled SAMPLES times once settled; the medians are compared and the spread
+ * reported. C proxies have no collector: the samples alone.
  */
 export async function memoryStep(ctx: StepContext, driver: Driver, start: StartContext, held: number): Promise<MemoryResult> {
-  const target = await driver.start(start);
+  const gcForced = driver.node === true;
+  const target = await driver.start(gcForced ? { ...start, nodeArgs: [...(start.nodeArgs ?? []), `--inspect=${ctx.host}:0`] } : start);
   const proc = target.process;
   if (proc === undefined) throw new Error(`${driver.name}: no proxy process to measure`);
+  const collect = async (): Promise<void> => {
+    if (!gcForced) return;
+    const url = inspectorUrl(proc.stderr());
+    if (url === undefined) throw new Error(`${driver.name}: started with --inspect but printed no inspector URL`);
+    await forceGc(url);
+  };
   try {
     await runGenerator(ctx, target, 'rate', [target.ports.echo, 1, 16, 200, 0, 2000], 15_000);
     await sleep(300);
-    const rssBeforeBytes = await settledRss(proc.pid);
+    await collect();
+    const before = await steadyRss(proc.pid);
     const { command, args } = ctx.tools.command('hold', [ctx.host, target.ports.echo, held, 60_000]);
     const gen = ctx.processes.spawn('loadgen hold', command, args, { fdLimit: held + 1024, stdin: 'pipe', cpus: ctx.loadCpus });
     try {
       const line = await gen.waitForLine((l) => l.includes('"held"') || l.includes('"error"'), 65_000);
       const opened = numbers(line);
-      const rssHeldBytes = await settledRss(proc.pid);
+      await collect();
+      const heldRss = await steadyRss(proc.pid);
       return {
         held,
-        rssBeforeBytes,
-        rssHeldBytes,
-        perConnBytes: (rssHeldBytes - rssBeforeBytes) / held,
+        rssBeforeBytes: before.median,
+        rssHeldBytes: heldRss.median,
+        perConnBytes: (heldRss.median - before.median) / held,
+        rssBeforeSpread: before.spread,
+        rssHeldSpread: heldRss.spread,
+        gcForced,
         openSeconds: opened['seconds'] ?? 0,
         fdLimit: target.fdLimit,
       };

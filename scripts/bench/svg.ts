@@ -5,7 +5,14 @@
 import { FIGURES, formatRatio, formatValue, type BenchResults, type FigureKey } from './report.js';
 import { TARGET_NAMES, type TargetName } from './options.js';
 
-const COLORS: Record<TargetName, string> = { direct: '#8c8c8c', svcproxy: '#2b6cb0', haproxy: '#dd6b20', nginx: '#2f855a' };
+const COLORS: Record<TargetName, string> = {
+  direct: '#8c8c8c',
+  svcproxy: '#2b6cb0',
+  'svcproxy-js': '#63b3ed',
+  'node-pipe': '#805ad5',
+  haproxy: '#dd6b20',
+  nginx: '#2f855a',
+};
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -59,7 +66,7 @@ export function renderSvg(results: BenchResults): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
 <style>.h{font-size:15px;font-weight:bold}.s{font-size:11px;fill:#555}.t{font-size:12px;font-weight:bold}.l{font-size:11px;text-anchor:end}.v{font-size:11px}</style>
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="10" y="20" class="h">svcproxy bench: direct vs svcproxy vs HAProxy vs nginx (loopback)</text>
+<text x="10" y="20" class="h">svcproxy bench: direct vs svcproxy (native, js) vs Node pipe vs HAProxy vs nginx (loopback)</text>
 <text x="10" y="36" class="s">${escapeXml(subtitle)}</text>
 ${panels.join('\n')}
 </svg>

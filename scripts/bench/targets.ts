@@ -1,7 +1,8 @@
 /**
  * What the load generator points at: `direct` (the backends themselves),
- * svcproxy (the built dist/main.js with a temp config), and HAProxy and nginx
- * when installed. A driver detects its program (or says why it is skipped)
+ * svcproxy (the built dist/main.js with a temp config) with its native pump
+ * and with `--pump js`, a bare Node pipe() proxy, and HAProxy and nginx when
+ * installed. A driver detects its program (or says why it is skipped)
  * and starts an instance listening on two free loopback ports, one in front
  * of each backend.
  */
@@ -9,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { haproxyConfig, nginxConfig, svcproxyManifests, type PortPair } from './configs.js';
 import { assertLoopback } from './loopback.js';
 import type { TargetName } from './options.js';
@@ -39,10 +41,15 @@ export interface Target {
   readonly fdLimit: number | undefined;
 }
 
-type Detected = { readonly ok: true; readonly version: string; readonly setup: string } | { readonly ok: false; readonly note: string };
+type Detected =
+  | { readonly ok: true; readonly version: string; readonly setup: string }
+  /** `required`: the run cannot go on without it (svcproxy's entry point missing). */
+  | { readonly ok: false; readonly note: string; readonly required?: boolean };
 
 export interface Driver {
   readonly name: TargetName;
+  /** A Node process: the memory step can force a garbage collection in it (through the inspector) before sampling. */
+  readonly node?: boolean;
   detect(): Detected;
   start(ctx: StartContext): Promise<Target>;
 }
@@ -121,26 +128,80 @@ export const direct: Driver = {
   start: (ctx) => Promise.resolve({ name: 'direct', ports: ctx.backends, process: undefined, fdLimit: undefined }),
 };
 
+const ADDON = join('native', 'splice-pump', 'build', 'Release', 'splice_pump.node');
+
+/** The native splice pump built next to an svcproxy entry point (dist/main.js or build/src/main.js), if any. */
+export function addonNear(entry: string): string | undefined {
+  let dir = dirname(resolve(entry));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, ADDON))) return join(dir, ADDON);
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
 /**
- * svcproxy as users run it: `node --enable-source-maps dist/main.js`, logging at warn (nothing per connection);
- * `workers` > 1 adds `--workers N`.
+ * svcproxy as users run it: `node --enable-source-maps dist/main.js`, logging
+ * at warn (nothing per connection), with `--pump native` (target `svcproxy`)
+ * or `--pump js` (target `svcproxy-js`); `workers` > 1 adds `--workers N`.
  */
-export function svcproxyDriver(entry: string, workers = 1): Driver {
+export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native', workers = 1): Driver {
   const path = resolve(entry);
   const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
+  const name = pump === 'native' ? 'svcproxy' : 'svcproxy-js';
   return {
-    name: 'svcproxy',
+    name,
+    node: true,
     detect() {
-      if (!existsSync(path)) return { ok: false, note: `${path} not found (npm run build)` };
+      if (!existsSync(path)) return { ok: false, note: `${path} not found (npm run build)`, required: true };
+      if (pump === 'native' && addonNear(path) === undefined) {
+        return { ok: false, note: 'the native splice pump is not built (npm ci builds it on Linux with a compiler)' };
+      }
       const version = firstLine(process.execPath, [path, '--version']);
-      return { ok: true, version: `${version} on Node ${process.version}`, setup: `node --enable-source-maps ${entry} --log-level warn${workerArgs.map((a) => ` ${a}`).join('')}` };
+      return {
+        ok: true,
+        version: `${version} on Node ${process.version}`,
+        setup: `node --enable-source-maps ${entry} --pump ${pump} --log-level warn${workerArgs.map((a) => ` ${a}`).join('')}`,
+      };
     },
     async start(ctx) {
       const ports = await freePair(ctx.host);
       const admin = await freePort(ctx.host);
       await writeFile(join(ctx.dir, 'bench.yaml'), svcproxyManifests({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections }));
-      const args = [...(ctx.nodeArgs ?? []), '--enable-source-maps', path, '--config', ctx.dir, '--bind-address', ctx.host, '--admin-address', `${ctx.host}:${admin}`, '--log-level', 'warn', ...workerArgs];
-      return launch(ctx, 'svcproxy', process.execPath, args, ports);
+      const args = [
+        ...(ctx.nodeArgs ?? []),
+        '--enable-source-maps',
+        path,
+        '--config',
+        ctx.dir,
+        '--bind-address',
+        ctx.host,
+        '--admin-address',
+        `${ctx.host}:${admin}`,
+        '--log-level',
+        'warn',
+        '--pump',
+        pump,
+        ...workerArgs,
+      ];
+      return launch(ctx, name, process.execPath, args, ports);
+    },
+  };
+}
+
+/** The bare Node proxy (node-pipe-proxy.ts, compiled next to this file): the floor any JS pump stands on. */
+export function nodePipeDriver(script: string = fileURLToPath(new URL('node-pipe-proxy.js', import.meta.url))): Driver {
+  return {
+    name: 'node-pipe',
+    node: true,
+    detect() {
+      if (!existsSync(script)) return { ok: false, note: `${script} not found` };
+      return { ok: true, version: `Node ${process.version}`, setup: 'net.createServer + socket.pipe() both ways, allowHalfOpen, noDelay' };
+    },
+    async start(ctx) {
+      const ports = await freePair(ctx.host);
+      const args = [...(ctx.nodeArgs ?? []), script, ctx.host, ports.discard, ports.echo, ctx.backends.discard, ctx.backends.echo].map(String);
+      return launch(ctx, 'node-pipe', process.execPath, args, ports);
     },
   };
 }

@@ -16,7 +16,8 @@
  *   every snapshot itself, so a sum would count each change N times.
  */
 import type { HistogramData } from './exposition.js';
-import type { AccessLogCounters, AdminSnapshot, ReloadCounters, WorkerView } from './model.js';
+import type { ToxicCounterEntry } from '../faults/fault-table.js';
+import type { AccessLogCounters, AdminSnapshot, NativePumpStats, ReloadCounters, WorkerView } from './model.js';
 import { mergeProcessSamples, type ProcessSample } from './process-metrics.js';
 import type { ConfigView, EndpointView, ListenerView, ServicePortSnapshot, ServicePortTotals, ServicePortView } from './view.js';
 
@@ -266,6 +267,55 @@ export function aggregate(input: AggregateInput): AdminSnapshot {
     process: mergeProcessSamples([input.primary, ...snapshots.map((s) => s.process)], input.retired.cpu),
     workers: input.workers.map(workerView),
     ...mergeAccessLog(snapshots, input.retired),
+    toxicCounters: mergeToxicCounters(snapshots),
+    ...mergeNativePump(snapshots),
+  };
+}
+
+/** Each toxic's counters summed over the workers (a declared Fault acts in every worker). */
+function mergeToxicCounters(snapshots: readonly AdminSnapshot[]): ToxicCounterEntry[] {
+  const merged = new Map<string, ToxicCounterEntry>();
+  for (const s of snapshots) {
+    for (const e of s.toxicCounters) {
+      const key = [e.servicePort, e.source, e.owner, e.name, e.type, e.stream].join('\u0000');
+      const seen = merged.get(key);
+      const c = e.counters;
+      merged.set(
+        key,
+        seen === undefined
+          ? { ...e, counters: { ...c } }
+          : {
+              ...seen,
+              counters: {
+                applications: seen.counters.applications + c.applications,
+                delayedBytes: seen.counters.delayedBytes + c.delayedBytes,
+                droppedBytes: seen.counters.droppedBytes + c.droppedBytes,
+                heldBytes: seen.counters.heldBytes + c.heldBytes,
+              },
+            },
+      );
+    }
+  }
+  return [...merged.values()];
+}
+
+/** The native pump's figures summed over the workers that run it. */
+function mergeNativePump(snapshots: readonly AdminSnapshot[]): { nativePump?: NativePumpStats } {
+  const pumps = snapshots.flatMap((s) => (s.nativePump === undefined ? [] : [s.nativePump]));
+  if (pumps.length === 0) return {};
+  const sum = (f: (p: NativePumpStats) => number): number => pumps.reduce((a, p) => a + f(p), 0);
+  const fallbacks: Record<string, number> = {};
+  for (const p of pumps) addInto(fallbacks, p.fallbacks);
+  return {
+    nativePump: {
+      handedOff: sum((p) => p.handedOff),
+      fallbacks,
+      connections: sum((p) => p.connections),
+      pipes: sum((p) => p.pipes),
+      sparePipes: sum((p) => p.sparePipes),
+      pipeFailures: sum((p) => p.pipeFailures),
+      copiedChunks: sum((p) => p.copiedChunks),
+    },
   };
 }
 

@@ -58,6 +58,8 @@ svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-
 .compact .port-name { min-width:300px; font-weight:500; }
 .compact .stat { min-width:0; } .compact .stat b { display:inline; font-size:13px; } .compact .stat span { margin-left:3px; }
 .compact .sub { margin-top:0; }
+.toxics { margin:6px 0; font-size:12px; color:var(--bad); }
+.toxics .pill { margin-right:6px; font-weight:500; } .toxics .idle { color:var(--muted); }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
 
@@ -135,6 +137,18 @@ function stat(label, field) {
   return el('div', { class: 'stat' }, el('b', { 'data-field': field, text: '-' }), el('span', { text: label }));
 }
 
+function toxicText(x) {
+  var attrs = Object.keys(x.attributes).map(function (k) { return k + '=' + x.attributes[k]; }).join(' ');
+  return x.type + ' ' + x.stream + (attrs ? ' ' + attrs : '') + (x.toxicity < 1 ? ' toxicity=' + x.toxicity : '') +
+    ' (' + (x.source === 'api' ? 'API' : x.owner) + ')' + (x.active ? '' : ' waiting/ended');
+}
+
+function toxicPills(list) {
+  var box = el('span', { 'data-field': 'toxics' });
+  list.forEach(function (x) { box.appendChild(el('span', { class: 'pill' + (x.active ? '' : ' idle'), title: x.name, text: toxicText(x) })); });
+  return box;
+}
+
 function endpointSummary(endpoints) {
   var counts = {};
   endpoints.forEach(function (e) { var c = conditionOf(e).text; counts[c] = (counts[c] || 0) + 1; });
@@ -151,7 +165,8 @@ function renderEndpoints(p, live, unfold) {
     live.endpoints[e.id] = { active: active, total: total };
     rows.appendChild(el('tr', { 'data-endpoint': e.id },
       el('td', { text: e.id }), el('td', null, el('span', { class: 'pill ' + cond.cls, 'data-field': 'state', text: cond.text })),
-      el('td', { text: e.source + (e.pod ? ' ' + e.pod : '') }), active, total));
+      el('td', null, document.createTextNode(e.source + (e.pod ? ' ' + e.pod : '')), (e.toxics || []).length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null),
+      active, total));
   });
   var table = el('table', null, el('thead', null, el('tr', null, el('th', { text: 'endpoint' }), el('th', { text: 'condition' }),
     el('th', { text: 'source' }), el('th', { text: 'active' }), el('th', { text: 'connections' }))), rows);
@@ -187,7 +202,8 @@ function renderPort(p, unfold, compact) {
     live.byWorker = el('span', { class: 'muted', 'data-field': 'by-worker' });
     sub.appendChild(live.byWorker);
   }
-  var section = el('div', { class: 'port', 'data-key': p.key }, head, sub.firstChild ? sub : null, renderEndpoints(p, live, unfold));
+  var toxics = (p.toxics || []).length ? el('div', { class: 'toxics' }, document.createTextNode('toxics: '), toxicPills(p.toxics)) : null;
+  var section = el('div', { class: 'port', 'data-key': p.key }, head, sub.firstChild ? sub : null, toxics, renderEndpoints(p, live, unfold));
   live.head = head;
   live.svg = svg;
   live.peak = peak;
@@ -303,6 +319,7 @@ function logEvent(m) {
   if (m.type === 'reload') text = 'reload (' + m.trigger + '): ' + m.result + (m.result === 'success' ? ', ' + m.changes + ' changes' : ', ' + m.errors.length + ' problems');
   else if (m.type === 'listener') text = 'listener ' + m.listener + ' (' + m.servicePort + '): ' + m.state + (m.error ? ': ' + m.error : '');
   else if (m.type === 'readiness') text = 'pod ' + m.pod + ' ' + (m.ready ? 'ready' : 'not ready') + ': ' + m.reason;
+  else if (m.type === 'toxics') text = 'toxics changed';
   else return;
   if (m.worker !== undefined) text += ' (worker ' + m.worker + ')';
   var log = document.getElementById('events');

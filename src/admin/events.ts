@@ -6,6 +6,8 @@
  *   reload     every reload attempt, with its errors
  *   listener   a listener bound, failed to bind, or closed
  *   readiness  a probed Pod turned ready or not ready
+ *   toxics     the toxics in force changed (a Fault applied, started or
+ *              ended; a toxiproxy-API toxic added or removed)
  *   stats      every tick (1 s) while anyone listens: per Service port,
  *              active connections and per-second rates from deltas
  *
@@ -64,6 +66,8 @@ interface ServicePortTick {
   readonly upstreams: Readonly<Record<string, number>>;
   /** Connections per endpoint (`host:port`) since the Service port was created, for every declared endpoint. */
   readonly upstreamConnections: Readonly<Record<string, number>>;
+  /** Toxics in force on the port, `source:owner/name` (active ones only), port-wide and per endpoint together. */
+  readonly toxics: readonly string[];
 }
 
 type ReloadEvent = AdminEvents['reload'][0];
@@ -77,6 +81,7 @@ export type FeedMessage =
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
   | ({ readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & FromWorker)
   | ({ readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] } & FromWorker)
+  | ({ readonly type: 'toxics'; readonly time: number } & FromWorker)
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
 
 interface Totals {
@@ -109,6 +114,7 @@ export class EventFeed {
     this.broadcast({ type: 'listener', time: Date.now(), listener: e.key, servicePort: e.servicePort, state: e.state, error: e.error, ...worker(e) });
   private readonly onReadiness = (e: ReadinessEvent): void =>
     this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.services], ...worker(e) });
+  private readonly onToxics = (e: AdminEvents['toxics'][0]): void => this.broadcast({ type: 'toxics', time: Date.now(), ...worker(e) });
 
   /** @param model where ticks read their snapshots (the same as /metrics, so byte counts agree) and events come from. */
   constructor(
@@ -122,6 +128,7 @@ export class EventFeed {
     model.events.on('reload', this.onReload);
     model.events.on('listener', this.onListener);
     model.events.on('readiness', this.onReadiness);
+    model.events.on('toxics', this.onToxics);
   }
 
   /** WebSocket clients connected now. */
@@ -230,6 +237,7 @@ export class EventFeed {
         connectFailures: totals.connectFailures,
         upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
         upstreamConnections: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.connections])),
+        toxics: [...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`))],
       };
     });
     this.previous = current;
@@ -258,6 +266,7 @@ export class EventFeed {
     this.model.events.off('reload', this.onReload);
     this.model.events.off('listener', this.onListener);
     this.model.events.off('readiness', this.onReadiness);
+    this.model.events.off('toxics', this.onToxics);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }

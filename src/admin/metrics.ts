@@ -9,7 +9,7 @@
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
 import { Exposition, type Labels } from './exposition.js';
-import type { AdminSnapshot } from './model.js';
+import type { AdminSnapshot, NativePumpStats } from './model.js';
 import { writeProcessMetrics } from './process-metrics.js';
 import { portLabel, type EndpointView, type ServicePortSnapshot } from './view.js';
 
@@ -86,6 +86,30 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
   }
 }
 
+/**
+ * Toxic families: one series per toxic that met a connection, per Service
+ * port (labels as the other per-port families, plus the toxic's name, type,
+ * stream, source `config`/`api` and owner: the Fault or the API proxy).
+ */
+function writeToxicMetrics(out: Exposition, snapshot: AdminSnapshot): void {
+  const entries = snapshot.toxicCounters;
+  const ports = new Map(snapshot.servicePorts.map((s) => [s.view.key, s]));
+  const labelled = entries.map((e) => {
+    const s = ports.get(e.servicePort);
+    // An ad-hoc forward of the toxiproxy API has no Service: its proxy name stands in.
+    const base: Labels = s === undefined ? { namespace: '', service: e.owner, port: '' } : servicePortLabels(s);
+    return { labels: { ...base, toxic: e.name, type: e.type, stream: e.stream, source: e.source, owner: e.owner }, c: e.counters };
+  });
+  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof labelled)[number]['c']) => number): void => {
+    out.family(name, type, help);
+    for (const l of labelled) out.sample(name, l.labels, value(l.c));
+  };
+  family('svcproxy_toxic_applications_total', 'counter', 'Connections that got the toxic (after its toxicity draw).', (c) => c.applications);
+  family('svcproxy_toxic_delayed_bytes_total', 'counter', 'Bytes a latency, bandwidth or slicer toxic held back before passing them on.', (c) => c.delayedBytes);
+  family('svcproxy_toxic_dropped_bytes_total', 'counter', 'Bytes a toxic threw away: held by timeout at close, beyond limit_data, after reset_peer, or held when the connection ended.', (c) => c.droppedBytes);
+  family('svcproxy_toxic_held_bytes', 'gauge', 'Bytes held by the toxic now, across its connections.', (c) => c.heldBytes);
+}
+
 function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
   const { reloads: status, config } = input.snapshot;
   out
@@ -123,11 +147,34 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_worker_restarts_total', {}, workers.reduce((sum, w) => sum + w.restarts, 0));
 }
 
+/** The native splice pump's families, only when it runs (docs/metrics.md). */
+function writeNativePumpMetrics(out: Exposition, pump: NativePumpStats | undefined): void {
+  if (pump === undefined) return;
+  const thread = pump;
+  out
+    .family('svcproxy_native_pump_handoffs_total', 'counter', 'TCP connections handed to the native splice pump.')
+    .sample('svcproxy_native_pump_handoffs_total', {}, pump.handedOff)
+    .family('svcproxy_native_pump_fallbacks_total', 'counter', 'Eligible connections kept in the JS pump, by reason (dup:EMFILE, pipe:EMFILE, pending_write, slots...).');
+  for (const [reason, count] of Object.entries(pump.fallbacks)) out.sample('svcproxy_native_pump_fallbacks_total', { reason }, count);
+  out
+    .family('svcproxy_native_pump_connections', 'gauge', 'Connections the native pump owns now.')
+    .sample('svcproxy_native_pump_connections', {}, thread.connections)
+    .family('svcproxy_native_pump_pipes', 'gauge', 'Pipes of the native pump: in use (bytes in flight) or spare (pooled, empty).')
+    .sample('svcproxy_native_pump_pipes', { state: 'in_use' }, thread.pipes - thread.sparePipes)
+    .sample('svcproxy_native_pump_pipes', { state: 'spare' }, thread.sparePipes)
+    .family('svcproxy_native_pump_pipe_failures_total', 'counter', 'Pipes that could not be made (EMFILE, ENFILE).')
+    .sample('svcproxy_native_pump_pipe_failures_total', {}, thread.pipeFailures)
+    .family('svcproxy_native_pump_copied_chunks_total', 'counter', 'Chunks copied through user space because no pipe could be had.')
+    .sample('svcproxy_native_pump_copied_chunks_total', {}, thread.copiedChunks);
+}
+
 /** The whole /metrics body. */
 export function renderMetrics(input: MetricsInput): string {
   const out = new Exposition();
   writeProcessWideMetrics(out, input);
   writeServicePortMetrics(out, input.snapshot.servicePorts);
+  writeToxicMetrics(out, input.snapshot);
+  writeNativePumpMetrics(out, input.snapshot.nativePump);
   writeProcessMetrics(out, input.snapshot.process);
   return out.text();
 }

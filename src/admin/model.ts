@@ -6,6 +6,7 @@
  * they are the same for one process and for N.
  */
 import type { EventEmitter } from 'node:events';
+import type { ToxicCounterEntry } from '../faults/fault-table.js';
 import type { ProcessSample } from './process-metrics.js';
 import type { ConfigView, ServicePortSnapshot, ServiceView } from './view.js';
 
@@ -57,6 +58,22 @@ export interface AdminSnapshot {
   readonly workers?: readonly WorkerView[];
   /** With --access-log only. */
   readonly accessLog?: AccessLogCounters;
+  /** Every toxic's counters (Faults, toxiproxy-API toxics); [] when none. */
+  readonly toxicCounters: readonly ToxicCounterEntry[];
+  /** The native splice pump's figures, when it runs (--pump native and built). */
+  readonly nativePump?: NativePumpStats;
+}
+
+/** What the native splice pump reports, as plain numbers. */
+export interface NativePumpStats {
+  readonly handedOff: number;
+  /** Eligible connections kept in the JS pump, by reason. */
+  readonly fallbacks: Readonly<Record<string, number>>;
+  readonly connections: number;
+  readonly pipes: number;
+  readonly sparePipes: number;
+  readonly pipeFailures: number;
+  readonly copiedChunks: number;
 }
 
 /** What happens, for the feed; `worker` says which worker it happened in (with --workers). */
@@ -64,6 +81,8 @@ export interface AdminEvents {
   reload: [{ readonly trigger: string; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number; readonly worker?: number }];
   listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string; readonly worker?: number }];
   readiness: [{ readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[]; readonly worker?: number }];
+  /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
+  toxics: [{ readonly worker?: number }];
 }
 
 /** `view` reads; `metrics` also starts a new event-loop delay interval (per scrape, as documented). */

@@ -6,6 +6,7 @@
  * the proxy: the structural types below expose only what is read.
  */
 import type { EventEmitter } from 'node:events';
+import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/fault-table.js';
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { ServicePortStats } from '../proxy/stats.js';
@@ -39,17 +40,33 @@ export interface RegistryReadable {
   readonly listeners: ReadonlyMap<string, ListenerReadable>;
 }
 
+/** What the admin reads of the native splice pump (NativePump), when it runs. */
+export interface NativePumpReadable {
+  readonly counts: { readonly handedOff: number; readonly fallbacks: ReadonlyMap<string, number> };
+  threadStats(): { readonly connections: number; readonly pipes: number; readonly sparePipes: number; readonly pipeFailures: number; readonly copiedChunks: number };
+}
+
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */
 export interface AdminSource {
   readonly options: { readonly config: string; readonly clusterDomain?: string };
   /** Every Service with its addresses (absent: none shown). */
   readonly services?: ReadonlyMap<string, ServiceInfo>;
+  /** The native pump, undefined when the JS pump carries every connection (--pump js, or not built). */
+  readonly nativePump: NativePumpReadable | undefined;
   readonly status: Readonly<ReloadStatus>;
   readonly ready: { readonly ready: boolean; readonly reason: string };
   readonly draining: boolean;
   readonly registry: RegistryReadable;
   readonly probes: { isReady(pod: string): boolean };
   readonly events: EventEmitter<SvcproxyEvents>;
+  /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
+  readonly faults?: FaultsReadable;
+}
+
+/** What the admin reads of the FaultTable. */
+interface FaultsReadable {
+  views(key: string, endpoints: readonly ConnectionTarget[], now: number): { port: ToxicView[]; byEndpoint: Map<string, ToxicView[]> };
+  counterEntries(): ToxicCounterEntry[];
 }
 
 export interface EndpointView {
@@ -67,6 +84,8 @@ export interface EndpointView {
   readonly ejected: boolean;
   readonly activeConnections: number;
   readonly connections: number;
+  /** Toxics aimed at this endpoint (a Fault's pod, endpoint or podSelector target). */
+  readonly toxics: readonly ToxicView[];
 }
 
 export interface ListenerView {
@@ -111,6 +130,8 @@ export interface ServicePortView {
   readonly totals: ServicePortTotals;
   /** With --workers only: each worker's share of the totals, by worker slot. */
   readonly workers?: ReadonlyArray<{ readonly worker: number; readonly totals: ServicePortTotals }>;
+  /** Toxics on every connection of the port (a Fault on the Service or port, toxiproxy-API toxics). */
+  readonly toxics: readonly ToxicView[];
 }
 
 /** A view plus what only /metrics needs. */
@@ -124,7 +145,7 @@ export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): str
   return view.portName === '' ? String(view.port) : view.portName;
 }
 
-function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean): EndpointView[] {
+function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean, toxics: ReadonlyMap<string, ToxicView[]>): EndpointView[] {
   const plan = proxy.current;
   const ejected = new Set(proxy.ejected());
   return plan.endpoints.map((e) => {
@@ -142,6 +163,7 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
       ejected: ejected.has(id),
       activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
       connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
+      toxics: toxics.get(id) ?? [],
     };
   });
 }
@@ -167,6 +189,8 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
     const plan = proxy.current;
     const { stats } = proxy;
     const counted = proxy.bytes();
+    const targets = plan.endpoints.map((e) => ({ id: hostPort(e.host, e.port), pod: e.pod }));
+    const toxics = source.faults?.views(plan.key, targets, Date.now()) ?? { port: [], byEndpoint: new Map<string, ToxicView[]>() };
     const view: ServicePortView = {
       key: plan.key,
       namespace: plan.namespace,
@@ -176,7 +200,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
       protocol: plan.protocol,
       targetPort: plan.targetPort,
       listeners: listeners.get(plan.key) ?? [],
-      endpoints: endpointViews(proxy, podReady),
+      endpoints: endpointViews(proxy, podReady, toxics.byEndpoint),
       totals: {
         connections: stats.connections,
         activeConnections: stats.active,
@@ -187,6 +211,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
         closed: { ...stats.closed },
         idleTimeouts: stats.closed.idle_timeout,
       },
+      toxics: toxics.port,
     };
     snapshots.push({ view, connectSeconds: stats.connectSeconds });
   }

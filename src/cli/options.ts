@@ -11,6 +11,7 @@ import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseLoopbackRange } from '../state/address-allocator.js';
 import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
+import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 import { DEFAULT_ADMIN_ADDRESS, parseHostPort, type HostPortAddress } from './host-port.js';
 
 export interface Options {
@@ -33,6 +34,10 @@ export interface Options {
   /** Where the access log goes: a file path, `-` for stdout, '' for none. */
   readonly accessLog: string;
   readonly accessLogFormat: AccessLogFormat;
+  /** The toxiproxy-compatible API's address (`--toxiproxy-address`); absent = no API. */
+  readonly toxiproxy?: HostPortAddress;
+  /** `--toxiproxy-allow-remote`: the API (and its forwards) may use non-loopback addresses. */
+  readonly toxiproxyAllowRemote?: boolean;
   /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
   readonly serviceCidr: string;
   /** The DNS server's UDP+TCP address; undefined = no DNS server. */
@@ -41,6 +46,8 @@ export interface Options {
   readonly clusterDomain: string;
   /** A hosts-format file to keep a block of Service names in; '' = none. */
   readonly hostsFile: string;
+  /** Who moves TCP bytes: the native splice pump where it is built (falling back to JS), or always the JS pump. */
+  readonly pump: PumpChoice;
 }
 
 export type Command =
@@ -109,6 +116,16 @@ Options:
                             (env SVCPROXY_ACCESS_LOG); see docs/operations.md
   --access-log-format FMT   json (pino-style lines, the default) or text (like
                             HAProxy's tcplog) (env SVCPROXY_ACCESS_LOG_FORMAT)
+  --pump native|js          who moves TCP bytes: the native splice pump (Linux,
+                            built at install; falls back to js and says so)
+                            or the JavaScript pump (env SVCPROXY_PUMP,
+                            default native)
+  --toxiproxy-address HOST:PORT  serve a toxiproxy-compatible API for faults
+                            (env SVCPROXY_TOXIPROXY_ADDRESS; off by default;
+                            loopback only, see docs/faults.md)
+  --toxiproxy-allow-remote  let the toxiproxy API and its forwards use a
+                            non-loopback address (anyone who reaches it can
+                            change traffic)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -143,10 +160,13 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         workers: { type: 'string' },
         'access-log': { type: 'string' },
         'access-log-format': { type: 'string' },
+        'toxiproxy-address': { type: 'string' },
+        'toxiproxy-allow-remote': { type: 'boolean' },
         'service-cidr': { type: 'string' },
         'dns-address': { type: 'string' },
         'cluster-domain': { type: 'string' },
         'hosts-file': { type: 'string' },
+        pump: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -190,8 +210,22 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (!(ACCESS_LOG_FORMATS as readonly string[]).includes(accessLogFormat)) {
     return { kind: 'usage-error', message: `--access-log-format: "${accessLogFormat}" is not one of ${ACCESS_LOG_FORMATS.join(', ')}` };
   }
+  const toxiproxyText = values['toxiproxy-address'] ?? env['SVCPROXY_TOXIPROXY_ADDRESS'];
+  const toxiproxyAllowRemote = values['toxiproxy-allow-remote'] === true;
+  const toxiproxy = toxiproxyText === undefined || toxiproxyText === '' ? undefined : parseHostPort(toxiproxyText);
+  if (toxiproxyText !== undefined && toxiproxyText !== '') {
+    if (toxiproxy === undefined) return { kind: 'usage-error', message: `--toxiproxy-address: "${toxiproxyText}" is not HOST:PORT (an IP address and a port, e.g. 127.0.0.1:8474)` };
+    const loopback = toxiproxy.host.startsWith('127.') || toxiproxy.host === '::1';
+    if (!loopback && !toxiproxyAllowRemote) {
+      return { kind: 'usage-error', message: `--toxiproxy-address: ${toxiproxyText} is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it` };
+    }
+    // API toxics live in one process's memory: with workers, most connections would not see them.
+    if (workers > 1) return { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' };
+  }
   const names = parseNameOptions(values, env);
   if (typeof names === 'string') return { kind: 'usage-error', message: names };
+  const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
+  if (!isPumpChoice(pump)) return { kind: 'usage-error', message: `--pump: "${pump}" is not one of ${PUMP_CHOICES.join(', ')}` };
   return {
     kind: 'run',
     options: {
@@ -210,6 +244,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       accessLog,
       accessLogFormat: accessLogFormat as AccessLogFormat,
       ...names,
+      pump,
+      ...(toxiproxy === undefined ? {} : { toxiproxy, toxiproxyAllowRemote }),
     },
   };
 }
@@ -234,4 +270,8 @@ function parseNameOptions(values: Readonly<Record<string, string | boolean | und
     return `--cluster-domain: "${domainText}" is not a DNS domain such as cluster.local`;
   }
   return { serviceCidr: range.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
+}
+
+function isPumpChoice(value: string): value is PumpChoice {
+  return (PUMP_CHOICES as readonly string[]).includes(value);
 }

@@ -3,6 +3,7 @@
  * A snapshot with any issue is rejected whole: nothing from it is applied.
  */
 import { validateEndpointSlice, validateEndpoints, SERVICE_NAME_LABEL } from './endpoints.js';
+import { FAULT_API_VERSION, validateFault } from './fault.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
 import type { ParsedDocument } from './parse.js';
 import { validatePod } from './pod.js';
@@ -12,6 +13,7 @@ import {
   type ConfigIssue,
   type ConfigNote,
   type ConfigSnapshot,
+  type FaultSpec,
   type EndpointSliceSpec,
   type EndpointsSpec,
   type ObjectSource,
@@ -35,6 +37,7 @@ interface Collected {
   endpoints: EndpointsSpec[];
   endpointSlices: EndpointSliceSpec[];
   pods: PodSpec[];
+  faults: FaultSpec[];
 }
 
 const KINDS: Readonly<Record<string, KindRule>> = {
@@ -54,6 +57,10 @@ const KINDS: Readonly<Record<string, KindRule>> = {
     apiVersion: 'v1',
     add: (raw, source, sink, out) => push(out.pods, validatePod(raw, source, sink)),
   },
+  Fault: {
+    apiVersion: FAULT_API_VERSION,
+    add: (raw, source, sink, out) => push(out.faults, validateFault(raw, source, sink)),
+  },
 };
 
 function push<T>(list: T[], item: T | undefined): void {
@@ -62,7 +69,7 @@ function push<T>(list: T[], item: T | undefined): void {
 
 /** Validates every object of every document and the rules that span objects (duplicate names). */
 export function validateDocuments(documents: readonly ParsedDocument[]): ValidationResult {
-  const out: Collected = { services: [], endpoints: [], endpointSlices: [], pods: [] };
+  const out: Collected = { services: [], endpoints: [], endpointSlices: [], pods: [], faults: [] };
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
   for (const document of documents) {
@@ -73,7 +80,7 @@ export function validateDocuments(documents: readonly ParsedDocument[]): Validat
       raw['items'].forEach((item: unknown, i) => validateObject(item, { ...source, item: i }, out, issues, notes));
     } else validateObject(raw, source, out, issues, notes);
   }
-  issues.push(...duplicates(out.services), ...duplicates(out.endpoints), ...duplicates(out.endpointSlices), ...duplicates(out.pods));
+  issues.push(...duplicates(out.services), ...duplicates(out.endpoints), ...duplicates(out.endpointSlices), ...duplicates(out.pods), ...duplicates(out.faults));
   for (const slice of out.endpointSlices) {
     if (slice.serviceName === '') {
       notes.push({
@@ -118,7 +125,7 @@ function validateObject(raw: unknown, source: ObjectSource, out: Collected, issu
 }
 
 /** Two objects of one kind with the same namespace/name: the later one is an error naming the first. */
-function duplicates(objects: readonly (ServiceSpec | EndpointsSpec | EndpointSliceSpec | PodSpec)[]): ConfigIssue[] {
+function duplicates(objects: readonly (ServiceSpec | EndpointsSpec | EndpointSliceSpec | PodSpec | FaultSpec)[]): ConfigIssue[] {
   const seen = new Map<string, ObjectSource>();
   const issues: ConfigIssue[] = [];
   for (const o of objects) {

@@ -18,6 +18,7 @@ import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
+import { DOWN, type FaultTable } from '../faults/fault-table.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
@@ -26,9 +27,11 @@ import { dial } from './dial.js';
 import { Lease, type ByteCounts, type RejectReason } from './lease.js';
 import { PortLedger, type LeaseObserver } from './port-ledger.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
+import type { NativePump, NativePumpResult } from './native-pump.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
 import type { ServicePortStats } from './stats.js';
+import { toxicPump } from './toxic-pump.js';
 import type { Upstream } from './upstream.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
@@ -43,6 +46,8 @@ export interface ServicePortOptions {
   readonly passiveHealth?: PassiveHealthOptions;
   /** Read every client's address and port (getpeername) even when no policy needs it: the access log records them. */
   readonly readClientAddresses?: boolean;
+  /** Moves the bytes of eligible TCP connections in the kernel (--pump native); absent: the JS pump does it all. */
+  readonly nativePump?: NativePump;
 }
 
 /** What a ServicePortProxy shares with the rest of the process. */
@@ -53,6 +58,8 @@ export interface ServicePortContext {
   readonly resolver: Resolver;
   /** Told of every lease that ends (access log, fault metrics); off the per-byte path. */
   readonly onLeaseEnd?: LeaseObserver;
+  /** Declared and API toxics (issue 15); absent = no faults at all. */
+  readonly faults?: FaultTable;
 }
 
 function ignoreEarlyError(): void {
@@ -249,6 +256,10 @@ export class ServicePortProxy {
   /** Takes an accepted (paused) client socket from a listener. */
   accept(downstream: Socket): void {
     downstream.on('error', ignoreEarlyError);
+    if (this.context.faults?.isDown(this.plan.key) === true) {
+      downstream.resetAndDestroy(); // a proxy turned off through the toxiproxy API: as if nothing listened
+      return;
+    }
     const ip = this.needsClientIp ? clientIp(downstream.remoteAddress) : '';
     const lease = this.admit('TCP', ip, ip === '' ? 0 : (downstream.remotePort ?? 0));
     if (!lease.admitted) {
@@ -310,7 +321,42 @@ export class ServicePortProxy {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
-    lease.carrier = pump(downstream, socket, this.pumpOptions, (result) => this.onPumpDone(lease, result));
+    const done = (result: PumpResult): void => this.onPumpDone(lease, result);
+    // Faults are decided here, once per connection (the endpoint is known now, for Pod targets). A port
+    // without faults gets undefined after one map lookup: no per-chunk cost, and the native pump may take it.
+    const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
+    if (faults === DOWN) {
+      // Turned off through the toxiproxy API while this connection was being dialled.
+      lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+      lease.carrier.abort();
+      return;
+    }
+    if (faults !== undefined) {
+      // Toxics act on the bytes in JS: the toxic pump, never the native one (nativeEligible says no).
+      lease.toxics = faults.map((f) => f.spec.name);
+      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
+      return;
+    }
+    const native = this.options.nativePump;
+    if (native !== undefined && nativeEligible(lease)) {
+      const carrier = native.handOff(downstream, socket, this.pumpOptions, (result) => this.onNativeDone(lease, result));
+      if (typeof carrier !== 'string') {
+        lease.carrier = carrier;
+        // The addon owns the descriptors now and both net.Sockets are destroyed: the lease must not keep them alive.
+        lease.downstream = undefined;
+        lease.upstream = undefined;
+        return;
+      }
+      // Not handed off (fd limit, a write still queued...): counted by the native pump; the JS pump carries on.
+    }
+    lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+  }
+
+  private onNativeDone(lease: Lease, result: NativePumpResult): void {
+    lease.end(result.end, { fromDownstream: result.bytesFromDownstream, fromUpstream: result.bytesFromUpstream }, result.errorCode);
+    if (this.debug) {
+      this.log.debug({ reason: result.end, code: result.errorCode, rx: result.bytesFromDownstream, tx: result.bytesFromUpstream, pump: 'native' }, 'connection closed');
+    }
   }
 
   /** Reset, as iptables-mode kube-proxy's REJECT: the client learns at once rather than waiting. */
@@ -329,6 +375,16 @@ export class ServicePortProxy {
       );
     }
   }
+}
+
+/**
+ * Whether the native pump may carry a connection: it moves bytes without JS
+ * ever seeing them, so anything that must act on the bytes in JS keeps the JS
+ * pump. Today that is a fault (toxic, issue 15) applied to the lease: a lease
+ * with toxics needs the JS (toxic) pump. Only TCP connections get here.
+ */
+function nativeEligible(lease: Lease): boolean {
+  return lease.toxics.length === 0;
 }
 
 function blockListOf(cidrs: readonly string[]): BlockList {

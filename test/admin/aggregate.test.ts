@@ -40,7 +40,7 @@ function totals(over: Partial<ServicePortTotals> = {}): ServicePortTotals {
 
 function endpoint(id: string, over: Partial<EndpointView> = {}): EndpointView {
   const [address = '', port = '0'] = id.split(':');
-  return { id, address, port: Number(port), ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', ejected: false, activeConnections: 0, connections: 0, ...over };
+  return { id, address, port: Number(port), ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', ejected: false, activeConnections: 0, connections: 0, toxics: [], ...over };
 }
 
 function port(key: string, t: ServicePortTotals, endpoints: EndpointView[], listenerState = 'listening', counts = [0, 0, 0]): ServicePortSnapshot {
@@ -56,6 +56,7 @@ function port(key: string, t: ServicePortTotals, endpoints: EndpointView[], list
       listeners: [{ address: '127.0.0.1:80', protocol: 'TCP', role: 'service', state: listenerState, error: listenerState === 'failed' ? 'EADDRINUSE: taken' : '' }],
       endpoints,
       totals: t,
+      toxics: [],
     },
     connectSeconds: { bounds: BOUNDS, counts, sum: counts.reduce((a, b) => a + b, 0) * 0.001, count: counts.reduce((a, b) => a + b, 0) },
   };
@@ -65,6 +66,7 @@ function snapshot(ports: ServicePortSnapshot[], over: Partial<AdminSnapshot> = {
   return {
     servicePorts: ports,
     services: [],
+    toxicCounters: [],
     config: {
       config: '/cfg',
       hash: 'h1',

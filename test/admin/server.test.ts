@@ -91,6 +91,7 @@ t.test('isLoopback: 127.0.0.0/8 and ::1 only', async (t) => {
 t.test('a read that throws is answered 500 and logged; the server keeps serving', async (t) => {
   const { log, records } = captureLogger('info');
   const source: AdminSource = {
+    nativePump: undefined,
     options: { config: 'x' },
     status: { successes: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastResult: 'none', lastErrors: [], appliedHash: '', appliedAt: 0 },
     get ready(): { ready: boolean; reason: string } {

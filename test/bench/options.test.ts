@@ -11,7 +11,7 @@ t.test('no flags: the full sizes, every target and step, C when available, loopb
   t.same(o.sizes, FULL);
   t.equal(o.sizes.bulk1Bytes, 1024 ** 3, 'step 1 uploads at least 1 GiB');
   t.equal(o.sizes.holdConns, 5000);
-  t.same(o.targets, ['direct', 'svcproxy', 'haproxy', 'nginx']);
+  t.same(o.targets, ['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy', 'nginx']);
   t.same(o.steps, ['bulk1', 'bulk16', 'rate', 'rtt', 'memory']);
   t.equal(o.impl, 'auto');
   t.equal(o.host, '127.0.0.1');
@@ -52,7 +52,7 @@ const errors: ReadonlyArray<{ args: string[]; message: string | RegExp }> = [
   { args: ['--host', '0.0.0.0'], message: /refusing "0\.0\.0\.0"/ },
   { args: ['--host', 'localhost'], message: /refusing "localhost"/ },
   { args: ['--host', '::1'], message: /refusing "::1"/ },
-  { args: ['--targets', 'envoy'], message: '--targets: unknown envoy; choose from direct, svcproxy, haproxy, nginx' },
+  { args: ['--targets', 'envoy'], message: '--targets: unknown envoy; choose from direct, svcproxy, svcproxy-js, node-pipe, haproxy, nginx' },
   { args: ['--steps', 'bulk2'], message: '--steps: unknown bulk2; choose from bulk1, bulk16, rate, rtt, memory' },
   { args: ['--impl', 'rust'], message: '--impl: "rust" is not auto, c or node' },
   { args: ['--hold', '0'], message: '--hold: "0" is not a positive integer' },

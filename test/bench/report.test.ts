@@ -27,16 +27,56 @@ function runs(target: 'direct' | 'svcproxy', scale: number): RunRecord[] {
   ]);
 }
 
-t.test('every figure has a definition, and only memory figures lack a generator field', async (t) => {
+t.test('every figure has a definition; memory figures have no per-run source, the others exactly one', async (t) => {
   t.same(
     FIGURES.map((f) => f.key),
     [...FIGURE_KEYS],
   );
-  for (const f of FIGURES) t.equal(f.field === undefined, f.step === 'memory', f.key);
+  for (const f of FIGURES) {
+    const sources = (f.field === undefined ? 0 : 1) + (f.perRun === undefined ? 0 : 1);
+    t.equal(sources, f.step === 'memory' ? 0 : 1, f.key);
+  }
+});
+
+t.test('proxy CPU per unit of work: per GiB, per connection, per round trip; none without a proxy', async (t) => {
+  const cpu = (key: string): ((r: RunRecord) => number | undefined) => {
+    const f = FIGURES.find((d) => d.key === key)?.perRun;
+    if (f === undefined) throw new Error(`${key} has no perRun`);
+    return f;
+  };
+  const run = (output: Record<string, number>, proxyCpuS: number | undefined): RunRecord => ({
+    step: 'bulk1',
+    target: 'svcproxy',
+    rep: 1,
+    output,
+    usage: { wallS: 1, generatorCpuS: 0, proxyCpuS, backendCpuS: 0 },
+  });
+  t.equal(cpu('bulk1_cpu_s_per_GiB')(run({ bytes: 2 * 1024 ** 3 }, 1)), 0.5);
+  t.equal(cpu('bulk16_cpu_s_per_GiB')(run({ bytes: 1024 ** 3 }, 0.25)), 0.25);
+  t.equal(cpu('rate_cpu_us_per_conn')(run({ connections: 1000 }, 0.05)), 50);
+  t.equal(cpu('rtt_cpu_us_per_rt')(run({ count: 100 }, 0.001)), 10);
+  t.equal(cpu('bulk1_cpu_s_per_GiB')(run({ bytes: 1024 ** 3 }, undefined)), undefined, 'direct: no proxy');
+  t.equal(cpu('rate_cpu_us_per_conn')(run({}, 0.05)), undefined, 'no count: no figure');
+  t.equal(formatValue(0.1234, 'CPU-s'), '0.123');
+  t.equal(formatValue(12.34, 'CPU-µs'), '12.3');
+});
+
+t.test('ratio columns: the JS pump against the bare Node pipe proxy and HAProxy', async (t) => {
+  t.same(ratioColumns(['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy']), [
+    ['svcproxy', 'direct'],
+    ['svcproxy', 'svcproxy-js'],
+    ['svcproxy', 'node-pipe'],
+    ['svcproxy', 'haproxy'],
+    ['svcproxy-js', 'node-pipe'],
+    ['svcproxy-js', 'haproxy'],
+    ['svcproxy-js', 'direct'],
+    ['node-pipe', 'direct'],
+    ['haproxy', 'direct'],
+  ]);
 });
 
 t.test('figuresOf: medians of the runs, their spread, and memory in MiB/KiB', async (t) => {
-  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, openSeconds: 0.1, fdLimit: 4096 };
+  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const, rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const, gcForced: true, openSeconds: 0.1, fdLimit: 4096 };
   const { figures, spread } = figuresOf(runs('svcproxy', 1), mem);
   t.equal(figures.bulk1_MBps, 1002);
   t.same(spread.bulk1_MBps, [1001, 1003]);

@@ -47,9 +47,22 @@ export async function readResults(outDir: string): Promise<BenchResults> {
   return JSON.parse(await readFile(join(outDir, 'latest.json'), 'utf8')) as BenchResults;
 }
 
-/** The figures a target must have: all of them, but a direct connection has no proxy to measure memory of. */
+/** The figures a target must have: all of them, but a direct connection has no proxy to measure memory or CPU of. */
 export function expectedFigures(target: string): string[] {
-  return FIGURE_KEYS.filter((k) => target !== 'direct' || !k.startsWith('rss_'));
+  return FIGURE_KEYS.filter((k) => target !== 'direct' || !(k.startsWith('rss_') || k.includes('_cpu_')));
+}
+
+/**
+ * What a smoke run can promise about a figure: rates, times and RSS are
+ * positive; CPU per unit is at least 0 (a smoke step can end within one clock
+ * tick of the proxy's CPU time, 10 ms); RSS per held connection is a finite
+ * number (100 connections move RSS by less than its noise).
+ */
+export function smokeHolds(key: string, value: unknown): boolean {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+  if (key === 'rss_per_conn_KiB') return true;
+  if (key.includes('_cpu_')) return value >= 0;
+  return value > 0;
 }
 
 export function pidsStarted(stderr: string): number[] {

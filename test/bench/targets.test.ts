@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { direct, freePort, haproxyDriver, nginxDriver, streamModule, svcproxyDriver, which } from '../../scripts/bench/targets.js';
+import { addonNear, direct, freePort, haproxyDriver, nginxDriver, nodePipeDriver, streamModule, svcproxyDriver, which } from '../../scripts/bench/targets.js';
 import { Processes } from '../../scripts/bench/processes.js';
 import { CLI } from '../helpers/process.js';
 
@@ -37,11 +37,32 @@ t.test('direct targets the backends themselves, with no process', async (t) => {
 
 t.test('svcproxy is reported missing, with the fix, when the entry point is not built', async (t) => {
   const found = svcproxyDriver('/nonexistent/dist/main.js').detect();
-  t.same(found, { ok: false, note: '/nonexistent/dist/main.js not found (npm run build)' });
+  t.same(found, { ok: false, note: '/nonexistent/dist/main.js not found (npm run build)', required: true });
+  t.match(svcproxyDriver('/nonexistent/dist/main.js', 'js').detect(), { ok: false, required: true });
+});
+
+t.test('svcproxy with its native pump is skipped, not fatal, where the addon is not built', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'svcproxy-bench-entry-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const entry = join(dir, 'dist', 'main.js');
+  await mkdir(join(dir, 'dist'));
+  await writeFile(entry, 'console.log("0.0.0")\n');
+  t.equal(addonNear(entry), undefined);
+  t.match(svcproxyDriver(entry, 'native').detect(), { ok: false, note: /native splice pump is not built/ });
+  t.not((svcproxyDriver(entry, 'native').detect() as { required?: boolean }).required, true);
+  t.match(svcproxyDriver(entry, 'js').detect(), { ok: true, setup: /--pump js/ });
+  await mkdir(join(dir, 'native', 'splice-pump', 'build', 'Release'), { recursive: true });
+  await writeFile(join(dir, 'native', 'splice-pump', 'build', 'Release', 'splice_pump.node'), '');
+  t.match(svcproxyDriver(entry, 'native').detect(), { ok: true, setup: /--pump native/ });
+});
+
+t.test('the bare Node pipe proxy is found next to the bench, or skipped', async (t) => {
+  t.match(nodePipeDriver().detect(), { ok: true, setup: /pipe\(\)/ });
+  t.match(nodePipeDriver('/nonexistent/node-pipe-proxy.js').detect(), { ok: false, note: /not found/ });
 });
 
 t.test('svcproxy with --workers says so in its setup', async (t) => {
-  const found = svcproxyDriver(CLI, 2).detect();
+  const found = svcproxyDriver(CLI, 'native', 2).detect();
   t.match(found, { ok: true, setup: /--log-level warn --workers 2$/ });
   t.match(svcproxyDriver(CLI).detect(), { ok: true, setup: /--log-level warn$/ });
 });

@@ -24,6 +24,7 @@ t.test('defaults', async (t) => {
       dnsAddress: undefined,
       clusterDomain: 'cluster.local',
       hostsFile: '',
+      pump: 'native',
     },
   });
 });
@@ -55,6 +56,10 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--workers', '3'], {}), { options: { workers: 3 } });
   t.match(parseCommand([], { SVCPROXY_WORKERS: 'auto' }), { options: { workers: (await import('node:os')).availableParallelism() } });
   t.match(parseCommand(['--workers', '0'], {}), { kind: 'usage-error', message: '--workers: "0" is not a number from 1 to 64 or "auto"' });
+  t.match(parseCommand(['--pump', 'js'], {}), { options: { pump: 'js' } });
+  t.match(parseCommand([], { SVCPROXY_PUMP: 'js' }), { options: { pump: 'js' } });
+  t.match(parseCommand(['--pump', 'native'], { SVCPROXY_PUMP: 'js' }), { options: { pump: 'native' } }, 'the flag wins');
+  t.match(parseCommand(['--pump', 'splice'], {}), { kind: 'usage-error', message: '--pump: "splice" is not one of native, js' });
   t.match(parseCommand(['--bind-address', '0.0.0.0'], {}), { options: { nodeAddress: '0.0.0.0' } }, 'the node address follows the bind address');
   t.match(parseCommand(['--node-address', '127.0.0.9'], { SVCPROXY_NODE_ADDRESS: '127.0.0.8' }), { options: { nodeAddress: '127.0.0.9' } });
   t.match(parseCommand(['--node-address', 'x'], {}), { kind: 'usage-error', message: '--node-address: "x" is not an IP address' });
@@ -96,4 +101,17 @@ t.test('host:port forms', async (t) => {
   t.same(parseHostPort('[::1]:80'), { host: '::1', port: 80 });
   t.equal(parseHostPort(':80'), undefined);
   t.equal(parseHostPort('example.com:80'), undefined);
+});
+
+t.test('--toxiproxy-address: off by default, loopback unless --toxiproxy-allow-remote, one worker', async (t) => {
+  t.match(parseCommand([], {}), { kind: 'run', options: { toxiproxy: undefined } });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474'], {}), { kind: 'run', options: { toxiproxy: { host: '127.0.0.1', port: 8474 }, toxiproxyAllowRemote: false } });
+  t.match(parseCommand([], { SVCPROXY_TOXIPROXY_ADDRESS: '[::1]:8474' }), { kind: 'run', options: { toxiproxy: { host: '::1', port: 8474 } } });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474'], {}), {
+    kind: 'usage-error',
+    message: '--toxiproxy-address: 0.0.0.0:8474 is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it',
+  });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474', '--toxiproxy-allow-remote'], {}), { kind: 'run', options: { toxiproxyAllowRemote: true } });
+  t.match(parseCommand(['--toxiproxy-address', 'localhost'], {}), { kind: 'usage-error', message: /is not HOST:PORT/ });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474', '--workers', '2'], {}), { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' });
 });

@@ -12,6 +12,7 @@ import t, { type Test } from 'tap';
 import { get, getJson, metric, scrape, type Sample } from '../helpers/admin.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, request, startEchoServer } from '../helpers/net.js';
+import { nativePump } from '../helpers/native.js';
 import { configDir } from '../helpers/process.js';
 
 interface EndpointJson {
@@ -159,6 +160,12 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   t.match(answer.body, /^# HELP svcproxy_connections_total .+\n# TYPE svcproxy_connections_total counter$/m);
   const m = await scrape(admin);
   const webLabels = { namespace: 'shop', service: 'web', port: 'http' };
+  if (nativePump !== undefined) {
+    // The in-process instances run the native pump (the default) where it is built; its counts are per process.
+    t.ok(metric(m, 'svcproxy_native_pump_handoffs_total') >= 4, 'the forwarded connections were handed to the native pump');
+    t.ok(metric(m, 'svcproxy_native_pump_connections') >= 1, 'the open one is owned by it now');
+    t.equal(metric(m, 'svcproxy_native_pump_pipes', { state: 'in_use' }), 0, 'no pipe is held by idle connections');
+  }
   t.equal(metric(m, 'svcproxy_connections_total', webLabels), 4);
   t.equal(metric(m, 'svcproxy_active_connections', webLabels), 1);
   t.equal(metric(m, 'svcproxy_bytes_total', { ...webLabels, direction: 'downstream_rx' }), sent, 'includes the open connection');

@@ -29,7 +29,9 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   t.teardown(() => rm(tmp, { recursive: true, force: true }));
   const stage = join(tmp, 'stage');
   await mkdir(stage);
-  for (const entry of ['package.json', 'README.md', 'CHANGELOG.md', 'config', 'docs', 'test']) await cp(join(REPO, entry), join(stage, entry), { recursive: true });
+  for (const entry of ['package.json', 'README.md', 'CHANGELOG.md', 'config', 'docs', 'test', 'scripts/build-native.mjs', 'native/splice-pump/binding.gyp', 'native/splice-pump/src']) {
+    await cp(join(REPO, entry), join(stage, entry), { recursive: true });
+  }
   await cp(join(REPO, 'build', 'src'), join(stage, 'dist'), { recursive: true });
 
   const packed = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], stage);
@@ -39,13 +41,20 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   const files = entry.files.map((f) => f.path).sort();
   t.ok(files.includes('dist/main.js') && files.includes('dist/app.js'), 'the compiled code');
   t.ok(files.includes('config/admin-service.yaml') && files.includes('docs/config.md') && files.includes('README.md'), 'the bundled configs and the docs');
-  const stray = files.filter((f) => !/^(dist\/.*\.js|config\/[^/]+\.yaml|docs\/[^/]+\.md|README\.md|CHANGELOG\.md|package\.json)$/.test(f));
-  t.same(stray, [], 'nothing else: no source, test, source map or build file');
+  t.ok(files.includes('native/splice-pump/binding.gyp') && files.includes('scripts/build-native.mjs'), 'the native pump\'s sources and its install-time build');
+  const stray = files.filter(
+    (f) => !/^(dist\/.*\.js|config\/[^/]+\.yaml|docs\/[^/]+\.md|README\.md|CHANGELOG\.md|package\.json|native\/splice-pump\/(binding\.gyp|src\/[^/]+\.[ch])|scripts\/build-native\.mjs)$/.test(f),
+  );
+  t.same(stray, [], 'nothing else: no TypeScript source, test, source map or build output');
   t.notOk(files.some((f) => f.startsWith('test/')), 'the test/ copied into the staging directory stayed out');
 
   const app = join(tmp, 'app');
   await mkdir(app);
-  const installed = await npm(['install', '--prefer-offline', '--no-package-lock', '--ignore-scripts', join(tmp, entry.filename)], app);
+  // The install script runs (it would build the native pump; SVCPROXY_NATIVE_BUILD=0 makes it say why it does not).
+  const installed = await runProcess('npm', ['install', '--prefer-offline', '--no-package-lock', '--foreground-scripts', join(tmp, entry.filename)], {
+    cwd: app,
+    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', SVCPROXY_NATIVE_BUILD: '0' },
+  });
   t.equal(installed.code, 0, installed.stderr);
   const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
   const bin = join(app, 'node_modules', '.bin', 'svcproxy');

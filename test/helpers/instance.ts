@@ -28,6 +28,7 @@ function testOptions(config: string, overrides: Partial<Options> = {}): Options 
     dnsAddress: undefined,
     clusterDomain: 'cluster.local',
     hostsFile: '',
+    pump: 'native',
     ...overrides,
   };
 }

@@ -1,9 +1,10 @@
 import type { Test } from 'tap';
 import { noShuffle } from '../../src/balancer/round-robin.js';
+import type { FaultTable } from '../../src/faults/fault-table.js';
 import type { Logger } from '../../src/log.js';
+import type { LeaseObserver } from '../../src/proxy/port-ledger.js';
 import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ServiceListener } from '../../src/proxy/listener.js';
-import type { LeaseObserver } from '../../src/proxy/port-ledger.js';
 import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
 import { Resolver, type LookupFn } from '../../src/proxy/resolver.js';
 import { DEFAULT_POLICY, listenerKey, servicePortKey, type EndpointPlan, type ServicePortPlan, type ServicePortPolicy } from '../../src/state/types.js';
@@ -37,10 +38,12 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn; onLeaseEnd?: LeaseObserver; name?: string } = {},
+  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn; faults?: FaultTable; onLeaseEnd?: LeaseObserver; name?: string } = {},
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
   const tracker = new ConnectionTracker();
-  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup), ...(extra.onLeaseEnd === undefined ? {} : { onLeaseEnd: extra.onLeaseEnd }) };
+  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup), ...(extra.faults === undefined ? {} : { faults: extra.faults }),
+    ...(extra.onLeaseEnd === undefined ? {} : { onLeaseEnd: extra.onLeaseEnd }),
+  };
   const proxy = new ServicePortProxy(servicePortPlan(endpoints, extra.name ?? 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);

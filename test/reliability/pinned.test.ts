@@ -4,7 +4,8 @@
  * stopped reading went unseen and both sockets stayed open for good (with the
  * default idle timeout, 0). The pump probes paused sockets every
  * PAUSED_PROBE_MS; TCP keepalive on both sockets covers a peer that vanished
- * while idle.
+ * while idle. The native pump (run here too) watches both sockets for errors
+ * all along (EPOLLERR), paused or not.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,7 +13,9 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { PAUSED_PROBE_MS } from '../../src/proxy/pump.js';
+import type { NativePump } from '../../src/proxy/native-pump.js';
 import { dialTo, eventually, startServer } from '../helpers/net.js';
+import { nativePump, PUMPS, skipWithoutNative } from '../helpers/native.js';
 import { endpoint, startServicePort } from '../helpers/proxy.js';
 
 const run = promisify(execFile);
@@ -26,35 +29,38 @@ async function ssLine(local: string, peer: string): Promise<string | undefined> 
   });
 }
 
-t.test('a client that resets while the pump is paused by backpressure is noticed, and the endpoint is reset too', async (t) => {
-  let upstreamSide: Socket | undefined;
-  let upstreamEnd: (how: string) => void = () => undefined;
-  const upstreamClosed = new Promise<string>((resolve) => (upstreamEnd = resolve));
-  const upstreamPort = await startServer(t, (s) => {
-    upstreamSide = s;
-    s.pause(); // never reads: the proxy's writes to it fill every buffer
-    s.on('error', (err: NodeJS.ErrnoException) => upstreamEnd(err.code ?? 'error'));
-    s.on('close', () => upstreamEnd('closed'));
-  });
-  const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)]);
-  const client = await dialTo(t, port);
-  const chunk = Buffer.alloc(256 * 1024, 1);
-  // Write until the client's own buffer stops draining: every buffer on the way is full and the pump is paused.
-  let stalled = false;
-  for (let i = 0; i < 400 && !stalled; i++) {
-    if (!client.write(chunk)) {
-      stalled = await Promise.race([once(client, 'drain').then(() => false), new Promise<boolean>((r) => setTimeout(r, 500, true))]);
+for (const kind of PUMPS) {
+  const skip = kind === 'native' ? skipWithoutNative() : false;
+  t.test(`${kind} pump: a client that resets while the pump is paused by backpressure is noticed, and the endpoint is reset too`, { skip }, async (t) => {
+    let upstreamSide: Socket | undefined;
+    let upstreamEnd: (how: string) => void = () => undefined;
+    const upstreamClosed = new Promise<string>((resolve) => (upstreamEnd = resolve));
+    const upstreamPort = await startServer(t, (s) => {
+      upstreamSide = s;
+      s.pause(); // never reads: the proxy's writes to it fill every buffer
+      s.on('error', (err: NodeJS.ErrnoException) => upstreamEnd(err.code ?? 'error'));
+      s.on('close', () => upstreamEnd('closed'));
+    });
+    const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)], kind === 'native' ? { nativePump: nativePump as NativePump } : {});
+    const client = await dialTo(t, port);
+    const chunk = Buffer.alloc(256 * 1024, 1);
+    // Write until the client's own buffer stops draining: every buffer on the way is full and the pump is paused.
+    let stalled = false;
+    for (let i = 0; i < 400 && !stalled; i++) {
+      if (!client.write(chunk)) {
+        stalled = await Promise.race([once(client, 'drain').then(() => false), new Promise<boolean>((r) => setTimeout(r, 500, true))]);
+      }
     }
-  }
-  t.ok(stalled, 'the path is stalled by backpressure');
-  t.ok(upstreamSide !== undefined, 'the endpoint has its connection');
-  t.equal(tracker.active, 1);
-  client.resetAndDestroy();
-  await eventually(() => tracker.active === 0, 'the proxy to notice the reset', PAUSED_PROBE_MS * 4);
-  t.equal(proxy.stats.closed.client_reset, 1, 'counted as a client reset');
-  upstreamSide?.resume(); // the test's own endpoint is paused too: it sees the reset once it reads
-  t.equal(await upstreamClosed, 'ECONNRESET', 'the endpoint is reset, as with any client reset');
-});
+    t.ok(stalled, 'the path is stalled by backpressure');
+    t.ok(upstreamSide !== undefined, 'the endpoint has its connection');
+    t.equal(tracker.active, 1);
+    client.resetAndDestroy();
+    await eventually(() => tracker.active === 0, 'the proxy to notice the reset', PAUSED_PROBE_MS * 4);
+    t.equal(proxy.stats.closed.client_reset, 1, 'counted as a client reset');
+    upstreamSide?.resume(); // the test's own endpoint is paused too: it sees the reset once it reads
+    t.equal(await upstreamClosed, 'ECONNRESET', 'the endpoint is reset, as with any client reset');
+  });
+}
 
 t.test('TCP keepalive runs on both sockets of a proxied connection', async (t) => {
   const upstream = await startServer(t, (s) => s.pipe(s));

@@ -1,0 +1,1012 @@
+/*
+ * splice_pump: moves the bytes of proxied TCP connections in the kernel.
+ *
+ * svcproxy accepts, balances, dials and writes any PROXY header in Node (node:net);
+ * then src/proxy/native-pump.ts hands both sockets' file descriptors to this addon
+ * (adopt), which owns them until the connection ends and reports the end to
+ * JavaScript once (the completion callback, on the JS thread, through a
+ * napi_threadsafe_function). Per direction the bytes go
+ *
+ *     source socket --splice--> pipe --splice--> destination socket
+ *
+ * so they never reach user space. One epoll thread serves every connection of the
+ * process (edge-triggered, so no epoll_ctl per backpressure cycle).
+ *
+ * The contract is the JavaScript pump's (src/proxy/pump.ts):
+ *   - FIN on one side -> shutdown(SHUT_WR) on the other, after what is in flight;
+ *     the other direction goes on (half-close).
+ *   - an error (RST) on one side -> SO_LINGER 0 + close on the other (RST).
+ *   - backpressure by construction: a direction reads from its source only when
+ *     its pipe is empty, so at most one pipe (64 KiB) per direction is in flight.
+ *   - idle timeout (no byte either way for idle_ms) and half-close timeout (one
+ *     direction finished and nothing moved for half_close_ms): close both.
+ *   - abort (one, or all at the drain deadline): RST both.
+ *   - byte counters per connection in a Float64Array shared with JS (written here
+ *     per chunk, read by JS only when it wants them: metrics, live bytes).
+ *
+ * Pipes come from a pool bounded by max_pipes. A direction holds a pipe only while
+ * the pipe holds bytes; an empty pipe goes back to the pool at once, and the pool
+ * keeps at most max_spare of them. An idle connection holds no pipe. When no pipe
+ * can be had (the cap, or EMFILE), that chunk is copied instead: MSG_PEEK into a
+ * scratch buffer, send what the destination takes, then consume exactly that much,
+ * so nothing is buffered per connection and backpressure still holds.
+ *
+ * Threads: the JS thread only calls adopt/abort/abort_all/stats and receives
+ * completions; everything else (the connections, the pool's free list, the timer
+ * heap) belongs to the epoll thread. Commands travel through a mutex-guarded
+ * queue and an eventfd.
+ */
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Termination reasons; src/native/splice-addon.ts has the same table. */
+enum reason {
+  R_CLIENT_FIN = 1,
+  R_ENDPOINT_FIN = 2,
+  R_CLIENT_RESET = 3,
+  R_ENDPOINT_RESET = 4,
+  R_IDLE_TIMEOUT = 5,
+  R_HALF_CLOSE_TIMEOUT = 6,
+  R_ABORT = 7,
+};
+
+enum { DOWN = 0, UP = 1 }; /* fd[DOWN] is the client's socket, fd[UP] the endpoint's */
+
+#define ROUNDS_PER_STEP 8        /* chunks per direction before other connections get a turn */
+#define SCRATCH_SIZE (64 * 1024) /* the copy path's buffer, and the most one splice asks for */
+#define MAX_EVENTS 256
+
+struct pipe_pair {
+  int r, w;
+  struct pipe_pair* next;
+};
+
+/* One direction: d[DOWN] reads fd[DOWN] and writes fd[UP]; d[UP] the reverse. */
+struct dir {
+  struct pipe_pair* pipe; /* held only while it has bytes in it */
+  uint32_t inpipe;
+  uint8_t* prefix; /* bytes JS read before the hand-off: written before anything else */
+  uint32_t prefix_len, prefix_off;
+  uint8_t eof;  /* the source said FIN */
+  uint8_t done; /* ... and it was passed on: shutdown(destination, SHUT_WR) */
+};
+
+struct conn {
+  int fd[2];
+  uint8_t readable[2], writable[2]; /* edge-triggered readiness, cleared on EAGAIN */
+  struct dir d[2];
+  uint64_t bytes[2]; /* received from each side */
+  uint32_t slot;
+  uint32_t idle_ms, half_close_ms;
+  int64_t last_ms; /* when a byte last moved */
+  int64_t deadline;
+  int heap_index; /* -1: no timer */
+  uint8_t first_fin;
+  uint8_t half_closed;
+  uint8_t queued;
+  uint8_t closed;
+  struct conn* next; /* ready list, closed list, command */
+  struct pipe_pair* spare; /* a pipe made at the hand-off, for the pool */
+};
+
+enum cmd_kind { CMD_ADOPT, CMD_ABORT, CMD_ABORT_ALL, CMD_STOP };
+
+struct cmd {
+  enum cmd_kind kind;
+  uint32_t slot;
+  struct conn* conn;
+  struct cmd* next;
+};
+
+struct done {
+  uint32_t slot;
+  uint32_t reason;
+  int32_t err;
+  double bytes[2];
+};
+
+struct batch {
+  uint32_t n, cap;
+  struct done items[];
+};
+
+struct pump {
+  napi_env env;
+  pthread_t thread;
+  int thread_started;
+  int epfd, evfd;
+
+  pthread_mutex_t mu;
+  struct cmd *cmd_head, *cmd_tail;
+
+  napi_threadsafe_function tsfn;
+  napi_ref counters_ref;
+  double* counters; /* 2 per slot */
+  uint32_t slots;
+  uint32_t active; /* JS thread: adopted and not yet reported */
+
+  /* epoll thread only */
+  struct conn** by_slot;
+  struct conn** heap;
+  uint32_t heap_len, heap_cap;
+  struct conn* ready;
+  struct conn* closed;
+  struct batch* batch;
+  struct pipe_pair* free_pipes;
+  uint8_t* scratch;
+  int64_t now;
+
+  /* the pool's size, read by the JS thread too */
+  _Atomic uint32_t pipes_total, pipes_free;
+  uint32_t max_pipes, max_spare;
+  _Atomic uint64_t pipe_failures, copied_chunks, connections;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void store_counter(double* slot, uint64_t value) {
+  /* One writer (this thread), readers on the JS thread: an aligned 8-byte store is
+   * never torn, and relaxed order is enough for a counter read at scrape time. */
+  double d = (double)value;
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof bits);
+  __atomic_store_n((uint64_t*)slot, bits, __ATOMIC_RELAXED);
+}
+
+static int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
+  return err;
+}
+
+/* close() after SO_LINGER {1, 0} sends RST instead of FIN: how a reset is passed on. */
+static void set_linger_zero(int fd) {
+  struct linger l = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+static const char* errno_name(int err) {
+  switch (err) {
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    case EBADF: return "EBADF";
+    case ENOTSOCK: return "ENOTSOCK";
+    case EINVAL: return "EINVAL";
+    default: return "EOTHER";
+  }
+}
+
+/* ---------------------------------------------------------------- pipe pool */
+
+static void pipe_close(struct pump* P, struct pipe_pair* p) {
+  close(p->r);
+  close(p->w);
+  free(p);
+  atomic_fetch_sub(&P->pipes_total, 1);
+}
+
+static struct pipe_pair* pipe_new(struct pump* P, int* err) {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+    *err = errno;
+    return NULL;
+  }
+  struct pipe_pair* p = malloc(sizeof *p);
+  if (p == NULL) {
+    close(fds[0]);
+    close(fds[1]);
+    *err = ENOMEM;
+    return NULL;
+  }
+  p->r = fds[0];
+  p->w = fds[1];
+  p->next = NULL;
+  atomic_fetch_add(&P->pipes_total, 1);
+  return p;
+}
+
+static struct pipe_pair* pool_get(struct pump* P) {
+  struct pipe_pair* p = P->free_pipes;
+  if (p != NULL) {
+    P->free_pipes = p->next;
+    atomic_fetch_sub(&P->pipes_free, 1);
+    return p;
+  }
+  if (atomic_load(&P->pipes_total) >= P->max_pipes) return NULL;
+  int err;
+  p = pipe_new(P, &err);
+  if (p == NULL) atomic_fetch_add(&P->pipe_failures, 1);
+  return p;
+}
+
+/* An empty pipe goes back; one still holding bytes (a connection that ended
+ * mid-transfer) is closed, since its bytes belong to nobody now. */
+static void pool_put(struct pump* P, struct pipe_pair* p, int dirty) {
+  if (dirty || atomic_load(&P->pipes_free) >= P->max_spare) {
+    pipe_close(P, p);
+    return;
+  }
+  p->next = P->free_pipes;
+  P->free_pipes = p;
+  atomic_fetch_add(&P->pipes_free, 1);
+}
+
+/* ---------------------------------------------------------------- timer heap
+ * A min-heap of connections by deadline. A moved byte only updates last_ms; the
+ * key is corrected lazily when it comes up (it can only be early, never late). */
+
+static void heap_swap(struct pump* P, uint32_t a, uint32_t b) {
+  struct conn* t = P->heap[a];
+  P->heap[a] = P->heap[b];
+  P->heap[b] = t;
+  P->heap[a]->heap_index = (int)a;
+  P->heap[b]->heap_index = (int)b;
+}
+
+static void heap_up(struct pump* P, uint32_t i) {
+  while (i > 0) {
+    uint32_t parent = (i - 1) / 2;
+    if (P->heap[parent]->deadline <= P->heap[i]->deadline) break;
+    heap_swap(P, i, parent);
+    i = parent;
+  }
+}
+
+static void heap_down(struct pump* P, uint32_t i) {
+  for (;;) {
+    uint32_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < P->heap_len && P->heap[l]->deadline < P->heap[m]->deadline) m = l;
+    if (r < P->heap_len && P->heap[r]->deadline < P->heap[m]->deadline) m = r;
+    if (m == i) return;
+    heap_swap(P, i, m);
+    i = m;
+  }
+}
+
+static void heap_remove(struct pump* P, struct conn* c) {
+  if (c->heap_index < 0) return;
+  uint32_t i = (uint32_t)c->heap_index;
+  P->heap_len--;
+  if (i != P->heap_len) {
+    P->heap[i] = P->heap[P->heap_len];
+    P->heap[i]->heap_index = (int)i;
+    heap_down(P, i);
+    heap_up(P, i);
+  }
+  c->heap_index = -1;
+}
+
+static uint32_t timeout_of(const struct conn* c) {
+  if (!c->half_closed) return c->idle_ms;
+  if (c->idle_ms > 0 && c->idle_ms < c->half_close_ms) return c->idle_ms;
+  return c->half_close_ms;
+}
+
+/* (Re)sets a connection's timer after its timeout changed; 0 removes it. */
+static int heap_set(struct pump* P, struct conn* c) {
+  uint32_t ms = timeout_of(c);
+  if (ms == 0) {
+    heap_remove(P, c);
+    return 0;
+  }
+  c->deadline = c->last_ms + ms;
+  if (c->heap_index >= 0) {
+    heap_down(P, (uint32_t)c->heap_index);
+    heap_up(P, (uint32_t)c->heap_index);
+    return 0;
+  }
+  if (P->heap_len == P->heap_cap) {
+    uint32_t cap = P->heap_cap == 0 ? 64 : P->heap_cap * 2;
+    struct conn** h = realloc(P->heap, cap * sizeof *h);
+    if (h == NULL) return -1;
+    P->heap = h;
+    P->heap_cap = cap;
+  }
+  c->heap_index = (int)P->heap_len;
+  P->heap[P->heap_len++] = c;
+  heap_up(P, (uint32_t)c->heap_index);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- ending */
+
+static void report(struct pump* P, struct conn* c, uint32_t reason, int err) {
+  struct batch* b = P->batch;
+  if (b == NULL || b->n == b->cap) {
+    uint32_t cap = b == NULL ? 16 : b->cap * 2;
+    struct batch* grown = realloc(b, sizeof *b + cap * sizeof b->items[0]);
+    if (grown == NULL) abort(); /* the completion must not be lost; nothing sane is left to do */
+    if (b == NULL) grown->n = 0;
+    grown->cap = cap;
+    P->batch = b = grown;
+  }
+  struct done* d = &b->items[b->n++];
+  d->slot = c->slot;
+  d->reason = reason;
+  d->err = err;
+  d->bytes[0] = (double)c->bytes[DOWN];
+  d->bytes[1] = (double)c->bytes[UP];
+}
+
+/*
+ * Ends a connection once: removes both sockets from the epoll set BEFORE closing
+ * them (an fd closed while another fd still refers to the same socket, such as
+ * libuv's own during the hand-off, would otherwise stay in the set and keep
+ * reporting events for a freed connection), resets the sides in rst_mask, frees
+ * the pipes, and queues the completion. The memory is freed after the current
+ * batch of epoll events, which may still name this connection.
+ */
+static void finish(struct pump* P, struct conn* c, uint32_t reason, int err, int rst_mask) {
+  if (c->closed) return;
+  c->closed = 1;
+  for (int side = 0; side < 2; side++) {
+    epoll_ctl(P->epfd, EPOLL_CTL_DEL, c->fd[side], NULL);
+    if (rst_mask & (1 << side)) set_linger_zero(c->fd[side]);
+    close(c->fd[side]);
+  }
+  for (int k = 0; k < 2; k++) {
+    struct dir* d = &c->d[k];
+    if (d->pipe != NULL) pool_put(P, d->pipe, d->inpipe > 0);
+    d->pipe = NULL;
+    free(d->prefix);
+    d->prefix = NULL;
+  }
+  heap_remove(P, c);
+  if (c->slot < P->slots && P->by_slot[c->slot] == c) P->by_slot[c->slot] = NULL;
+  report(P, c, reason, err);
+  atomic_fetch_sub(&P->connections, 1);
+  c->next = P->closed;
+  P->closed = c;
+}
+
+/* A socket failed (reset, or an error reading or writing it): RST the other side. */
+static void fail(struct pump* P, struct conn* c, int side, int err) {
+  finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, 1 << (1 - side));
+}
+
+static void enqueue(struct pump* P, struct conn* c) {
+  if (c->queued || c->closed) return;
+  c->queued = 1;
+  c->next = P->ready;
+  P->ready = c;
+}
+
+/* ---------------------------------------------------------------- the pump */
+
+/* The source of direction k said FIN: from now on the pair is half-closed. */
+static void saw_eof(struct pump* P, struct conn* c, int k) {
+  c->d[k].eof = 1;
+  if (c->first_fin == 0) c->first_fin = k == DOWN ? R_CLIENT_FIN : R_ENDPOINT_FIN;
+  if (!c->half_closed && c->half_close_ms > 0) {
+    c->half_closed = 1;
+    heap_set(P, c);
+  }
+}
+
+/*
+ * Moves what it can in direction k. Returns 1 when it stopped for fairness (more
+ * may be ready), 0 when it waits for readiness, -1 when the connection ended.
+ */
+static int pump_dir(struct pump* P, struct conn* c, int k) {
+  struct dir* d = &c->d[k];
+  int src = k, dst = 1 - k;
+  if (d->done) return 0;
+
+  while (d->prefix_off < d->prefix_len) {
+    if (!c->writable[dst]) return 0;
+    ssize_t n = send(c->fd[dst], d->prefix + d->prefix_off, d->prefix_len - d->prefix_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN) {
+        c->writable[dst] = 0;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      fail(P, c, dst, errno);
+      return -1;
+    }
+    d->prefix_off += (uint32_t)n;
+    c->last_ms = P->now;
+  }
+  if (d->prefix != NULL) {
+    free(d->prefix);
+    d->prefix = NULL;
+  }
+
+  for (int round = 0;; round++) {
+    if (d->inpipe > 0) {
+      if (!c->writable[dst]) return 0;
+      ssize_t n = splice(d->pipe->r, NULL, c->fd[dst], NULL, d->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0) {
+        if (errno == EAGAIN) {
+          c->writable[dst] = 0;
+          return 0;
+        }
+        if (errno == EINTR) continue;
+        fail(P, c, dst, errno);
+        return -1;
+      }
+      d->inpipe -= (uint32_t)n;
+      c->last_ms = P->now;
+      if (d->inpipe > 0) continue;
+      pool_put(P, d->pipe, 0); /* empty: an idle connection holds no pipe */
+      d->pipe = NULL;
+    }
+    if (d->eof) {
+      /* Everything before the FIN is out: pass the FIN on. ENOTCONN means the
+       * destination is already gone; its own events report how. */
+      shutdown(c->fd[dst], SHUT_WR);
+      d->done = 1;
+      if (c->d[1 - k].done) {
+        finish(P, c, c->first_fin, 0, 0);
+        return -1;
+      }
+      return 0;
+    }
+    if (!c->readable[src]) return 0;
+    if (round >= ROUNDS_PER_STEP) return 1;
+
+    if (d->pipe == NULL) d->pipe = pool_get(P);
+    if (d->pipe != NULL) {
+      ssize_t n = splice(c->fd[src], NULL, d->pipe->w, NULL, SCRATCH_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        pool_put(P, d->pipe, 0);
+        d->pipe = NULL;
+        if (errno == EAGAIN) {
+          c->readable[src] = 0;
+          return 0;
+        }
+        fail(P, c, src, errno);
+        return -1;
+      }
+      if (n == 0) {
+        pool_put(P, d->pipe, 0);
+        d->pipe = NULL;
+        saw_eof(P, c, k);
+        continue;
+      }
+      d->inpipe = (uint32_t)n;
+      c->bytes[src] += (uint64_t)n;
+      store_counter(&P->counters[2 * c->slot + src], c->bytes[src]);
+      c->last_ms = P->now;
+      continue;
+    }
+
+    /* No pipe to be had: copy this chunk, consuming only what the destination took. */
+    if (!c->writable[dst]) return 0;
+    ssize_t n = recv(c->fd[src], P->scratch, SCRATCH_SIZE, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        c->readable[src] = 0;
+        return 0;
+      }
+      fail(P, c, src, errno);
+      return -1;
+    }
+    if (n == 0) {
+      saw_eof(P, c, k);
+      continue;
+    }
+    ssize_t m = send(c->fd[dst], P->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (m < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        c->writable[dst] = 0;
+        return 0;
+      }
+      fail(P, c, dst, errno);
+      return -1;
+    }
+    /* Consume what was sent; the peeked bytes are still first in line, so this
+     * reads exactly them. */
+    ssize_t got = recv(c->fd[src], P->scratch, (size_t)m, MSG_DONTWAIT);
+    if (got != m) {
+      fail(P, c, src, got < 0 ? errno : EIO);
+      return -1;
+    }
+    atomic_fetch_add(&P->copied_chunks, 1);
+    c->bytes[src] += (uint64_t)m;
+    store_counter(&P->counters[2 * c->slot + src], c->bytes[src]);
+    c->last_ms = P->now;
+  }
+}
+
+static void step(struct pump* P, struct conn* c) {
+  int more = 0;
+  for (int k = 0; k < 2; k++) {
+    int r = pump_dir(P, c, k);
+    if (r < 0) return;
+    if (r > 0) more = 1;
+  }
+  if (more) enqueue(P, c);
+}
+
+/* ---------------------------------------------------------------- the thread */
+
+static void adopt_on_thread(struct pump* P, struct conn* c) {
+  if (c->spare != NULL) {
+    pool_put(P, c->spare, 0);
+    c->spare = NULL;
+  }
+  P->by_slot[c->slot] = c;
+  c->last_ms = P->now;
+  for (int side = 0; side < 2; side++) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (uint64_t)(uintptr_t)c | (uint64_t)side;
+    if (epoll_ctl(P->epfd, EPOLL_CTL_ADD, c->fd[side], &ev) < 0) {
+      int err = errno;
+      if (side == 1) epoll_ctl(P->epfd, EPOLL_CTL_DEL, c->fd[0], NULL);
+      /* Not a socket we can watch: treat it as failed, both sides reset. */
+      finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, 3);
+      return;
+    }
+    /* Edge-triggered ADD reports what is already readable (bytes or a FIN that
+     * arrived before the hand-off) at the next epoll_wait, so no read is tried
+     * blind; a fresh socket can take bytes, and a write that cannot says EAGAIN. */
+    c->readable[side] = 0;
+    c->writable[side] = 1;
+  }
+  heap_set(P, c);
+  /* Bytes JS read before the hand-off are written at once. */
+  if (c->d[DOWN].prefix != NULL || c->d[UP].prefix != NULL) enqueue(P, c);
+}
+
+/* Takes the queued commands; returns 1 when the thread must stop. */
+static int take_commands(struct pump* P) {
+  uint64_t value;
+  while (read(P->evfd, &value, sizeof value) < 0 && errno == EINTR) {
+  }
+  pthread_mutex_lock(&P->mu);
+  struct cmd* q = P->cmd_head;
+  P->cmd_head = P->cmd_tail = NULL;
+  pthread_mutex_unlock(&P->mu);
+  int stop = 0;
+  while (q != NULL) {
+    struct cmd* next = q->next;
+    switch (q->kind) {
+      case CMD_ADOPT:
+        adopt_on_thread(P, q->conn);
+        break;
+      case CMD_ABORT:
+        if (q->slot < P->slots && P->by_slot[q->slot] != NULL) finish(P, P->by_slot[q->slot], R_ABORT, 0, 3);
+        break;
+      case CMD_ABORT_ALL:
+        for (uint32_t i = 0; i < P->slots; i++) {
+          if (P->by_slot[i] != NULL) finish(P, P->by_slot[i], R_ABORT, 0, 3);
+        }
+        break;
+      case CMD_STOP:
+        stop = 1;
+        break;
+    }
+    free(q);
+    q = next;
+  }
+  return stop;
+}
+
+static void expire_timers(struct pump* P) {
+  while (P->heap_len > 0) {
+    struct conn* c = P->heap[0];
+    if (c->deadline > P->now) return;
+    int64_t real = c->last_ms + timeout_of(c);
+    if (real > P->now) {
+      c->deadline = real;
+      heap_down(P, 0);
+      continue;
+    }
+    /* What the JS pump does on a socket timeout: close both, no reset; the
+     * reason is the timeout in force (a shorter idle timeout wins when half-closed). */
+    int idle_first = c->idle_ms > 0 && c->idle_ms < c->half_close_ms;
+    finish(P, c, c->half_closed && !idle_first ? R_HALF_CLOSE_TIMEOUT : R_IDLE_TIMEOUT, 0, 0);
+  }
+}
+
+static void flush_completions(struct pump* P) {
+  struct batch* b = P->batch;
+  if (b == NULL || b->n == 0) return;
+  P->batch = NULL;
+  if (napi_call_threadsafe_function(P->tsfn, b, napi_tsfn_nonblocking) != napi_ok) free(b);
+}
+
+static void free_closed(struct pump* P) {
+  while (P->closed != NULL) {
+    struct conn* c = P->closed;
+    P->closed = c->next;
+    free(c);
+  }
+}
+
+static int next_timeout(struct pump* P) {
+  if (P->ready != NULL) return 0;
+  if (P->heap_len == 0) return -1;
+  int64_t wait = P->heap[0]->deadline - now_ms();
+  if (wait <= 0) return 0;
+  return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+static void* thread_main(void* arg) {
+  struct pump* P = arg;
+  struct epoll_event events[MAX_EVENTS];
+  int stop = 0;
+  while (!stop) {
+    int n = epoll_wait(P->epfd, events, MAX_EVENTS, next_timeout(P));
+    if (n < 0) n = 0; /* EINTR */
+    P->now = now_ms();
+    for (int i = 0; i < n; i++) {
+      uint64_t data = events[i].data.u64;
+      if (data == 0) {
+        stop = take_commands(P);
+        continue;
+      }
+      struct conn* c = (struct conn*)(uintptr_t)(data & ~(uint64_t)1);
+      int side = (int)(data & 1);
+      if (c->closed) continue;
+      uint32_t e = events[i].events;
+      if (e & EPOLLERR) {
+        int err = socket_error(c->fd[side]);
+        if (err != 0) {
+          fail(P, c, side, err);
+          continue;
+        }
+      }
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable[side] = 1;
+      if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->writable[side] = 1;
+      enqueue(P, c);
+    }
+    struct conn* ready = P->ready;
+    P->ready = NULL;
+    while (ready != NULL) {
+      struct conn* c = ready;
+      ready = c->next;
+      c->queued = 0;
+      if (!c->closed) step(P, c);
+    }
+    expire_timers(P);
+    free_closed(P);
+    flush_completions(P);
+  }
+  /* The environment is going away: close everything, report nothing. */
+  for (uint32_t i = 0; i < P->slots; i++) {
+    struct conn* c = P->by_slot[i];
+    if (c != NULL) finish(P, c, R_ABORT, 0, 0);
+  }
+  free_closed(P);
+  free(P->batch);
+  P->batch = NULL;
+  while (P->free_pipes != NULL) {
+    struct pipe_pair* p = P->free_pipes;
+    P->free_pipes = p->next;
+    pipe_close(P, p);
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- JS thread */
+
+static void push_command(struct pump* P, struct cmd* cmd) {
+  cmd->next = NULL;
+  pthread_mutex_lock(&P->mu);
+  /* Only the first command of a batch wakes the thread: it takes the whole
+   * queue, so a burst of hand-offs costs one eventfd write, not one each. */
+  int wake = P->cmd_head == NULL;
+  if (P->cmd_tail != NULL) P->cmd_tail->next = cmd;
+  else P->cmd_head = cmd;
+  P->cmd_tail = cmd;
+  pthread_mutex_unlock(&P->mu);
+  if (!wake) return;
+  uint64_t one = 1;
+  while (write(P->evfd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+static void call_js(napi_env env, napi_value js_cb, void* context, void* data) {
+  struct pump* P = context;
+  struct batch* b = data;
+  if (env != NULL && js_cb != NULL) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    for (uint32_t i = 0; i < b->n; i++) {
+      struct done* d = &b->items[i];
+      napi_value argv[5];
+      napi_create_uint32(env, d->slot, &argv[0]);
+      napi_create_uint32(env, d->reason, &argv[1]);
+      napi_create_int32(env, d->err, &argv[2]);
+      napi_create_double(env, d->bytes[0], &argv[3]);
+      napi_create_double(env, d->bytes[1], &argv[4]);
+      napi_value result;
+      if (napi_call_function(env, undefined, js_cb, 5, argv, &result) == napi_pending_exception) {
+        /* A throwing callback is a bug in svcproxy: surface it, as an uncaught exception. */
+        napi_value exception;
+        napi_get_and_clear_last_exception(env, &exception);
+        napi_fatal_exception(env, exception);
+      }
+    }
+    P->active -= b->n;
+    /* Native connections keep the process alive as their sockets did; none left, nothing to wait for. */
+    if (P->active == 0) napi_unref_threadsafe_function(env, P->tsfn);
+  }
+  free(b);
+}
+
+static void cleanup(void* arg) {
+  struct pump* P = arg;
+  if (P->thread_started) {
+    struct cmd* cmd = calloc(1, sizeof *cmd);
+    if (cmd != NULL) {
+      cmd->kind = CMD_STOP;
+      push_command(P, cmd);
+      pthread_join(P->thread, NULL);
+    }
+  }
+  if (P->tsfn != NULL) napi_release_threadsafe_function(P->tsfn, napi_tsfn_abort);
+  if (P->counters_ref != NULL) napi_delete_reference(P->env, P->counters_ref);
+  close(P->epfd);
+  close(P->evfd);
+  pthread_mutex_destroy(&P->mu);
+  free(P->by_slot);
+  free(P->heap);
+  free(P->scratch);
+  free(P);
+}
+
+#define CHECK(call)                                        \
+  do {                                                     \
+    if ((call) != napi_ok) {                               \
+      napi_throw_error(env, "ESPLICE_PUMP", #call " failed"); \
+      return NULL;                                         \
+    }                                                      \
+  } while (0)
+
+static struct pump* instance(napi_env env) {
+  struct pump* P = NULL;
+  if (napi_get_instance_data(env, (void**)&P) != napi_ok || P == NULL) {
+    napi_throw_error(env, "ESPLICE_PUMP", "splice pump not started");
+    return NULL;
+  }
+  return P;
+}
+
+static uint32_t arg_uint32(napi_env env, napi_value v) {
+  uint32_t out = 0;
+  napi_get_value_uint32(env, v, &out);
+  return out;
+}
+
+/* start(counters: Float64Array, maxPipes, maxSpare, onDone(slot, reason, errno, fromDownstream, fromUpstream)) */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void* existing = NULL;
+  napi_get_instance_data(env, &existing);
+  if (existing != NULL) {
+    napi_throw_error(env, "ESPLICE_PUMP", "splice pump already started");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value arraybuffer;
+  size_t offset;
+  if (argc < 4 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &arraybuffer, &offset) != napi_ok ||
+      type != napi_float64_array || length < 2) {
+    napi_throw_type_error(env, "ESPLICE_PUMP", "start(counters: Float64Array, maxPipes, maxSpare, onDone)");
+    return NULL;
+  }
+  struct pump* P = calloc(1, sizeof *P);
+  if (P == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  P->env = env;
+  P->epfd = P->evfd = -1;
+  pthread_mutex_init(&P->mu, NULL);
+  P->counters = data;
+  P->slots = (uint32_t)(length / 2);
+  P->max_pipes = arg_uint32(env, argv[1]);
+  P->max_spare = arg_uint32(env, argv[2]);
+  P->by_slot = calloc(P->slots, sizeof *P->by_slot);
+  P->scratch = malloc(SCRATCH_SIZE);
+  P->epfd = epoll_create1(EPOLL_CLOEXEC);
+  P->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  napi_set_instance_data(env, P, NULL, NULL);
+  napi_add_env_cleanup_hook(env, cleanup, P);
+  if (P->by_slot == NULL || P->scratch == NULL || P->epfd < 0 || P->evfd < 0) {
+    napi_throw_error(env, "ESPLICE_PUMP", "cannot allocate the splice pump");
+    return NULL;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data = {.u64 = 0}};
+  CHECK(epoll_ctl(P->epfd, EPOLL_CTL_ADD, P->evfd, &ev) == 0 ? napi_ok : napi_generic_failure);
+  CHECK(napi_create_reference(env, argv[0], 1, &P->counters_ref));
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "svcproxy splice pump", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, P, call_js, &P->tsfn));
+  CHECK(napi_unref_threadsafe_function(env, P->tsfn));
+
+  /* The thread takes no signals: they stay with Node's main thread. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&P->thread, NULL, thread_main, P);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    napi_throw_error(env, "ESPLICE_PUMP", "cannot start the splice pump thread");
+    return NULL;
+  }
+  P->thread_started = 1;
+  return NULL;
+}
+
+static int copy_prefix(napi_env env, napi_value v, struct dir* d) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined || t == napi_null) return 0;
+  void* data;
+  size_t len;
+  if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return -1;
+  if (len == 0) return 0;
+  d->prefix = malloc(len);
+  if (d->prefix == NULL) return -1;
+  memcpy(d->prefix, data, len);
+  d->prefix_len = (uint32_t)len;
+  return 0;
+}
+
+static napi_value str(napi_env env, const char* s) {
+  napi_value v;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+/*
+ * adopt(fdDown, fdUp, slot, idleMs, halfCloseMs, prefixToUp?, prefixToDown?) -> '' or 'stage:ECODE'
+ * Takes a duplicate of both descriptors (the caller then closes its own through
+ * libuv); on failure nothing is taken and the caller keeps pumping in JS.
+ */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct pump* P = instance(env);
+  if (P == NULL) return NULL;
+  if (argc < 5) {
+    napi_throw_type_error(env, "ESPLICE_PUMP", "adopt(fdDown, fdUp, slot, idleMs, halfCloseMs, prefixToUp?, prefixToDown?)");
+    return NULL;
+  }
+  int32_t fd_down = -1, fd_up = -1;
+  napi_get_value_int32(env, argv[0], &fd_down);
+  napi_get_value_int32(env, argv[1], &fd_up);
+  uint32_t slot = arg_uint32(env, argv[2]);
+  if (fd_down < 0 || fd_up < 0 || slot >= P->slots) {
+    napi_throw_range_error(env, "ESPLICE_PUMP", "adopt: bad descriptor or slot");
+    return NULL;
+  }
+  struct conn* c = calloc(1, sizeof *c);
+  if (c == NULL) return str(env, "alloc:ENOMEM");
+  c->heap_index = -1;
+  c->slot = slot;
+  c->idle_ms = arg_uint32(env, argv[3]);
+  c->half_close_ms = arg_uint32(env, argv[4]);
+  c->fd[DOWN] = fcntl(fd_down, F_DUPFD_CLOEXEC, 0);
+  if (c->fd[DOWN] < 0) {
+    int err = errno;
+    free(c);
+    return str(env, err == EMFILE ? "dup:EMFILE" : err == ENFILE ? "dup:ENFILE" : "dup:EBADF");
+  }
+  c->fd[UP] = fcntl(fd_up, F_DUPFD_CLOEXEC, 0);
+  if (c->fd[UP] < 0) {
+    int err = errno;
+    close(c->fd[DOWN]);
+    free(c);
+    return str(env, err == EMFILE ? "dup:EMFILE" : err == ENFILE ? "dup:ENFILE" : "dup:EBADF");
+  }
+  /* No spare pipe in the pool: make sure one can be made now, or leave the
+   * connection to JS (a process at its fd limit is better served by libuv's two
+   * fds than by a pump that cannot get a pipe). */
+  const char* failure = NULL;
+  char buf[32];
+  if (atomic_load(&P->pipes_free) == 0 && atomic_load(&P->pipes_total) < P->max_pipes) {
+    int err = 0;
+    c->spare = pipe_new(P, &err);
+    if (c->spare == NULL) {
+      atomic_fetch_add(&P->pipe_failures, 1);
+      snprintf(buf, sizeof buf, "pipe:%s", errno_name(err));
+      failure = buf;
+    }
+  }
+  /* Missing arguments read as undefined: no prefix. */
+  if (failure == NULL && (copy_prefix(env, argv[5], &c->d[DOWN]) < 0 || copy_prefix(env, argv[6], &c->d[UP]) < 0)) {
+    failure = "alloc:ENOMEM";
+  }
+  struct cmd* cmd = failure == NULL ? calloc(1, sizeof *cmd) : NULL;
+  if (failure == NULL && cmd == NULL) failure = "alloc:ENOMEM";
+  if (failure != NULL) {
+    close(c->fd[DOWN]);
+    close(c->fd[UP]);
+    if (c->spare != NULL) pipe_close(P, c->spare);
+    free(c->d[DOWN].prefix);
+    free(c->d[UP].prefix);
+    free(c);
+    return str(env, failure);
+  }
+  P->counters[2 * slot] = 0;
+  P->counters[2 * slot + 1] = 0;
+  atomic_fetch_add(&P->connections, 1);
+  if (P->active++ == 0) napi_ref_threadsafe_function(env, P->tsfn);
+  cmd->kind = CMD_ADOPT;
+  cmd->conn = c;
+  push_command(P, cmd);
+  return str(env, "");
+}
+
+static napi_value js_abort(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct pump* P = instance(env);
+  if (P == NULL) return NULL;
+  struct cmd* cmd = calloc(1, sizeof *cmd);
+  if (cmd == NULL) return NULL;
+  cmd->kind = argc > 0 ? CMD_ABORT : CMD_ABORT_ALL;
+  if (argc > 0) cmd->slot = arg_uint32(env, argv[0]);
+  push_command(P, cmd);
+  return NULL;
+}
+
+static void set_number(napi_env env, napi_value obj, const char* key, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  struct pump* P = instance(env);
+  if (P == NULL) return NULL;
+  napi_value obj;
+  CHECK(napi_create_object(env, &obj));
+  uint32_t total = atomic_load(&P->pipes_total), spare = atomic_load(&P->pipes_free);
+  set_number(env, obj, "connections", (double)atomic_load(&P->connections));
+  set_number(env, obj, "pipes", total);
+  set_number(env, obj, "sparePipes", spare);
+  set_number(env, obj, "pipeFailures", (double)atomic_load(&P->pipe_failures));
+  set_number(env, obj, "copiedChunks", (double)atomic_load(&P->copied_chunks));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
+      {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
