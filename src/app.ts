@@ -10,7 +10,7 @@ import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { formatIssue, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, exitAfterLogFlush } from './log.js';
 import { LocalModel } from './admin/local-model.js';
 import { AdminServer } from './admin/server.js';
 import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
@@ -176,7 +176,8 @@ function handleSignals(proxy: Svcproxy, accessLog: AccessLog | undefined): void 
     if (stopping) {
       proxy.log.warn({ signal, connections: proxy.registry.tracker.active }, 'second signal; exiting now');
       proxy.registry.tracker.resetAll();
-      process.exit(1);
+      exitAfterLogFlush(proxy.log, 1, 200);
+      return;
     }
     stopping = true;
     proxy.log.info({ signal }, 'shutting down');
@@ -186,10 +187,10 @@ function handleSignals(proxy: Svcproxy, accessLog: AccessLog | undefined): void 
       await accessLog?.close();
     };
     done().then(
-      () => process.exit(0),
+      () => exitAfterLogFlush(proxy.log, 0),
       (err: unknown) => {
         proxy.log.error({ err: errorMessage(err) }, 'error during shutdown');
-        process.exit(1);
+        exitAfterLogFlush(proxy.log, 1);
       },
     );
   };

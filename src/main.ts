@@ -4,6 +4,14 @@
 // check runs every few seconds and must stay cheap.
 const argv = process.argv.slice(2);
 
+// A reader that goes away (`svcproxy --check | head`, a log pipe that dies) must not
+// crash svcproxy: what is left to print is dropped; serving goes on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 try {
   if (argv[0] === 'healthcheck') {
     const { healthcheck } = await import('./cli/healthcheck.js');
