@@ -12,7 +12,12 @@ ARG NODE_VERSION=24
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
+# --ignore-scripts: no install script runs, so the `node` devDependency (Node 24
+# from the npm registry, which runs the test suite on developer machines) is not
+# downloaded here. Its bin link could still point at a binary that is not there
+# (or, with another npm, be one), and npm scripts put node_modules/.bin first on
+# PATH: remove it, so `npm run build` runs on this image's own Node.
+RUN npm ci --ignore-scripts && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -27,6 +32,14 @@ RUN npm ci --omit=dev --ignore-scripts
 # "type": "module" and the version), the bundled config. Owned by root, so
 # read-only to the unprivileged node user (uid 1000) that runs svcproxy.
 FROM node:${NODE_VERSION}-slim
+ARG NODE_VERSION
+# OCI image annotations (docker inspect, registries). The version is
+# package.json's; test/container/dockerfile.test.ts keeps the two equal.
+LABEL org.opencontainers.image.title="svcproxy" \
+      org.opencontainers.image.description="Kubernetes Service forwarding on one machine: a userspace TCP/UDP proxy that reads Service, EndpointSlice and Pod manifests" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="node:${NODE_VERSION}-slim"
 # Listeners and the admin server bind 0.0.0.0: a published port reaches a
 # container only through its network interface, never its loopback. Publish
 # the admin port to the host's loopback only (-p 127.0.0.1:9901:9901).
@@ -43,16 +56,18 @@ COPY package.json ./
 # The bundled config (a Service on 8080 in front of the admin server on 9901)
 # makes the bare image runnable. Mount your own config DIRECTORY over it
 # (-v "$PWD/config:/etc/svcproxy:ro"): a single-file bind mount goes stale when an
-# editor saves by renaming.
+# editor saves by renaming. No VOLUME: it would leave an anonymous volume behind
+# on every run without --rm, and the config is read-only input, not data.
 COPY config/ /etc/svcproxy/
-VOLUME ["/etc/svcproxy"]
 USER node
 EXPOSE 8080 9901
-# No curl or wget in the slim image: Node's own fetch asks the admin server,
-# at the address in SVCPROXY_ADMIN_ADDRESS (0.0.0.0 and :: are dialled as
-# loopback).
+# `svcproxy healthcheck`: one raw GET /healthz on the admin server at the
+# address in SVCPROXY_ADMIN_ADDRESS (0.0.0.0 and :: are dialled as loopback),
+# loading node:net and nothing else of svcproxy (no curl or wget in the slim
+# image, and no fetch: about 50 ms and 45-50 MB at peak instead of 0.4 s and
+# 84 MB).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "const a=process.env.SVCPROXY_ADMIN_ADDRESS||'127.0.0.1:9901',i=a.lastIndexOf(':');let h=a.slice(0,i);if(h[0]==='[')h=h.slice(1,-1);if(h==='0.0.0.0')h='127.0.0.1';if(h==='::')h='::1';fetch('http://'+(h.includes(':')?'['+h+']':h)+':'+a.slice(i+1)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "dist/main.js", "healthcheck"]
 # svcproxy runs as PID 1 (exec-form ENTRYPOINT, no shell in between) and
 # handles SIGTERM and SIGINT itself: it stops accepting, closes its listeners
 # and exits 0. `docker run --init` / compose `init: true` adds a reaper too.

@@ -3,17 +3,22 @@
  * running instance (reload loop, drain) is in svcproxy.ts.
  */
 import cluster from 'node:cluster';
+import { closeSync } from 'node:fs';
+import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/access-log.js';
 import { describeServicePort } from './cli/describe.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { describePaths, readStream, STDIN_PATH } from './config/load.js';
 import { formatIssue, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, exitAfterLogFlush } from './log.js';
+import { LocalModel } from './admin/local-model.js';
 import { AdminServer } from './admin/server.js';
 import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
 import { loadDesired, Svcproxy, type Loaded } from './svcproxy.js';
-import { runPrimary, workerIndex, workerOptions } from './workers.js';
+import { runPrimary } from './cluster/primary.js';
+import { WorkerAgent } from './cluster/worker-agent.js';
+import { workerIndex } from './workers.js';
 import { version } from './version.js';
 
 
@@ -144,14 +149,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     return 1;
   }
   const index = workerIndex();
+  // An access log that cannot be opened is an error at start (the primary checks it for its workers too).
+  let target: AccessLogTarget | undefined;
+  try {
+    target = options.accessLog === '' ? undefined : openAccessLog(options.accessLog);
+  } catch (err: unknown) {
+    con.err(`svcproxy: ${errorMessage(err)}`);
+    if (index > 0) process.exit(1);
+    return 1;
+  }
   const root = createLogger(options.logLevel);
   if (options.workers > 1 && cluster.isPrimary) {
-    // The primary holds the shared listening sockets, which keep it alive: leave explicitly.
+    if (target?.owned === true) closeSync(target.fd); // each worker opens its own
+    // The primary's admin server and its workers keep it alive: leave explicitly.
     process.exit(await runPrimary(options, root));
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
+  const accessLog =
+    target === undefined ? undefined : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
+  const extras = accessLog === undefined ? {} : { accessLog };
   // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
-  const proxy = new Svcproxy(workerOptions(options, index), log, { admin: (instance) => new AdminServer(instance, log) });
+  // A --workers worker has none: its admin model goes to the primary, which serves the admin address for the set.
+  const proxy = new Svcproxy(options, log, {
+    ...(index > 0 ? {} : { admin: (instance: Svcproxy) => new AdminServer(new LocalModel(instance, extras), log) }),
+    ...(accessLog === undefined ? {} : { onLeaseEnd: accessLog.record, readClientAddresses: true }),
+  });
+  const agent = index > 0 ? new WorkerAgent(new LocalModel(proxy, extras), log) : undefined;
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {
@@ -160,8 +183,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
     if (index > 0) process.exit(1); // a worker's IPC channel to the primary would keep it alive
     return 1;
   }
-  if (index > 0) process.send?.({ type: 'started' });
-  handleSignals(proxy);
+  agent?.started();
+  handleSignals(proxy, accessLog);
   return 'serving';
 }
 
@@ -169,21 +192,27 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
  * SIGTERM/SIGINT: drain, then exit 0. A second one: reset what is left and
  * exit 1 at once. SIGHUP: reload now (its default action would kill Node).
  */
-function handleSignals(proxy: Svcproxy): void {
+function handleSignals(proxy: Svcproxy, accessLog: AccessLog | undefined): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       proxy.log.warn({ signal, connections: proxy.registry.tracker.active }, 'second signal; exiting now');
       proxy.registry.tracker.resetAll();
-      process.exit(1);
+      exitAfterLogFlush(proxy.log, 1, 200);
+      return;
     }
     stopping = true;
     proxy.log.info({ signal }, 'shutting down');
-    proxy.shutdown().then(
-      () => process.exit(0),
+    // The access log gets the drain's last lines (for at most 2 s) before the exit.
+    const done = async (): Promise<void> => {
+      await proxy.shutdown();
+      await accessLog?.close();
+    };
+    done().then(
+      () => exitAfterLogFlush(proxy.log, 0),
       (err: unknown) => {
         proxy.log.error({ err: errorMessage(err) }, 'error during shutdown');
-        process.exit(1);
+        exitAfterLogFlush(proxy.log, 1);
       },
     );
   };

@@ -30,6 +30,8 @@ export interface SvcproxyEvents {
   reload: [{ readonly trigger: ReloadTrigger; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number }];
   readiness: [ReadinessChange];
   listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string }];
+  /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
+  toxics: [];
 }
 
 /** What the instance needs of an admin server: bind, report the port, close. The composer builds it. */

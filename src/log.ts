@@ -1,6 +1,7 @@
 /**
- * The root pino logger: JSON lines on stdout. The destination is injectable
- * so tests can read what was logged. Per-listener children are created once
+ * The root pino logger: JSON lines on stdout, the level as its name
+ * (`"level":"info"`, what log shippers and people read; pino's default is a
+ * number). The destination is injectable so tests can read what was logged. Per-listener children are created once
  * (pino serializes bindings at child() time), and the hot path logs only at
  * debug, which pino turns into a no-op when disabled.
  */
@@ -15,9 +16,33 @@ export function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const options = { level, base: { pid: process.pid } };
-  return destination === undefined ? pino(options) : pino(options, destination);
+/**
+ * stdout, written asynchronously so a slow reader never blocks the event
+ * loop, with at most 4 MiB waiting (more is dropped rather than held without
+ * bound). `minLength: 1` writes every line at once, as pino's default does,
+ * and makes flush() wait for the write in flight (see exitAfterLogFlush).
+ */
+function stdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: 1, maxLength: 4 * 1024 * 1024 });
+}
+
+export function createLogger(level: LogLevel, destination: DestinationStream = stdoutDestination()): Logger {
+  const options = { level, base: { pid: process.pid }, formatters: { level: (label: string) => ({ level: label }) } };
+  return pino(options, destination);
+}
+
+/**
+ * Exits once the log's pending lines are written (at most `waitMs`). Without
+ * it, pino writes them at exit with sonic-boom's flushSync, which loops
+ * forever on EPIPE (sonic-boom 4.2: it retries every error but EAGAIN): a
+ * svcproxy whose stdout reader had gone (`svcproxy | head`) spun at 100 % CPU
+ * on SIGTERM instead of exiting. The asynchronous flush meets the EPIPE as an
+ * 'error' event, on which pino drops further output, so the exit is clean.
+ */
+export function exitAfterLogFlush(log: Logger, code: number, waitMs = 1000): void {
+  const exit = (): never => process.exit(code);
+  setTimeout(exit, waitMs);
+  log.flush(() => exit());
 }
 
 /**

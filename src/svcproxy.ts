@@ -16,6 +16,7 @@ import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from './instance-types.js';
 import { errorMessage } from './errors.js';
+import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import type { NativePump } from './proxy/native-pump.js';
@@ -29,6 +30,8 @@ import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
 import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
 import { describeServicePort } from './cli/describe.js';
+import { ProxyCollection } from './toxiproxy/proxy-collection.js';
+import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
 
 /** Quiet time after the last file event before a reload. */
@@ -46,7 +49,10 @@ function listenEnvironment(options: Options, running?: DesiredState): ListenEnvi
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
     isLocalAddress,
-    reserved: adminAddresses(options),
+    reserved: [
+      ...adminAddresses(options),
+      ...(options.toxiproxy === undefined ? [] : [{ address: options.toxiproxy.host, port: options.toxiproxy.port, what: 'toxiproxy API' }]),
+    ],
     udp: workerIndex() <= 1,
     ...(typeof range === 'string' ? {} : { serviceRange: range }),
     ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
@@ -109,6 +115,8 @@ export interface SvcproxyParts<A extends AdminHandle> {
   readonly lookup?: LookupFn;
   /** Told of every connection or flow that ends (the access log). */
   readonly onLeaseEnd?: LeaseObserver;
+  /** Read every client's address even when no policy needs it (the access log records it). */
+  readonly readClientAddresses?: boolean;
 }
 
 export class Svcproxy<A extends AdminHandle = AdminHandle> {
@@ -132,8 +140,14 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     appliedHash: '',
     appliedAt: 0,
   };
+  /** Declared Faults and toxiproxy-API toxics; consulted once per new connection. */
+  readonly faults = new FaultTable();
+  /** The toxiproxy-compatible API (--toxiproxy-address), a server of its own; undefined when off. */
+  readonly toxiproxy: ToxiproxyServer | undefined;
   draining = false;
   adminPort = 0;
+  toxiproxyPort = 0;
+  private faultTimer: NodeJS.Timeout | undefined;
   private state: DesiredState = EMPTY_STATE;
   private watchers: ConfigWatcher[] = [];
   private input: ReadOptions = {};
@@ -156,16 +170,32 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     // --pump: the native pump when chosen and built; the choice is logged once, here.
     this.nativePump = selectPump(options.pump, log);
     this.registry = new Registry(
-      { halfCloseTimeoutMs: options.halfCloseTimeoutMs, dialTimeoutsMs: DIAL_TIMEOUTS_MS, keepAliveMs: options.tcpKeepAliveMs, ...pumpOf(this.nativePump) },
+      {
+        halfCloseTimeoutMs: options.halfCloseTimeoutMs,
+        dialTimeoutsMs: DIAL_TIMEOUTS_MS,
+        keepAliveMs: options.tcpKeepAliveMs,
+        ...pumpOf(this.nativePump),
+        ...(parts.readClientAddresses === true ? { readClientAddresses: true } : {}),
+      },
       log,
       (pod) => this.probes.isReady(pod),
       new Resolver(parts.lookup),
       parts.onLeaseEnd,
+      this.faults,
     );
+    this.faults.onChange = () => this.events.emit('toxics');
     this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
+    const api = log.child({ component: 'toxiproxy-api' });
+    this.toxiproxy =
+      options.toxiproxy === undefined
+        ? undefined
+        : new ToxiproxyServer(
+            new ProxyCollection(this.registry, this.faults, this.registry.options, this.registry.context, api, options.toxiproxyAllowRemote === true),
+            api,
+          );
   }
 
   /** Readiness applies to new connections at once; established ones are never cut by it. */
@@ -194,17 +224,22 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     return { ready: true, reason: 'ok' };
   }
 
-  /** Binds the admin server (a fatal error when it cannot), applies the first snapshot, starts watching. */
+  /**
+   * Binds the admin server, if it was given one (a fatal error when it cannot;
+   * a --workers worker has none: the primary serves the admin address), applies
+   * the first snapshot, starts watching.
+   */
   async start(first: Loaded): Promise<void> {
-    try {
-      if (this.admin !== undefined) {
-        this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
-        this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
-      }
-    } catch (err: unknown) {
-      // Worker 1's admin server is the one health checks use; the others' are a convenience.
-      if (workerIndex() <= 1) throw err;
-      this.log.warn({ err: errorMessage(err) }, 'admin server not started for this worker; serving without it');
+    if (this.admin !== undefined) {
+      this.adminPort = await this.admin.listen(this.options.admin.host, this.options.admin.port);
+      this.log.info({ address: `${this.options.admin.host}:${this.adminPort}` }, 'admin server listening');
+    }
+    if (this.toxiproxy !== undefined && this.options.toxiproxy !== undefined) {
+      const { host, port } = this.options.toxiproxy;
+      this.toxiproxyPort = await this.toxiproxy.listen(host, port);
+      const loopback = host.startsWith('127.') || host === '::1';
+      if (!loopback) this.log.warn({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
+      this.log.info({ address: `${host}:${this.toxiproxyPort}` }, 'toxiproxy API listening');
     }
     this.input = { expect: first.kinds, ...(first.stdin === undefined ? {} : { stdin: first.stdin }) };
     await this.applyLoaded(first, 'start');
@@ -284,6 +319,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.state = loaded.state;
     this.seenHash = loaded.hash;
     const failures = await this.registry.apply(changes);
+    this.faults.setDeclared(loaded.state.faults, Date.now());
+    this.faults.retainCounters(new Set([...loaded.state.servicePorts.keys()].map(String)));
+    this.scheduleFaults();
     this.probes.sync(loaded.state.probes);
     try {
       await this.names.update(loaded.state.services);
@@ -299,6 +337,20 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
+  }
+
+  /** Wakes up when a Fault's `after` or `for` runs out: the feed hears of it and expired toxics release their connections. */
+  private scheduleFaults(): void {
+    clearTimeout(this.faultTimer);
+    const next = this.faults.nextScheduleChange(Date.now());
+    if (next === undefined || this.draining) return;
+    // setTimeout holds at most 2^31-1 ms; a longer wait just wakes up early and re-arms.
+    this.faultTimer = setTimeout(() => {
+      this.faults.expire(Date.now());
+      this.events.emit('toxics');
+      this.scheduleFaults();
+    }, Math.min(2 ** 31 - 1, Math.max(0, next - Date.now()) + 1));
+    this.faultTimer.unref();
   }
 
   /** One log line per Service port whose addresses are new or changed: every address it is served on. */
@@ -319,6 +371,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
    */
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
+    clearTimeout(this.faultTimer);
     for (const watcher of this.watchers) watcher.stop();
     this.probes.stopAll();
     this.registry.closeListeners();
@@ -330,6 +383,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.warn({ connections: this.registry.tracker.active }, 'drain timeout; resetting the remaining connections');
       this.registry.tracker.resetAll();
     }
+    await this.toxiproxy?.close();
     await this.admin?.close();
     this.log.info('stopped');
   }

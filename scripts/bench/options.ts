@@ -81,6 +81,8 @@ export interface BenchOptions {
   /** Also write the results as <out>/example.json|svg, the copy kept in git. */
   readonly example: boolean;
   readonly svcproxy: string;
+  /** svcproxy's --workers (1: a single process, as the peers run). */
+  readonly workers: number;
   readonly host: string;
   readonly outDir: string;
   readonly updateReadme: boolean;
@@ -104,6 +106,7 @@ Options:
   --impl auto|c|node   load generator and backends: C (compiled now with cc) or Node;
                        auto = C when a compiler is found (default)
   --svcproxy PATH      the svcproxy entry point to run (default dist/main.js)
+  --workers N          run svcproxy with --workers N (default 1)
   --host ADDR          loopback address everything binds and dials (default 127.0.0.1)
   --hold N             idle connections for the memory step (default ${FULL.holdConns})
   --reps N             runs per figure for steps 1-4 (default ${FULL.reps}; median reported)
@@ -146,6 +149,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
         example: { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
+        workers: { type: 'string' },
         host: { type: 'string' },
         hold: { type: 'string' },
         reps: { type: 'string' },
@@ -179,10 +183,12 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
   const host = values.host ?? '127.0.0.1';
   let sizes: Sizes;
   let maxSeconds: number;
+  let workers: number;
   try {
     assertLoopback(host, '--host');
     sizes = { ...base, holdConns: positiveInt(values.hold, '--hold', base.holdConns), reps: positiveInt(values.reps, '--reps', base.reps) };
     maxSeconds = positiveInt(values['max-seconds'], '--max-seconds', 300);
+    workers = positiveInt(values.workers, '--workers', 1);
   } catch (err: unknown) {
     if (err instanceof NotLoopbackError || err instanceof UsageError) return { kind: 'usage-error', message: err.message };
     throw err;
@@ -199,6 +205,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       pin: values.pin === true,
       example: values.example === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
+      workers,
       host,
       outDir: values.out ?? 'bench/results',
       updateReadme: values['update-readme'] === true,

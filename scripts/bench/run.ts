@@ -114,7 +114,14 @@ async function startTargets(
   startCtx: (name: string) => Promise<StartContext>,
   progress: (line: string) => void,
 ): Promise<{ reports: TargetReport[]; running: Array<{ driver: Driver; target: Target }> }> {
-  const all: Driver[] = [direct, svcproxyDriver(options.svcproxy, 'native'), svcproxyDriver(options.svcproxy, 'js'), nodePipeDriver(), haproxyDriver(), nginxDriver()];
+  const all: Driver[] = [
+    direct,
+    svcproxyDriver(options.svcproxy, 'native', options.workers),
+    svcproxyDriver(options.svcproxy, 'js', options.workers),
+    nodePipeDriver(),
+    haproxyDriver(),
+    nginxDriver(),
+  ];
   const reports: TargetReport[] = [];
   const running: Array<{ driver: Driver; target: Target }> = [];
   for (const driver of all.filter((d) => options.targets.includes(d.name))) {

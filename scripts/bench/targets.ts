@@ -143,10 +143,11 @@ export function addonNear(entry: string): string | undefined {
 /**
  * svcproxy as users run it: `node --enable-source-maps dist/main.js`, logging
  * at warn (nothing per connection), with `--pump native` (target `svcproxy`)
- * or `--pump js` (target `svcproxy-js`).
+ * or `--pump js` (target `svcproxy-js`); `workers` > 1 adds `--workers N`.
  */
-export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native'): Driver {
+export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native', workers = 1): Driver {
   const path = resolve(entry);
+  const workerArgs = workers > 1 ? ['--workers', String(workers)] : [];
   const name = pump === 'native' ? 'svcproxy' : 'svcproxy-js';
   return {
     name,
@@ -157,7 +158,11 @@ export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native'):
         return { ok: false, note: 'the native splice pump is not built (npm ci builds it on Linux with a compiler)' };
       }
       const version = firstLine(process.execPath, [path, '--version']);
-      return { ok: true, version: `${version} on Node ${process.version}`, setup: `node --enable-source-maps ${entry} --pump ${pump} --log-level warn` };
+      return {
+        ok: true,
+        version: `${version} on Node ${process.version}`,
+        setup: `node --enable-source-maps ${entry} --pump ${pump} --log-level warn${workerArgs.map((a) => ` ${a}`).join('')}`,
+      };
     },
     async start(ctx) {
       const ports = await freePair(ctx.host);
@@ -177,6 +182,7 @@ export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native'):
         'warn',
         '--pump',
         pump,
+        ...workerArgs,
       ];
       return launch(ctx, name, process.execPath, args, ports);
     },

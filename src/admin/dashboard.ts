@@ -3,11 +3,17 @@
  * nothing to build). It is a TypeScript string so that `tsc` ships it in
  * dist/ with the rest; the Dockerfile copies only dist/.
  *
- * The page fetches /api/services and /api/config, then follows
- * /api/events: stats ticks update the live numbers and sparklines in place;
- * reload, listener and readiness events re-fetch the structure. When the
- * socket closes (svcproxy restarting) it says so and reconnects with a
- * growing delay (0.5 s to 5 s).
+ * The first paint comes from the snapshot the page is served with (inlined
+ * as JSON: no zeros or "Loading..." until a round trip). The page then
+ * follows /api/events: stats ticks update the live numbers, the per-endpoint
+ * counts and the sparklines in place; reload, listener and readiness events
+ * re-fetch the structure (/api/services, /api/config). Rates show "-" until
+ * the first tick has measured them. Each sparkline is labelled with its peak
+ * (its scale). With many Service ports the endpoint tables fold away behind a
+ * one-line summary, so 30 ports fit in about two screens. With --workers the
+ * header lists the workers and each port says how its connections split.
+ * When the socket closes (svcproxy restarting) the page says so and
+ * reconnects with a growing delay (0.5 s to 5 s).
  *
  * The script is written without template literals (this file is one) and
  * builds the DOM with textContent only: names come from user config.
@@ -16,41 +22,55 @@
 const STYLE = `
 :root { --fg:#1f2328; --muted:#656d76; --line:#d0d7de; --bg:#f6f8fa; --ok:#1a7f37; --warn:#9a6700; --bad:#cf222e; --rx:#0969da; --tx:#8250df; }
 * { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
-header { display:flex; flex-wrap:wrap; gap:12px; align-items:center; padding:12px 20px; background:#fff; border-bottom:1px solid var(--line); }
+body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+header { display:flex; flex-wrap:wrap; gap:10px; align-items:center; padding:10px 20px; background:#fff; border-bottom:1px solid var(--line); }
 header h1 { font-size:18px; margin:0 12px 0 0; }
-main { padding:16px 20px; max-width:1440px; }
-.pill { display:inline-block; padding:1px 9px; border-radius:999px; font-size:12px; font-weight:600; border:1px solid currentColor; }
+main { padding:12px 20px; max-width:1480px; }
+.pill { display:inline-block; padding:0 8px; border-radius:999px; font-size:12px; font-weight:600; border:1px solid currentColor; white-space:nowrap; }
 .ok { color:var(--ok); } .warn { color:var(--warn); } .bad { color:var(--bad); } .muted { color:var(--muted); }
 .meta { color:var(--muted); font-size:12px; }
-#reload-errors { display:none; margin-bottom:16px; padding:12px 16px; border:1px solid var(--bad); border-radius:6px; background:#ffebe9; }
+#workers { display:flex; flex-wrap:wrap; gap:6px; width:100%; }
+#workers:empty { display:none; }
+#reload-errors { display:none; margin-bottom:12px; padding:10px 14px; border:1px solid var(--bad); border-radius:6px; background:#ffebe9; }
 #reload-errors h2 { margin:0 0 6px; font-size:15px; color:var(--bad); }
 #reload-errors pre { margin:0; white-space:pre-wrap; font:12px/1.5 ui-monospace, monospace; }
-.service { background:#fff; border:1px solid var(--line); border-radius:6px; margin-bottom:16px; }
-.service > h2 { margin:0; padding:10px 14px; font-size:15px; border-bottom:1px solid var(--line); }
-.port { padding:10px 14px; border-bottom:1px solid var(--line); }
+.service { background:#fff; border:1px solid var(--line); border-radius:6px; margin-bottom:8px; }
+.service > h2 { margin:0; padding:5px 12px; font-size:14px; border-bottom:1px solid var(--line); background:#fbfcfd; border-radius:6px 6px 0 0; }
+.port { padding:5px 12px; border-bottom:1px solid #eaeef2; }
 .port:last-child { border-bottom:0; }
-.port-head { display:flex; flex-wrap:wrap; gap:18px; align-items:center; }
-.port-name { font-weight:600; min-width:170px; }
-.stat { min-width:78px; } .stat b { display:block; font-size:18px; font-variant-numeric:tabular-nums; } .stat span { color:var(--muted); font-size:11px; text-transform:uppercase; }
-.listeners { margin:6px 0; font-size:12px; }
-.listeners span { margin-right:12px; }
-table { border-collapse:collapse; width:100%; margin-top:6px; font-size:13px; table-layout:fixed; }
+.port-head { display:flex; flex-wrap:wrap; gap:4px 14px; align-items:center; }
+.port-name { font-weight:600; min-width:190px; }
+.stat { min-width:64px; } .stat b { display:block; font-size:15px; font-variant-numeric:tabular-nums; line-height:1.2; } .stat span { color:var(--muted); font-size:10px; text-transform:uppercase; }
+.spark-box { display:flex; align-items:center; gap:6px; }
+.peak { font-size:11px; color:var(--muted); min-width:84px; font-variant-numeric:tabular-nums; }
+.sub { display:flex; flex-wrap:wrap; gap:2px 14px; font-size:12px; margin-top:2px; }
+.sub > span { white-space:nowrap; }
+details > summary { cursor:pointer; font-size:12px; color:var(--muted); }
+table { border-collapse:collapse; width:100%; margin-top:4px; font-size:13px; table-layout:fixed; }
 th:nth-child(1) { width:24%; } th:nth-child(2) { width:26%; } th:nth-child(3) { width:26%; }
-th, td { text-align:left; padding:3px 8px 3px 0; border-top:1px solid #eaeef2; font-variant-numeric:tabular-nums; }
+th, td { text-align:left; padding:2px 8px 2px 0; border-top:1px solid #eaeef2; font-variant-numeric:tabular-nums; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 th { color:var(--muted); font-weight:500; font-size:11px; text-transform:uppercase; }
 svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-radius:4px; }
 .legend { font-size:11px; color:var(--muted); } .legend i { display:inline-block; width:10px; height:2px; vertical-align:middle; margin:0 4px 0 8px; }
 #events { font:12px/1.5 ui-monospace, monospace; background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 12px; max-height:200px; overflow:auto; }
+.compact .port { padding:3px 10px; }
+.compact .port-head { gap:2px 12px; }
+.compact .port-name { min-width:300px; font-weight:500; }
+.compact .stat { min-width:0; } .compact .stat b { display:inline; font-size:13px; } .compact .stat span { margin-left:3px; }
+.compact .sub { margin-top:0; }
+.toxics { margin:6px 0; font-size:12px; color:var(--bad); }
+.toxics .pill { margin-right:6px; font-weight:500; } .toxics .idle { color:var(--muted); }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
 
 const SCRIPT = `
 'use strict';
 var HISTORY = 60;
-var SPARK_W = 220;
-var SPARK_H = 44;
-var state = { services: [], serviceInfo: {}, config: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, version: '' };
+var SPARK_W = 180;
+var SPARK_H = 30;
+/** Up to this many Service ports, endpoint tables are unfolded; beyond, each folds behind a summary line. */
+var UNFOLD_UP_TO = 6;
+var state = { services: [], serviceInfo: {}, config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
 
 function el(tag, attrs) {
   var node = document.createElement(tag);
@@ -72,6 +92,7 @@ function bytes(n) {
   return (i === 0 ? String(Math.round(n)) : n.toFixed(1)) + ' ' + units[i];
 }
 function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : 'never'; }
+function sum(obj) { var n = 0; for (var k in obj) n += obj[k]; return n; }
 
 function setStatus(text, cls) {
   var s = document.getElementById('conn-status');
@@ -96,6 +117,13 @@ function renderHeader() {
     box.style.display = 'none';
     box.replaceChildren();
   }
+  var workers = document.getElementById('workers');
+  workers.replaceChildren.apply(workers, (state.workers || []).map(function (w) {
+    var cls = w.ready ? 'ok' : (w.state === 'running' ? 'bad' : 'warn');
+    return el('span', { class: 'pill ' + cls, 'data-worker': String(w.worker),
+      text: 'worker ' + w.worker + ' \\u00b7 pid ' + w.pid + ' \\u00b7 ' + (w.ready ? 'ready' : w.reason) + ' \\u00b7 ' + bytes(w.residentBytes) +
+        (w.restarts > 0 ? ' \\u00b7 restarted ' + w.restarts + '\\u00d7' : '') + (w.stale ? ' \\u00b7 not answering' : '') });
+  }));
 }
 
 function conditionOf(e) {
@@ -106,46 +134,85 @@ function conditionOf(e) {
 }
 
 function stat(label, field) {
-  return el('div', { class: 'stat' }, el('b', { 'data-field': field, text: '0' }), el('span', { text: label }));
+  return el('div', { class: 'stat' }, el('b', { 'data-field': field, text: '-' }), el('span', { text: label }));
 }
 
-function renderPort(p) {
-  var live = { endpoints: {} };
-  var head = el('div', { class: 'port-head' },
-    el('div', { class: 'port-name', text: (p.portName === '' ? 'port ' : p.portName + ' \\u00b7 ') + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol }),
-    stat('active', 'active'), stat('conn/s', 'cps'), stat('connections', 'connections'),
-    stat('in/s', 'rx'), stat('out/s', 'tx'), stat('reset', 'rejected'), stat('dial failures', 'failures'));
-  var svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(SPARK_H), viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H });
-  head.appendChild(el('div', null, svg, el('div', { class: 'legend' },
-    el('i', { style: 'background:var(--rx)' }), document.createTextNode('from clients'),
-    el('i', { style: 'background:var(--tx)' }), document.createTextNode('from endpoints'))));
-  var listeners = el('div', { class: 'listeners' });
-  p.listeners.forEach(function (l) {
-    var cls = l.state === 'listening' ? 'ok' : (l.state === 'binding' ? 'warn' : 'bad');
-    listeners.appendChild(el('span', null, el('span', { text: l.address + ' ' }),
-      el('span', { class: 'pill ' + cls, 'data-field': 'listener', text: l.state + (l.error ? ': ' + l.error : '') })));
-  });
+function toxicText(x) {
+  var attrs = Object.keys(x.attributes).map(function (k) { return k + '=' + x.attributes[k]; }).join(' ');
+  return x.type + ' ' + x.stream + (attrs ? ' ' + attrs : '') + (x.toxicity < 1 ? ' toxicity=' + x.toxicity : '') +
+    ' (' + (x.source === 'api' ? 'API' : x.owner) + ')' + (x.active ? '' : ' waiting/ended');
+}
+
+function toxicPills(list) {
+  var box = el('span', { 'data-field': 'toxics' });
+  list.forEach(function (x) { box.appendChild(el('span', { class: 'pill' + (x.active ? '' : ' idle'), title: x.name, text: toxicText(x) })); });
+  return box;
+}
+
+function endpointSummary(endpoints) {
+  var counts = {};
+  endpoints.forEach(function (e) { var c = conditionOf(e).text; counts[c] = (counts[c] || 0) + 1; });
+  return Object.keys(counts).map(function (k) { return counts[k] + ' ' + k; }).join(', ');
+}
+
+function renderEndpoints(p, live, unfold) {
+  if (p.endpoints.length === 0) return el('div', { class: 'sub muted', text: 'no endpoints: connections are reset' });
   var rows = el('tbody');
   p.endpoints.forEach(function (e) {
     var cond = conditionOf(e);
     var active = el('td', { 'data-field': 'active', text: String(e.activeConnections) });
-    live.endpoints[e.id] = active;
+    var total = el('td', { 'data-field': 'connections', text: String(e.connections) });
+    live.endpoints[e.id] = { active: active, total: total };
     rows.appendChild(el('tr', { 'data-endpoint': e.id },
       el('td', { text: e.id }), el('td', null, el('span', { class: 'pill ' + cond.cls, 'data-field': 'state', text: cond.text })),
-      el('td', { text: e.source + (e.pod ? ' ' + e.pod : '') }), active, el('td', { text: String(e.connections) })));
+      el('td', null, document.createTextNode(e.source + (e.pod ? ' ' + e.pod : '')), (e.toxics || []).length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null),
+      active, total));
   });
-  var table = p.endpoints.length === 0 ? el('div', { class: 'muted', text: 'no endpoints: connections are reset' }) :
-    el('table', null, el('thead', null, el('tr', null, el('th', { text: 'endpoint' }), el('th', { text: 'condition' }),
-      el('th', { text: 'source' }), el('th', { text: 'active' }), el('th', { text: 'connections' }))), rows);
-  var section = el('div', { class: 'port', 'data-key': p.key }, head, listeners, table);
+  var table = el('table', null, el('thead', null, el('tr', null, el('th', { text: 'endpoint' }), el('th', { text: 'condition' }),
+    el('th', { text: 'source' }), el('th', { text: 'active' }), el('th', { text: 'connections' }))), rows);
+  var details = el('details', null, el('summary', { 'data-field': 'endpoints', text: p.endpoints.length + ' endpoint' + (p.endpoints.length === 1 ? '' : 's') + ': ' + endpointSummary(p.endpoints) }), table);
+  // A fold the user opened or closed stays that way across re-renders.
+  var open = state.open[p.key];
+  if (open === undefined ? unfold : open) details.setAttribute('open', '');
+  details.addEventListener('toggle', function () { state.open[p.key] = details.open; });
+  return details;
+}
+
+function renderPort(p, unfold, compact) {
+  var live = { endpoints: {}, byWorker: null };
+  var name = (p.portName === '' ? 'port ' : p.portName + ' \\u00b7 ') + p.port + ' \\u2192 ' + p.targetPort + '/' + p.protocol;
+  var head = el('div', { class: 'port-head' },
+    el('div', { class: 'port-name', text: compact ? p.namespace + '/' + p.service + '  ' + name : name }),
+    stat('active', 'active'), stat('conn/s', 'cps'), stat('connections', 'connections'),
+    stat('in/s', 'rx'), stat('out/s', 'tx'), stat('reset', 'rejected'), stat('dial failures', 'failures'));
+  var sparkH = compact ? 18 : SPARK_H;
+  var svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(sparkH), viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H, preserveAspectRatio: 'none' });
+  var peak = el('span', { class: 'peak', 'data-field': 'peak', text: 'peak -' });
+  head.appendChild(el('div', { class: 'spark-box', title: 'bytes per second over the last minute: blue from clients, purple from endpoints; the top of the chart is the peak' }, svg, peak));
+  var sub = el('div', { class: 'sub' });
+  head.firstChild.setAttribute('title', p.listeners.map(function (l) { return l.address + ' ' + l.state; }).join('\\n'));
+  p.listeners.forEach(function (l) {
+    // A compact line names only the listeners that are not listening.
+    if (compact && l.state === 'listening') return;
+    var cls = l.state === 'listening' ? 'ok' : (l.state === 'binding' ? 'warn' : 'bad');
+    sub.appendChild(el('span', null, el('span', { text: l.address + ' ' }),
+      el('span', { class: 'pill ' + cls, 'data-field': 'listener', text: l.state + (l.error ? ': ' + l.error : '') })));
+  });
+  if (p.workers) {
+    live.byWorker = el('span', { class: 'muted', 'data-field': 'by-worker' });
+    sub.appendChild(live.byWorker);
+  }
+  var toxics = (p.toxics || []).length ? el('div', { class: 'toxics' }, document.createTextNode('toxics: '), toxicPills(p.toxics)) : null;
+  var section = el('div', { class: 'port', 'data-key': p.key }, head, sub.firstChild ? sub : null, toxics, renderEndpoints(p, live, unfold));
   live.head = head;
   live.svg = svg;
+  live.peak = peak;
   state.live[p.key] = live;
-  var r = p.totals.rejected;
   updatePort(p.key, {
     activeConnections: p.totals.activeConnections, connections: p.totals.connections, connectionsPerSecond: null,
-    rejectedConnections: Object.keys(r).reduce(function (sum, k) { return sum + r[k]; }, 0), connectFailures: p.totals.connectFailures,
-    downstreamRxBytesPerSecond: null, upstreamRxBytesPerSecond: null, upstreams: null });
+    rejectedConnections: sum(p.totals.rejected), connectFailures: p.totals.connectFailures,
+    downstreamRxBytesPerSecond: null, upstreamRxBytesPerSecond: null, upstreams: null, upstreamConnections: null });
+  if (live.byWorker) live.byWorker.textContent = 'connections by worker: ' + p.workers.map(function (w) { return 'w' + w.worker + ' ' + w.totals.connections; }).join(' \\u00b7 ');
   return section;
 }
 
@@ -157,7 +224,7 @@ function serviceMeta(info) {
   if (info.externalName) parts.push('CNAME ' + info.externalName);
   if (info.names.length > 0) parts.push(info.names[0]);
   if (info.mappedFrom.length > 0) parts.push('manifest clusterIP ' + info.mappedFrom.join(', ') + ' mapped');
-  return el('span', { class: 'meta', 'data-field': 'addresses', text: '  ' + parts.join(' \u00b7 ') });
+  return el('span', { class: 'meta', 'data-field': 'addresses', text: '  ' + parts.join(' \\u00b7 ') });
 }
 
 function renderServices() {
@@ -170,32 +237,54 @@ function renderServices() {
     if (!byService[name]) { byService[name] = []; order.push(name); }
     byService[name].push(p);
   });
+  // Services without a port that is proxied (ExternalName, headless) are listed too, for their names.
   Object.keys(state.serviceInfo).sort().forEach(function (name) {
     if (!byService[name]) { byService[name] = []; order.push(name); }
   });
-  var cards = order.map(function (name) {
-    var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }, serviceMeta(state.serviceInfo[name])));
-    byService[name].forEach(function (p) { card.appendChild(renderPort(p)); });
-    return card;
-  });
+  // Few ports: a card per Service, endpoint tables unfolded. Many: one line per port in a single list,
+  // endpoint tables folded behind their summary, so 30 ports fit in about two screens.
+  var compact = state.services.length > UNFOLD_UP_TO;
+  var cards;
+  if (compact) {
+    var list = el('section', { class: 'service compact' });
+    order.forEach(function (name) {
+      if (byService[name].length === 0) list.appendChild(el('div', { class: 'port', 'data-service': name }, el('span', { class: 'port-name', text: name }), serviceMeta(state.serviceInfo[name])));
+      byService[name].forEach(function (p) {
+        var row = renderPort(p, false, true);
+        row.setAttribute('data-service', name);
+        var meta = serviceMeta(state.serviceInfo[name]);
+        if (meta) row.firstChild.firstChild.appendChild(meta);
+        list.appendChild(row);
+      });
+    });
+    cards = [list];
+  } else {
+    cards = order.map(function (name) {
+      var card = el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }, serviceMeta(state.serviceInfo[name])));
+      byService[name].forEach(function (p) { card.appendChild(renderPort(p, true, false)); });
+      return card;
+    });
+  }
   if (cards.length === 0) cards = [el('div', { class: 'empty', text: 'No Service ports are configured.' })];
   root.replaceChildren.apply(root, cards);
 }
 
-function sparkline(svg, points) {
-  var max = 1;
+function sparkline(live, points) {
+  var max = 0;
   points.forEach(function (p) { max = Math.max(max, p.rx, p.tx); });
+  var scale = Math.max(1, max);
   // Until HISTORY ticks have come, the points we have are spread over the whole width.
   var step = SPARK_W / Math.max(1, points.length - 1);
   var line = function (field) {
     return points.map(function (p, i) {
-      return (i * step).toFixed(1) + ',' + (SPARK_H - 3 - (p[field] / max) * (SPARK_H - 8)).toFixed(1);
+      return (i * step).toFixed(1) + ',' + (SPARK_H - 2 - (p[field] / scale) * (SPARK_H - 5)).toFixed(1);
     }).join(' ');
   };
-  svg.replaceChildren(
+  live.svg.replaceChildren(
     svgEl('polyline', { points: line('rx'), fill: 'none', stroke: 'var(--rx)', 'stroke-width': '1.5' }),
     svgEl('polyline', { points: line('tx'), fill: 'none', stroke: 'var(--tx)', 'stroke-width': '1.5' }));
-  svg.setAttribute('data-points', String(points.length));
+  live.svg.setAttribute('data-points', String(points.length));
+  live.peak.textContent = points.length === 0 ? 'peak -' : 'peak ' + bytes(max) + '/s';
 }
 
 function updatePort(key, t) {
@@ -206,16 +295,23 @@ function updatePort(key, t) {
   set('connections', String(t.connections));
   set('rejected', String(t.rejectedConnections));
   set('failures', String(t.connectFailures));
-  if (t.connectionsPerSecond !== null) set('cps', String(t.connectionsPerSecond));
-  if (t.downstreamRxBytesPerSecond !== null) {
+  var h = state.history[key] || (state.history[key] = []);
+  if (t.connectionsPerSecond !== null) {
+    set('cps', String(t.connectionsPerSecond));
     set('rx', bytes(t.downstreamRxBytesPerSecond) + '/s');
     set('tx', bytes(t.upstreamRxBytesPerSecond) + '/s');
-    var h = state.history[key] || (state.history[key] = []);
     h.push({ rx: t.downstreamRxBytesPerSecond, tx: t.upstreamRxBytesPerSecond });
     if (h.length > HISTORY) h.shift();
+  } else if (h.length > 0) {
+    // A re-render between ticks keeps the last measured rates rather than going back to "-".
+    var last = h[h.length - 1];
+    set('rx', bytes(last.rx) + '/s');
+    set('tx', bytes(last.tx) + '/s');
   }
-  sparkline(live.svg, state.history[key] || []);
-  if (t.upstreams) for (var id in t.upstreams) if (live.endpoints[id]) live.endpoints[id].textContent = String(t.upstreams[id]);
+  sparkline(live, h);
+  var id;
+  if (t.upstreams) for (id in t.upstreams) if (live.endpoints[id]) live.endpoints[id].active.textContent = String(t.upstreams[id]);
+  if (t.upstreamConnections) for (id in t.upstreamConnections) if (live.endpoints[id]) live.endpoints[id].total.textContent = String(t.upstreamConnections[id]);
 }
 
 function logEvent(m) {
@@ -223,7 +319,9 @@ function logEvent(m) {
   if (m.type === 'reload') text = 'reload (' + m.trigger + '): ' + m.result + (m.result === 'success' ? ', ' + m.changes + ' changes' : ', ' + m.errors.length + ' problems');
   else if (m.type === 'listener') text = 'listener ' + m.listener + ' (' + m.servicePort + '): ' + m.state + (m.error ? ': ' + m.error : '');
   else if (m.type === 'readiness') text = 'pod ' + m.pod + ' ' + (m.ready ? 'ready' : 'not ready') + ': ' + m.reason;
+  else if (m.type === 'toxics') text = 'toxics changed';
   else return;
+  if (m.worker !== undefined) text += ' (worker ' + m.worker + ')';
   var log = document.getElementById('events');
   var placeholder = log.querySelector('.muted');
   if (placeholder) placeholder.remove();
@@ -231,16 +329,21 @@ function logEvent(m) {
   while (log.childNodes.length > 50) log.removeChild(log.lastChild);
 }
 
+function show(services, config) {
+  state.services = services.servicePorts;
+  state.serviceInfo = {};
+  (services.services || []).forEach(function (info) { state.serviceInfo[info.key] = info; });
+  state.workers = services.workers || null;
+  state.config = config;
+  renderHeader();
+  renderServices();
+}
+
 function refresh() {
   return Promise.all([fetch('api/services'), fetch('api/config')]).then(function (r) {
     return Promise.all([r[0].json(), r[1].json()]);
   }).then(function (data) {
-    state.services = data[0].servicePorts;
-    state.serviceInfo = {};
-    (data[0].services || []).forEach(function (info) { state.serviceInfo[info.key] = info; });
-    state.config = data[1];
-    renderHeader();
-    renderServices();
+    show(data[0], data[1]);
   }).catch(function () { /* the socket's close handler reports the outage */ });
 }
 
@@ -271,10 +374,25 @@ function connect() {
   };
 }
 
+var initial = JSON.parse(document.getElementById('initial').textContent);
+show(initial.services, initial.config);
 connect();
 `;
 
-export const DASHBOARD_HTML = `<!doctype html>
+/** What the page is served with, for its first paint. */
+export interface DashboardSnapshot {
+  readonly services: unknown;
+  readonly config: unknown;
+}
+
+/** JSON that is safe inside a <script> element: no `<` (so no `</script>`), no U+2028/2029. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** The page, with the current snapshot inlined for its first paint. */
+export function dashboardHtml(initial: DashboardSnapshot): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -288,14 +406,17 @@ export const DASHBOARD_HTML = `<!doctype html>
   <span id="conn-status" class="pill warn">connecting</span>
   <span id="ready" class="pill warn">unknown</span>
   <span id="config-meta" class="meta"></span>
+  <div id="workers"></div>
 </header>
 <main>
   <div id="reload-errors" role="alert"></div>
-  <div id="services"><div class="empty">Loading...</div></div>
+  <div id="services"></div>
   <h3 class="meta">Events</h3>
   <div id="events"><div class="muted">No events since this page connected.</div></div>
 </main>
+<script id="initial" type="application/json">${scriptJson(initial)}</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
 `;
+}

@@ -6,8 +6,13 @@
  *   reload     every reload attempt, with its errors
  *   listener   a listener bound, failed to bind, or closed
  *   readiness  a probed Pod turned ready or not ready
+ *   toxics     the toxics in force changed (a Fault applied, started or
+ *              ended; a toxiproxy-API toxic added or removed)
  *   stats      every tick (1 s) while anyone listens: per Service port,
  *              active connections and per-second rates from deltas
+ *
+ * With --workers the primary serves the feed: reload, listener and readiness
+ * events come from each worker and say which (`worker`); stats are the sums.
  *
  * The proxy never waits for a client. Each message is serialized once and
  * handed to every client whose unsent backlog (`bufferedAmount`: Node's
@@ -26,8 +31,8 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
-import type { SvcproxyEvents } from '../instance-types.js';
-import { portLabel, type AdminSource, type ServicePortSnapshot } from './view.js';
+import type { AdminEvents, AdminModel } from './model.js';
+import { portLabel, type ServicePortSnapshot } from './view.js';
 
 export interface EventFeedOptions {
   /** Stats tick period, ms. Default 1000. */
@@ -59,16 +64,24 @@ interface ServicePortTick {
   readonly connectFailures: number;
   /** Open connections per endpoint (`host:port`), for every declared endpoint. */
   readonly upstreams: Readonly<Record<string, number>>;
+  /** Connections per endpoint (`host:port`) since the Service port was created, for every declared endpoint. */
+  readonly upstreamConnections: Readonly<Record<string, number>>;
+  /** Toxics in force on the port, `source:owner/name` (active ones only), port-wide and per endpoint together. */
+  readonly toxics: readonly string[];
 }
 
-type ReloadEvent = SvcproxyEvents['reload'][0];
-type ListenerEvent = SvcproxyEvents['listener'][0];
+type ReloadEvent = AdminEvents['reload'][0];
+type ListenerEvent = AdminEvents['listener'][0];
+type ReadinessEvent = AdminEvents['readiness'][0];
+/** With --workers: the worker an event happened in. */
+type FromWorker = { readonly worker?: number };
 
 export type FeedMessage =
   | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number }
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
-  | { readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string }
-  | { readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] }
+  | ({ readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & FromWorker)
+  | ({ readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] } & FromWorker)
+  | ({ readonly type: 'toxics'; readonly time: number } & FromWorker)
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
 
 interface Totals {
@@ -78,6 +91,10 @@ interface Totals {
 }
 
 const NO_TOTALS: Totals = { connections: 0, downstreamRx: 0, upstreamRx: 0 };
+
+function worker(e: { readonly worker?: number }): FromWorker {
+  return e.worker === undefined ? {} : { worker: e.worker };
+}
 
 export class EventFeed {
   /** Clients dropped for reading too slowly, since start. */
@@ -89,26 +106,29 @@ export class EventFeed {
   private readonly answered = new WeakSet<WebSocket>();
   private previous = new Map<string, Totals>();
   private previousAt = 0;
+  /** A tick whose snapshot is still on its way (with --workers it is asked of every worker): the next one waits. */
+  private ticking = false;
 
   private readonly onReload = (e: ReloadEvent): void => this.broadcast({ type: 'reload', time: Date.now(), ...e, errors: [...e.errors] });
   private readonly onListener = (e: ListenerEvent): void =>
-    this.broadcast({ type: 'listener', time: Date.now(), listener: e.key, servicePort: e.servicePort, state: e.state, error: e.error });
-  private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
-    this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
+    this.broadcast({ type: 'listener', time: Date.now(), listener: e.key, servicePort: e.servicePort, state: e.state, error: e.error, ...worker(e) });
+  private readonly onReadiness = (e: ReadinessEvent): void =>
+    this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.services], ...worker(e) });
+  private readonly onToxics = (e: AdminEvents['toxics'][0]): void => this.broadcast({ type: 'toxics', time: Date.now(), ...worker(e) });
 
-  /** @param snapshot current Service port snapshots (shared with /metrics, so byte counts agree). */
+  /** @param model where ticks read their snapshots (the same as /metrics, so byte counts agree) and events come from. */
   constructor(
-    private readonly source: AdminSource,
-    private readonly snapshot: () => ServicePortSnapshot[],
+    private readonly model: AdminModel,
     private readonly log: Logger,
     private readonly version: string,
     readonly options: EventFeedOptions = FEED_DEFAULTS,
   ) {
     // Clients send nothing; a large frame is a misbehaving client, not data to buffer.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
-    source.events.on('reload', this.onReload);
-    source.events.on('listener', this.onListener);
-    source.events.on('readiness', this.onReadiness);
+    model.events.on('reload', this.onReload);
+    model.events.on('listener', this.onListener);
+    model.events.on('readiness', this.onReadiness);
+    model.events.on('toxics', this.onToxics);
   }
 
   /** WebSocket clients connected now. */
@@ -133,12 +153,13 @@ export class EventFeed {
   }
 
   private startTicking(): void {
-    this.previous = this.totals(this.snapshot());
+    this.previous = new Map();
     this.previousAt = performance.now();
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer = setInterval(() => void this.tick(), this.options.tickMs);
     this.timer.unref();
     this.heartbeat = setInterval(() => this.ping(), this.options.heartbeatMs);
     this.heartbeat.unref();
+    void this.tick(true);
   }
 
   private stopTicking(): void {
@@ -172,12 +193,30 @@ export class EventFeed {
     );
   }
 
-  /** One stats message: rates are deltas since the previous tick over the time that really passed. */
-  private tick(): void {
+  /**
+   * One stats message: rates are deltas since the previous tick over the time
+   * that really passed. The first (`baseline`) only records the totals.
+   */
+  private async tick(baseline = false): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    let snapshots: readonly ServicePortSnapshot[];
+    try {
+      snapshots = (await this.model.snapshot('view')).servicePorts;
+    } catch (err: unknown) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin feed: snapshot failed');
+      return;
+    } finally {
+      this.ticking = false;
+    }
     const now = performance.now();
     const seconds = Math.max(0.001, (now - this.previousAt) / 1000);
-    const snapshots = this.snapshot();
     const current = this.totals(snapshots);
+    if (baseline || this.timer === undefined) {
+      this.previous = current;
+      this.previousAt = now;
+      return;
+    }
     const rate = (value: number, before: number): number => Math.max(0, Math.round(((value - before) / seconds) * 100) / 100);
     const servicePorts = snapshots.map((s): ServicePortTick => {
       const { totals } = s.view;
@@ -197,6 +236,8 @@ export class EventFeed {
         rejectedConnections: Object.values(totals.rejected).reduce((a, b) => a + b, 0),
         connectFailures: totals.connectFailures,
         upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
+        upstreamConnections: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.connections])),
+        toxics: [...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`))],
       };
     });
     this.previous = current;
@@ -222,9 +263,10 @@ export class EventFeed {
   /** Disconnects every client and stops listening to the proxy's events. */
   close(): void {
     this.stopTicking();
-    this.source.events.off('reload', this.onReload);
-    this.source.events.off('listener', this.onListener);
-    this.source.events.off('readiness', this.onReadiness);
+    this.model.events.off('reload', this.onReload);
+    this.model.events.off('listener', this.onListener);
+    this.model.events.off('readiness', this.onReadiness);
+    this.model.events.off('toxics', this.onToxics);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }

@@ -9,8 +9,9 @@
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
 import { Exposition, type Labels } from './exposition.js';
-import { writeProcessMetrics, type EventLoopDelay } from './process-metrics.js';
-import { portLabel, type AdminSource, type EndpointView, type NativePumpReadable, type ServicePortSnapshot } from './view.js';
+import type { AdminSnapshot, NativePumpStats } from './model.js';
+import { writeProcessMetrics } from './process-metrics.js';
+import { portLabel, type EndpointView, type ServicePortSnapshot } from './view.js';
 
 const ENDPOINT_STATES = ['ready', 'not_ready', 'terminating'] as const;
 /** A listener is removed when closed, so these are the states a current one can be in. */
@@ -23,10 +24,8 @@ interface FeedCounters {
 }
 
 export interface MetricsInput {
-  readonly source: AdminSource;
-  readonly snapshots: readonly ServicePortSnapshot[];
+  readonly snapshot: AdminSnapshot;
   readonly feed: FeedCounters;
-  readonly loop: EventLoopDelay;
   readonly version: string;
 }
 
@@ -87,13 +86,37 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
   }
 }
 
+/**
+ * Toxic families: one series per toxic that met a connection, per Service
+ * port (labels as the other per-port families, plus the toxic's name, type,
+ * stream, source `config`/`api` and owner: the Fault or the API proxy).
+ */
+function writeToxicMetrics(out: Exposition, snapshot: AdminSnapshot): void {
+  const entries = snapshot.toxicCounters;
+  const ports = new Map(snapshot.servicePorts.map((s) => [s.view.key, s]));
+  const labelled = entries.map((e) => {
+    const s = ports.get(e.servicePort);
+    // An ad-hoc forward of the toxiproxy API has no Service: its proxy name stands in.
+    const base: Labels = s === undefined ? { namespace: '', service: e.owner, port: '' } : servicePortLabels(s);
+    return { labels: { ...base, toxic: e.name, type: e.type, stream: e.stream, source: e.source, owner: e.owner }, c: e.counters };
+  });
+  const family = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof labelled)[number]['c']) => number): void => {
+    out.family(name, type, help);
+    for (const l of labelled) out.sample(name, l.labels, value(l.c));
+  };
+  family('svcproxy_toxic_applications_total', 'counter', 'Connections that got the toxic (after its toxicity draw).', (c) => c.applications);
+  family('svcproxy_toxic_delayed_bytes_total', 'counter', 'Bytes a latency, bandwidth or slicer toxic held back before passing them on.', (c) => c.delayedBytes);
+  family('svcproxy_toxic_dropped_bytes_total', 'counter', 'Bytes a toxic threw away: held by timeout at close, beyond limit_data, after reset_peer, or held when the connection ended.', (c) => c.droppedBytes);
+  family('svcproxy_toxic_held_bytes', 'gauge', 'Bytes held by the toxic now, across its connections.', (c) => c.heldBytes);
+}
+
 function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
-  const { status, ready } = input.source;
+  const { reloads: status, config } = input.snapshot;
   out
     .family('svcproxy_build_info', 'gauge', 'Always 1; the labels say which svcproxy and Node.js run.')
     .sample('svcproxy_build_info', { version: input.version, node_version: process.version }, 1)
     .family('svcproxy_ready', 'gauge', '1 when /readyz answers 200: config applied, every listener bound, not draining.')
-    .sample('svcproxy_ready', {}, ready.ready ? 1 : 0)
+    .sample('svcproxy_ready', {}, config.ready ? 1 : 0)
     .family('svcproxy_config_reloads_total', 'counter', 'Config snapshots applied (success, the first one included) or rejected as invalid (failure).')
     .sample('svcproxy_config_reloads_total', { result: 'success' }, status.successes)
     .sample('svcproxy_config_reloads_total', { result: 'failure' }, status.failures)
@@ -105,17 +128,34 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_admin_feed_clients', {}, input.feed.clients)
     .family('svcproxy_admin_feed_dropped_clients_total', 'counter', 'WebSocket clients of /api/events disconnected for reading too slowly.')
     .sample('svcproxy_admin_feed_dropped_clients_total', {}, input.feed.dropped);
+  const { accessLog } = input.snapshot;
+  if (accessLog !== undefined) {
+    out
+      .family('svcproxy_access_log_lines_total', 'counter', 'Access log lines written (--access-log).')
+      .sample('svcproxy_access_log_lines_total', {}, accessLog.written)
+      .family('svcproxy_access_log_dropped_lines_total', 'counter', 'Access log lines dropped: the writer fell behind (a slow reader of stdout, a slow disk) or a write failed (a full disk).')
+      .sample('svcproxy_access_log_dropped_lines_total', {}, accessLog.dropped);
+  }
+  const { workers } = input.snapshot;
+  if (workers === undefined) return;
+  out
+    .family('svcproxy_workers', 'gauge', 'Worker processes (--workers) by state: running, starting (config not applied yet), restarting (exited, being replaced).')
+    .sample('svcproxy_workers', { state: 'running' }, workers.filter((w) => w.state === 'running').length)
+    .sample('svcproxy_workers', { state: 'starting' }, workers.filter((w) => w.state === 'starting').length)
+    .sample('svcproxy_workers', { state: 'restarting' }, workers.filter((w) => w.state === 'restarting').length)
+    .family('svcproxy_worker_restarts_total', 'counter', 'Worker processes that exited on their own and were started again.')
+    .sample('svcproxy_worker_restarts_total', {}, workers.reduce((sum, w) => sum + w.restarts, 0));
 }
 
 /** The native splice pump's families, only when it runs (docs/metrics.md). */
-function writeNativePumpMetrics(out: Exposition, pump: NativePumpReadable | undefined): void {
+function writeNativePumpMetrics(out: Exposition, pump: NativePumpStats | undefined): void {
   if (pump === undefined) return;
-  const thread = pump.threadStats();
+  const thread = pump;
   out
     .family('svcproxy_native_pump_handoffs_total', 'counter', 'TCP connections handed to the native splice pump.')
-    .sample('svcproxy_native_pump_handoffs_total', {}, pump.counts.handedOff)
+    .sample('svcproxy_native_pump_handoffs_total', {}, pump.handedOff)
     .family('svcproxy_native_pump_fallbacks_total', 'counter', 'Eligible connections kept in the JS pump, by reason (dup:EMFILE, pipe:EMFILE, pending_write, slots...).');
-  for (const [reason, count] of pump.counts.fallbacks) out.sample('svcproxy_native_pump_fallbacks_total', { reason }, count);
+  for (const [reason, count] of Object.entries(pump.fallbacks)) out.sample('svcproxy_native_pump_fallbacks_total', { reason }, count);
   out
     .family('svcproxy_native_pump_connections', 'gauge', 'Connections the native pump owns now.')
     .sample('svcproxy_native_pump_connections', {}, thread.connections)
@@ -129,11 +169,12 @@ function writeNativePumpMetrics(out: Exposition, pump: NativePumpReadable | unde
 }
 
 /** The whole /metrics body. */
-export async function renderMetrics(input: MetricsInput): Promise<string> {
+export function renderMetrics(input: MetricsInput): string {
   const out = new Exposition();
   writeProcessWideMetrics(out, input);
-  writeServicePortMetrics(out, input.snapshots);
-  writeNativePumpMetrics(out, input.source.nativePump);
-  await writeProcessMetrics(out, input.loop);
+  writeServicePortMetrics(out, input.snapshot.servicePorts);
+  writeToxicMetrics(out, input.snapshot);
+  writeNativePumpMetrics(out, input.snapshot.nativePump);
+  writeProcessMetrics(out, input.snapshot.process);
   return out.text();
 }

@@ -1,8 +1,9 @@
 /**
  * The admin HTTP server: health, readiness, Prometheus metrics, a JSON API,
- * a WebSocket feed and the dashboard. Read-only: every route reads the
- * proxy's state at request time and nothing here changes it (anything but
- * GET/HEAD is 405). It binds loopback by default; elsewhere it warns, since
+ * a WebSocket feed and the dashboard. Read-only: every route reads a
+ * snapshot of the proxy's state (an AdminModel: this process's, or with
+ * --workers the sum of every worker's) at request time and nothing here
+ * changes it (anything but GET/HEAD is 405). It binds loopback by default; elsewhere it warns, since
  * anyone who reaches it can read the config and traffic counters.
  *
  *   GET /healthz      200 while the process runs
@@ -18,12 +19,12 @@ import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { version } from '../version.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { dashboardHtml } from './dashboard.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
 import { renderMetrics } from './metrics.js';
-import { EventLoopDelay } from './process-metrics.js';
-import { configView, servicePortSnapshots, serviceViews, type AdminSource, type ServicePortSnapshot } from './view.js';
+import type { AdminModel, AdminSnapshot, WorkerView } from './model.js';
+import type { ServicePortView, ServiceView } from './view.js';
 
 /**
  * Limits that keep misbehaving admin clients from holding resources, in the
@@ -80,6 +81,12 @@ function pathOf(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0] ?? '/';
 }
 
+/** GET /api/services: every Service port's view, each Service's addresses and names and, with --workers, the workers. */
+function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[]; services: readonly ServiceView[]; workers?: readonly WorkerView[] } {
+  const servicePorts = snapshot.servicePorts.map((s) => s.view);
+  return snapshot.workers === undefined ? { servicePorts, services: snapshot.services } : { servicePorts, services: snapshot.services, workers: snapshot.workers };
+}
+
 /** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */
 export function isLoopback(host: string): boolean {
   return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
@@ -88,29 +95,32 @@ export function isLoopback(host: string): boolean {
 export class AdminServer {
   readonly feed: EventFeed;
   private readonly server: Server;
-  private readonly loop = new EventLoopDelay();
   private readonly routes: Readonly<Record<string, Route>>;
 
   constructor(
-    private readonly source: AdminSource,
+    private readonly model: AdminModel,
     private readonly log: Logger,
     feedOptions: EventFeedOptions = FEED_DEFAULTS,
   ) {
-    this.feed = new EventFeed(source, () => this.snapshots(), log, version(), feedOptions);
+    this.feed = new EventFeed(model, log, version(), feedOptions);
     this.routes = {
       '/healthz': (_req, res) => text(res, 200, 'ok\n'),
-      '/readyz': (_req, res) => {
-        const { ready, reason } = this.source.ready;
+      '/readyz': async (_req, res) => {
+        const { ready, reason } = (await this.model.snapshot('view')).config;
         text(res, ready ? 200 : 503, ready ? 'ready\n' : `not ready: ${reason}\n`);
       },
       '/metrics': async (_req, res) => {
-        const body = await renderMetrics({ source: this.source, snapshots: this.snapshots(), feed: this.feed, loop: this.loop, version: version() });
-        send(res, 200, METRICS_CONTENT_TYPE, body);
+        const snapshot = await this.model.snapshot('metrics');
+        send(res, 200, METRICS_CONTENT_TYPE, renderMetrics({ snapshot, feed: this.feed, version: version() }));
       },
-      '/api/services': (_req, res) => json(res, { servicePorts: this.snapshots().map((s) => s.view), services: serviceViews(this.source) }),
-      '/api/config': (_req, res) => json(res, configView(this.source)),
+      '/api/services': async (_req, res) => json(res, servicesView(await this.model.snapshot('view'))),
+      '/api/config': async (_req, res) => json(res, (await this.model.snapshot('view')).config),
       [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
-      '/': (_req, res) => send(res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, { 'content-security-policy': DASHBOARD_CSP }),
+      '/': async (_req, res) => {
+        const snapshot = await this.model.snapshot('view');
+        const html = dashboardHtml({ services: servicesView(snapshot), config: snapshot.config });
+        send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': DASHBOARD_CSP });
+      },
     };
     this.server = createServer(
       {
@@ -126,10 +136,6 @@ export class AdminServer {
     // A client that sends garbage, too much or too slowly gets a status line, then the socket goes; never an unhandled 'error'.
     this.server.on('clientError', (err, socket) => answerClientError(err, socket));
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
-  }
-
-  private snapshots(): ServicePortSnapshot[] {
-    return servicePortSnapshots(this.source);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
@@ -177,7 +183,6 @@ export class AdminServer {
       this.server.listen({ host, port }, () => {
         this.server.removeListener('error', onError);
         this.server.on('error', () => undefined); // after bind, errors concern single clients
-        this.loop.start();
         const address = this.server.address();
         resolve(typeof address === 'object' && address !== null ? address.port : port);
       });
@@ -187,7 +192,7 @@ export class AdminServer {
   /** Closes the feed's WebSockets (upgraded sockets are not the HTTP server's to close) and every HTTP connection. */
   close(): Promise<void> {
     this.feed.close();
-    this.loop.stop();
+    this.model.close?.();
     return new Promise((resolve) => {
       if (!this.server.listening) {
         resolve();

@@ -6,12 +6,14 @@
  * the proxy: the structural types below expose only what is read.
  */
 import type { EventEmitter } from 'node:events';
+import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/fault-table.js';
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
-import type { Histogram, ServicePortStats } from '../proxy/stats.js';
+import type { ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { serviceNames } from '../state/service-info.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type ServiceInfo, type ServicePortPlan } from '../state/types.js';
+import type { HistogramData } from './exposition.js';
 
 /** What the admin reads of one Service port (a ServicePortProxy). */
 interface ServicePortReadable {
@@ -57,6 +59,14 @@ export interface AdminSource {
   readonly registry: RegistryReadable;
   readonly probes: { isReady(pod: string): boolean };
   readonly events: EventEmitter<SvcproxyEvents>;
+  /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
+  readonly faults?: FaultsReadable;
+}
+
+/** What the admin reads of the FaultTable. */
+interface FaultsReadable {
+  views(key: string, endpoints: readonly ConnectionTarget[], now: number): { port: ToxicView[]; byEndpoint: Map<string, ToxicView[]> };
+  counterEntries(): ToxicCounterEntry[];
 }
 
 export interface EndpointView {
@@ -74,9 +84,11 @@ export interface EndpointView {
   readonly ejected: boolean;
   readonly activeConnections: number;
   readonly connections: number;
+  /** Toxics aimed at this endpoint (a Fault's pod, endpoint or podSelector target). */
+  readonly toxics: readonly ToxicView[];
 }
 
-interface ListenerView {
+export interface ListenerView {
   /** `host:port` as bound (`[::1]:80` for IPv6). */
   readonly address: string;
   readonly protocol: string;
@@ -87,7 +99,7 @@ interface ListenerView {
   readonly error: string;
 }
 
-interface ServicePortTotals {
+export interface ServicePortTotals {
   readonly connections: number;
   readonly activeConnections: number;
   /** Bytes received from clients, including those of open connections. */
@@ -116,12 +128,16 @@ export interface ServicePortView {
   readonly listeners: readonly ListenerView[];
   readonly endpoints: readonly EndpointView[];
   readonly totals: ServicePortTotals;
+  /** With --workers only: each worker's share of the totals, by worker slot. */
+  readonly workers?: ReadonlyArray<{ readonly worker: number; readonly totals: ServicePortTotals }>;
+  /** Toxics on every connection of the port (a Fault on the Service or port, toxiproxy-API toxics). */
+  readonly toxics: readonly ToxicView[];
 }
 
 /** A view plus what only /metrics needs. */
 export interface ServicePortSnapshot {
   readonly view: ServicePortView;
-  readonly connectSeconds: Readonly<Histogram>;
+  readonly connectSeconds: HistogramData;
 }
 
 /** The `port` label and display name: the Service port's name, or its number when unnamed. */
@@ -129,7 +145,7 @@ export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): str
   return view.portName === '' ? String(view.port) : view.portName;
 }
 
-function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean): EndpointView[] {
+function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean, toxics: ReadonlyMap<string, ToxicView[]>): EndpointView[] {
   const plan = proxy.current;
   const ejected = new Set(proxy.ejected());
   return plan.endpoints.map((e) => {
@@ -147,6 +163,7 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
       ejected: ejected.has(id),
       activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
       connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
+      toxics: toxics.get(id) ?? [],
     };
   });
 }
@@ -172,6 +189,8 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
     const plan = proxy.current;
     const { stats } = proxy;
     const counted = proxy.bytes();
+    const targets = plan.endpoints.map((e) => ({ id: hostPort(e.host, e.port), pod: e.pod }));
+    const toxics = source.faults?.views(plan.key, targets, Date.now()) ?? { port: [], byEndpoint: new Map<string, ToxicView[]>() };
     const view: ServicePortView = {
       key: plan.key,
       namespace: plan.namespace,
@@ -181,7 +200,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
       protocol: plan.protocol,
       targetPort: plan.targetPort,
       listeners: listeners.get(plan.key) ?? [],
-      endpoints: endpointViews(proxy, podReady),
+      endpoints: endpointViews(proxy, podReady, toxics.byEndpoint),
       totals: {
         connections: stats.connections,
         activeConnections: stats.active,
@@ -192,6 +211,7 @@ export function servicePortSnapshots(source: AdminSource): ServicePortSnapshot[]
         closed: { ...stats.closed },
         idleTimeouts: stats.closed.idle_timeout,
       },
+      toxics: toxics.port,
     };
     snapshots.push({ view, connectSeconds: stats.connectSeconds });
   }

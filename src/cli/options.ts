@@ -5,17 +5,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat } from '../access-log/format.js';
 import { ipFamily } from '../config/fields.js';
 import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseLoopbackRange } from '../state/address-allocator.js';
 import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
 import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
-
-export interface HostPortAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import { DEFAULT_ADMIN_ADDRESS, parseHostPort, type HostPortAddress } from './host-port.js';
 
 export interface Options {
   /** Files, directories (read recursively) and `-` (standard input), in the order given. */
@@ -35,6 +32,13 @@ export interface Options {
   readonly watch: boolean;
   /** Processes serving the listeners (node:cluster); 1 = this process alone. */
   readonly workers: number;
+  /** Where the access log goes: a file path, `-` for stdout, '' for none. */
+  readonly accessLog: string;
+  readonly accessLogFormat: AccessLogFormat;
+  /** The toxiproxy-compatible API's address (`--toxiproxy-address`); absent = no API. */
+  readonly toxiproxy?: HostPortAddress;
+  /** `--toxiproxy-allow-remote`: the API (and its forwards) may use non-loopback addresses. */
+  readonly toxiproxyAllowRemote?: boolean;
   /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
   readonly serviceCidr: string;
   /** The DNS server's UDP+TCP address; undefined = no DNS server. */
@@ -56,7 +60,7 @@ export type Command =
 const DEFAULTS = {
   config: 'config/',
   bindAddress: '127.0.0.1',
-  admin: '127.0.0.1:9901',
+  admin: DEFAULT_ADMIN_ADDRESS,
   logLevel: 'info',
   halfCloseTimeout: '60s',
   tcpKeepAlive: '60s',
@@ -109,10 +113,21 @@ Options:
   --workers N               serve from N processes sharing the listeners;
                             "auto" = one per CPU (env SVCPROXY_WORKERS,
                             default 1); see README for what it changes
+  --access-log PATH|-       one line per finished connection and UDP flow, to a
+                            file (appended) or - for stdout; off by default
+                            (env SVCPROXY_ACCESS_LOG); see docs/operations.md
+  --access-log-format FMT   json (pino-style lines, the default) or text (like
+                            HAProxy's tcplog) (env SVCPROXY_ACCESS_LOG_FORMAT)
   --pump native|js          who moves TCP bytes: the native splice pump (Linux,
                             built at install; falls back to js and says so)
                             or the JavaScript pump (env SVCPROXY_PUMP,
                             default native)
+  --toxiproxy-address HOST:PORT  serve a toxiproxy-compatible API for faults
+                            (env SVCPROXY_TOXIPROXY_ADDRESS; off by default;
+                            loopback only, see docs/faults.md)
+  --toxiproxy-allow-remote  let the toxiproxy API and its forwards use a
+                            non-loopback address (anyone who reaches it can
+                            change traffic)
   --check                   validate the config, print every problem, bind
                             nothing; exit 0 when valid, 1 when not
   --version                 print the version
@@ -124,16 +139,6 @@ Commands:
                             NS (default "default") would get, as the kubelet
                             writes them, with the addresses svcproxy serves
 `;
-
-/** `host:port` or `[v6]:port`. */
-export function parseHostPort(text: string): HostPortAddress | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const host = match[1] ?? match[2] ?? '';
-  const port = Number(match[3]);
-  if (port > 65535 || host === '' || ipFamily(host) === 0) return undefined;
-  return { host, port };
-}
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let values;
@@ -155,6 +160,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         check: { type: 'boolean', short: 't' },
         'no-watch': { type: 'boolean' },
         workers: { type: 'string' },
+        'access-log': { type: 'string' },
+        'access-log-format': { type: 'string' },
+        'toxiproxy-address': { type: 'string' },
+        'toxiproxy-allow-remote': { type: 'boolean' },
         'service-cidr': { type: 'string' },
         'dns-address': { type: 'string' },
         'cluster-domain': { type: 'string' },
@@ -201,6 +210,23 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const workers = workersText === 'auto' ? availableParallelism() : /^\d{1,2}$/.test(workersText) ? Number(workersText) : 0;
   if (workers < 1 || workers > 64) return { kind: 'usage-error', message: `--workers: "${workersText}" is not a number from 1 to 64 or "auto"` };
   if (workers > 1 && config.includes('-')) return { kind: 'usage-error', message: '--config -: standard input is read once, by one process; it cannot be used with --workers' };
+  const accessLog = values['access-log'] ?? env['SVCPROXY_ACCESS_LOG'] ?? '';
+  const accessLogFormat = values['access-log-format'] ?? env['SVCPROXY_ACCESS_LOG_FORMAT'] ?? 'json';
+  if (!(ACCESS_LOG_FORMATS as readonly string[]).includes(accessLogFormat)) {
+    return { kind: 'usage-error', message: `--access-log-format: "${accessLogFormat}" is not one of ${ACCESS_LOG_FORMATS.join(', ')}` };
+  }
+  const toxiproxyText = values['toxiproxy-address'] ?? env['SVCPROXY_TOXIPROXY_ADDRESS'];
+  const toxiproxyAllowRemote = values['toxiproxy-allow-remote'] === true;
+  const toxiproxy = toxiproxyText === undefined || toxiproxyText === '' ? undefined : parseHostPort(toxiproxyText);
+  if (toxiproxyText !== undefined && toxiproxyText !== '') {
+    if (toxiproxy === undefined) return { kind: 'usage-error', message: `--toxiproxy-address: "${toxiproxyText}" is not HOST:PORT (an IP address and a port, e.g. 127.0.0.1:8474)` };
+    const loopback = toxiproxy.host.startsWith('127.') || toxiproxy.host === '::1';
+    if (!loopback && !toxiproxyAllowRemote) {
+      return { kind: 'usage-error', message: `--toxiproxy-address: ${toxiproxyText} is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it` };
+    }
+    // API toxics live in one process's memory: with workers, most connections would not see them.
+    if (workers > 1) return { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' };
+  }
   const names = parseNameOptions(values, env);
   if (typeof names === 'string') return { kind: 'usage-error', message: names };
   const pump = values.pump ?? env['SVCPROXY_PUMP'] ?? 'native';
@@ -220,8 +246,11 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       configPollIntervalMs: durations['config-poll-interval'] ?? 0,
       watch: values['no-watch'] !== true,
       workers,
+      accessLog,
+      accessLogFormat: accessLogFormat as AccessLogFormat,
       ...names,
       pump,
+      ...(toxiproxy === undefined ? {} : { toxiproxy, toxiproxyAllowRemote }),
     },
   };
 }

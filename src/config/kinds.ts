@@ -24,12 +24,13 @@
  * `kind:` named, duplicates (same namespace/name) refused.
  */
 import { validateEndpointSlice, validateEndpoints } from './endpoints.js';
+import { FAULT_API_VERSION, validateFault } from './fault.js';
 import type { IssueSink, JsonRecord } from './fields.js';
 import { K8S_TYPES } from './k8s-fields.generated.js';
 import { validatePod } from './pod.js';
 import type { FieldTypes } from './schema.js';
 import { validateService } from './service.js';
-import type { EndpointSliceSpec, EndpointsSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadDocument, WorkloadKind } from './types.js';
+import type { EndpointSliceSpec, EndpointsSpec, FaultSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadDocument, WorkloadKind } from './types.js';
 import { validateWorkload } from './workload.js';
 
 /** The lists one validation run fills, one per kind read. */
@@ -39,6 +40,7 @@ export interface SnapshotBuilder {
   readonly endpointSlices: EndpointSliceSpec[];
   readonly pods: PodSpec[];
   readonly workloads: WorkloadDocument[];
+  readonly faults: FaultSpec[];
 }
 
 export interface KindDefinition {
@@ -106,6 +108,14 @@ export const KINDS: readonly KindDefinition[] = [
   workload('ReplicaSet'),
   workload('StatefulSet'),
   workload('DaemonSet'),
+  {
+    apiVersion: FAULT_API_VERSION,
+    kind: 'Fault',
+    rootType: 'Fault',
+    // The table holds the envelope and metadata; validateFault checks spec's fields itself (a toxic's attributes depend on its type).
+    types: withKubernetesTypes({ Fault: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'any' } }),
+    add: (raw, source, sink, out) => push(out.faults, validateFault(raw, source, sink)),
+  },
 ];
 
 /** The group of an apiVersion: '' for the core group (`v1`). */
@@ -115,13 +125,14 @@ export function apiGroup(apiVersion: string): string {
 }
 
 /**
- * Groups whose kinds Kubernetes itself defines: the core group, the
- * unqualified ones (`apps`, `batch`, `extensions`…) and `*.k8s.io`. A kind
- * svcproxy reads, written with another version of one of these groups, is a
- * mistake (`extensions/v1beta1` Deployment); under any other group it is a
- * CRD that happens to share the name (Knative's `serving.knative.dev/v1`
- * Service) and is not read.
+ * Groups whose kinds are known: Kubernetes' own (the core group, the
+ * unqualified ones such as `apps`, `batch`, `extensions`, and `*.k8s.io`)
+ * and svcproxy's. A kind svcproxy reads, written with another version of
+ * one of these groups, is a mistake (`extensions/v1beta1` Deployment,
+ * `svcproxy.dev/v1` Fault); under any other group it is a CRD that happens
+ * to share the name (Knative's `serving.knative.dev/v1` Service) and is not
+ * read.
  */
-export function isBuiltInGroup(group: string): boolean {
-  return group === '' || !group.includes('.') || group.endsWith('.k8s.io');
+export function isKnownGroup(group: string): boolean {
+  return group === '' || !group.includes('.') || group.endsWith('.k8s.io') || group === apiGroup(FAULT_API_VERSION);
 }

@@ -4,6 +4,8 @@
  * the program never sees raw YAML.
  */
 
+import type { ToxicSpec } from '../faults/toxics.js';
+
 /** Where an object came from, so every message can point at it. */
 export interface ObjectSource {
   /** The file as the user named it (config path joined with the file name). */
@@ -243,6 +245,35 @@ export interface WorkloadDocument {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
+/** What a Fault aims at; at least one of service, pod, endpoint, podSelector. */
+export interface FaultTargetSpec {
+  /** A Service of the Fault's namespace; undefined = any Service (with pod, endpoint or podSelector). */
+  readonly service: string | undefined;
+  /** One port of that Service, by name or number; undefined = every TCP port. */
+  readonly port: string | number | undefined;
+  /** One Pod of the Fault's namespace, by name. */
+  readonly pod: string | undefined;
+  /** One endpoint, `host:port` as dialled (hand-written endpoints have no Pod). */
+  readonly endpoint: string | undefined;
+  /** Pods of the Fault's namespace whose labels include all of these. */
+  readonly podSelector: Readonly<Record<string, string>> | undefined;
+}
+
+export interface FaultSpec {
+  readonly kind: 'Fault';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  readonly target: FaultTargetSpec;
+  readonly toxics: readonly ToxicSpec[];
+  /** ms after the Fault is applied before it starts; 0 = at once. */
+  readonly afterMs: number;
+  /** ms it lasts once started; 0 = until removed. */
+  readonly forMs: number;
+  /** undefined = random choices differ from run to run. */
+  readonly seed: number | undefined;
+}
+
 /** A whole validated configuration: what one reload produces. */
 export interface ConfigSnapshot {
   readonly services: readonly ServiceSpec[];
@@ -250,6 +281,8 @@ export interface ConfigSnapshot {
   readonly endpointSlices: readonly EndpointSliceSpec[];
   readonly pods: readonly PodSpec[];
   readonly workloads: readonly WorkloadDocument[];
+  /** svcproxy's own `kind: Fault` objects (config/fault.ts). */
+  readonly faults: readonly FaultSpec[];
 }
 
 /** One problem found in the config, with enough context to find and fix it. */

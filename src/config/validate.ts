@@ -9,7 +9,7 @@
  */
 import { crossChecks } from './cross-checks.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
-import { apiGroup, isBuiltInGroup, KINDS, type KindDefinition, type SnapshotBuilder } from './kinds.js';
+import { apiGroup, isKnownGroup, KINDS, type KindDefinition, type SnapshotBuilder } from './kinds.js';
 import type { ParsedDocument } from './parse.js';
 import { checkFields, editDistance, type FieldProblem } from './schema.js';
 import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ObjectSource } from './types.js';
@@ -32,7 +32,7 @@ interface Run {
 /** Validates every object of every document and the rules that span objects (duplicate names, references). */
 export function validateDocuments(documents: readonly ParsedDocument[]): ValidationResult {
   const run: Run = {
-    out: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [] },
+    out: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [], faults: [] },
     issues: [],
     notes: [],
     ignored: {},
@@ -52,6 +52,7 @@ export function validateDocuments(documents: readonly ParsedDocument[]): Validat
     ...duplicates(out.endpointSlices),
     ...duplicates(out.pods),
     ...duplicates(out.workloads),
+    ...duplicates(out.faults),
   );
   run.notes.push(...crossChecks(out));
   return { snapshot: out, issues: run.issues, notes: run.notes, ignored: run.ignored };
@@ -103,7 +104,7 @@ function misnamed(kind: string, apiVersion: string, sink: IssueSink): boolean {
     return true;
   }
   const sameName = KINDS.filter((d) => d.kind === kind);
-  if (sameName.length > 0 && isBuiltInGroup(group)) {
+  if (sameName.length > 0 && isKnownGroup(group)) {
     sink.unsupported('apiVersion', apiVersion, sameName.map((d) => d.apiVersion));
     return true;
   }
@@ -129,8 +130,10 @@ function readKind(definition: KindDefinition, raw: JsonRecord, source: ObjectSou
   definition.add(raw, source, sink, run.out);
   const typed = sink.issues.splice(0);
   const covered = (p: FieldProblem): boolean => typed.some((i) => i.path !== '' && overlaps(i.path, p.path));
+  // A kind whose validator also names unknown fields (Fault's spec) is not told twice.
+  const named = (p: FieldProblem): boolean => typed.some((i) => i.message.startsWith(`unknown field ${JSON.stringify(p.path)}`));
   for (const p of problems) {
-    if (p.kind === 'unknown') sink.add('', p.message);
+    if (p.kind === 'unknown' && !named(p)) sink.add('', p.message);
   }
   sink.issues.push(...typed.map((i) => ({ ...i, object: i.object === '' ? sink.identity : i.object })));
   for (const p of problems) {

@@ -99,8 +99,11 @@ export class ServiceListener {
     this.server.once('error', onError);
     this.server.once('listening', onListening);
     // `::` is bound IPv6-only, so that `0.0.0.0` on the same port (a dual-stack Service) can coexist.
-    // In a --workers cluster the socket is shared (not exclusive): every worker accepts on it.
-    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: !cluster.isWorker, ipv6Only: this.plan.address === '::' });
+    // In a --workers set each worker binds its own socket (exclusive: not through the primary) with
+    // SO_REUSEPORT, so each has its own accept queue and the kernel spreads new connections over them
+    // (bench/README.md measures it against node:cluster's shared socket). A single process does not set
+    // it, so that a second svcproxy on the same port fails with EADDRINUSE instead of sharing it.
+    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true, reusePort: cluster.isWorker, ipv6Only: this.plan.address === '::' });
   }
 
   /** Points new connections at another Service port; established ones are untouched. */

@@ -4,6 +4,7 @@
  * cannot be bound) never stops the others; its error is returned.
  */
 import { assertNever, ProxyError } from '../errors.js';
+import type { FaultTable } from '../faults/fault-table.js';
 import type { Logger } from '../log.js';
 import type { Change } from '../state/plan.js';
 import type { ListenerKey, ServicePortKey } from '../state/types.js';
@@ -23,7 +24,8 @@ export class Registry {
   /** Every live proxied connection, including those of removed Service ports still running. */
   readonly tracker = new ConnectionTracker();
 
-  private readonly context: ServicePortContext;
+  /** What every ServicePortProxy shares; ad-hoc forwards (toxiproxy API) use it too. */
+  readonly context: ServicePortContext;
   /** Called on every listener state change (bound, failed, closed); the admin feed subscribes. */
   onListenerState: (listener: Listener) => void = () => undefined;
 
@@ -31,15 +33,23 @@ export class Registry {
    * @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own.
    * @param resolver host-name lookups for FQDN endpoints (tests pass one with their own lookup).
    * @param onLeaseEnd told of every connection or flow that ends (the access log).
+   * @param faults the toxics in force (faults/fault-table.ts); none when absent.
    */
   constructor(
-    private readonly options: ServicePortOptions,
+    readonly options: ServicePortOptions,
     private readonly log: Logger,
     podReady: (pod: string) => boolean = () => false,
     resolver: Resolver = new Resolver(),
     onLeaseEnd?: LeaseObserver,
+    faults?: FaultTable,
   ) {
-    this.context = { tracker: this.tracker, podReady, resolver, ...(onLeaseEnd === undefined ? {} : { onLeaseEnd }) };
+    this.context = {
+      tracker: this.tracker,
+      podReady,
+      resolver,
+      ...(onLeaseEnd === undefined ? {} : { onLeaseEnd }),
+      ...(faults === undefined ? {} : { faults }),
+    };
   }
 
   /** A Pod turned ready or not: the Service ports it backs recompute their usable endpoints. */

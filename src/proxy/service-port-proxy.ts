@@ -18,6 +18,7 @@ import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
+import { DOWN, type FaultTable } from '../faults/fault-table.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
@@ -30,6 +31,7 @@ import type { NativePump, NativePumpResult } from './native-pump.js';
 import { pump, type PumpResult } from './pump.js';
 import type { Resolver } from './resolver.js';
 import type { ServicePortStats } from './stats.js';
+import { toxicPump } from './toxic-pump.js';
 import type { Upstream } from './upstream.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
@@ -42,6 +44,8 @@ export interface ServicePortOptions {
   readonly keepAliveMs: number;
   readonly shuffle?: Shuffle;
   readonly passiveHealth?: PassiveHealthOptions;
+  /** Read every client's address and port (getpeername) even when no policy needs it: the access log records them. */
+  readonly readClientAddresses?: boolean;
   /** Moves the bytes of eligible TCP connections in the kernel (--pump native); absent: the JS pump does it all. */
   readonly nativePump?: NativePump;
 }
@@ -54,6 +58,8 @@ export interface ServicePortContext {
   readonly resolver: Resolver;
   /** Told of every lease that ends (access log, fault metrics); off the per-byte path. */
   readonly onLeaseEnd?: LeaseObserver;
+  /** Declared and API toxics (issue 15); absent = no faults at all. */
+  readonly faults?: FaultTable;
 }
 
 function ignoreEarlyError(): void {
@@ -78,7 +84,7 @@ export class ServicePortProxy {
   private allowed: BlockList | undefined;
   private dialTimeoutsMs: readonly number[];
   private pumpOptions: { halfCloseTimeoutMs: number; idleTimeoutMs: number };
-  /** Source ranges or affinity need the client's address; otherwise no getpeername() per connection. */
+  /** Source ranges, affinity or the access log need the client's address; otherwise no getpeername() per connection. */
   private needsClientIp = false;
   /** Checked once, so a disabled debug level costs no argument objects per connection. */
   private readonly debug: boolean;
@@ -131,7 +137,7 @@ export class ServicePortProxy {
     this.dialTimeoutsMs = policy.connectTimeoutMs > 0 ? this.options.dialTimeoutsMs.map(() => policy.connectTimeoutMs) : this.options.dialTimeoutsMs;
     this.pumpOptions = { halfCloseTimeoutMs: this.options.halfCloseTimeoutMs, idleTimeoutMs: policy.idleTimeoutMs };
     this.allowed = policy.sourceRanges.length === 0 ? undefined : blockListOf(policy.sourceRanges);
-    this.needsClientIp = this.allowed !== undefined || policy.affinityTimeoutSeconds > 0;
+    this.needsClientIp = this.allowed !== undefined || policy.affinityTimeoutSeconds > 0 || this.options.readClientAddresses === true;
     this.refresh();
   }
 
@@ -250,6 +256,10 @@ export class ServicePortProxy {
   /** Takes an accepted (paused) client socket from a listener. */
   accept(downstream: Socket): void {
     downstream.on('error', ignoreEarlyError);
+    if (this.context.faults?.isDown(this.plan.key) === true) {
+      downstream.resetAndDestroy(); // a proxy turned off through the toxiproxy API: as if nothing listened
+      return;
+    }
     const ip = this.needsClientIp ? clientIp(downstream.remoteAddress) : '';
     const lease = this.admit('TCP', ip, ip === '' ? 0 : (downstream.remotePort ?? 0));
     if (!lease.admitted) {
@@ -311,6 +321,22 @@ export class ServicePortProxy {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
+    const done = (result: PumpResult): void => this.onPumpDone(lease, result);
+    // Faults are decided here, once per connection (the endpoint is known now, for Pod targets). A port
+    // without faults gets undefined after one map lookup: no per-chunk cost, and the native pump may take it.
+    const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
+    if (faults === DOWN) {
+      // Turned off through the toxiproxy API while this connection was being dialled.
+      lease.carrier = pump(downstream, socket, this.pumpOptions, done);
+      lease.carrier.abort();
+      return;
+    }
+    if (faults !== undefined) {
+      // Toxics act on the bytes in JS: the toxic pump, never the native one (nativeEligible says no).
+      lease.toxics = faults.map((f) => f.spec.name);
+      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
+      return;
+    }
     const native = this.options.nativePump;
     if (native !== undefined && nativeEligible(lease)) {
       const carrier = native.handOff(downstream, socket, this.pumpOptions, (result) => this.onNativeDone(lease, result));
@@ -323,7 +349,7 @@ export class ServicePortProxy {
       }
       // Not handed off (fd limit, a write still queued...): counted by the native pump; the JS pump carries on.
     }
-    lease.carrier = pump(downstream, socket, this.pumpOptions, (result) => this.onPumpDone(lease, result));
+    lease.carrier = pump(downstream, socket, this.pumpOptions, done);
   }
 
   private onNativeDone(lease: Lease, result: NativePumpResult): void {

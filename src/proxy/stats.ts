@@ -10,7 +10,7 @@ import type { ForwardedEnd, RejectReason } from './lease.js';
 const CONNECT_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** A Prometheus-style histogram: counts per upper bound (not cumulative here), plus sum and count. */
-export class Histogram {
+class Histogram {
   readonly counts: number[];
   sum = 0;
   count = 0;

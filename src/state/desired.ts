@@ -16,6 +16,7 @@ import {
 } from '../config/types.js';
 import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
 import { declaredEndpoints } from './endpoints.js';
+import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
@@ -122,7 +123,8 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
   }
   const serviceAddresses = new Map([...assigned.addresses].map(([key, a]) => [key, a.ipv4]));
   const { servicePorts, listeners, probes, issues, notes } = build;
-  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, services, serviceAddresses }, issues, notes };
+  const faults = faultPlans(snapshot.faults, servicePorts, snapshot.pods, notes);
+  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, services, serviceAddresses, faults }, issues, notes };
 }
 
 function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment, address: ServiceAddress | undefined): void {

@@ -5,6 +5,7 @@
  */
 import { SERVICE_OPTION_DEFAULTS } from '../config/annotations.js';
 import type { ProbeSpec, Protocol } from '../config/types.js';
+import type { FaultPlan } from '../faults/fault-plan.js';
 
 /** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
 export type ServicePortKey = string & { readonly __brand: 'ServicePortKey' };
@@ -182,6 +183,8 @@ export interface DesiredState {
   readonly services: ReadonlyMap<string, ServiceInfo>;
   /** Each Service's IPv4 address (`namespace/name` -> address), fed back into the next reload so addresses stay put. */
   readonly serviceAddresses: ReadonlyMap<string, string>;
+  /** Declared Faults resolved against this state (state/faults.ts). */
+  readonly faults: readonly FaultPlan[];
 }
 
 export const EMPTY_STATE: DesiredState = {
@@ -191,4 +194,5 @@ export const EMPTY_STATE: DesiredState = {
   nodePorts: new Map(),
   services: new Map(),
   serviceAddresses: new Map(),
+  faults: [],
 };

@@ -6,6 +6,8 @@
 import { EventEmitter, once } from 'node:events';
 import { connect } from 'node:net';
 import t, { type Test } from 'tap';
+import { LocalModel } from '../../src/admin/local-model.js';
+import type { AdminEvents, AdminModel } from '../../src/admin/model.js';
 import { AdminServer, isLoopback } from '../../src/admin/server.js';
 import type { AdminSource, RegistryReadable } from '../../src/admin/view.js';
 import type { SvcproxyEvents } from '../../src/instance-types.js';
@@ -65,7 +67,7 @@ t.test('binding the admin server on a non-loopback address logs a warning; loopb
   await startInstance(t, dir, { admin: { host: '0.0.0.0', port: 0 } }, wide.log);
   t.match(
     wide.records.find((r) => r.msg.startsWith('admin server bound to a non-loopback address')),
-    { level: 40, address: '0.0.0.0:0' },
+    { level: 'warn', address: '0.0.0.0:0' },
   );
   const local = captureLogger('info');
   await startInstance(t, dir, {}, local.log);
@@ -102,29 +104,26 @@ t.test('a read that throws is answered 500 and logged; the server keeps serving'
     probes: { isReady: () => false },
     events: new EventEmitter<SvcproxyEvents>(),
   };
-  const admin = new AdminServer(source, log);
+  const model = new LocalModel(source);
+  t.teardown(() => model.close());
+  const admin = new AdminServer(model, log);
   t.teardown(() => admin.close());
   const port = await admin.listen('127.0.0.1', 0);
-  t.same(await get(port, '/readyz').then((r) => [r.status, r.body]), [500, 'internal error: ready broke\n'], 'a synchronous route');
-  t.same(await get(port, '/metrics').then((r) => [r.status, r.body]), [500, 'internal error: registry broke\n'], 'an asynchronous route');
+  t.same(await get(port, '/readyz').then((r) => [r.status, r.body]), [500, 'internal error: registry broke\n']);
+  t.same(await get(port, '/metrics').then((r) => [r.status, r.body]), [500, 'internal error: registry broke\n']);
   t.equal((await get(port, '/healthz')).status, 200);
   t.equal(records.filter((r) => r.msg === 'admin request failed').length, 2);
+
+  const failing: AdminModel = { events: new EventEmitter<AdminEvents>(), snapshot: () => Promise.reject(new Error('no worker answered')) };
+  const other = new AdminServer(failing, log);
+  t.teardown(() => other.close());
+  const otherPort = await other.listen('127.0.0.1', 0);
+  t.same(await get(otherPort, '/api/config').then((r) => [r.status, r.body]), [500, 'internal error: no worker answered\n'], 'a model that fails');
 });
 
 t.test('close() before listen() resolves', async (t) => {
-  const admin = new AdminServer(
-    {
-      nativePump: undefined,
-      options: { config: ['x'] },
-      status: { successes: 0, failures: 0, lastSuccessAt: 0, lastAttemptAt: 0, lastResult: 'none', lastErrors: [], appliedHash: '', appliedAt: 0 },
-      ready: { ready: false, reason: 'x' },
-      draining: false,
-      registry: { servicePorts: new Map(), listeners: new Map() },
-      probes: { isReady: () => false },
-      events: new EventEmitter<SvcproxyEvents>(),
-    },
-    captureLogger().log,
-  );
+  const model: AdminModel = { events: new EventEmitter<AdminEvents>(), snapshot: () => Promise.reject(new Error('unused')) };
+  const admin = new AdminServer(model, captureLogger().log);
   await admin.close();
   t.pass('closed');
 });

@@ -16,6 +16,7 @@ t.test('no flags: the full sizes, every target and step, C when available, loopb
   t.equal(o.impl, 'auto');
   t.equal(o.host, '127.0.0.1');
   t.equal(o.svcproxy, 'dist/main.js');
+  t.equal(o.workers, 1, 'svcproxy runs as one process, as the peers do');
   t.equal(o.outDir, 'bench/results');
   t.equal(o.maxSeconds, 300);
   t.notOk(o.updateReadme);
@@ -31,6 +32,11 @@ t.test('--smoke picks the tiny sizes; --hold and --reps override them', async (t
   t.equal(o.sizes.holdConns, 42);
   t.equal(o.sizes.reps, 2);
   t.equal(o.sizes.bulk1Bytes, SMOKE.bulk1Bytes);
+});
+
+t.test('--workers N runs svcproxy with --workers N', async (t) => {
+  t.equal(run(parseBenchArgs(['--workers', '2'])).workers, 2);
+  t.same(parseBenchArgs(['--workers', '0']), { kind: 'usage-error', message: '--workers: "0" is not a positive integer' });
 });
 
 t.test('--targets keeps the canonical order and always includes direct', async (t) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { addonNear, direct, freePort, haproxyDriver, nginxDriver, nodePipeDriver, streamModule, svcproxyDriver, which } from '../../scripts/bench/targets.js';
 import { Processes } from '../../scripts/bench/processes.js';
+import { CLI } from '../helpers/process.js';
 
 t.test('streamModule: built in, dynamic (found or not), or absent', async (t) => {
   t.equal(streamModule('configure arguments: --with-stream --with-http_ssl_module'), undefined);
@@ -58,6 +59,12 @@ t.test('svcproxy with its native pump is skipped, not fatal, where the addon is 
 t.test('the bare Node pipe proxy is found next to the bench, or skipped', async (t) => {
   t.match(nodePipeDriver().detect(), { ok: true, setup: /pipe\(\)/ });
   t.match(nodePipeDriver('/nonexistent/node-pipe-proxy.js').detect(), { ok: false, note: /not found/ });
+});
+
+t.test('svcproxy with --workers says so in its setup', async (t) => {
+  const found = svcproxyDriver(CLI, 'native', 2).detect();
+  t.match(found, { ok: true, setup: /--log-level warn --workers 2$/ });
+  t.match(svcproxyDriver(CLI).detect(), { ok: true, setup: /--log-level warn$/ });
 });
 
 t.test('peers: detected with a version, or skipped with an install hint', async (t) => {

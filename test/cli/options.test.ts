@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseCommand, parseHostPort } from '../../src/cli/options.js';
+import { parseHostPort } from '../../src/cli/host-port.js';
+import { parseCommand } from '../../src/cli/options.js';
 
 t.test('defaults', async (t) => {
   t.same(parseCommand([], {}), {
@@ -17,6 +18,8 @@ t.test('defaults', async (t) => {
       configPollIntervalMs: 5_000,
       watch: true,
       workers: 1,
+      accessLog: '',
+      accessLogFormat: 'json',
       serviceCidr: '127.96.0.0/16',
       dnsAddress: undefined,
       clusterDomain: 'cluster.local',
@@ -105,4 +108,17 @@ t.test('--config repeats, in order; - is standard input, once, and not with --wo
   t.match(parseCommand(['--config', '-', '--config', '-'], {}), { kind: 'usage-error', message: /standard input \(-\) may be given once/ });
   t.match(parseCommand(['--config', ''], {}), { kind: 'usage-error', message: /an empty path/ });
   t.match(parseCommand(['--config', '-', '--workers', '2'], {}), { kind: 'usage-error', message: /cannot be used with --workers/ });
+});
+
+t.test('--toxiproxy-address: off by default, loopback unless --toxiproxy-allow-remote, one worker', async (t) => {
+  t.match(parseCommand([], {}), { kind: 'run', options: { toxiproxy: undefined } });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474'], {}), { kind: 'run', options: { toxiproxy: { host: '127.0.0.1', port: 8474 }, toxiproxyAllowRemote: false } });
+  t.match(parseCommand([], { SVCPROXY_TOXIPROXY_ADDRESS: '[::1]:8474' }), { kind: 'run', options: { toxiproxy: { host: '::1', port: 8474 } } });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474'], {}), {
+    kind: 'usage-error',
+    message: '--toxiproxy-address: 0.0.0.0:8474 is not a loopback address; the API changes traffic, so add --toxiproxy-allow-remote to mean it',
+  });
+  t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474', '--toxiproxy-allow-remote'], {}), { kind: 'run', options: { toxiproxyAllowRemote: true } });
+  t.match(parseCommand(['--toxiproxy-address', 'localhost'], {}), { kind: 'usage-error', message: /is not HOST:PORT/ });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474', '--workers', '2'], {}), { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' });
 });

@@ -208,3 +208,13 @@ t.test("svcproxy's own kinds get the same strict checks through the registry's t
   );
   t.ok(KINDS.every((k) => k.types[k.rootType] !== undefined), 'every registered kind has its root type');
 });
+
+t.test('a Fault (svcproxy.dev/v1alpha1) goes through the registry: its metadata checked by the table, its spec by its own validator, each unknown field named once', async (t) => {
+  const { issues } = validateYaml(
+    'apiVersion: svcproxy.dev/v1alpha1\nkind: Fault\nmetadata: {name: f, lables: {}}\nspec:\n  target: {service: web}\n  toxics: [{type: latency, attributes: {latency: 10}}]\n  after2: 1s\n',
+  );
+  t.same(issues, [
+    't.yaml[0] Fault default/f: unknown field "metadata.lables"; did you mean "labels"?',
+    't.yaml[0] Fault default/f: spec.after2: unknown field "spec.after2"',
+  ]);
+});

@@ -1,7 +1,7 @@
 /**
  * The Dockerfile, checked without a container engine: the dockerfile-utils
  * linter, the shape the issue asks for (multi-stage, non-root, exec-form
- * entrypoint, healthcheck without curl, config volume), the .dockerignore
+ * entrypoint, healthcheck subcommand, no anonymous volume, OCI labels), the .dockerignore
  * against every COPY, and that the runtime code needs no devDependency.
  */
 import { spawn } from 'node:child_process';
@@ -41,7 +41,7 @@ t.test('dockerfile-utils lint fails on a broken Dockerfile (the check can fail)'
   t.match(result.output, /Missing command after HEALTHCHECK CMD/);
 });
 
-t.test('multi-stage: Node version a build argument defaulting to 20; dev deps only where TypeScript compiles', async (t) => {
+t.test('multi-stage: Node version a build argument defaulting to 24; dev deps only where TypeScript compiles', async (t) => {
   const { globalArgs, stages, runtime } = await readDockerfile();
   t.equal(globalArgs['NODE_VERSION'], '24');
   t.ok(stages.length >= 2, 'more than one stage');
@@ -56,6 +56,10 @@ t.test('multi-stage: Node version a build argument defaulting to 20; dev deps on
   const deps = fromStage('node_modules');
   if (build === undefined || deps === undefined) throw new Error('the runtime stage copies dist and node_modules from named stages');
   t.ok(build.runs.some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')), 'the build stage installs dev dependencies');
+  t.ok(
+    build.runs.some((r) => /^npm ci --ignore-scripts && rm -f node_modules\/\.bin\/node$/.test(r)),
+    'the node devDependency is not installed and its bin link is removed, so npm run build uses the image\'s Node',
+  );
   t.ok(build.runs.includes('npm run build'), 'the build stage runs npm run build');
   t.ok(deps.runs.some((r) => /^npm ci\b.*--omit=dev/.test(r)), 'node_modules comes from npm ci --omit=dev');
 
@@ -76,10 +80,10 @@ t.test('tsconfig.build.json is tsconfig.json with only rootDir/outDir moved (so 
   t.same(build['include'], ['src']);
 });
 
-t.test('runtime: unprivileged, config volume, container-wide addresses, exec-form entrypoint', async (t) => {
+t.test('runtime: unprivileged, no anonymous volume, container-wide addresses, exec-form entrypoint', async (t) => {
   const { runtime } = await readDockerfile();
   t.equal(runtime.user, 'node', 'runs as the node user (uid 1000 in the official images)');
-  t.same(runtime.volumes, ['/etc/svcproxy']);
+  t.same(runtime.volumes, [], 'no VOLUME: a run without --rm would leave an anonymous volume behind');
   t.same(runtime.env, {
     NODE_ENV: 'production',
     SVCPROXY_CONFIG: '/etc/svcproxy',
@@ -93,16 +97,26 @@ t.test('runtime: unprivileged, config volume, container-wide addresses, exec-for
   t.same(runtime.expose, ['8080', '9901']);
 });
 
-t.test('HEALTHCHECK: exec form, node fetch on /healthz, no curl or wget', async (t) => {
+t.test('HEALTHCHECK: exec form, the svcproxy healthcheck subcommand, no curl or wget', async (t) => {
   const { runtime } = await readDockerfile();
   const hc = runtime.healthcheck;
   if (hc === undefined) throw new Error('no HEALTHCHECK');
   t.ok(hc.execForm);
-  t.equal(hc.command[0], 'node');
-  t.equal(hc.command[1], '-e');
-  t.match(hc.command[2], /fetch\(.*\/healthz/);
-  t.notMatch(hc.command.join(' '), /curl|wget/);
+  t.same(hc.command, ['node', 'dist/main.js', 'healthcheck']);
   t.match(hc.flags, { interval: /s$/, timeout: /s$/, retries: /^\d+$/ });
+});
+
+t.test('OCI labels: title, description, licence and version, the version and licence those of package.json', async (t) => {
+  const { runtime } = await readDockerfile();
+  const pkg: unknown = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8'));
+  if (!isRecord(pkg)) throw new Error('package.json is not an object');
+  t.match(runtime.labels, {
+    'org.opencontainers.image.title': 'svcproxy',
+    'org.opencontainers.image.description': /Kubernetes Service/,
+    'org.opencontainers.image.version': String(pkg['version']),
+    'org.opencontainers.image.licenses': String(pkg['license']),
+    'org.opencontainers.image.base.name': 'node:${NODE_VERSION}-slim',
+  });
 });
 
 /** Docker's .dockerignore rules: patterns match a path or any of its parents; the last match wins; `!` re-includes. */

@@ -23,6 +23,7 @@ import {
   Env,
   From,
   Healthcheck,
+  Label,
   Run,
   Stopsignal,
   User,
@@ -68,6 +69,8 @@ export interface Stage {
   readonly volumes: readonly string[];
   readonly expose: readonly string[];
   readonly stopSignal: string | undefined;
+  /** LABEL key -> value, quotes removed. */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export interface ParsedDockerfile {
@@ -105,6 +108,7 @@ class StageBuilder {
   readonly volumes: string[] = [];
   readonly expose: string[] = [];
   stopSignal: string | undefined;
+  readonly labels: Record<string, string> = {};
 
   constructor(
     readonly name: string | undefined,
@@ -120,6 +124,8 @@ class StageBuilder {
       const dest = args.pop();
       if (dest === undefined || args.length === 0) throw new Error(`COPY without source or destination: ${text}`);
       this.copies.push({ from: ins.getFromFlag()?.getValue() ?? undefined, sources: args, dest, workdir: this.workdir });
+    } else if (ins instanceof Label) {
+      for (const p of ins.getProperties()) this.labels[p.getName()] = p.getValue() ?? '';
     } else if (ins instanceof Env) {
       for (const p of ins.getProperties()) this.env[p.getName()] = p.getValue() ?? '';
     } else if (ins instanceof User) this.user = text.trim();
@@ -155,6 +161,7 @@ class StageBuilder {
       volumes: this.volumes,
       expose: this.expose,
       stopSignal: this.stopSignal,
+      labels: this.labels,
     };
   }
 }

@@ -55,6 +55,6 @@ t.test('a hosts file that becomes unwritable: a warning on reload, the proxy kee
   await writeFile(join(dir, 'a.yaml'), svc('b'));
   t.equal(await proxy.reload('signal'), 'applied');
   t.ok(proxy.services.has('default/b'));
-  t.ok(records.some((r) => r.msg === 'hosts file not updated' && r.level === 40));
+  t.ok(records.some((r) => r.msg === 'hosts file not updated' && r.level === 'warn'));
   t.equal(proxy.ready.ready, true);
 });

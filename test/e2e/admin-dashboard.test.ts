@@ -10,6 +10,7 @@
  * SVCPROXY_DASHBOARD_SCREENSHOT=path also copies the first screenshot there
  * (how docs/dashboard.png is made).
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -159,4 +160,82 @@ t.test('the dashboard in headless chromium: live connections, reloads, errors, r
   await shows(page, '[data-key="shop/web:http"] .port-head [data-field="connections"]', '0');
   t.equal(await page.locator('#reload-errors').isVisible(), false, 'the new instance has no failed reload');
   t.same(pageErrors, [], 'no script errors in the page');
+});
+
+/** `count` Services `svc-0`..`svc-N`, one port each, every one with the endpoints `endpoints`. */
+function manyServices(ports: readonly number[], endpoints: readonly number[]): string {
+  return ports
+    .map(
+      (port, i) => `---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-${String(i).padStart(2, '0')}}
+spec:
+  ports: [{port: ${port}, targetPort: 8080}]
+${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${j}`, `svc-${String(i).padStart(2, '0')}`, e, '')).join('')}`,
+    )
+    .join('');
+}
+
+async function openBrowser(t: Parameters<typeof startServer>[0]): Promise<{ page: Page; errors: string[] }> {
+  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
+  t.teardown(() => rm(profile, { recursive: true, force: true }));
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } });
+  t.teardown(() => browser.close());
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { page, errors };
+}
+
+t.test('30 Service ports: first paint from the served snapshot, compact, live per-endpoint counts, a peak label', { skip }, async (t) => {
+  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
+  const a = await startEchoServer(t);
+  const b = await startEchoServer(t);
+  const ports: number[] = [];
+  for (let i = 0; i < 30; i++) ports.push(await freePort());
+  const dir = await configDir(t, { 'many.yaml': manyServices(ports, [a, b]) });
+  const adminPort = await freePort();
+  await startInstance(t, dir, { admin: { host: '127.0.0.1', port: adminPort } });
+  const first = ports[0] ?? 0;
+  for (let i = 0; i < 4; i++) {
+    const c = await dialTo(t, first);
+    c.resume().end('x');
+    await once(c, 'close');
+  }
+
+  // Without a WebSocket at all, the page still paints everything from the snapshot it was served with.
+  const still = await openBrowser(t);
+  // A WebSocket that never opens and never closes: the first paint must not need one.
+  await still.page.addInitScript({ content: 'window.WebSocket = class { constructor() {} };' });
+  await still.page.goto(`http://127.0.0.1:${adminPort}/`);
+  t.equal(await still.page.locator('.port[data-key]').count(), 30, 'all 30 Service ports painted');
+  t.equal(await still.page.locator('#conn-status').textContent(), 'connecting', 'no socket was involved');
+  t.equal(await still.page.locator('[data-key="default/svc-00"] .port-head [data-field="connections"]').textContent(), '4', 'counts from the snapshot, not zeros');
+  t.equal(await still.page.locator('[data-key="default/svc-00"] .port-head [data-field="cps"]').textContent(), '-', 'a rate is "-" until it is measured');
+  t.match(await still.page.locator('[data-key="default/svc-00"] [data-field="endpoints"]').textContent(), /^2 endpoints: 2 ready$/);
+
+  const { page, errors } = await openBrowser(t);
+  await page.goto(`http://127.0.0.1:${adminPort}/`);
+  await shows(page, '#conn-status', 'live');
+  const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+  t.ok(height <= 2 * 900, `30 ports in two screens or less (${height} px at 900 px a screen)`);
+  t.equal(await page.locator('tr[data-endpoint]').first().isVisible(), false, 'endpoint tables are folded with this many ports');
+
+  // Unfold one port's endpoints: its per-endpoint counts follow the stats ticks, with no reload or refresh.
+  await page.locator('[data-key="default/svc-00"] summary').click();
+  const rows = page.locator('[data-key="default/svc-00"] tr[data-endpoint] [data-field="connections"]');
+  const before = (await rows.allTextContents()).map(Number).reduce((x, y) => x + y, 0);
+  t.equal(before, 4);
+  const held = await dialTo(t, first);
+  held.on('data', () => undefined).on('error', () => undefined);
+  const busy = setInterval(() => held.write('y'.repeat(16 * 1024)), 50);
+  t.teardown(() => clearInterval(busy));
+  await eventually(async () => (await rows.allTextContents()).map(Number).reduce((x, y) => x + y, 0) === 5, 'the endpoint counts to go up live', 10_000);
+  await shows(page, '[data-key="default/svc-00"] tr[data-endpoint] [data-field="active"]', '1');
+  await shows(page, '[data-key="default/svc-00"] [data-field="peak"]', /^peak \d+(\.\d)? (KiB|MiB)\/s$/);
+  await shows(page, '[data-key="default/svc-01"] [data-field="peak"]', 'peak 0 B/s');
+  if (SCREENSHOT_COPY !== undefined) await page.screenshot({ path: SCREENSHOT_COPY.replace(/\.png$/, '-many.png'), fullPage: true });
+  clearInterval(busy);
+  t.same(errors, [], 'no script errors in the page');
 });

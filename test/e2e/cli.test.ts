@@ -144,7 +144,7 @@ t.test('a Service port that cannot bind fails alone; the others serve', async (t
   const free = await freePort();
   const dir = await configDir(t, { 'a.yaml': serviceYaml('taken', taken, echo), 'b.yaml': serviceYaml('free', free, echo) });
   const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`]);
-  const failure = await served.waitForLog((l) => l['level'] === 50, 'the bind error');
+  const failure = await served.waitForLog((l) => l['level'] === 'error', 'the bind error');
   t.match(failure['msg'], `default/taken: cannot listen on 127.0.0.1:${taken}/TCP: EADDRINUSE`);
   await served.waitForLog((l) => l['msg'] === 'started', 'started');
   t.equal((await request(free, 'still works')).data.toString(), 'still works');

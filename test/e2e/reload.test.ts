@@ -86,7 +86,7 @@ t.test('an invalid edit: the old snapshot keeps serving and every problem is log
   await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [a]).replace(`port: ${port}}`, 'port: 0}'));
   await eventually(() => proxy.status.failures === 1, 'the reload to fail');
   t.match(
-    records.filter((r) => r.level === 50).map((r) => r.msg),
+    records.filter((r) => r.level === 'error').map((r) => r.msg),
     [`invalid config: ${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`, 'config rejected; still serving the last good config'],
   );
   t.same(proxy.status.lastErrors, [`${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`]);

@@ -1,51 +1,86 @@
 /**
- * --workers N: a primary and N worker processes sharing the listeners.
+ * --workers N: a primary that serves the admin address for the whole set,
+ * and N worker processes, each with its own SO_REUSEPORT listening sockets.
  */
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { get, getJson, metric, parseMetrics, scrape } from '../helpers/admin.js';
 import { serviceWithEndpoints } from '../helpers/instance.js';
-import { freePort, portOf, request, startServer } from '../helpers/net.js';
-import { configDir, runCli, serveCli } from '../helpers/process.js';
+import { eventually, freePort, portOf, request, startServer } from '../helpers/net.js';
+import { configDir, runCli, serveCli, type Served } from '../helpers/process.js';
 
-/** Two consecutive free ports: worker 1's and worker 2's admin servers. */
-async function twoFreePorts(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    const next = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      next.once('error', () => resolve(false));
-      next.listen(port + 1, '127.0.0.1', () => resolve(true));
-    });
-    if (ok) {
-      await new Promise<void>((resolve) => next.close(() => resolve()));
-      return port;
-    }
-  }
+interface Totals {
+  readonly connections: number;
+  readonly activeConnections: number;
+}
+interface ServicesAnswer {
+  readonly servicePorts: ReadonlyArray<{
+    key: string;
+    totals: Totals;
+    workers: ReadonlyArray<{ worker: number; totals: Totals }>;
+    endpoints: ReadonlyArray<{ id: string; connections: number }>;
+    listeners: ReadonlyArray<{ address: string; state: string }>;
+  }>;
+  readonly workers: ReadonlyArray<{ worker: number; pid: number; state: string; ready: boolean; restarts: number; stale: boolean }>;
 }
 
-async function metric(adminPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
-  return Number(line?.split(' ').pop() ?? 'NaN');
-}
+const LABELS = { namespace: 'default', service: 'web', port: '' };
 
-t.test('two workers share the Service port; each has its own admin server; SIGHUP and SIGTERM reach both', async (t) => {
-  const a = await startServer(t, (s) => s.end('a'));
-  const b = await startServer(t, (s) => s.end('b'));
+async function startSet(t: Parameters<typeof startServer>[0], endpoints: number[], extra: string[] = []): Promise<{ served: Served; admin: number; port: number; dir: string }> {
   const port = await freePort();
-  const admin = await twoFreePorts();
-  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2', '--no-watch', '--config-poll-interval', '0']);
+  const admin = await freePort();
+  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, endpoints) });
+  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2', '--no-watch', '--config-poll-interval', '0', ...extra]);
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
-  for (const p of [admin, admin + 1]) t.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200, `worker admin on ${p} is ready`);
+  return { served, admin, port, dir: dir };
+}
+
+t.test('one admin address for two workers: /metrics and /api/services sum both; SIGHUP and SIGTERM reach both', async (t) => {
+  const a = await startServer(t, (s) => s.end('a'));
+  const b = await startServer(t, (s) => s.end('b'));
+  const { served, admin, port, dir } = await startSet(t, [a]);
+  await eventually(async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200, 'the set is ready');
+  t.match(served.logs.find((l) => l['msg'] === 'admin server listening for every worker'), { address: `127.0.0.1:${admin}`, workers: 2 });
+  t.notOk(served.logs.some((l) => l['msg'] === 'admin server listening' && l['worker'] !== undefined), 'no worker binds an admin server');
 
   for (let i = 0; i < 20; i++) t.equal((await request(port)).data.toString(), 'a');
-  const counted = (await metric(admin, 'svcproxy_connections_total')) + (await metric(admin + 1, 'svcproxy_connections_total'));
-  t.equal(counted, 20, 'every connection was served by one of the two workers');
+  const key = `127.0.0.1:${a}`;
+  const body = (await get(admin, '/metrics')).body;
+  t.ok(parsePrometheusTextFormat(body).length > 25, 'the primary\'s exposition parses with a real parser');
+  const samples = parseMetrics(body);
+  LABELS.port = String(port);
+  t.equal(metric(samples, 'svcproxy_connections_total', LABELS), 20, 'every connection, whichever worker served it');
+  t.equal(metric(samples, 'svcproxy_upstream_connect_seconds_count', LABELS), 20, 'the histograms of both workers, merged');
+  t.equal(metric(samples, 'svcproxy_endpoints', { ...LABELS, state: 'ready' }), 1, 'an endpoint is counted once, not once per worker');
+  t.equal(metric(samples, 'svcproxy_workers', { state: 'running' }), 2);
+  t.equal(metric(samples, 'svcproxy_ready'), 1);
+
+  const api = await getJson<ServicesAnswer>(admin, '/api/services');
+  const [web] = api.servicePorts;
+  t.equal(web?.totals.connections, 20);
+  t.same(
+    web?.workers.map((w) => w.worker),
+    [1, 2],
+    'per-worker detail for each worker',
+  );
+  t.equal(
+    web?.workers.reduce((sum, w) => sum + w.totals.connections, 0),
+    20,
+    'the per-worker counts add up to the total',
+  );
+  t.equal(web?.endpoints.find((e) => e.id === key)?.connections, 20);
+  t.ok((web?.listeners.length ?? 0) >= 1);
+  t.equal(metric(samples, 'svcproxy_listeners', { ...LABELS, state: 'listening' }), web?.listeners.length, 'each listener counted once, not once per worker');
+  t.match(api.workers, [
+    { worker: 1, state: 'running', ready: true, restarts: 0, stale: false },
+    { worker: 2, state: 'running', ready: true, restarts: 0, stale: false },
+  ]);
+  t.not(api.workers[0]?.pid, api.workers[1]?.pid);
 
   await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [b]));
   served.child.kill('SIGHUP');
@@ -58,28 +93,40 @@ t.test('two workers share the Service port; each has its own admin server; SIGHU
   t.equal(exit.code, 0);
   t.equal(served.logs.filter((l) => l['msg'] === 'stopped').length, 2, 'both workers drained and stopped');
   t.equal((await request(port)).error, 'ECONNREFUSED');
+  t.equal((await request(admin)).error, 'ECONNREFUSED', 'the admin server closed with the set');
 });
 
-t.test('worker 2 serves without an admin server when its admin port is taken', async (t) => {
+t.test('a worker that dies is started again; the summed counters survive it', async (t) => {
   const a = await startServer(t, (s) => s.end('a'));
-  const admin = await twoFreePorts();
-  const blocker = createServer();
-  blocker.listen(admin + 1, '127.0.0.1'); // worker 2's admin port
-  await once(blocker, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
-  t.equal(portOf(blocker), admin + 1);
-  const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [a]) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2']);
-  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
-  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
-  t.match(served.logs.find((l) => l['worker'] === 2 && l['level'] === 40), { msg: 'admin server not started for this worker; serving without it' });
-  for (let i = 0; i < 4; i++) t.equal((await request(port)).data.toString(), 'a');
+  const { served, admin, port } = await startSet(t, [a]);
+  LABELS.port = String(port);
+  for (let i = 0; i < 10; i++) await request(port);
+  const before = await getJson<ServicesAnswer>(admin, '/api/services');
+  t.equal(before.servicePorts[0]?.totals.connections, 10);
+  const victim = before.workers.find((w) => w.worker === 2);
+  if (victim === undefined) throw new Error('no worker 2');
+  process.kill(victim.pid, 'SIGKILL');
+
+  await served.waitForLog((l) => l['msg'] === 'worker exited; starting a new one' && l['worker'] === 2, 'the primary saw it exit');
+  await eventually(async () => {
+    const now = await getJson<ServicesAnswer>(admin, '/api/services');
+    const w2 = now.workers.find((w) => w.worker === 2);
+    return w2 !== undefined && w2.pid !== victim.pid && w2.state === 'running' && w2.ready;
+  }, 'worker 2 replaced and ready', 15_000);
+  const after = await getJson<ServicesAnswer>(admin, '/api/services');
+  t.match(after.workers.find((w) => w.worker === 2), { restarts: 1 });
+  t.equal(after.servicePorts[0]?.totals.connections, 10, 'what the dead worker had counted is still in the sum');
+
+  for (let i = 0; i < 10; i++) t.equal((await request(port)).data.toString(), 'a', 'served while and after the worker was replaced');
+  const samples = await scrape(admin);
+  t.equal(metric(samples, 'svcproxy_connections_total', LABELS), 20);
+  t.equal(metric(samples, 'svcproxy_worker_restarts_total'), 1);
+  t.equal(metric(samples, 'svcproxy_ready'), 1);
   served.child.kill('SIGTERM');
   t.equal((await served.exited).code, 0);
 });
 
-t.test('a worker that cannot start (worker 1: its admin port is taken) stops the whole set, exit 1', async (t) => {
+t.test('the admin address taken: the primary cannot serve it, exit 1 before any worker starts', async (t) => {
   const blocker = createServer();
   blocker.listen(0, '127.0.0.1');
   await once(blocker, 'listening');
@@ -88,8 +135,8 @@ t.test('a worker that cannot start (worker 1: its admin port is taken) stops the
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', await freePort(), [1]) });
   const run = await runCli(['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2']);
   t.equal(run.code, 1);
-  t.match(run.stderr, `svcproxy: worker 1: admin server cannot listen on 127.0.0.1:${admin}`);
-  t.match(run.stdout, /worker failed to start; stopping/);
+  t.match(run.stderr, `svcproxy: admin server cannot listen on 127.0.0.1:${admin}`);
+  t.notMatch(run.stdout, /started workers/);
 });
 
 t.test('an invalid config is reported once, by the primary, before any worker starts', async (t) => {

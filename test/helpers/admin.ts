@@ -31,7 +31,7 @@ export interface Sample {
 }
 
 /** Parses exposition lines `name{a="b",c="d"} value` (label values unescaped). */
-function parseMetrics(text: string): Sample[] {
+export function parseMetrics(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

@@ -2,6 +2,7 @@ import type { Test } from 'tap';
 import type { Options } from '../../src/cli/options.js';
 import type { Logger } from '../../src/log.js';
 import type { LookupFn } from '../../src/proxy/resolver.js';
+import { LocalModel } from '../../src/admin/local-model.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
 import { silentLog } from './log.js';
@@ -21,6 +22,8 @@ function testOptions(config: string | readonly string[], overrides: Partial<Opti
     configPollIntervalMs: 0,
     watch: true,
     workers: 1,
+    accessLog: '',
+    accessLogFormat: 'json',
     serviceCidr: '127.96.0.0/16',
     dnsAddress: undefined,
     clusterDomain: 'cluster.local',
@@ -41,7 +44,7 @@ export async function startInstance(
   const options = testOptions(config, overrides);
   const loaded = await loadDesired(options);
   if (loaded.issues.length > 0) throw new Error(`invalid test config:\n${loaded.issues.map((i) => i.message).join('\n')}`);
-  const proxy = new Svcproxy<AdminServer>(options, log, { admin: (instance) => new AdminServer(instance, log), ...(lookup === undefined ? {} : { lookup }) });
+  const proxy = new Svcproxy<AdminServer>(options, log, { admin: (instance) => new AdminServer(new LocalModel(instance), log), ...(lookup === undefined ? {} : { lookup }) });
   t.teardown(() => proxy.stop());
   await proxy.start(loaded);
   return proxy;

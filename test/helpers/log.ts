@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/log.js';
 
 export interface LogRecord {
-  readonly level: number;
+  readonly level: string;
   readonly msg: string;
   readonly [key: string]: unknown;
 }

@@ -1,6 +1,8 @@
 import type { Test } from 'tap';
 import { noShuffle } from '../../src/balancer/round-robin.js';
+import type { FaultTable } from '../../src/faults/fault-table.js';
 import type { Logger } from '../../src/log.js';
+import type { LeaseObserver } from '../../src/proxy/port-ledger.js';
 import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ServiceListener } from '../../src/proxy/listener.js';
 import { ServicePortProxy, type ServicePortOptions } from '../../src/proxy/service-port-proxy.js';
@@ -36,11 +38,13 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn } = {},
+  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn; faults?: FaultTable; onLeaseEnd?: LeaseObserver; name?: string } = {},
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker }> {
   const tracker = new ConnectionTracker();
-  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup) };
-  const proxy = new ServicePortProxy(servicePortPlan(endpoints, 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
+  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup), ...(extra.faults === undefined ? {} : { faults: extra.faults }),
+    ...(extra.onLeaseEnd === undefined ? {} : { onLeaseEnd: extra.onLeaseEnd }),
+  };
+  const proxy = new ServicePortProxy(servicePortPlan(endpoints, extra.name ?? 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
   const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
   const listener = new ServiceListener(plan, proxy, log);
   await listener.start();

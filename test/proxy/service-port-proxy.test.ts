@@ -53,7 +53,7 @@ t.test('no endpoints: the client sees a reset and a warning is logged', async (t
   t.equal(outcome.data.length, 0);
   t.equal(proxy.stats.rejected.no_endpoints, 1);
   t.match(
-    records.filter((r) => r.level === 40),
+    records.filter((r) => r.level === 'warn'),
     [{ msg: 'no ready endpoints; connection reset', servicePort: 'default/web' }],
   );
 });

@@ -1,0 +1,231 @@
+/**
+ * The toxic pump: pump.ts's job (join a client socket and a backend socket
+ * until both have closed) for a connection that met toxics. Each direction
+ * runs its toxics' stages (toxic-stages.ts) between the reader and the
+ * writer:
+ *
+ *   client --data--> [upstream toxics]   --> backend
+ *   client <-------- [downstream toxics] <-- backend
+ *
+ * Only connections with at least one toxic come here; every other one keeps
+ * the plain pump, so toxics cost nothing per chunk where they are not used.
+ * Memory per direction is bounded: when what the stages hold plus what the
+ * writer has queued passes HOLD_CAP, the reader pauses (the rest waits in
+ * kernel buffers), and resumes when it falls below.
+ *
+ * Closing follows pump.ts (a FIN passes as a FIN, an error resets the
+ * other side, idle and half-close timeouts), plus what toxics do: close the
+ * connection (limit_data, timeout: both sockets end after what they have
+ * queued) or reset it (reset_peer).
+ */
+import type { Socket } from 'node:net';
+import type { ConnectionToxic } from '../faults/fault-table.js';
+import type { ByteCounts, LeaseCarrier } from './lease.js';
+import type { PumpOptions, PumpResult } from './pump.js';
+import { buildStages, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
+
+/** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
+export const HOLD_CAP = 256 * 1024;
+
+class Direction implements StageHost, StageTarget {
+  readonly stages: Stage[];
+  private readonly head: StageTarget;
+  private heldBytes = 0;
+  private paused = false;
+
+  constructor(
+    private readonly pair: ToxicPair,
+    readonly src: Socket,
+    readonly dst: Socket,
+    toxics: readonly ConnectionToxic[],
+  ) {
+    this.stages = buildStages(this, toxics, this);
+    this.head = this.stages[0] ?? this;
+  }
+
+  /** From the reader: a chunk enters the chain. */
+  read(chunk: Buffer): void {
+    this.head.push(chunk);
+    this.moved();
+  }
+
+  /** From the reader: its end of stream enters the chain. */
+  readEnd(): void {
+    this.head.end(false);
+  }
+
+  // StageTarget: the sink at the end of the chain.
+  push(chunk: Buffer): void {
+    if (!this.dst.destroyed && !this.dst.writableEnded) this.dst.write(chunk);
+  }
+
+  end(close: boolean): void {
+    if (close) this.pair.close();
+    else this.pair.finish(this);
+  }
+
+  // StageHost
+  held(delta: number): void {
+    this.heldBytes += delta;
+  }
+
+  moved(): void {
+    const full = this.heldBytes + this.dst.writableLength > HOLD_CAP;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.src.pause();
+      if (this.dst.listenerCount('drain') === 0) this.dst.on('drain', () => this.moved());
+    } else if (!full && this.paused) {
+      this.paused = false;
+      if (!this.src.destroyed) this.src.resume();
+    }
+  }
+
+  reset(): void {
+    this.pair.reset();
+  }
+
+  dispose(): void {
+    for (const s of this.stages) s.dispose();
+  }
+}
+
+type PumpEnd = PumpResult['reason'];
+
+/** One joined connection with toxics; also the lease's carrier. */
+class ToxicPair implements LeaseCarrier {
+  readonly up: Direction;
+  readonly down: Direction;
+  private open = 2;
+  /** Decided by the first error, timeout, abort or toxic; otherwise by which side sent FIN first. */
+  private reason: PumpEnd | undefined = undefined;
+  private firstFin: 'client_fin' | 'endpoint_fin' | undefined = undefined;
+  private error: Error | undefined;
+  private halfClosed = false;
+  /** The idle deadline comes before the half-close one: a timeout then is an idle timeout. */
+  private idleFirst = false;
+  private closing = false;
+
+  constructor(
+    readonly downstream: Socket,
+    readonly upstream: Socket,
+    private readonly options: PumpOptions,
+    toxics: readonly ConnectionToxic[],
+    private readonly done: (result: PumpResult) => void,
+  ) {
+    this.up = new Direction(this, downstream, upstream, toxics.filter((t) => t.spec.stream === 'upstream'));
+    this.down = new Direction(this, upstream, downstream, toxics.filter((t) => t.spec.stream === 'downstream'));
+    this.attach(downstream, this.up);
+    this.attach(upstream, this.down);
+    if (options.idleTimeoutMs > 0) this.armTimeout(downstream, options.idleTimeoutMs);
+    downstream.resume(); // accepted with pauseOnConnect
+  }
+
+  bytes(): ByteCounts {
+    return { fromDownstream: this.downstream.bytesRead, fromUpstream: this.upstream.bytesRead };
+  }
+
+  /** The drain deadline: reset both sides now. */
+  abort(): void {
+    this.reason ??= 'drain';
+    this.closing = true;
+    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+  }
+
+  private attach(socket: Socket, direction: Direction): void {
+    socket.on('data', (chunk: Buffer) => direction.read(chunk));
+    socket.on('end', () => {
+      this.firstFin ??= socket === this.downstream ? 'client_fin' : 'endpoint_fin';
+      direction.readEnd();
+    });
+    socket.on('error', (err: Error) => this.onError(socket, err));
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private peerOf(socket: Socket): Socket {
+    return socket === this.downstream ? this.upstream : this.downstream;
+  }
+
+  /** A direction's stream ended (after its toxics): pass the FIN on, as pump.ts does. */
+  finish(direction: Direction): void {
+    const peer = direction.dst;
+    if (peer.destroyed) return;
+    peer.end();
+    const { halfCloseTimeoutMs, idleTimeoutMs } = this.options;
+    if (this.halfClosed || halfCloseTimeoutMs <= 0) return;
+    this.halfClosed = true;
+    this.idleFirst = idleTimeoutMs > 0 && idleTimeoutMs < halfCloseTimeoutMs;
+    const ms = this.idleFirst ? idleTimeoutMs : halfCloseTimeoutMs;
+    this.armTimeout(this.downstream, ms);
+    this.armTimeout(this.upstream, ms);
+  }
+
+  /** A toxic closes the connection (limit_data, timeout): both sockets end after what they have queued. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    // Seen from the client, svcproxy (standing in for the endpoint) closed first.
+    this.firstFin ??= 'endpoint_fin';
+    for (const socket of [this.downstream, this.upstream]) {
+      if (socket.destroyed) continue;
+      socket.pause(); // what arrives from now on has nowhere to go
+      socket.destroySoon(); // end(), then destroy once the queue is written
+    }
+  }
+
+  /** reset_peer: RST on both sockets. */
+  reset(): void {
+    this.reason ??= 'endpoint_reset';
+    this.closing = true;
+    if (!this.downstream.destroyed) this.downstream.resetAndDestroy();
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+  }
+
+  private armTimeout(socket: Socket, ms: number): void {
+    if (socket.listenerCount('timeout') === 0) {
+      socket.on('timeout', () => {
+        this.reason ??= this.halfClosed && !this.idleFirst ? 'half_close_timeout' : 'idle_timeout';
+        this.downstream.destroy();
+        this.upstream.destroy();
+      });
+    }
+    socket.setTimeout(ms);
+  }
+
+  private onError(socket: Socket, err: Error): void {
+    if (this.error === undefined) {
+      this.error = err;
+      this.reason ??= socket === this.downstream ? 'client_reset' : 'endpoint_reset';
+    }
+    const peer = this.peerOf(socket);
+    if (!peer.destroyed) peer.resetAndDestroy();
+  }
+
+  private onClose(socket: Socket): void {
+    if (--this.open > 0) {
+      const peer = this.peerOf(socket);
+      if (!peer.destroyed && !this.closing) {
+        // A clean end of `socket` is still travelling through its chain (toxics may hold it back);
+        // the chain ends the peer when it gets there. Only a close without that end ends the peer now.
+        if (!socket.readableEnded) peer.end();
+        peer.resume(); // keep reading (and dropping) so the remote's own FIN is seen
+      }
+      return;
+    }
+    this.up.dispose();
+    this.down.dispose();
+    const { downstream, upstream, error } = this;
+    const reason = this.reason ?? this.firstFin ?? 'client_fin';
+    this.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
+  }
+}
+
+/**
+ * Joins `downstream` and `upstream` through `toxics` (at least one) and
+ * calls `done` once, when both sockets have closed; returns the lease
+ * carrier (live bytes, abort). Same contract as pump().
+ */
+export function toxicPump(downstream: Socket, upstream: Socket, options: PumpOptions, toxics: readonly ConnectionToxic[], done: (result: PumpResult) => void): LeaseCarrier {
+  return new ToxicPair(downstream, upstream, options, toxics, done);
+}
