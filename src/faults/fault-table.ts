@@ -4,7 +4,16 @@
  * API's `/reset` clears only its own). At admission, a Service port asks
  * which toxics a new connection gets (`forConnection`); the answer for a
  * port with no fault is `undefined` after one map lookup, so connections
- * without toxics keep the plain pump and pay nothing per chunk.
+ * without toxics keep the plain (or native) pump and pay nothing per chunk.
+ *
+ * While the toxiproxy API is on (`enableApi`), every connection is instead
+ * answered with a chain and a `LiveConnection` that its pump attaches to: an
+ * API toxic added later is appended to the live chain of every open
+ * connection of its proxy, and an updated one changes in place, as
+ * toxiproxy does. The registration goes when the connection ends, so the
+ * table holds one small entry per open connection and no more. Declared
+ * Faults never reach open connections (a reload is not an API call, and the
+ * fast path must stay free): they are decided at admission only.
  *
  * No sockets and no timers: time comes in as an argument. A toxic removed
  * (from the config or the API, or a Fault whose `for` ran out) releases the
@@ -29,9 +38,12 @@ export interface ToxicCounters {
   heldBytes: number;
 }
 
-/** A stage of a live connection that can give up its toxic (flushing what it holds, in order). */
+/** A stage of a live connection that uses a toxic: it can give it up, or take its new attributes. */
 export interface LiveToxic {
+  /** The toxic was removed: flush what is held, in order, and pass everything on from now on. */
   release(): void;
+  /** The toxic was updated through the API: new attributes from now on, and a new toxicity draw. */
+  reconfigure(spec: ToxicSpec): void;
 }
 
 /** One toxic of one source; retired when removed, which releases every live connection that met it. */
@@ -43,7 +55,8 @@ export class ToxicBinding {
     readonly source: ToxicSource,
     /** The Fault's `namespace/name`, or the API proxy's name. */
     readonly owner: string,
-    readonly spec: ToxicSpec,
+    /** Current; only an API update changes it (its name, type and stream never change). */
+    public spec: ToxicSpec,
   ) {}
 
   retire(): void {
@@ -53,22 +66,89 @@ export class ToxicBinding {
     this.live.clear();
     for (const l of live) l.release();
   }
+
+  /** An API update: the new spec for new connections, and for the live ones that use the toxic (toxiproxy does both). */
+  update(spec: ToxicSpec): void {
+    this.spec = spec;
+    for (const l of [...this.live]) l.reconfigure(spec);
+  }
 }
 
 /** What the toxic pump needs for one toxic of one connection. */
 export interface ConnectionToxic {
+  /** The spec when the connection met the toxic (later attributes come through LiveToxic.reconfigure). */
   readonly spec: ToxicSpec;
   readonly counters: ToxicCounters;
   /** Seed of this connection's random choices for this toxic (jitter, slicer sizes). */
   readonly seed: number;
   readonly binding: ToxicBinding;
+  /**
+   * The toxicity draw: false = the toxic stands in the chain as a no-op (toxiproxy's noop
+   * stub), so that an update can draw again in place. Declared toxics that miss are left
+   * out of the chain instead; only API toxics (always on live connections) get here false.
+   */
+  readonly active: boolean;
+  /** The connection's generator of API toxicity draws, which an update draws from again; undefined for declared toxics. */
+  readonly draws: Random | undefined;
 }
 
 /** An API proxy turned off (`enabled: false`): new connections to it are reset. */
 export const DOWN = 'down';
 
-/** What a new connection gets: toxics in chain order, DOWN, or undefined for none (the fast path). */
-export type ConnectionFaults = readonly ConnectionToxic[] | typeof DOWN | undefined;
+/** A live connection's chain, as its pump exposes it to the table. */
+export interface LiveChain {
+  /** An API toxic added after admission: appended at the end of its direction's chain. */
+  append(toxic: ConnectionToxic): void;
+}
+
+/**
+ * A connection open while the toxiproxy API is on. Its pump attaches its
+ * chain when it starts and leaves when the connection has ended; only
+ * attached connections are in the table.
+ */
+export class LiveConnection {
+  private chain: LiveChain | undefined;
+
+  constructor(
+    private readonly table: FaultTable,
+    /** The proxy (Service port or ad-hoc forward) it belongs to. */
+    readonly key: string,
+    /** The seed of its API draws and random choices. */
+    readonly base: number,
+    /** Its API toxicity draws: admission's first, then one per toxic added or updated while it is open. */
+    readonly draws: Random,
+  ) {}
+
+  attach(chain: LiveChain): void {
+    this.chain = chain;
+    this.table.register(this);
+  }
+
+  /** The connection has ended: no more toxics reach it. */
+  leave(): void {
+    this.chain = undefined;
+    this.table.unregister(this);
+  }
+
+  /** From the table: an API toxic added to this connection's proxy. */
+  append(toxic: ConnectionToxic): void {
+    this.chain?.append(toxic);
+  }
+}
+
+/**
+ * What a new connection gets when it has something to run: its chain of
+ * toxics, and while the toxiproxy API is on its LiveConnection (even with
+ * no toxic yet: the API may add one later).
+ */
+export interface ConnectionChain {
+  /** In chain order: the declared faults' toxics that hit, then every API toxic of the proxy (see `active`). */
+  readonly toxics: readonly ConnectionToxic[];
+  readonly live: LiveConnection | undefined;
+}
+
+/** What a new connection gets: a chain, DOWN, or undefined for nothing at all (the fast path: the plain or native pump). */
+export type ConnectionFaults = ConnectionChain | typeof DOWN | undefined;
 
 /** The endpoint a connection was sent to. */
 export interface ConnectionTarget {
@@ -136,8 +216,49 @@ export class FaultTable {
   private byPort = new Map<string, FaultRuntime[]>();
   private readonly api = new Map<string, ApiProxyToxics>();
   private readonly counters = new Map<string, Map<string, ToxicCounterEntry & { counters: ToxicCounters }>>();
+  /** True once the toxiproxy API exists: every connection then registers (see LiveConnection). */
+  private apiEnabled = false;
+  /** Proxy key -> its open connections, while the API is on. */
+  private readonly liveByKey = new Map<string, Set<LiveConnection>>();
   /** Called after every change of the toxics in force (for the admin feed). */
   onChange: () => void = () => undefined;
+
+  /** @param seeds where an API connection's seed comes from (random; tests pass a sequence). */
+  constructor(private readonly seeds: () => number = randomSeed) {}
+
+  /**
+   * The toxiproxy API is on (`--toxiproxy-address`): from now on every new
+   * connection gets a chain and registers, so that API toxics reach it while
+   * it is open. Nothing else turns this on: without the API, connections
+   * without toxics keep the plain or native pump.
+   */
+  enableApi(): void {
+    this.apiEnabled = true;
+  }
+
+  /** Connections registered now (open while the API is on), all proxies together. */
+  get liveConnections(): number {
+    let n = 0;
+    for (const set of this.liveByKey.values()) n += set.size;
+    return n;
+  }
+
+  /** From LiveConnection.attach. */
+  register(conn: LiveConnection): void {
+    let set = this.liveByKey.get(conn.key);
+    if (set === undefined) {
+      set = new Set();
+      this.liveByKey.set(conn.key, set);
+    }
+    set.add(conn);
+  }
+
+  /** From LiveConnection.leave. */
+  unregister(conn: LiveConnection): void {
+    const set = this.liveByKey.get(conn.key);
+    if (set === undefined || !set.delete(conn)) return;
+    if (set.size === 0) this.liveByKey.delete(conn.key);
+  }
 
   /**
    * Installs the declared faults of a new snapshot. A fault whose revision
@@ -214,12 +335,14 @@ export class FaultTable {
    * chain order: the declared faults' (in config order), then the API's.
    * Each toxic's toxicity is drawn here, once per connection; a seeded
    * fault draws from (seed, fault, connection index), so the same config
-   * makes the same choices run after run.
+   * makes the same choices run after run. While the API is on the answer is
+   * never undefined: every connection gets a chain (maybe empty) and a
+   * LiveConnection for its pump to attach.
    */
   forConnection(key: string, target: ConnectionTarget, now: number): ConnectionFaults {
     const declared = this.byPort.get(key);
     const api = this.api.get(key);
-    if (declared === undefined && api === undefined) return undefined;
+    if (declared === undefined && api === undefined && !this.apiEnabled) return undefined;
     if (api?.down === true) return DOWN;
     const out: ConnectionToxic[] = [];
     for (const f of declared ?? []) {
@@ -229,24 +352,35 @@ export class FaultTable {
       if (plan.pods !== undefined && !plan.pods.has(target.pod)) continue;
       const base = plan.seed === undefined ? randomSeed() : mixSeed(plan.seed, plan.id, f.connections);
       f.connections++;
-      this.draw(key, new Random(base), base, f.bindings, out);
+      const rng = new Random(base);
+      // toxiproxy: rand.Float32() < toxicity. A declared toxic that misses is left out: its Fault never
+      // changes on an open connection.
+      for (const binding of f.bindings) if (rng.next() < binding.spec.toxicity) out.push(this.connectionToxic(key, binding, base, true, undefined));
     }
-    if (api !== undefined) {
-      const base = randomSeed();
-      this.draw(key, new Random(base), base, api.bindings, out);
-    }
-    return out.length === 0 ? undefined : out;
+    // API toxics only ever exist with the API on; a table with none and no API is the declared case.
+    if (!this.apiEnabled && api === undefined) return out.length === 0 ? undefined : { toxics: out, live: undefined };
+    const base = this.seeds();
+    const live = new LiveConnection(this, key, base, new Random(base));
+    // Every API toxic stands in the chain, a miss as a no-op, so that an update can draw again in place.
+    for (const binding of api?.bindings ?? []) out.push(this.apiToxic(key, binding, live));
+    return { toxics: out, live };
   }
 
-  private draw(key: string, rng: Random, base: number, bindings: readonly ToxicBinding[], out: ConnectionToxic[]): void {
-    for (const binding of bindings) {
-      const { spec } = binding;
-      // toxiproxy: rand.Float32() < toxicity; a connection that misses gets a no-op.
-      if (!(rng.next() < spec.toxicity)) continue;
-      const counters = this.countersOf(key, binding);
-      counters.applications++;
-      out.push({ spec, counters, seed: mixSeed(base, spec.name), binding });
-    }
+  /**
+   * An API toxic for a connection open while the API is on, with its
+   * toxicity drawn from the connection's own generator: at admission in the
+   * order the toxics were added, then one draw per toxic added later, so a
+   * toxic added to an open connection gets the answer that a connection
+   * admitted after it, with the same seed, would get.
+   */
+  private apiToxic(key: string, binding: ToxicBinding, conn: LiveConnection): ConnectionToxic {
+    return this.connectionToxic(key, binding, conn.base, conn.draws.next() < binding.spec.toxicity, conn.draws);
+  }
+
+  private connectionToxic(key: string, binding: ToxicBinding, base: number, active: boolean, draws: Random | undefined): ConnectionToxic {
+    const counters = this.countersOf(key, binding);
+    if (active) counters.applications++;
+    return { spec: binding.spec, counters, seed: mixSeed(base, binding.spec.name), binding, active, draws };
   }
 
   private countersOf(key: string, binding: ToxicBinding): ToxicCounters {
@@ -281,23 +415,31 @@ export class FaultTable {
     return [...bindings.filter((b) => b.spec.stream === 'upstream'), ...bindings.filter((b) => b.spec.stream === 'downstream')].map((b) => b.spec);
   }
 
-  /** Adds an API toxic; false when the proxy already has one by that name. */
+  /**
+   * Adds an API toxic; false when the proxy already has one by that name.
+   * It reaches the proxy's open connections too: appended at the end of each
+   * one's chain for its direction (toxiproxy's ToxicLink.AddToxic), after a
+   * toxicity draw from that connection's generator.
+   */
   addApiToxic(key: string, owner: string, spec: ToxicSpec): boolean {
     const entry = this.apiEntry(key);
     if (entry.bindings.some((b) => b.spec.name === spec.name)) return false;
-    entry.bindings.push(new ToxicBinding('api', owner, spec));
+    const binding = new ToxicBinding('api', owner, spec);
+    entry.bindings.push(binding);
+    for (const conn of [...(this.liveByKey.get(key) ?? [])]) conn.append(this.apiToxic(key, binding, conn));
     this.onChange();
     return true;
   }
 
-  /** Replaces an API toxic's spec for new connections (connections that met the old one keep it). */
+  /**
+   * Updates an API toxic in place: new connections get the new spec, and
+   * open connections take its attributes at once and draw its toxicity again
+   * (toxiproxy restarts the toxic's stub on every link, which draws anew).
+   */
   updateApiToxic(key: string, spec: ToxicSpec): boolean {
-    const bindings = this.api.get(key)?.bindings;
-    const i = bindings?.findIndex((b) => b.spec.name === spec.name) ?? -1;
-    const old = bindings?.[i];
-    if (bindings === undefined || old === undefined) return false;
-    bindings[i] = new ToxicBinding('api', old.owner, spec);
-    // The old binding stays alive for the connections that met it: it is not retired.
+    const binding = this.api.get(key)?.bindings.find((b) => b.spec.name === spec.name);
+    if (binding === undefined) return false;
+    binding.update(spec);
     this.onChange();
     return true;
   }

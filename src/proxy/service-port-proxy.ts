@@ -18,7 +18,7 @@ import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
-import { DOWN, type FaultTable } from '../faults/fault-table.js';
+import { DOWN, type ConnectionChain, type FaultTable } from '../faults/fault-table.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
@@ -331,14 +331,17 @@ export class ServicePortProxy {
       lease.carrier.abort();
       return;
     }
-    if (faults !== undefined) {
-      // Toxics act on the bytes in JS: the toxic pump, never the native one (nativeEligible says no).
-      lease.toxics = faults.map((f) => f.spec.name);
-      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done);
+    if (!nativeEligible(faults)) {
+      // Toxics act on the bytes in JS, now or (toxiproxy API) later: the toxic pump, never the native one.
+      lease.toxics = faults.toxics.filter((f) => f.active).map((f) => f.spec.name);
+      const met = (name: string): void => {
+        if (!lease.toxics.includes(name)) lease.toxics = [...lease.toxics, name];
+      };
+      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done, met);
       return;
     }
     const native = this.options.nativePump;
-    if (native !== undefined && nativeEligible(lease)) {
+    if (native !== undefined) {
       const carrier = native.handOff(downstream, socket, this.pumpOptions, (result) => this.onNativeDone(lease, result));
       if (typeof carrier !== 'string') {
         lease.carrier = carrier;
@@ -380,11 +383,15 @@ export class ServicePortProxy {
 /**
  * Whether the native pump may carry a connection: it moves bytes without JS
  * ever seeing them, so anything that must act on the bytes in JS keeps the JS
- * pump. Today that is a fault (toxic, issue 15) applied to the lease: a lease
- * with toxics needs the JS (toxic) pump. Only TCP connections get here.
+ * pump. Today that is a fault (toxic, issue 15): the fault table answered
+ * with a chain, because the connection met a toxic, or because the
+ * toxiproxy API is on and may add one to it while it is open (toxiproxy
+ * applies new toxics to established connections). Only when the table
+ * answered nothing (no toxic, no API: the fast path) may it go native. Only
+ * TCP connections get here.
  */
-function nativeEligible(lease: Lease): boolean {
-  return lease.toxics.length === 0;
+function nativeEligible(faults: ConnectionChain | undefined): faults is undefined {
+  return faults === undefined;
 }
 
 function blockListOf(cidrs: readonly string[]): BlockList {

@@ -7,9 +7,12 @@
  *   client --data--> [upstream toxics]   --> backend
  *   client <-------- [downstream toxics] <-- backend
  *
- * Only connections with at least one toxic come here; every other one keeps
- * the plain pump, so toxics cost nothing per chunk where they are not used.
- * Memory per direction is bounded: when what the stages hold plus what the
+ * Only connections with at least one toxic come here, and, while the
+ * toxiproxy API is on, every connection (with no toxic yet, each direction
+ * is just its sink): the API may add a toxic to it later, appended at the
+ * end of its direction's chain (LiveChain). Without the API, a connection
+ * without toxics keeps the plain or native pump, so toxics cost nothing per
+ * chunk where they are not used. Memory per direction is bounded: when what the stages hold plus what the
  * writer has queued passes HOLD_CAP, the reader pauses (the rest waits in
  * kernel buffers), and resumes when it falls below.
  *
@@ -19,17 +22,18 @@
  * queued) or reset it (reset_peer).
  */
 import type { Socket } from 'node:net';
-import type { ConnectionToxic } from '../faults/fault-table.js';
+import type { ConnectionChain, ConnectionToxic, LiveChain } from '../faults/fault-table.js';
 import type { ByteCounts, LeaseCarrier } from './lease.js';
 import type { PumpOptions, PumpResult } from './pump.js';
-import { buildStages, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
+import { buildStages, createStage, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
 export const HOLD_CAP = 256 * 1024;
 
 class Direction implements StageHost, StageTarget {
-  readonly stages: Stage[];
-  private readonly head: StageTarget;
+  /** The chain, first stage first; the last one hands to this direction's sink (this). */
+  private readonly stages: Stage[];
+  private head: StageTarget;
   private heldBytes = 0;
   private paused = false;
 
@@ -41,6 +45,33 @@ class Direction implements StageHost, StageTarget {
   ) {
     this.stages = buildStages(this, toxics, this);
     this.head = this.stages[0] ?? this;
+  }
+
+  /**
+   * An API toxic added while the connection runs goes at the end of the
+   * chain (as toxiproxy's ToxicLink.AddToxic): what earlier stages hold now
+   * passes through it when they let it go, and nothing overtakes anything.
+   */
+  append(toxic: ConnectionToxic): void {
+    const stage = createStage(this, toxic, this);
+    const last = this.stages[this.stages.length - 1];
+    if (last === undefined) this.head = stage;
+    else last.next = stage;
+    this.stages.push(stage);
+  }
+
+  // StageHost: a released stage leaves the chain; its neighbours join up.
+  unlink(stage: Stage): void {
+    const i = this.stages.indexOf(stage);
+    if (i < 0) return;
+    const before = this.stages[i - 1];
+    if (before === undefined) this.head = stage.next;
+    else before.next = stage.next;
+    this.stages.splice(i, 1);
+  }
+
+  met(name: string): void {
+    this.pair.met(name);
   }
 
   /** From the reader: a chunk enters the chain. */
@@ -92,8 +123,8 @@ class Direction implements StageHost, StageTarget {
 
 type PumpEnd = PumpResult['reason'];
 
-/** One joined connection with toxics; also the lease's carrier. */
-class ToxicPair implements LeaseCarrier {
+/** One joined connection with toxics; also the lease's carrier, and the live chain the fault table appends to. */
+class ToxicPair implements LeaseCarrier, LiveChain {
   readonly up: Direction;
   readonly down: Direction;
   private open = 2;
@@ -105,20 +136,32 @@ class ToxicPair implements LeaseCarrier {
   /** The idle deadline comes before the half-close one: a timeout then is an idle timeout. */
   private idleFirst = false;
   private closing = false;
+  private ended = false;
 
   constructor(
     readonly downstream: Socket,
     readonly upstream: Socket,
     private readonly options: PumpOptions,
-    toxics: readonly ConnectionToxic[],
+    private readonly chain: ConnectionChain,
     private readonly done: (result: PumpResult) => void,
+    /** Told of a toxic the connection got after admission (for the lease's list). */
+    readonly met: (name: string) => void,
   ) {
+    const { toxics } = chain;
     this.up = new Direction(this, downstream, upstream, toxics.filter((t) => t.spec.stream === 'upstream'));
     this.down = new Direction(this, upstream, downstream, toxics.filter((t) => t.spec.stream === 'downstream'));
     this.attach(downstream, this.up);
     this.attach(upstream, this.down);
     if (options.idleTimeoutMs > 0) this.armTimeout(downstream, options.idleTimeoutMs);
+    chain.live?.attach(this); // from now on, API toxics added to the proxy reach this connection
     downstream.resume(); // accepted with pauseOnConnect
+  }
+
+  /** LiveChain: an API toxic added to the proxy while this connection is open. */
+  append(toxic: ConnectionToxic): void {
+    if (this.ended) return;
+    (toxic.spec.stream === 'upstream' ? this.up : this.down).append(toxic);
+    if (toxic.active) this.met(toxic.spec.name);
   }
 
   bytes(): ByteCounts {
@@ -213,6 +256,8 @@ class ToxicPair implements LeaseCarrier {
       }
       return;
     }
+    this.ended = true;
+    this.chain.live?.leave(); // the table forgets the connection: one entry per open connection, no more
     this.up.dispose();
     this.down.dispose();
     const { downstream, upstream, error } = this;
@@ -222,10 +267,19 @@ class ToxicPair implements LeaseCarrier {
 }
 
 /**
- * Joins `downstream` and `upstream` through `toxics` (at least one) and
- * calls `done` once, when both sockets have closed; returns the lease
- * carrier (live bytes, abort). Same contract as pump().
+ * Joins `downstream` and `upstream` through the chain's toxics and calls
+ * `done` once, when both sockets have closed; returns the lease carrier
+ * (live bytes, abort). Same contract as pump(). With a LiveConnection in the
+ * chain, the connection is registered for API toxics until it ends; `met`
+ * hears of each toxic it gets after admission.
  */
-export function toxicPump(downstream: Socket, upstream: Socket, options: PumpOptions, toxics: readonly ConnectionToxic[], done: (result: PumpResult) => void): LeaseCarrier {
-  return new ToxicPair(downstream, upstream, options, toxics, done);
+export function toxicPump(
+  downstream: Socket,
+  upstream: Socket,
+  options: PumpOptions,
+  chain: ConnectionChain,
+  done: (result: PumpResult) => void,
+  met: (name: string) => void = () => undefined,
+): LeaseCarrier {
+  return new ToxicPair(downstream, upstream, options, chain, done, met);
 }

@@ -8,13 +8,19 @@
  *
  * Order is never broken: a stage emits what it holds first-in first-out,
  * and a stage whose toxic is removed while the connection runs (release())
- * hands on everything it holds, in order, at once, then passes chunks
- * straight through. What a stage holds is counted (the direction pauses its
- * reader beyond a cap, so memory per connection is bounded) and reported in
- * the toxic's counters.
+ * hands on everything it holds, in order, at once, and is taken out of the
+ * chain. A toxic added through the toxiproxy API while the connection runs
+ * is appended at the end of the chain (what earlier stages hold then passes
+ * through it too); one updated takes its new attributes at once and draws
+ * its toxicity again: a stage whose draw missed stands in the chain as a
+ * no-op (toxiproxy's noop stub) and one that stops hitting flushes what it
+ * holds, in order, first. What a stage holds is counted (the direction
+ * pauses its reader beyond a cap, so memory per connection is bounded) and
+ * reported in the toxic's counters.
  */
 import type { ConnectionToxic, LiveToxic } from '../faults/fault-table.js';
 import { Random } from '../faults/random.js';
+import type { ToxicSpec } from '../faults/toxics.js';
 
 /** Where a stage sends its output: the next stage or the sink. */
 export interface StageTarget {
@@ -31,15 +37,23 @@ export interface StageHost {
   moved(): void;
   /** reset_peer: RST both sockets now. */
   reset(): void;
+  /** A released stage passes everything on: take it out of the chain (so many toxics added and removed keep a chain short). */
+  unlink(stage: Stage): void;
+  /** The connection got toxic `name` by a later draw (an API update): it is named among those the connection met. */
+  met(name: string): void;
 }
 
 export abstract class Stage implements StageTarget, LiveToxic {
   next: StageTarget;
   released = false;
   disposed = false;
+  /** The toxicity draw: false = a no-op until an API update draws a hit. */
+  protected active: boolean;
+  /** The connection was counted as one that got the toxic (once, however often its draws change). */
+  private applied: boolean;
   protected holding = 0;
   protected readonly rng: Random;
-  protected readonly attrs: Readonly<Record<string, number>>;
+  protected attrs: Readonly<Record<string, number>>;
 
   constructor(
     protected readonly host: StageHost,
@@ -48,28 +62,65 @@ export abstract class Stage implements StageTarget, LiveToxic {
   ) {
     this.next = next;
     this.rng = new Random(toxic.seed);
-    this.attrs = toxic.spec.attributes;
+    this.attrs = toxic.binding.spec.attributes;
+    this.active = toxic.active;
+    this.applied = toxic.active;
     if (toxic.binding.retired) this.released = true;
     else toxic.binding.live.add(this);
   }
 
   push(chunk: Buffer): void {
-    if (this.released) this.next.push(chunk);
+    if (this.released || !this.active) this.next.push(chunk);
     else this.take(chunk);
   }
 
   end(close: boolean): void {
-    if (this.released) this.next.end(close);
+    if (this.released || !this.active) this.next.end(close);
     else this.takeEnd(close);
   }
 
-  /** The toxic was removed: hand on what is held, in order, then pass everything through. */
+  /** The toxic was removed: hand on what is held, in order, then leave the chain. */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.toxic.binding.live.delete(this);
     this.flush();
+    this.host.unlink(this);
     this.host.moved();
+  }
+
+  /**
+   * The toxic was updated through the API: its attributes apply from now on
+   * (what is queued keeps its schedule, so nothing overtakes anything), and
+   * its toxicity is drawn again from the connection's generator, as
+   * toxiproxy's restarted stub does. A stage that stops hitting hands on
+   * what it holds, in order, and passes everything on until a later draw hits.
+   */
+  reconfigure(spec: ToxicSpec): void {
+    if (this.released) return;
+    this.attrs = spec.attributes;
+    const { draws } = this.toxic;
+    const active = draws === undefined ? this.active : draws.next() < spec.toxicity;
+    if (!active) {
+      if (this.active) {
+        this.active = false;
+        this.flush();
+        this.host.moved();
+      }
+      return;
+    }
+    this.active = true;
+    if (!this.applied) {
+      this.applied = true;
+      this.toxic.counters.applications++;
+      this.host.met(spec.name);
+    }
+    this.restart();
+  }
+
+  /** Active again, or active with new attributes: a stage with a clock of its own starts it over (timeout). */
+  protected restart(): void {
+    // Most stages read their attributes per chunk: nothing to do.
   }
 
   /** The connection is over: stop timers; what is still held was never delivered (counted as dropped). */
@@ -174,9 +225,11 @@ abstract class TimedStage extends Stage {
     while (this.head < this.queue.length) {
       const item = this.queue[this.head++] as Timed;
       this.emit(item);
+      if (this.disposed) return; // emitting may end the connection, which disposes this stage
     }
     this.queue.length = 0;
     this.head = 0;
+    this.last = 0; // everything is out: a stage that becomes active again schedules from now
   }
 
   protected stop(): void {
@@ -285,8 +338,14 @@ class TimeoutStage extends Stage {
 
   constructor(host: StageHost, toxic: ConnectionToxic, next: StageTarget) {
     super(host, toxic, next);
+    if (this.active && !this.released) this.restart();
+  }
+
+  /** The clock starts when the toxic starts acting, and again when an update changes it (toxiproxy restarts the toxic). */
+  protected override restart(): void {
+    this.stop();
     const ms = this.attrs['timeout'] ?? 0;
-    if (ms > 0 && !this.released) this.timer = setTimeout(() => this.expire(), ms);
+    if (ms > 0) this.timer = setTimeout(() => this.expire(), ms);
   }
 
   protected take(chunk: Buffer): void {
@@ -316,7 +375,9 @@ class TimeoutStage extends Stage {
       this.hold(-chunk.length);
       this.next.push(chunk);
     }
-    if (this.ended !== undefined) this.next.end(this.ended);
+    const ended = this.ended;
+    this.ended = undefined;
+    if (ended !== undefined) this.next.end(ended);
   }
 
   protected stop(): void {
@@ -348,30 +409,33 @@ class ResetPeerStage extends Stage {
   }
 }
 
-/** Passes exactly `bytes` bytes in this direction, then closes the connection. */
+/**
+ * Passes exactly `bytes` bytes in this direction, then closes the connection.
+ * What has passed is kept across updates (toxiproxy's limit_data state), so
+ * a new `bytes` counts from the start of the connection.
+ */
 class LimitDataStage extends Stage {
-  private remaining: number;
-
-  constructor(host: StageHost, toxic: ConnectionToxic, next: StageTarget) {
-    super(host, toxic, next);
-    this.remaining = this.attrs['bytes'] ?? 0;
-  }
-
+  private passed = 0;
   private closed = false;
 
   protected take(chunk: Buffer): void {
-    if (this.remaining <= 0) {
-      // `bytes: 0` closes at the first chunk, as toxiproxy's loop does.
-      this.drop(chunk.length);
-      if (!this.closed) this.next.end(true);
-      this.closed = true;
+    if (this.closed) {
+      this.drop(chunk.length); // the connection is closing: nowhere to go
       return;
     }
-    const part = chunk.length <= this.remaining ? chunk : chunk.subarray(0, this.remaining);
+    const remaining = (this.attrs['bytes'] ?? 0) - this.passed;
+    if (remaining <= 0) {
+      // `bytes: 0` closes at the first chunk, as toxiproxy's loop does.
+      this.drop(chunk.length);
+      this.closed = true;
+      this.next.end(true);
+      return;
+    }
+    const part = chunk.length <= remaining ? chunk : chunk.subarray(0, remaining);
     this.drop(chunk.length - part.length);
-    this.remaining -= part.length;
+    this.passed += part.length;
     this.next.push(part);
-    if (this.remaining <= 0) {
+    if (part.length === remaining) {
       this.closed = true;
       this.next.end(true);
     }
@@ -400,13 +464,17 @@ const STAGES = {
   limit_data: LimitDataStage,
 } as const satisfies Record<ConnectionToxic['spec']['type'], new (host: StageHost, toxic: ConnectionToxic, next: StageTarget) => Stage>;
 
+/** The stage of `toxic`, handing its output to `next`. */
+export function createStage(host: StageHost, toxic: ConnectionToxic, next: StageTarget): Stage {
+  return new STAGES[toxic.spec.type](host, toxic, next);
+}
+
 /** Builds the chain for one direction, first toxic first; returns the stages (head = stages[0] or the sink). */
 export function buildStages(host: StageHost, toxics: readonly ConnectionToxic[], sink: StageTarget): Stage[] {
   const stages: Stage[] = [];
   let next = sink;
   for (let i = toxics.length - 1; i >= 0; i--) {
-    const toxic = toxics[i] as ConnectionToxic;
-    const stage = new STAGES[toxic.spec.type](host, toxic, next);
+    const stage = createStage(host, toxics[i] as ConnectionToxic, next);
     stages.unshift(stage);
     next = stage;
   }

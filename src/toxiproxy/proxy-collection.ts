@@ -6,7 +6,8 @@
  * the API go into the FaultTable as API toxics, apart from the declared
  * Faults. Every operation answers with toxiproxy's status codes and JSON
  * (toxiproxy `api.go`, `proxy_collection.go`); errors are ApiErrors,
- * mapped to HTTP in server.ts.
+ * mapped to HTTP in server.ts. As in toxiproxy, a toxic added or updated
+ * here reaches the proxy's open connections too (FaultTable.enableApi).
  */
 import type { FaultTable } from '../faults/fault-table.js';
 import { updateToxic, validateToxic, type ToxicSpec } from '../faults/toxics.js';
@@ -97,7 +98,11 @@ export class ProxyCollection {
     private readonly log: Logger,
     /** --toxiproxy-allow-remote: ad-hoc forwards may listen on non-loopback addresses. */
     private readonly allowRemote: boolean,
-  ) {}
+  ) {
+    // The API exists, so toxics added through it must reach connections already open (toxiproxy's
+    // behaviour): from now on every TCP connection runs on the toxic pump and registers with the table.
+    faults.enableApi();
+  }
 
   /** Service-port proxies by name, built from the Service ports being served now. */
   private servicePorts(): Map<string, ServicePortPlan> {
