@@ -94,7 +94,7 @@ t.test('for: the fault ends, releasing its live connections; nextScheduleChange 
   t.same(table.views('default/web', [A], 1301).port.map((v) => v.active), [false]);
 });
 
-t.test('API toxics: add, list upstream first, update for new connections, remove, down, reset; declared faults stay', async (t) => {
+t.test('API toxics: add, list upstream first, update in place, remove, down, reset; declared faults stay', async (t) => {
   const table = new FaultTable();
   let changes = 0;
   table.onChange = () => changes++;
@@ -154,4 +154,104 @@ t.test('random: seeded, uniform enough, mixSeed differs by part', async (t) => {
   t.equal(new Random(1).int(0), 0);
   t.not(mixSeed(1, 'a', 0), mixSeed(1, 'a', 1));
   t.equal(mixSeed(1, 'a', 0), mixSeed(1, 'a', 0));
+});
+
+/** A LiveChain that records the toxics appended to it. */
+function recorder(): { chain: { append: (toxic: ConnectionToxic) => void }; appended: ConnectionToxic[] } {
+  const appended: ConnectionToxic[] = [];
+  return { chain: { append: (toxic) => appended.push(toxic) }, appended };
+}
+
+t.test('API on: every connection gets a chain and a LiveConnection; it is in the table only between attach and leave', async (t) => {
+  const table = new FaultTable();
+  t.equal(table.forConnection('default/web', A, 0), undefined, 'without the API: nothing (the fast path)');
+  table.enableApi();
+  const got = table.forConnection('default/web', A, 0);
+  if (got === undefined || got === DOWN) throw new Error('expected a chain');
+  t.same(got.toxics, [], 'no toxic yet');
+  t.equal(table.liveConnections, 0, 'not registered before its pump attaches');
+  const r = recorder();
+  got.live?.attach(r.chain);
+  t.equal(table.liveConnections, 1);
+  table.addApiToxic('default/other', 'other.default:80', toxic('latency'));
+  t.same(r.appended, [], "another proxy's toxic does not reach it");
+  table.addApiToxic('default/web', 'web.default:80', toxic('latency', { latency: 5 }));
+  t.same(r.appended.map((x) => [x.spec.name, x.active]), [['latency_downstream', true]], 'appended to the open connection');
+  got.live?.leave();
+  got.live?.leave();
+  t.equal(table.liveConnections, 0, 'gone when it leaves (twice is harmless)');
+  table.addApiToxic('default/web', 'web.default:80', toxic('slicer', { average_size: 5 }));
+  t.equal(r.appended.length, 1, 'a connection that left gets nothing more');
+  const many = Array.from({ length: 1000 }, () => table.forConnection('default/web', A, 0));
+  for (const c of many) if (c !== undefined && c !== DOWN) c.live?.attach(recorder().chain);
+  t.equal(table.liveConnections, 1000);
+  for (const c of many) if (c !== undefined && c !== DOWN) c.live?.leave();
+  t.equal(table.liveConnections, 0, 'memory follows the open connections');
+  table.setDown('default/web', true);
+  t.equal(table.forConnection('default/web', A, 0), DOWN, 'a disabled proxy still resets new connections');
+});
+
+t.test('a toxic added to an open connection draws as a connection admitted after it, with the same seed, would', async (t) => {
+  const n = 60;
+  const seeded = (): (() => number) => {
+    let i = 0;
+    return () => mixSeed('connection', i++);
+  };
+  const first = toxic('latency', {}, { toxicity: 0.5, name: 'first' });
+  const second = toxic('bandwidth', {}, { toxicity: 0.5, name: 'second' });
+
+  // Connections open, then `second` is added to them.
+  const live = new FaultTable(seeded());
+  live.enableApi();
+  live.addApiToxic('default/web', 'web.default:80', first);
+  const recorders = Array.from({ length: n }, () => {
+    const got = live.forConnection('default/web', A, 0);
+    if (got === undefined || got === DOWN) throw new Error('expected a chain');
+    const r = recorder();
+    got.live?.attach(r.chain);
+    return { admitted: got.toxics, appended: r.appended };
+  });
+  live.addApiToxic('default/web', 'web.default:80', second);
+
+  // The same seeds, admitted after both toxics exist.
+  const later = new FaultTable(seeded());
+  later.enableApi();
+  later.addApiToxic('default/web', 'web.default:80', first);
+  later.addApiToxic('default/web', 'web.default:80', second);
+  const fresh = Array.from({ length: n }, () => {
+    const got = later.forConnection('default/web', A, 0);
+    if (got === undefined || got === DOWN) throw new Error('expected a chain');
+    return got.toxics;
+  });
+
+  const pattern = (flags: readonly boolean[]): string => flags.map((f) => (f ? 'x' : '.')).join('');
+  const liveSecond = pattern(recorders.map((r) => r.appended[0]?.active === true));
+  t.equal(liveSecond, pattern(fresh.map((c) => c[1]?.active === true)), 'the same draws for the toxic added live');
+  t.equal(pattern(recorders.map((r) => r.admitted[0]?.active === true)), pattern(fresh.map((c) => c[0]?.active === true)), 'and for the one there at admission');
+  t.match(liveSecond, /x/);
+  t.match(liveSecond, /\./);
+  t.ok(recorders.every((r, i) => r.appended[0]?.seed === fresh[i]?.[1]?.seed), 'the same seed for its random choices (jitter, slicer sizes)');
+  t.ok(recorders.every((r) => r.admitted[0] !== undefined), 'a toxic whose draw missed still stands in the chain (inactive), for updates to draw again');
+  const applied = live.counterEntries().find((e) => e.name === 'second')?.counters.applications;
+  t.equal(applied, [...liveSecond].filter((c) => c === 'x').length, 'applications count the hits only');
+});
+
+t.test('an API update reaches the live stages of the toxic; a declared toxic is never updated in place', async (t) => {
+  const table = new FaultTable();
+  table.enableApi();
+  table.addApiToxic('default/web', 'web.default:80', toxic('latency', { latency: 5 }));
+  const got = table.forConnection('default/web', A, 0);
+  if (got === undefined || got === DOWN) throw new Error('expected a chain');
+  const seen: number[] = [];
+  const stage: LiveToxic = { release: () => undefined, reconfigure: (spec) => seen.push(spec.attributes['latency'] ?? -1) };
+  got.toxics[0]?.binding.live.add(stage);
+  t.ok(table.updateApiToxic('default/web', toxic('latency', { latency: 7 })));
+  t.same(seen, [7], 'the open connection got the new attributes');
+  t.equal(got.toxics[0]?.binding.spec.attributes['latency'], 7, 'the binding holds the current spec');
+  t.equal(got.toxics[0]?.draws !== undefined, true, 'an API toxic carries its connection generator for the new draw');
+  const declared = new FaultTable();
+  declared.setDeclared([faultPlan([toxic('latency')])], 0);
+  const d = declared.forConnection('default/web', A, 0);
+  t.equal(d !== undefined && d !== DOWN ? d.live : 'none', undefined, 'no LiveConnection without the API');
+  t.equal(d !== undefined && d !== DOWN ? d.toxics[0]?.draws : 'none', undefined, 'and no generator: declared toxics never change on an open connection');
 });
