@@ -233,7 +233,7 @@ t.test('a toxic added to an open connection draws as a connection admitted after
   t.ok(recorders.every((r, i) => r.appended[0]?.seed === fresh[i]?.[1]?.seed), 'the same seed for its random choices (jitter, slicer sizes)');
   t.ok(recorders.every((r) => r.admitted[0] !== undefined), 'a toxic whose draw missed still stands in the chain (inactive), for updates to draw again');
   const applied = live.counterEntries().find((e) => e.name === 'second')?.counters.applications;
-  t.equal(applied, [...liveSecond].filter((c) => c === 'x').length, 'applications count the hits only');
+  t.equal(applied, liveSecond.replaceAll('.', '').length, 'applications count the hits only');
 });
 
 t.test('an API update reaches the live stages of the toxic; a declared toxic is never updated in place', async (t) => {
