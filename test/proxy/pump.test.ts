@@ -3,20 +3,26 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import t from 'tap';
 import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
+import { FaultTable } from '../../src/faults/fault-table.js';
 import type { NativePump } from '../../src/proxy/native-pump.js';
 import { nativePump, PUMPS, skipWithoutNative } from '../helpers/native.js';
 import { endpoint, startServicePort } from '../helpers/proxy.js';
 
 /**
- * The pump contract, run against both pumps: the JS pump and the native
- * splice pump (where it is built; CI requires it). A native run also checks
- * that its connections were really handed off, so a silent fallback to the
- * JS pump cannot pass for the native pump.
+ * The pump contract, run against every pump: the JS pump, the native splice
+ * pump (where it is built; CI requires it), and the toxic pump with an empty
+ * chain, which carries every connection while the toxiproxy API is on (with
+ * a native pump available, to show it is not given them). A native run also
+ * checks that its connections were really handed off, so a silent fallback
+ * to the JS pump cannot pass for the native pump.
  */
-for (const kind of PUMPS) {
+for (const kind of [...PUMPS, 'toxic'] as const) {
   const skip = kind === 'native' ? skipWithoutNative() : false;
   t.test(`${kind} pump`, { skip }, async (t) => {
-    const pumpOptions = kind === 'native' ? { nativePump: nativePump as NativePump } : {};
+    const pumpOptions = kind === 'js' || nativePump === undefined ? {} : { nativePump };
+    const faults = new FaultTable();
+    if (kind === 'toxic') faults.enableApi();
+    const extra = { faults };
     const handedOffBefore = nativePump?.counts.handedOff ?? 0;
 
     t.test('half-close: the client shuts its write side, the upstream replies after EOF, the client gets the reply', async (t) => {
@@ -25,7 +31,7 @@ for (const kind of PUMPS) {
         s.on('data', (c: Buffer) => chunks.push(c));
         s.on('end', () => s.end(`reply to ${Buffer.concat(chunks).toString()}`));
       });
-      const { port, proxy } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+      const { port, proxy } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
       const outcome = readAll(client);
       client.end('request');
@@ -42,7 +48,7 @@ for (const kind of PUMPS) {
         s.end(); // upstream FIN first
         s.on('data', (c: Buffer) => (upstreamGot += c.toString()));
       });
-      const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+      const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
       const outcome = readAll(client);
       await once(client, 'end');
@@ -55,7 +61,7 @@ for (const kind of PUMPS) {
       const upstream = await startServer(t, (s) => {
         s.once('data', () => s.resetAndDestroy());
       });
-      const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+      const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
       const outcome = readAll(client);
       client.write('x');
@@ -71,7 +77,7 @@ for (const kind of PUMPS) {
           s.on('close', () => resolve('closed without error'));
           s.write('hello');
         }).then(async (upstream) => {
-          const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+          const { port } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
           const client = await dialTo(t, port);
           await once(client, 'data');
           client.resetAndDestroy();
@@ -83,7 +89,7 @@ for (const kind of PUMPS) {
 
     t.test('64 MiB each way arrive intact (sha256 compared)', async (t) => {
       const upstream = await startEchoServer(t);
-      const { port, proxy } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+      const { port, proxy } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
       const block = randomBytes(1024 * 1024);
       const sent = createHash('sha256');
@@ -113,7 +119,7 @@ for (const kind of PUMPS) {
       const upstream = await startServer(t, (s) => {
         s.resume(); // reads the FIN but never ends its own side
       });
-      const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstream)], { ...pumpOptions, halfCloseTimeoutMs: 200 });
+      const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstream)], { ...pumpOptions, halfCloseTimeoutMs: 200 }, undefined, extra);
       const client = await dialTo(t, port);
       const outcome = readAll(client);
       client.end('bye');
@@ -139,7 +145,7 @@ for (const kind of PUMPS) {
         };
         pumpMore();
       });
-      const { port, tracker } = await startServicePort(t, [endpoint(upstream)], pumpOptions);
+      const { port, tracker } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
       client.pause();
       // Wait until the upstream is blocked: what it managed to write stops growing.
@@ -154,7 +160,8 @@ for (const kind of PUMPS) {
         10_000,
       );
       t.ok(written < 64 * 1024 * 1024, `the upstream stalled after ${written} bytes, far short of ${total}`);
-      if (kind === 'js') {
+      if (kind === 'toxic') t.equal(faults.liveConnections, 1, 'the connection is on the toxic pump, registered for API toxics');
+      if (kind !== 'native') {
         for (const s of [...tracker.leases].flatMap((l) => [l.downstream, l.upstream])) {
           if (s === undefined) throw new Error('an open lease holds both sockets');
           t.equal(s.writableHighWaterMark, 64 * 1024, 'both sockets use the 64 KiB buffer size');
@@ -175,6 +182,7 @@ for (const kind of PUMPS) {
     t.test('the connections above were carried by this pump', async (t) => {
       const handedOff = (nativePump?.counts.handedOff ?? 0) - handedOffBefore;
       if (kind === 'native') t.equal(handedOff, 7, 'every test connection was handed to the native pump');
+      else if (kind === 'toxic') t.equal(handedOff, 0, 'with the toxiproxy API on, no connection was handed to the native pump');
       else t.equal(handedOff, 0, 'the JS pump runs alone without a native pump');
     });
   });
