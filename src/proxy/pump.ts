@@ -123,7 +123,12 @@ function reset(socket: Socket): void {
 const paused = new Set<Socket>();
 let probeTimer: NodeJS.Timeout | undefined;
 
-function watchPaused(socket: Socket): void {
+/**
+ * Puts a reader just paused by backpressure under the probe (until it is
+ * resumed or closed). The toxic pump uses it too: it pauses its readers the
+ * same way, and carries every connection while the toxiproxy API is on.
+ */
+export function watchPaused(socket: Socket): void {
   paused.add(socket);
   probeTimer ??= setInterval(probePaused, PAUSED_PROBE_MS).unref();
 }

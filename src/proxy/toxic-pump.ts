@@ -24,7 +24,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionChain, ConnectionToxic, LiveChain } from '../faults/fault-table.js';
 import type { ByteCounts, LeaseCarrier } from './lease.js';
-import type { PumpOptions, PumpResult } from './pump.js';
+import { watchPaused, type PumpOptions, type PumpResult } from './pump.js';
 import { buildStages, createStage, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
@@ -105,6 +105,7 @@ class Direction implements StageHost, StageTarget {
     if (full && !this.paused) {
       this.paused = true;
       this.src.pause();
+      watchPaused(this.src); // a paused reader is not polled: its reset is seen only through the probe
       if (this.dst.listenerCount('drain') === 0) this.dst.on('drain', () => this.moved());
     } else if (!full && this.paused) {
       this.paused = false;

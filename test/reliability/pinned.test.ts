@@ -5,7 +5,8 @@
  * default idle timeout, 0). The pump probes paused sockets every
  * PAUSED_PROBE_MS; TCP keepalive on both sockets covers a peer that vanished
  * while idle. The native pump (run here too) watches both sockets for errors
- * all along (EPOLLERR), paused or not.
+ * all along (EPOLLERR), paused or not. The toxic pump (every connection's
+ * while the toxiproxy API is on) probes its paused readers as the JS pump does.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,6 +14,7 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { PAUSED_PROBE_MS } from '../../src/proxy/pump.js';
+import { FaultTable } from '../../src/faults/fault-table.js';
 import type { NativePump } from '../../src/proxy/native-pump.js';
 import { dialTo, eventually, startServer } from '../helpers/net.js';
 import { nativePump, PUMPS, skipWithoutNative } from '../helpers/native.js';
@@ -29,7 +31,7 @@ async function ssLine(local: string, peer: string): Promise<string | undefined> 
   });
 }
 
-for (const kind of PUMPS) {
+for (const kind of [...PUMPS, 'toxic'] as const) {
   const skip = kind === 'native' ? skipWithoutNative() : false;
   t.test(`${kind} pump: a client that resets while the pump is paused by backpressure is noticed, and the endpoint is reset too`, { skip }, async (t) => {
     let upstreamSide: Socket | undefined;
@@ -41,7 +43,9 @@ for (const kind of PUMPS) {
       s.on('error', (err: NodeJS.ErrnoException) => upstreamEnd(err.code ?? 'error'));
       s.on('close', () => upstreamEnd('closed'));
     });
-    const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)], kind === 'native' ? { nativePump: nativePump as NativePump } : {});
+    const faults = new FaultTable();
+    if (kind === 'toxic') faults.enableApi(); // no toxic: an empty chain, as every connection has with the API on
+    const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)], kind === 'native' ? { nativePump: nativePump as NativePump } : {}, undefined, { faults });
     const client = await dialTo(t, port);
     const chunk = Buffer.alloc(256 * 1024, 1);
     // Write until the client's own buffer stops draining: every buffer on the way is full and the pump is paused.
