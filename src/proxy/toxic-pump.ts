@@ -12,9 +12,12 @@
  * is just its sink): the API may add a toxic to it later, appended at the
  * end of its direction's chain (LiveChain). Without the API, a connection
  * without toxics keeps the plain or native pump, so toxics cost nothing per
- * chunk where they are not used. Memory per direction is bounded: when what the stages hold plus what the
+ * chunk where they are not used.
+ *
+ * Memory per direction is bounded: when what the stages hold plus what the
  * writer has queued passes HOLD_CAP, the reader pauses (the rest waits in
- * kernel buffers), and resumes when it falls below.
+ * kernel buffers, and the paused reader is probed for resets as pump.ts
+ * does), and resumes when it falls below.
  *
  * Closing follows pump.ts (a FIN passes as a FIN, an error resets the
  * other side, idle and half-close timeouts), plus what toxics do: close the
