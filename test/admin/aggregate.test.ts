@@ -66,6 +66,7 @@ function snapshot(ports: ServicePortSnapshot[], over: Partial<AdminSnapshot> = {
   return {
     servicePorts: ports,
     services: [],
+    pods: [],
     toxicCounters: [],
     config: {
       config: '/cfg',
