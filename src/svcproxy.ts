@@ -175,6 +175,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   /** The applied config, planned again when binding names resolve anew or a removed Pod's grace period ends. */
   private snapshot: ConfigSnapshot | undefined;
   private replanQueued = false;
+  /** Set once start() is done: re-plans wait for it. */
+  private started = false;
   private replanning: Promise<unknown> | undefined;
   private podTimer: NodeJS.Timeout | undefined;
 
@@ -286,7 +288,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
           ),
       );
     for (const watcher of this.watchers) watcher.start();
-    this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size }, 'started');
+    this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size, pods: this.state.pods.size }, 'started');
+    this.started = true;
+    if (this.replanQueued) this.replan();
   }
 
   /**
@@ -322,7 +326,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
    */
   private replan(): void {
     if (this.draining || this.snapshot === undefined) return;
-    if (this.running !== undefined) {
+    if (this.running !== undefined || !this.started) {
       this.replanQueued = true;
       return;
     }
@@ -393,8 +397,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   private async applyLoaded(loaded: Loaded, trigger: ReloadTrigger): Promise<void> {
     this.seenHash = loaded.hash;
     this.snapshot = loaded.snapshot;
-    this.bindingNames.watch([...new Set(loaded.snapshot.bindings.map((b) => b.dnsName).filter((n) => n !== ''))]);
     const changes = await this.applyState(loaded.state, loaded.notes, trigger, loaded.hash);
+    // A name resolved from here on plans again, after this apply (re-plans wait for a running reload, and for the start).
+    this.bindingNames.watch([...new Set(loaded.snapshot.bindings.map((b) => b.dnsName).filter((n) => n !== ''))]);
     this.status.successes++;
     this.status.lastResult = 'success';
     this.status.lastErrors = [];

@@ -245,7 +245,7 @@ export interface PodSpec {
 }
 
 /** Who made a Pod: its workload, and the WorkloadBinding that placed it, if any. */
-export interface PodOwner {
+interface PodOwner {
   readonly kind: WorkloadKind;
   readonly name: string;
   /** The WorkloadBinding (same namespace) that gives the Pod its address; '' when the Pod has an address of the pod range. */

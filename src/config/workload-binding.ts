@@ -32,7 +32,7 @@ import { readMetadata } from './metadata.js';
 import { formatSource, type BoundAddress, type ConfigIssue, type ConfigNote, type ObjectSource, type WorkloadBindingSpec, type WorkloadKind, type WorkloadSpec } from './types.js';
 import { MAX_WORKLOAD_PODS } from './workload.js';
 
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'];
+const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'];
 
 /** The field table of the kind (kinds.ts adds the Kubernetes types it names). */
 export const WORKLOAD_BINDING_TYPES = {
@@ -74,7 +74,8 @@ export function validateWorkloadBinding(raw: JsonRecord, source: ObjectSource, s
   const workload = readWorkloadRef(spec, sink);
   const addresses = readAddresses(spec, sink);
   const dns = readDnsName(spec, sink);
-  if (addresses === undefined && dns === undefined) sink.required('spec.addresses', 'one of spec.addresses (one Pod each) or spec.dnsName (one Pod per address it resolves to)');
+  const given = (key: string): boolean => spec[key] !== undefined && spec[key] !== null && spec[key] !== '';
+  if (!given('addresses') && !given('dnsName')) sink.required('spec.addresses', 'one of spec.addresses (one Pod each) or spec.dnsName (one Pod per address it resolves to)');
   if (addresses !== undefined && dns !== undefined) sink.forbidden('spec.dnsName', 'may not be given with spec.addresses; a binding places its Pods one way');
   const ports = readPorts(spec, sink);
   if (sink.count > before || workload === undefined) return undefined;

@@ -40,13 +40,15 @@ export function validateWorkload(kind: WorkloadKind, raw: JsonRecord, source: Ob
   const meta = readMetadata(raw, kind, sink);
   const spec = optionalRecord(raw, 'spec', 'spec', sink) ?? {};
   const replicas = kind === 'DaemonSet' ? 1 : readReplicas(spec, sink);
+  const beforeSelector = sink.count;
   const selector = readSelector(spec, kind, sink);
+  const selectorValid = sink.count === beforeSelector;
   const templateRaw = optionalRecord(spec, 'template', 'spec.template', sink);
   const templateMeta = templateRaw === undefined ? undefined : optionalRecord(templateRaw, 'metadata', 'spec.template.metadata', sink);
   const labels = (templateMeta === undefined ? undefined : labelMap(templateMeta, 'labels', 'spec.template.metadata.labels', sink)) ?? {};
   const podSpec = templateRaw === undefined ? undefined : optionalRecord(templateRaw, 'spec', 'spec.template.spec', sink);
   const fields = readPodSpec(podSpec, 'spec.template.spec', sink);
-  if (selector !== undefined && !selectorMatches(selector, labels)) {
+  if (selector !== undefined && selectorValid && !selectorMatches(selector, labels)) {
     sink.invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`');
   }
   const serviceName = kind === 'StatefulSet' ? (optionalString(spec, 'serviceName', 'spec.serviceName', sink) ?? '') : '';
@@ -74,7 +76,11 @@ export function validateWorkload(kind: WorkloadKind, raw: JsonRecord, source: Ob
 function readReplicas(spec: JsonRecord, sink: IssueSink): number {
   const value = spec['replicas'];
   if (value === undefined || value === null) return 1;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    sink.invalid('spec.replicas', value, 'must be an integer');
+    return 0;
+  }
+  if (value < 0) {
     sink.invalid('spec.replicas', value, 'must be greater than or equal to 0');
     return 0;
   }
@@ -137,7 +143,7 @@ function readSelector(spec: JsonRecord, kind: WorkloadKind, sink: IssueSink): La
 }
 
 /** True when `labels` satisfy every term of the selector. */
-export function selectorMatches(selector: LabelSelectorSpec, labels: Readonly<Record<string, string>>): boolean {
+function selectorMatches(selector: LabelSelectorSpec, labels: Readonly<Record<string, string>>): boolean {
   if (!Object.entries(selector.matchLabels).every(([k, v]) => labels[k] === v)) return false;
   return selector.matchExpressions.every((e) => {
     const value = labels[e.key];
