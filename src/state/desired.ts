@@ -195,7 +195,10 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
   const pods = selectedPods(snapshot.pods, service);
   if (service.selector !== undefined && pods.length === 0) {
     const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',');
-    note('warn', `selector ${selector} matches no Pod; the Service has no endpoints`);
+    const named = namedBy(snapshot, service);
+    // Pods that come from a binding's DNS name when it resolves are not missing (--check does not resolve).
+    if (named !== '') note('info', `selector ${selector} matches no Pod yet; its Pods are the addresses ${named} resolves to`);
+    else note('warn', `selector ${selector} matches no Pod; the Service has no endpoints`);
   }
   const warned = new Set<string>();
   const warnOnce = (msg: string): void => {
@@ -247,6 +250,17 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
     }
   });
+}
+
+/** The DNS name of a binding whose workload's Pod template the Service selects, '' when none. */
+function namedBy(snapshot: ConfigSnapshot, service: ServiceSpec): string {
+  const selector = service.selector ?? {};
+  for (const b of snapshot.bindings) {
+    if (b.dnsName === '' || b.namespace !== service.namespace) continue;
+    const w = snapshot.workloads.find((x) => x.namespace === b.namespace && x.kind === b.workload.kind && x.name === b.workload.name);
+    if (w !== undefined && selects(selector, w.template.labels)) return b.dnsName;
+  }
+  return '';
 }
 
 /**
