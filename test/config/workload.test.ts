@@ -157,3 +157,15 @@ t.test('a named targetPort is checked against the Pod templates of the workloads
   ]);
   t.same(validateYaml(svc('grpc') + workload('Deployment', `  replicas: 0\n${SELECTOR}${TEMPLATE}`)).notes, [], 'no replicas, no Pod: the endpoints say so, not this check');
 });
+
+t.test('Jobs, CronJobs and bare Pod templates are accepted, make no Pods, and are counted as not read', async (t) => {
+  const { issues, snapshot, ignored } = validateYaml(
+    'apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec: {template: {spec: {containers: [{name: m}], restartPolicy: Never}}}\n---\n' +
+      'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec: {schedule: "0 3 * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: n}]}}}}}\n---\n' +
+      'apiVersion: v1\nkind: PodTemplate\nmetadata: {name: base}\ntemplate: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}\n',
+  );
+  t.same(issues, []);
+  t.same(snapshot.workloads, []);
+  t.same(snapshot.pods, []);
+  t.same(ignored, { 'batch/v1 Job': 1, 'batch/v1 CronJob': 1, 'v1 PodTemplate': 1 });
+});

@@ -159,3 +159,32 @@ t.test('probe descriptions for the Pods table', async (t) => {
   t.equal(describeProbe({ ...timing, kind: 'exec', command: ['true'], fallbackPort: undefined }), 'exec (cannot run here; counted ready)');
   t.equal(describeProbe({ ...timing, kind: 'exec', command: ['true'], fallbackPort: { port: 80, name: 'web' } }), 'exec (cannot run here; connects to :80 (web) instead)');
 });
+
+t.test('fuzz: whatever survives validation of mangled workloads and bindings, planning never throws', async (t) => {
+  const { mangle, random } = await import('../helpers/fuzz.js');
+  const { validateSources } = await import('../../src/config/validate-sources.js');
+  const base =
+    SERVICE +
+    deployment(3) +
+    '---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  replicas: 2\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, ports: [{containerPort: 5432}]}]}}\n' +
+    '---\napiVersion: svcproxy.dev/v1alpha1\nkind: WorkloadBinding\nmetadata: {name: db}\nspec: {workload: {kind: StatefulSet, name: db}, dnsName: "db:5432", ports: {"5432": 6432}}\n';
+  const seed = 1_313;
+  const rand = random(seed);
+  let planned = 0;
+  for (let i = 0; i < 120; i++) {
+    const text = mangle(base, rand);
+    let snapshot: ConfigSnapshot;
+    try {
+      snapshot = validateSources([{ file: 'f.yaml', text }]).snapshot;
+    } catch {
+      continue; // the parser's limits are the validation process's business (isolated-validation.ts)
+    }
+    try {
+      desiredState(snapshot, { ...env, resolved: new Map([['db', ['10.0.0.1', '10.0.0.2']]]), now: i });
+      planned++;
+    } catch (err: unknown) {
+      t.fail(`case ${i} (seed ${seed}): ${String(err)}`);
+    }
+  }
+  t.ok(planned > 50, `${planned} mangled snapshots planned`);
+});
