@@ -45,6 +45,8 @@ const WATCH_DEBOUNCE_MS = 150;
  * happens to parse) is not applied.
  */
 const SETTLE_MS = 100;
+/** A re-plan that could not be applied is tried again after this long. */
+const REPLAN_RETRY_MS = 5000;
 
 /** What changes between two plans of the same config: what binding names resolve to, and the time (Pods terminate). */
 interface PlanInputs {
@@ -175,6 +177,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   /** The applied config, planned again when binding names resolve anew or a removed Pod's grace period ends. */
   private snapshot: ConfigSnapshot | undefined;
   private replanQueued = false;
+  /** The problems of the last re-plan that could not be applied ('' after one that could), logged once. */
+  private replanProblems = '';
   /** Set once start() is done: re-plans wait for it. */
   private started = false;
   private replanning: Promise<unknown> | undefined;
@@ -335,11 +339,15 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     const run = (async (): Promise<ReloadOutcome> => {
       const desired = desiredState(snapshot, listenEnvironment(this.options, this.state, this.planInputs()));
       if (desired.issues.length > 0) {
-        // Only Pods can have changed, and only their addresses can run out: keep what runs, say why.
-        for (const issue of desired.issues) this.log.error(`Pods not updated: ${formatIssue(issue)}`);
-        this.schedulePodRemoval();
+        // Only Pods can have changed (a binding name's new addresses clash with a Pod's name): keep what runs, say
+        // why once, and try again later rather than at once (a removal due in the past would spin).
+        const problems = desired.issues.map(formatIssue).join('\n');
+        if (problems !== this.replanProblems) for (const line of problems.split('\n')) this.log.error(`Pods not updated: ${line}`);
+        this.replanProblems = problems;
+        this.schedulePodRemoval(REPLAN_RETRY_MS);
         return 'invalid';
       }
+      this.replanProblems = '';
       await this.applyState(desired.state, desired.notes, 'pods');
       return 'applied';
     })().finally(() => {
@@ -354,12 +362,12 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     return { resolved: this.bindingNames.resolved, now: Date.now() };
   }
 
-  /** Wakes up when the next removed Pod's grace period ends, to remove it. */
-  private schedulePodRemoval(): void {
+  /** Wakes up when the next removed Pod's grace period ends (not sooner than `minMs`), to remove it. */
+  private schedulePodRemoval(minMs = 0): void {
     clearTimeout(this.podTimer);
     const next = nextRemoval(this.state.ownedPods);
     if (next === undefined || this.draining) return;
-    this.podTimer = setTimeout(() => this.replan(), Math.min(2 ** 31 - 1, Math.max(0, next - Date.now()) + 1));
+    this.podTimer = setTimeout(() => this.replan(), Math.min(2 ** 31 - 1, Math.max(minMs, next - Date.now()) + 1));
     this.podTimer.unref();
   }
 

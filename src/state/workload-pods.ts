@@ -21,6 +21,9 @@ import { allocateAddresses, rangeContains, usableCount, type Ipv4Range } from '.
 /** The default `--pod-cidr`: a /16 of loopback apart from the service range and from 127.0.0.1 (after the 10.64/10.244 pod ranges of clusters). */
 export const DEFAULT_POD_CIDR = '127.64.0.0/16';
 
+/** At most this many removed Pods are kept terminating at once (each holds an address and a probe). */
+export const MAX_TERMINATING_PODS = 1000;
+
 /** A Pod made from a workload, as the running state keeps it. */
 export interface OwnedPod {
   readonly pod: PodSpec;
@@ -77,12 +80,22 @@ export function workloadPods(snapshot: Pick<ConfigSnapshot, 'workloads' | 'bindi
   const owned = new Map<string, OwnedPod>();
   const taken = new Set(env.taken);
   for (const p of snapshot.pods) taken.add(p.address);
+  const leaving: Array<[string, OwnedPod]> = [];
   for (const [key, previous] of env.previous) {
     if (wanted.has(key)) continue;
     const removeAt = previous.removeAt !== 0 ? previous.removeAt : env.now + previous.pod.gracePeriodSeconds * 1000;
-    if (removeAt <= env.now) continue;
-    owned.set(key, { pod: { ...previous.pod, terminating: true }, removeAt });
-    taken.add(previous.pod.address);
+    if (removeAt > env.now) leaving.push([key, { pod: { ...previous.pod, terminating: true }, removeAt }]);
+  }
+  // Churn (a binding name whose answer keeps changing, edit after edit) must not pile up terminating Pods: the
+  // ones due soonest go at once beyond the cap.
+  leaving.sort(([, a], [, b]) => b.removeAt - a.removeAt);
+  const room = MAX_TERMINATING_PODS;
+  if (leaving.length > room) {
+    notes.push({ level: 'warn', where: '', object: '', msg: `${leaving.length} Pods are terminating; beyond ${room}, those due soonest are removed now` });
+  }
+  for (const [key, o] of leaving.slice(0, room)) {
+    owned.set(key, o);
+    taken.add(o.pod.address);
   }
   for (const pod of wanted.values()) if (pod.address !== '') taken.add(pod.address);
   const needing = [...wanted.values()].filter((p) => p.address === '');

@@ -15,6 +15,7 @@ import type { LookupFn } from '../../src/proxy/resolver.js';
 import type { PodInfo } from '../../src/state/types.js';
 import type { Svcproxy } from '../../src/svcproxy.js';
 import { getJson } from '../helpers/admin.js';
+import { captureLogger } from '../helpers/log.js';
 import { startInstance } from '../helpers/instance.js';
 import { eventually, freePort, request } from '../helpers/net.js';
 import { configDir, runCli } from '../helpers/process.js';
@@ -168,9 +169,16 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   const net = network();
   const port = await freePort();
   const dir = await configDir(t, { 'web.yaml': scaled(3, port) });
-  const proxy = await startInstance(t, dir, net.options);
+  const { log, records } = captureLogger('info');
+  const proxy = await startInstance(t, dir, net.options, log);
   const first = podsOf(proxy, 'web');
   t.equal(first.length, 3);
+  for (const p of first) {
+    t.ok(
+      records.some((r) => r.msg === `Pod ${p.key} (Deployment web): ${p.address}, ports http 8080/TCP; readiness tcpSocket :8080 (http) (implied: no readinessProbe)` && r['address'] === p.address),
+      `the start-up log says where ${p.name} is expected`,
+    );
+  }
   for (const p of first) await startEcho(t, p.address, 8080, p.name);
   await eventually(() => first.every((p) => proxy.probes.isReady(p.key)), 'three ready Pods', 15_000);
   const own = proxy.services.get('default/web')?.addresses[0] ?? '';
@@ -195,6 +203,11 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   for (let i = 0; i < 4; i++) t.equal(await answerOf(port, own), kept[0]?.name, 'new connections go to the ready Pod only');
   await eventually(() => endpointsOf(proxy, 'default/web').length === 1, 'the terminating Pods are gone after their grace period', 15_000);
   t.equal(proxy.pods.size, 1);
+  const removed = first.filter((p) => p.key !== kept[0]?.key);
+  for (const p of removed) {
+    t.ok(records.some((r) => r.msg === `Pod ${p.key} terminating (removed from the config; gone after its grace period)`), `${p.name}: terminating, logged`);
+    t.ok(records.some((r) => r.msg === `Pod ${p.key} gone`), `${p.name}: gone, logged`);
+  }
   held.write('still here\n');
   await eventually(() => heard.includes('still here'), 'the connection opened before the edit still carries bytes');
   t.ok(first.some((p) => p.name === reached));
@@ -326,4 +339,39 @@ t.test('a reload that would need more Pod addresses than the range has is reject
   t.equal(await proxy.reload('signal'), 'invalid');
   t.match(proxy.status.lastErrors, [/--pod-cidr: 4 Pods need an address of the pod range/]);
   t.same(podsOf(proxy, 'web').map((p) => p.key), [pod?.key]);
+});
+
+t.test('a binding name whose new addresses make a Pod clash with a hand-written one: the running Pods stay, the problem is logged once', async (t) => {
+  const net = network();
+  let answer: string[] = [];
+  const lookup: LookupFn = (host, cb) => (host === 'db.compose' && answer.length > 0 ? cb(null, answer) : cb(Object.assign(new Error('no'), { code: 'ENOTFOUND' }), []));
+  const dir = await configDir(t, {
+    'db.yaml': `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c, ports: [{containerPort: 5432}]}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0}
+spec: {containers: [{name: c}]}
+---
+apiVersion: svcproxy.dev/v1alpha1
+kind: WorkloadBinding
+metadata: {name: db}
+spec: {workload: {kind: StatefulSet, name: db}, dnsName: db.compose}
+`,
+  });
+  const { log, records } = captureLogger('info');
+  const proxy = await startInstance(t, dir, net.options, log, lookup);
+  t.same([...proxy.pods.keys()], ['default/db-0'], 'the hand-written Pod; the name resolves to nothing yet');
+  answer = [net.backend(3)];
+  await eventually(() => records.some((r) => /^Pods not updated: .*its Pod default\/db-0 has the name of the Pod at/.test(r.msg)), 'the clash is logged', 10_000);
+  t.equal(proxy.pods.get('default/db-0')?.workloadKind, '', 'the hand-written Pod stays');
+  answer = [net.backend(3), net.backend(4)];
+  // The re-plan runs (and fails) right after the new answer is logged.
+  await eventually(() => records.some((r) => r.msg === 'binding name resolved' && Array.isArray(r['addresses']) && r['addresses'].length === 2), 'the second answer', 10_000);
+  t.equal(records.filter((r) => r.msg.startsWith('Pods not updated')).length, 1, 'the same problem is logged once, not on every re-plan');
 });

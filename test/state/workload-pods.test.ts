@@ -188,3 +188,19 @@ t.test('fuzz: whatever survives validation of mangled workloads and bindings, pl
   }
   t.ok(planned > 50, `${planned} mangled snapshots planned`);
 });
+
+t.test('terminating Pods are capped: beyond the cap, those due soonest go at once', async (t) => {
+  const { MAX_TERMINATING_PODS } = await import('../../src/state/workload-pods.js');
+  const previous = new Map<string, OwnedPod>();
+  const template = [...plan(deployment(1)).owned.values()][0];
+  if (template === undefined) throw new Error('no Pod');
+  for (let i = 0; i < MAX_TERMINATING_PODS + 5; i++) {
+    previous.set(`default/old-${i}`, { pod: { ...template.pod, name: `old-${i}`, address: `127.65.${Math.floor(i / 250)}.${(i % 250) + 1}` }, removeAt: 10_000 + i });
+  }
+  const result = plan(deployment(1), previous, 1000);
+  const terminating = [...result.owned.values()].filter((o) => o.removeAt !== 0);
+  t.equal(terminating.length, MAX_TERMINATING_PODS);
+  t.notOk(result.owned.has('default/old-0'), 'the one due soonest went first');
+  t.ok(result.owned.has(`default/old-${MAX_TERMINATING_PODS + 4}`));
+  t.match(result.notes, [{ level: 'warn', msg: new RegExp(`${MAX_TERMINATING_PODS + 5} Pods are terminating`) }]);
+});
