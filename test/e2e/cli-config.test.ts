@@ -15,10 +15,10 @@ import { formatIssue } from '../../src/config/types.js';
 import { validateSources } from '../../src/config/validate-sources.js';
 import { mangle, random } from '../helpers/fuzz.js';
 import { CLI, configDir, runCli } from '../helpers/process.js';
+import { SHARED_MANIFESTS } from '../helpers/service-network.js';
 
 const REPRO = fileURLToPath(new URL('../../../test/fixtures/yaml-stack-overflow.yaml', import.meta.url));
-/** ../shared/manifests beside the repository (CI lays a copy of shared/ there too). */
-const MANIFESTS = fileURLToPath(new URL('../../../../shared/manifests/', import.meta.url));
+const MANIFESTS = SHARED_MANIFESTS;
 
 const SVC = 'apiVersion: v1\nkind: Service\nmetadata: {name: NAME}\nspec:\n  ports: [{port: 80, targetPort: 8080}]\n  clusterIP: @IP@\n';
 const ENDPOINTS = 'apiVersion: v1\nkind: Endpoints\nmetadata: {name: NAME}\nsubsets: [{addresses: [{ip: 127.0.0.1}]}]\n';

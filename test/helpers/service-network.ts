@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 
 /**
- * The published manifests every helper must accept unchanged, in the shared
- * directory beside the repository (`../shared/manifests/` from the repo root,
- * as laid out for developers and CI). Compiled tests run from build/test/...
+ * The published manifests svcproxy must accept unchanged: verbatim copies in
+ * test/fixtures/manifests/ (test/fixtures/README.md says where they come
+ * from), so the suite does not depend on what lies beside the repository.
+ * Compiled tests run from build/test/...
  */
-const SHARED_MANIFESTS = fileURLToPath(new URL('../../../../shared/manifests/', import.meta.url));
+export const SHARED_MANIFESTS = fileURLToPath(new URL('../../../test/fixtures/manifests/', import.meta.url));
 
 export async function sharedManifest(name: 'bookinfo.yaml' | 'guestbook-all-in-one.yaml'): Promise<{ path: string; text: string }> {
   const path = `${SHARED_MANIFESTS}${name}`;

@@ -100,7 +100,11 @@ struct conn {
   uint8_t half_closed;
   uint8_t queued;
   uint8_t closed;
-  struct conn* next; /* ready list, closed list, command */
+  struct conn* next;       /* the closed list */
+  struct conn* ready_next; /* the ready list: a separate link, because a queued
+                            * connection can be closed (a reset seen on its other
+                            * socket in the same epoll batch, an abort, a timer)
+                            * while it is still on the ready list */
   struct pipe_pair* spare; /* a pipe made at the hand-off, for the pool */
 };
 
@@ -390,7 +394,7 @@ static void fail(struct pump* P, struct conn* c, int side, int err) {
 static void enqueue(struct pump* P, struct conn* c) {
   if (c->queued || c->closed) return;
   c->queued = 1;
-  c->next = P->ready;
+  c->ready_next = P->ready;
   P->ready = c;
 }
 
@@ -634,12 +638,21 @@ static void flush_completions(struct pump* P) {
   if (napi_call_threadsafe_function(P->tsfn, b, napi_tsfn_nonblocking) != napi_ok) free(b);
 }
 
+/* Frees closed connections, except those still on the ready list (a timer can
+ * close one after it was queued); they are freed once the list has passed them. */
 static void free_closed(struct pump* P) {
+  struct conn* kept = NULL;
   while (P->closed != NULL) {
     struct conn* c = P->closed;
     P->closed = c->next;
-    free(c);
+    if (c->queued) {
+      c->next = kept;
+      kept = c;
+    } else {
+      free(c);
+    }
   }
+  P->closed = kept;
 }
 
 static int next_timeout(struct pump* P) {
@@ -683,7 +696,7 @@ static void* thread_main(void* arg) {
     P->ready = NULL;
     while (ready != NULL) {
       struct conn* c = ready;
-      ready = c->next;
+      ready = c->ready_next;
       c->queued = 0;
       if (!c->closed) step(P, c);
     }
@@ -696,6 +709,8 @@ static void* thread_main(void* arg) {
     struct conn* c = P->by_slot[i];
     if (c != NULL) finish(P, c, R_ABORT, 0, 0);
   }
+  for (struct conn* c = P->ready; c != NULL; c = c->ready_next) c->queued = 0;
+  P->ready = NULL;
   free_closed(P);
   free(P->batch);
   P->batch = NULL;
