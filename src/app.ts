@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { closeSync } from 'node:fs';
 import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/access-log.js';
 import { describeServicePort } from './cli/describe.js';
+import { podTableLines } from './cli/pods-table.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { describePaths, readStream, STDIN_PATH } from './config/load.js';
@@ -52,14 +53,14 @@ function ignoredSummary(ignored: Readonly<Record<string, number>>): string {
 }
 
 /**
- * A service range too small for the config is a usage error (exit 2) at
- * start-up: the fix is an option, not a manifest. On a reload it is an
+ * A service or pod range too small for the config is a usage error (exit 2)
+ * at start-up: the fix is an option, not a manifest. On a reload it is an
  * ordinary rejected config.
  */
 function rangeError(issues: readonly ConfigIssue[], con: Console): boolean {
-  const issue = issues.find((i) => i.where === '--service-cidr');
+  const issue = issues.find((i) => i.where === '--service-cidr' || i.where === '--pod-cidr');
   if (issue === undefined) return false;
-  con.err(`svcproxy: --service-cidr: ${issue.message}`);
+  con.err(`svcproxy: ${issue.where}: ${issue.message}`);
   con.err('Try svcproxy --help.');
   return true;
 }
@@ -82,12 +83,30 @@ async function check(options: Options, con: Console): Promise<number> {
   }
   const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
   const ignored = ignoredSummary(loaded.ignored);
+  const workloads = loaded.snapshot.workloads.length;
   con.out(
     `${paths}: valid: ${count(loaded.services, 'Service')}, ${count(loaded.state.servicePorts.size, 'proxied port')}, ${count(loaded.state.listeners.size, 'listener')}` +
+      (loaded.state.pods.size === 0 && workloads === 0 ? '' : `, ${count(loaded.state.pods.size, 'Pod')}`) +
+      (workloads === 0 ? '' : ` (${loaded.state.ownedPods.size} from ${count(workloads, 'workload')})`) +
       (ignored === '' ? '' : `; not read by svcproxy: ${ignored}`),
   );
   printServices(loaded, con);
+  printPods(loaded, con);
   return 0;
+}
+
+/** The Pods table: where to start each Pod's process; and the workloads whose Pods come from a DNS name when running. */
+function printPods(loaded: Loaded, con: Console): void {
+  const lines = podTableLines(loaded.state.pods.values());
+  if (lines.length > 0) {
+    con.out('Pods (start each process at its address and ports; one bound to 0.0.0.0:PORT serves that port of every Pod):');
+    for (const line of lines) con.out(`  ${line}`);
+  }
+  for (const b of loaded.snapshot.bindings) {
+    if (b.dnsName === '') continue;
+    const name = b.dnsPort === 0 ? b.dnsName : `${b.dnsName}:${b.dnsPort}`;
+    con.out(`note: WorkloadBinding ${b.namespace}/${b.name}: ${b.workload.kind} ${b.namespace}/${b.workload.name} has one Pod per address ${name} resolves to, when svcproxy runs`);
+  }
 }
 
 /** Every Service port with its addresses, and each manifest clusterIP that was mapped. */

@@ -32,6 +32,8 @@ export interface SvcproxyEvents {
   listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string }];
   /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
   toxics: [];
+  /** Pods were added, removed or changed (a reload, a binding name resolved anew, a removed Pod's grace period ended). */
+  pods: [];
 }
 
 /** What the instance needs of an admin server: bind, report the port, close. The composer builds it. */

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Options } from './cli/options.js';
 import { readConfig, STDIN_PATH, validateRead, type PathKind, type ReadOptions, type ReadResult } from './config/load.js';
-import { formatIssue, type ConfigIssue, type ConfigNote } from './config/types.js';
+import { formatIssue, type ConfigIssue, type ConfigNote, type ConfigSnapshot } from './config/types.js';
 import { ConfigWatcher } from './config/watch.js';
 import { NameService } from './dns/name-service.js';
 import { ProbeManager, type ReadinessChange } from './health/probe-manager.js';
@@ -18,6 +18,7 @@ import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from '.
 import { errorMessage } from './errors.js';
 import { FaultTable } from './faults/fault-table.js';
 import type { Logger } from './log.js';
+import { AddressWatch } from './proxy/address-watch.js';
 import { isLocalAddress } from './proxy/local-addresses.js';
 import type { NativePump } from './proxy/native-pump.js';
 import { selectPump } from './proxy/pump-choice.js';
@@ -28,8 +29,10 @@ import { DIAL_TIMEOUTS_MS } from './proxy/service-port-proxy.js';
 import { parseLoopbackRange } from './state/address-allocator.js';
 import { desiredState, type ListenEnvironment } from './state/desired.js';
 import { describeChange, planChanges } from './state/plan.js';
-import { EMPTY_STATE, type DesiredState, type ServiceInfo } from './state/types.js';
+import { EMPTY_STATE, type DesiredState, type PodInfo, type ServiceInfo } from './state/types.js';
+import { nextRemoval } from './state/workload-pods.js';
 import { describeServicePort } from './cli/describe.js';
+import { describePod } from './cli/pods-table.js';
 import { ProxyCollection } from './toxiproxy/proxy-collection.js';
 import { ToxiproxyServer } from './toxiproxy/server.js';
 import { adminAddresses, workerIndex } from './workers.js';
@@ -42,9 +45,18 @@ const WATCH_DEBOUNCE_MS = 150;
  * happens to parse) is not applied.
  */
 const SETTLE_MS = 100;
+/** A re-plan that could not be applied is tried again after this long. */
+const REPLAN_RETRY_MS = 5000;
 
-function listenEnvironment(options: Options, running?: DesiredState): ListenEnvironment {
+/** What changes between two plans of the same config: what binding names resolve to, and the time (Pods terminate). */
+interface PlanInputs {
+  readonly resolved: ReadonlyMap<string, readonly string[]>;
+  readonly now: number;
+}
+
+function listenEnvironment(options: Options, running: DesiredState | undefined, inputs: PlanInputs): ListenEnvironment {
   const range = parseLoopbackRange(options.serviceCidr);
+  const podRange = parseLoopbackRange(options.podCidr);
   return {
     bindAddress: options.bindAddress,
     nodeAddress: options.nodeAddress,
@@ -55,7 +67,10 @@ function listenEnvironment(options: Options, running?: DesiredState): ListenEnvi
     ],
     udp: workerIndex() <= 1,
     ...(typeof range === 'string' ? {} : { serviceRange: range }),
-    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses }),
+    ...(typeof podRange === 'string' ? {} : { podRange }),
+    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses, previousOwnedPods: running.ownedPods }),
+    resolved: inputs.resolved,
+    now: inputs.now,
   };
 }
 
@@ -71,6 +86,8 @@ export interface Loaded {
   readonly ignored: Readonly<Record<string, number>>;
   /** Standard input as read for `--config -` (a reload reads the same bytes again). */
   readonly stdin: Uint8Array | undefined;
+  /** The validated config: planned again, without reading, when binding names resolve anew or removed Pods end. */
+  readonly snapshot: ConfigSnapshot;
 }
 
 /**
@@ -79,12 +96,12 @@ export interface Loaded {
  * allocated so far, so an allocation survives reloads.
  */
 export async function loadDesired(options: Options, input: ReadOptions = {}, running?: DesiredState): Promise<Loaded> {
-  return planRead(options, await readConfig(options.config, input), input, running);
+  return planRead(options, await readConfig(options.config, input), input, running, { resolved: new Map(), now: Date.now() });
 }
 
-async function planRead(options: Options, read: ReadResult, input: ReadOptions, running?: DesiredState): Promise<Loaded> {
+async function planRead(options: Options, read: ReadResult, input: ReadOptions, running: DesiredState | undefined, inputs: PlanInputs): Promise<Loaded> {
   const loaded = await validateRead(read, options.config);
-  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running));
+  const desired = desiredState(loaded.snapshot, listenEnvironment(options, running, inputs));
   return {
     state: desired.state,
     issues: [...loaded.issues, ...desired.issues],
@@ -94,6 +111,7 @@ async function planRead(options: Options, read: ReadResult, input: ReadOptions, 
     services: loaded.snapshot.services.length,
     ignored: loaded.ignored,
     stdin: input.stdin,
+    snapshot: loaded.snapshot,
   };
 }
 
@@ -144,6 +162,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly faults = new FaultTable();
   /** The toxiproxy-compatible API (--toxiproxy-address), a server of its own; undefined when off. */
   readonly toxiproxy: ToxiproxyServer | undefined;
+  /** The addresses of WorkloadBinding DNS names (each one Pod), kept fresh while running. */
+  readonly bindingNames: AddressWatch;
   draining = false;
   adminPort = 0;
   toxiproxyPort = 0;
@@ -154,6 +174,15 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   private seenHash = '';
   private running: Promise<ReloadOutcome> | undefined;
   private queued: ReloadTrigger | undefined;
+  /** The applied config, planned again when binding names resolve anew or a removed Pod's grace period ends. */
+  private snapshot: ConfigSnapshot | undefined;
+  private replanQueued = false;
+  /** The problems of the last re-plan that could not be applied ('' after one that could), logged once. */
+  private replanProblems = '';
+  /** Set once start() is done: re-plans wait for it. */
+  private started = false;
+  private replanning: Promise<unknown> | undefined;
+  private podTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly options: Options,
@@ -184,6 +213,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.faults,
     );
     this.faults.onChange = () => this.events.emit('toxics');
+    this.bindingNames = new AddressWatch(() => this.replan(), log, parts.lookup);
     this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
@@ -211,6 +241,11 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   /** Every Service of the applied config, with its addresses and ports (names, the admin API). */
   get services(): ReadonlyMap<string, ServiceInfo> {
     return this.state.services;
+  }
+
+  /** Every Pod of the applied config (written by hand and made from workloads), for the Pods table. */
+  get pods(): ReadonlyMap<string, PodInfo> {
+    return this.state.pods;
   }
 
   /** Ready = the first config is applied, every listener is bound, and we are not draining. */
@@ -257,7 +292,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
           ),
       );
     for (const watcher of this.watchers) watcher.start();
-    this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size }, 'started');
+    this.log.info({ config: this.options.config, services: first.services, listeners: this.registry.listeners.size, pods: this.state.pods.size }, 'started');
+    this.started = true;
+    if (this.replanQueued) this.replan();
   }
 
   /**
@@ -265,18 +302,73 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
    * run one at a time; triggers that arrive meanwhile collapse into one more.
    */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    // A re-plan in progress is not a reload: this one runs after it, and its caller hears its own outcome.
+    if (this.replanning !== undefined) return this.replanning.then(() => this.reload(trigger));
     if (this.running !== undefined) {
       if (this.queued !== 'signal') this.queued = trigger; // a forced reload is never downgraded
       return this.running;
     }
-    const run = this.reloadOnce(trigger).finally(() => {
-      this.running = undefined;
-      const next = this.queued;
-      this.queued = undefined;
-      if (next !== undefined && !this.draining) void this.reload(next);
-    });
+    const run = this.reloadOnce(trigger).finally(() => this.next());
     this.running = run;
     return run;
+  }
+
+  /** After a reload or a re-plan: the queued reload, else a queued re-plan. */
+  private next(): void {
+    this.running = undefined;
+    const next = this.queued;
+    this.queued = undefined;
+    if (this.draining) return;
+    if (next !== undefined) void this.reload(next);
+    else if (this.replanQueued) this.replan();
+  }
+
+  /**
+   * Plans the applied config again, without reading it: a binding name
+   * resolved to other addresses, or a removed Pod's grace period ended.
+   * Runs in turn with reloads (one change of the registry at a time).
+   */
+  private replan(): void {
+    if (this.draining || this.snapshot === undefined) return;
+    if (this.running !== undefined || !this.started) {
+      this.replanQueued = true;
+      return;
+    }
+    this.replanQueued = false;
+    const snapshot = this.snapshot;
+    const run = (async (): Promise<ReloadOutcome> => {
+      const desired = desiredState(snapshot, listenEnvironment(this.options, this.state, this.planInputs()));
+      if (desired.issues.length > 0) {
+        // Only Pods can have changed (a binding name's new addresses clash with a Pod's name): keep what runs, say
+        // why once, and try again later rather than at once (a removal due in the past would spin).
+        const problems = desired.issues.map(formatIssue).join('\n');
+        if (problems !== this.replanProblems) for (const line of problems.split('\n')) this.log.error(`Pods not updated: ${line}`);
+        this.replanProblems = problems;
+        this.schedulePodRemoval(REPLAN_RETRY_MS);
+        return 'invalid';
+      }
+      this.replanProblems = '';
+      await this.applyState(desired.state, desired.notes, 'pods');
+      return 'applied';
+    })().finally(() => {
+      this.replanning = undefined;
+      this.next();
+    });
+    this.running = run;
+    this.replanning = run;
+  }
+
+  private planInputs(): PlanInputs {
+    return { resolved: this.bindingNames.resolved, now: Date.now() };
+  }
+
+  /** Wakes up when the next removed Pod's grace period ends (not sooner than `minMs`), to remove it. */
+  private schedulePodRemoval(minMs = 0): void {
+    clearTimeout(this.podTimer);
+    const next = nextRemoval(this.state.ownedPods);
+    if (next === undefined || this.draining) return;
+    this.podTimer = setTimeout(() => this.replan(), Math.min(2 ** 31 - 1, Math.max(minMs, next - Date.now()) + 1));
+    this.podTimer.unref();
   }
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
@@ -294,7 +386,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       }
       read = again;
     }
-    const loaded = await planRead(this.options, read, this.input, this.state);
+    const loaded = await planRead(this.options, read, this.input, this.state, this.planInputs());
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();
     if (loaded.issues.length > 0) {
@@ -311,32 +403,68 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   }
 
   private async applyLoaded(loaded: Loaded, trigger: ReloadTrigger): Promise<void> {
-    for (const note of loaded.notes) this.log[note.level]({ where: note.where, object: note.object }, note.msg);
-    const changes = planChanges(this.state, loaded.state);
-    this.log.info({ trigger, changes: changes.length, hash: loaded.hash.slice(0, 12) }, 'applying config');
-    for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
-    this.logServedAddresses(this.state.services, loaded.state.services);
-    this.state = loaded.state;
     this.seenHash = loaded.hash;
+    this.snapshot = loaded.snapshot;
+    const changes = await this.applyState(loaded.state, loaded.notes, trigger, loaded.hash);
+    // A name resolved from here on plans again, after this apply (re-plans wait for a running reload, and for the start).
+    this.bindingNames.watch([...new Set(loaded.snapshot.bindings.map((b) => b.dnsName).filter((n) => n !== ''))]);
+    this.status.successes++;
+    this.status.lastResult = 'success';
+    this.status.lastErrors = [];
+    this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
+    this.status.appliedHash = loaded.hash;
+    this.events.emit('reload', { trigger, result: 'success', errors: [], changes });
+  }
+
+  /**
+   * Makes the running proxy match `state`: the planned changes, Faults,
+   * probes, names, and the timer that ends removed Pods. Shared by reloads
+   * and re-plans.
+   */
+  private async applyState(state: DesiredState, notes: readonly ConfigNote[], trigger: ReloadTrigger | 'pods', hash = ''): Promise<number> {
+    // A re-plan repeats the notes of the config it plans again; only reloads log them.
+    if (trigger !== 'pods') for (const note of notes) this.log[note.level]({ where: note.where, object: note.object }, note.msg);
+    const changes = planChanges(this.state, state);
+    if (trigger !== 'pods') this.log.info({ trigger, changes: changes.length, hash: hash.slice(0, 12) }, 'applying config');
+    else if (changes.length > 0) this.log.info({ changes: changes.length }, 'applying Pod changes');
+    for (const change of changes) this.log.info({ change: describeChange(change) }, 'change');
+    this.logServedAddresses(this.state.services, state.services);
+    const podsChanged = this.logPods(this.state.pods, state.pods);
+    this.state = state;
     const failures = await this.registry.apply(changes);
-    this.faults.setDeclared(loaded.state.faults, Date.now());
-    this.faults.retainCounters(new Set([...loaded.state.servicePorts.keys()].map(String)));
+    this.faults.setDeclared(state.faults, Date.now());
+    this.faults.retainCounters(new Set([...state.servicePorts.keys()].map(String)));
     this.scheduleFaults();
-    this.probes.sync(loaded.state.probes);
+    this.probes.sync(state.probes);
+    this.schedulePodRemoval();
     try {
-      await this.names.update(loaded.state.services);
+      await this.names.update(state.services);
     } catch (err: unknown) {
       // The hosts file: at start-up a path svcproxy cannot write is an error; later, the proxy keeps serving.
       if (trigger === 'start') throw new Error(`cannot write the hosts file ${this.options.hostsFile}: ${errorMessage(err)}`, { cause: err });
       this.log.warn({ path: this.options.hostsFile, err: errorMessage(err) }, 'hosts file not updated');
     }
     for (const failure of failures) this.log.error({ code: failure.code }, failure.message);
-    this.status.successes++;
-    this.status.lastResult = 'success';
-    this.status.lastErrors = [];
-    this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
-    this.status.appliedHash = loaded.hash;
-    this.events.emit('reload', { trigger, result: 'success', errors: [], changes: changes.length });
+    if (podsChanged) this.events.emit('pods');
+    return changes.length;
+  }
+
+  /** One log line per Pod that is new, changed or gone: where to start its process. Returns whether any changed. */
+  private logPods(before: ReadonlyMap<string, PodInfo>, after: ReadonlyMap<string, PodInfo>): boolean {
+    let changed = false;
+    for (const [key, pod] of after) {
+      const was = before.get(key);
+      if (was !== undefined && JSON.stringify(was) === JSON.stringify(pod)) continue;
+      changed = true;
+      if (pod.terminating) this.log.info({ pod: key, until: new Date(pod.removeAt).toISOString() }, `Pod ${key} terminating (removed from the config; gone after its grace period)`);
+      else this.log.info({ pod: key, address: pod.address }, describePod(pod));
+    }
+    for (const key of before.keys()) {
+      if (after.has(key)) continue;
+      changed = true;
+      this.log.info({ pod: key }, `Pod ${key} gone`);
+    }
+    return changed;
   }
 
   /** Wakes up when a Fault's `after` or `for` runs out: the feed hears of it and expired toxics release their connections. */
@@ -372,6 +500,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   async shutdown(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
     this.draining = true;
     clearTimeout(this.faultTimer);
+    clearTimeout(this.podTimer);
+    this.bindingNames.stop();
     for (const watcher of this.watchers) watcher.stop();
     this.probes.stopAll();
     this.registry.closeListeners();

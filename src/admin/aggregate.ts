@@ -19,7 +19,7 @@ import type { HistogramData } from './exposition.js';
 import type { ToxicCounterEntry } from '../faults/fault-table.js';
 import type { AccessLogCounters, AdminSnapshot, NativePumpStats, ReloadCounters, WorkerView } from './model.js';
 import { mergeProcessSamples, type ProcessSample } from './process-metrics.js';
-import type { ConfigView, EndpointView, ListenerView, ServicePortSnapshot, ServicePortTotals, ServicePortView } from './view.js';
+import type { ConfigView, EndpointView, ListenerView, PodView, ServicePortSnapshot, ServicePortTotals, ServicePortView } from './view.js';
 
 /** One worker slot as the primary knows it. */
 export interface WorkerInput {
@@ -262,6 +262,7 @@ export function aggregate(input: AggregateInput): AdminSnapshot {
     servicePorts: mergeServicePorts(live, input.retired),
     // Every worker derives these from the same config: the lowest-numbered worker's.
     services: snapshots[0]?.services ?? [],
+    pods: mergePods(snapshots),
     config: mergeConfig(input.configPath, snapshots, ready, input.draining),
     reloads: mergeReloads(snapshots.map((s) => s.reloads)),
     process: mergeProcessSamples([input.primary, ...snapshots.map((s) => s.process)], input.retired.cpu),
@@ -270,6 +271,21 @@ export function aggregate(input: AggregateInput): AdminSnapshot {
     toxicCounters: mergeToxicCounters(snapshots),
     ...mergeNativePump(snapshots),
   };
+}
+
+/**
+ * The lowest-numbered worker's Pods; each worker probes every Pod itself,
+ * and routes by its own verdict, so a Pod is ready when every worker finds
+ * it ready (the first that does not says why).
+ */
+function mergePods(snapshots: readonly AdminSnapshot[]): PodView[] {
+  const [first] = snapshots;
+  if (first === undefined) return [];
+  return first.pods.map((pod) => {
+    const views = snapshots.flatMap((s) => s.pods.filter((p) => p.key === pod.key));
+    const notReady = views.find((p) => !p.ready);
+    return notReady === undefined ? pod : { ...pod, ready: false, reason: notReady.reason };
+  });
 }
 
 /** Each toxic's counters summed over the workers (a declared Fault acts in every worker). */

@@ -13,7 +13,9 @@
  * one-line summary, so 30 ports fit in about two screens. With --workers the
  * header lists the workers and each port says how its connections split.
  * When the socket closes (svcproxy restarting) the page says so and
- * reconnects with a growing delay (0.5 s to 5 s).
+ * reconnects with a growing delay (0.5 s to 5 s). Below the Services, the
+ * Pods table says where each Pod's process is expected and whether it is
+ * ready (re-read on readiness and pods events).
  *
  * The script is written without template literals (this file is one) and
  * builds the DOM with textContent only: names come from user config.
@@ -60,6 +62,8 @@ svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-
 .compact .sub { margin-top:0; }
 .toxics { margin:6px 0; font-size:12px; color:var(--bad); }
 .toxics .pill { margin-right:6px; font-weight:500; } .toxics .idle { color:var(--muted); }
+table.pods th:nth-child(1) { width:28%; } table.pods th:nth-child(2) { width:18%; } table.pods th:nth-child(3) { width:12%; } table.pods th:nth-child(4) { width:16%; } table.pods th:nth-child(5) { width:10%; }
+#pods-box { background:#fff; border:1px solid var(--line); border-radius:6px; padding:6px 12px; margin-bottom:8px; }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
 
@@ -70,7 +74,9 @@ var SPARK_W = 180;
 var SPARK_H = 30;
 /** Up to this many Service ports, endpoint tables are unfolded; beyond, each folds behind a summary line. */
 var UNFOLD_UP_TO = 6;
-var state = { services: [], serviceInfo: {}, config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
+/** Up to this many Pods, the Pods table is unfolded. */
+var PODS_UNFOLD_UP_TO = 20;
+var state = { pods: [], services: [], serviceInfo: {}, config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
 
 function el(tag, attrs) {
   var node = document.createElement(tag);
@@ -269,6 +275,38 @@ function renderServices() {
   root.replaceChildren.apply(root, cards);
 }
 
+function podState(p) {
+  if (p.terminating) return { text: 'terminating', cls: 'warn' };
+  return p.ready ? { text: 'ready', cls: 'ok' } : { text: 'not ready', cls: 'bad' };
+}
+
+function renderPods() {
+  var root = document.getElementById('pods');
+  var pods = state.pods || [];
+  if (pods.length === 0) { root.replaceChildren(el('div', { class: 'muted', text: 'No Pods.' })); return; }
+  var rows = el('tbody');
+  pods.forEach(function (p) {
+    var st = podState(p);
+    var ports = p.ports.map(function (x) { return (x.name ? x.name + ' ' : '') + x.port + '/' + x.protocol + (x.servedAt !== p.address + ':' + x.port ? ' at ' + x.servedAt : ''); }).join(', ');
+    var workload = p.workload ? p.workload.kind + ' ' + p.workload.name + (p.binding ? ' (bound by ' + p.binding + ')' : '') : 'Pod (as written)';
+    rows.appendChild(el('tr', { 'data-pod': p.key },
+      el('td', { text: p.key, title: p.services.length ? 'backs ' + p.services.join(', ') : 'no Service selects it' }),
+      el('td', { text: workload }),
+      el('td', { 'data-field': 'address', text: p.address }),
+      el('td', { text: ports || '-' }),
+      el('td', null, el('span', { class: 'pill ' + st.cls, 'data-field': 'state', title: p.reason, text: st.text })),
+      el('td', { text: p.readinessProbe, title: p.reason })));
+  });
+  var table = el('table', { class: 'pods' }, el('thead', null, el('tr', null, el('th', { text: 'pod' }), el('th', { text: 'workload' }),
+    el('th', { text: 'address' }), el('th', { text: 'ports' }), el('th', { text: 'state' }), el('th', { text: 'readiness probe' }))), rows);
+  var ready = pods.filter(function (p) { return p.ready && !p.terminating; }).length;
+  var details = el('details', null, el('summary', { 'data-field': 'pods', text: pods.length + ' Pod' + (pods.length === 1 ? '' : 's') + ', ' + ready + ' ready' }), table);
+  var open = state.open['pods'];
+  if (open === undefined ? pods.length <= PODS_UNFOLD_UP_TO : open) details.setAttribute('open', '');
+  details.addEventListener('toggle', function () { state.open['pods'] = details.open; });
+  root.replaceChildren(details);
+}
+
 function sparkline(live, points) {
   var max = 0;
   points.forEach(function (p) { max = Math.max(max, p.rx, p.tx); });
@@ -320,6 +358,7 @@ function logEvent(m) {
   else if (m.type === 'listener') text = 'listener ' + m.listener + ' (' + m.servicePort + '): ' + m.state + (m.error ? ': ' + m.error : '');
   else if (m.type === 'readiness') text = 'pod ' + m.pod + ' ' + (m.ready ? 'ready' : 'not ready') + ': ' + m.reason;
   else if (m.type === 'toxics') text = 'toxics changed';
+  else if (m.type === 'pods') text = 'pods changed';
   else return;
   if (m.worker !== undefined) text += ' (worker ' + m.worker + ')';
   var log = document.getElementById('events');
@@ -329,21 +368,23 @@ function logEvent(m) {
   while (log.childNodes.length > 50) log.removeChild(log.lastChild);
 }
 
-function show(services, config) {
+function show(services, config, pods) {
   state.services = services.servicePorts;
+  if (pods) state.pods = pods;
   state.serviceInfo = {};
   (services.services || []).forEach(function (info) { state.serviceInfo[info.key] = info; });
   state.workers = services.workers || null;
   state.config = config;
   renderHeader();
   renderServices();
+  renderPods();
 }
 
 function refresh() {
-  return Promise.all([fetch('api/services'), fetch('api/config')]).then(function (r) {
-    return Promise.all([r[0].json(), r[1].json()]);
+  return Promise.all([fetch('api/services'), fetch('api/config'), fetch('api/pods')]).then(function (r) {
+    return Promise.all([r[0].json(), r[1].json(), r[2].json()]);
   }).then(function (data) {
-    show(data[0], data[1]);
+    show(data[0], data[1], data[2].pods);
   }).catch(function () { /* the socket's close handler reports the outage */ });
 }
 
@@ -375,7 +416,7 @@ function connect() {
 }
 
 var initial = JSON.parse(document.getElementById('initial').textContent);
-show(initial.services, initial.config);
+show(initial.services, initial.config, initial.pods);
 connect();
 `;
 
@@ -383,6 +424,7 @@ connect();
 export interface DashboardSnapshot {
   readonly services: unknown;
   readonly config: unknown;
+  readonly pods: unknown;
 }
 
 /** JSON that is safe inside a <script> element: no `<` (so no `</script>`), no U+2028/2029. */
@@ -411,6 +453,8 @@ export function dashboardHtml(initial: DashboardSnapshot): string {
 <main>
   <div id="reload-errors" role="alert"></div>
   <div id="services"></div>
+  <h3 class="meta">Pods</h3>
+  <div id="pods-box"><div id="pods"></div></div>
   <h3 class="meta">Events</h3>
   <div id="events"><div class="muted">No events since this page connected.</div></div>
 </main>

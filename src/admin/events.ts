@@ -8,6 +8,7 @@
  *   readiness  a probed Pod turned ready or not ready
  *   toxics     the toxics in force changed (a Fault applied, started or
  *              ended; a toxiproxy-API toxic added or removed)
+ *   pods       Pods were added, removed or changed (re-read /api/pods)
  *   stats      every tick (1 s) while anyone listens: per Service port,
  *              active connections and per-second rates from deltas
  *
@@ -82,6 +83,7 @@ export type FeedMessage =
   | ({ readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & FromWorker)
   | ({ readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] } & FromWorker)
   | ({ readonly type: 'toxics'; readonly time: number } & FromWorker)
+  | ({ readonly type: 'pods'; readonly time: number } & FromWorker)
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
 
 interface Totals {
@@ -115,6 +117,7 @@ export class EventFeed {
   private readonly onReadiness = (e: ReadinessEvent): void =>
     this.broadcast({ type: 'readiness', time: Date.now(), pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.services], ...worker(e) });
   private readonly onToxics = (e: AdminEvents['toxics'][0]): void => this.broadcast({ type: 'toxics', time: Date.now(), ...worker(e) });
+  private readonly onPods = (e: AdminEvents['pods'][0]): void => this.broadcast({ type: 'pods', time: Date.now(), ...worker(e) });
 
   /** @param model where ticks read their snapshots (the same as /metrics, so byte counts agree) and events come from. */
   constructor(
@@ -129,6 +132,7 @@ export class EventFeed {
     model.events.on('listener', this.onListener);
     model.events.on('readiness', this.onReadiness);
     model.events.on('toxics', this.onToxics);
+    model.events.on('pods', this.onPods);
   }
 
   /** WebSocket clients connected now. */
@@ -267,6 +271,7 @@ export class EventFeed {
     this.model.events.off('listener', this.onListener);
     this.model.events.off('readiness', this.onReadiness);
     this.model.events.off('toxics', this.onToxics);
+    this.model.events.off('pods', this.onPods);
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
   }

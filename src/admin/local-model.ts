@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { SvcproxyEvents } from '../instance-types.js';
 import type { AccessLogCounters, AdminEvents, AdminModel, AdminSnapshot, NativePumpStats, SnapshotPurpose } from './model.js';
 import { EventLoopDelay, sampleProcess } from './process-metrics.js';
-import { configView, servicePortSnapshots, serviceViews, type AdminSource, type NativePumpReadable } from './view.js';
+import { configView, podViews, servicePortSnapshots, serviceViews, type AdminSource, type NativePumpReadable } from './view.js';
 
 /** The native pump's figures as plain numbers (copied: the pump keeps counting). */
 function nativePumpStats(pump: NativePumpReadable | undefined): { nativePump?: NativePumpStats } {
@@ -36,6 +36,7 @@ export class LocalModel implements AdminModel {
   private readonly onReadiness = (e: SvcproxyEvents['readiness'][0]): void =>
     void this.events.emit('readiness', { pod: e.pod, ready: e.ready, reason: e.reason, services: [...e.plan.services] });
   private readonly onToxics = (): void => void this.events.emit('toxics', {});
+  private readonly onPods = (): void => void this.events.emit('pods', {});
 
   /** Starts sampling event-loop delay at once: what the first scrape reports. */
   constructor(
@@ -47,6 +48,7 @@ export class LocalModel implements AdminModel {
     source.events.on('listener', this.onListener);
     source.events.on('readiness', this.onReadiness);
     source.events.on('toxics', this.onToxics);
+    source.events.on('pods', this.onPods);
   }
 
   async snapshot(purpose: SnapshotPurpose): Promise<AdminSnapshot> {
@@ -56,6 +58,7 @@ export class LocalModel implements AdminModel {
     return {
       servicePorts,
       services: serviceViews(this.source),
+      pods: podViews(this.source),
       config,
       reloads: { successes: status.successes, failures: status.failures, lastSuccessAt: status.lastSuccessAt, lastResult: status.lastResult },
       process: await sampleProcess(this.loop, purpose === 'metrics'),
@@ -72,5 +75,6 @@ export class LocalModel implements AdminModel {
     this.source.events.off('listener', this.onListener);
     this.source.events.off('readiness', this.onReadiness);
     this.source.events.off('toxics', this.onToxics);
+    this.source.events.off('pods', this.onPods);
   }
 }

@@ -8,7 +8,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ToxicCounterEntry } from '../faults/fault-table.js';
 import type { ProcessSample } from './process-metrics.js';
-import type { ConfigView, ServicePortSnapshot, ServiceView } from './view.js';
+import type { ConfigView, PodView, ServicePortSnapshot, ServiceView } from './view.js';
 
 /** Reload counters, as the metrics report them. */
 export interface ReloadCounters {
@@ -50,6 +50,8 @@ export interface AdminSnapshot {
   readonly servicePorts: readonly ServicePortSnapshot[];
   /** Each Service with its addresses and names. */
   readonly services: readonly ServiceView[];
+  /** Every Pod with its address, ports and live readiness. */
+  readonly pods: readonly PodView[];
   /** Ready, reason and draining are in here. */
   readonly config: ConfigView;
   readonly reloads: ReloadCounters;
@@ -83,6 +85,8 @@ export interface AdminEvents {
   readiness: [{ readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[]; readonly worker?: number }];
   /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */
   toxics: [{ readonly worker?: number }];
+  /** Pods were added, removed or changed. */
+  pods: [{ readonly worker?: number }];
 }
 
 /** `view` reads; `metrics` also starts a new event-loop delay interval (per scrape, as documented). */

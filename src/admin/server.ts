@@ -10,6 +10,7 @@
  *   GET /readyz       200 when ready, 503 with the reason otherwise
  *   GET /metrics      Prometheus text format (metrics.ts, docs/metrics.md)
  *   GET /api/services one entry per Service port, and each Service's addresses and names (view.ts)
+ *   GET /api/pods     every Pod: workload, address, ports, readiness probe, live readiness
  *   GET /api/config   the snapshot being served and the last reload
  *   GET /api/events   WebSocket feed (events.ts)
  *   GET /             the dashboard (dashboard.ts)
@@ -114,11 +115,12 @@ export class AdminServer {
         send(res, 200, METRICS_CONTENT_TYPE, renderMetrics({ snapshot, feed: this.feed, version: version() }));
       },
       '/api/services': async (_req, res) => json(res, servicesView(await this.model.snapshot('view'))),
+      '/api/pods': async (_req, res) => json(res, { pods: (await this.model.snapshot('view')).pods }),
       '/api/config': async (_req, res) => json(res, (await this.model.snapshot('view')).config),
       [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': async (_req, res) => {
         const snapshot = await this.model.snapshot('view');
-        const html = dashboardHtml({ services: servicesView(snapshot), config: snapshot.config });
+        const html = dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
         send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': DASHBOARD_CSP });
       },
     };

@@ -12,7 +12,7 @@ import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { ServicePortStats } from '../proxy/stats.js';
 import { currentConditions } from '../state/endpoints.js';
 import { serviceNames } from '../state/service-info.js';
-import { hostPort, type EndpointSource, type ListenerPlan, type ServiceInfo, type ServicePortPlan } from '../state/types.js';
+import { hostPort, type EndpointSource, type ListenerPlan, type PodInfo, type ServiceInfo, type ServicePortPlan } from '../state/types.js';
 import type { HistogramData } from './exposition.js';
 
 /** What the admin reads of one Service port (a ServicePortProxy). */
@@ -57,7 +57,9 @@ export interface AdminSource {
   readonly ready: { readonly ready: boolean; readonly reason: string };
   readonly draining: boolean;
   readonly registry: RegistryReadable;
-  readonly probes: { isReady(pod: string): boolean };
+  readonly probes: { isReady(pod: string): boolean; reason?(pod: string): string };
+  /** Every Pod of the applied config (absent: none shown). */
+  readonly pods?: ReadonlyMap<string, PodInfo>;
   readonly events: EventEmitter<SvcproxyEvents>;
   /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
   readonly faults?: FaultsReadable;
@@ -260,6 +262,60 @@ export function serviceViews(source: AdminSource): ServiceView[] {
       names: serviceNames(s, domain),
       externalName: s.externalName,
       ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, servedOn: p.servedOn.map((a) => a.address), localhost: p.localhost })),
+    }));
+}
+
+/** A Pod as /api/pods lists it: where its process is expected, and whether it is ready now. */
+export interface PodView {
+  /** `namespace/name`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The workload it is a replica of; null for a Pod written by hand. */
+  readonly workload: { readonly kind: string; readonly name: string } | null;
+  /** The WorkloadBinding that placed it, '' when none. */
+  readonly binding: string;
+  /** Where its process is expected. */
+  readonly address: string;
+  readonly ports: PodInfo['ports'];
+  /** What decides readiness, in words. */
+  readonly readinessProbe: string;
+  /** Ready now: its probes' verdict (a Pod without a probe is ready). */
+  readonly ready: boolean;
+  /** Why (the probes' last results). */
+  readonly reason: string;
+  readonly terminating: boolean;
+  /** When a terminating Pod is gone (ISO 8601), '' otherwise. */
+  readonly removeAt: string;
+  /** The Services whose selector picks it. */
+  readonly services: readonly string[];
+}
+
+/** Readiness as /api/pods reports it: live for probed Pods. */
+function liveReadiness(pod: PodInfo, probes: AdminSource['probes']): { ready: boolean; reason: string } {
+  if (!pod.probed) return { ready: true, reason: pod.workloadKind === '' ? 'no readiness probe' : 'no TCP container port to probe' };
+  const reason = probes.reason?.(pod.key) ?? '';
+  if (reason === '') return { ready: false, reason: pod.services.length === 0 ? 'not probed: no Service selects it' : 'not probed yet' };
+  return { ready: probes.isReady(pod.key), reason };
+}
+
+/** Every Pod, sorted by key. */
+export function podViews(source: AdminSource): PodView[] {
+  return [...(source.pods?.values() ?? [])]
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((p) => ({
+      key: p.key,
+      namespace: p.namespace,
+      name: p.name,
+      workload: p.workloadKind === '' ? null : { kind: p.workloadKind, name: p.workloadName },
+      binding: p.binding,
+      address: p.address,
+      ports: p.ports.map((port) => ({ ...port })),
+      readinessProbe: p.readiness,
+      ...liveReadiness(p, source.probes),
+      terminating: p.terminating,
+      removeAt: iso(p.removeAt),
+      services: [...p.services],
     }));
 }
 

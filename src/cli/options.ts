@@ -11,6 +11,7 @@ import { parseDuration } from '../duration.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 import { parseLoopbackRange } from '../state/address-allocator.js';
 import { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
+import { DEFAULT_POD_CIDR } from '../state/workload-pods.js';
 import { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 import { DEFAULT_ADMIN_ADDRESS, parseHostPort, type HostPortAddress } from './host-port.js';
 
@@ -41,6 +42,8 @@ export interface Options {
   readonly toxiproxyAllowRemote?: boolean;
   /** Loopback CIDR Services get their own address from (normalised, e.g. `127.96.0.0/16`). */
   readonly serviceCidr: string;
+  /** Loopback CIDR the Pods of workloads get their addresses from (normalised, e.g. `127.64.0.0/16`). */
+  readonly podCidr: string;
   /** The DNS server's UDP+TCP address; undefined = no DNS server. */
   readonly dnsAddress: HostPortAddress | undefined;
   /** The cluster domain DNS answers for, without a trailing dot. */
@@ -67,6 +70,7 @@ const DEFAULTS = {
   drainTimeout: '30s',
   configPollInterval: '5s',
   serviceCidr: DEFAULT_SERVICE_CIDR,
+  podCidr: DEFAULT_POD_CIDR,
   clusterDomain: 'cluster.local',
 } as const;
 
@@ -104,6 +108,9 @@ Options:
   --service-cidr CIDR       loopback range each Service gets its own address
                             from (env SVCPROXY_SERVICE_CIDR, default
                             ${DEFAULTS.serviceCidr})
+  --pod-cidr CIDR           loopback range the Pods of Deployments, StatefulSets,
+                            ReplicaSets and DaemonSets get their addresses from
+                            (env SVCPROXY_POD_CIDR, default ${DEFAULTS.podCidr})
   --dns-address HOST:PORT   answer DNS (UDP and TCP) for Service names
                             (env SVCPROXY_DNS_ADDRESS, default: off)
   --cluster-domain DOMAIN   the domain of those names (env
@@ -165,6 +172,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         'toxiproxy-address': { type: 'string' },
         'toxiproxy-allow-remote': { type: 'boolean' },
         'service-cidr': { type: 'string' },
+        'pod-cidr': { type: 'string' },
         'dns-address': { type: 'string' },
         'cluster-domain': { type: 'string' },
         'hosts-file': { type: 'string' },
@@ -255,7 +263,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   };
 }
 
-type NameOptions = Pick<Options, 'serviceCidr' | 'dnsAddress' | 'clusterDomain' | 'hostsFile'>;
+type NameOptions = Pick<Options, 'serviceCidr' | 'podCidr' | 'dnsAddress' | 'clusterDomain' | 'hostsFile'>;
 
 /** The Service network and name flags; a usage error message when one is wrong. */
 function parseNameOptions(values: Readonly<Record<string, string | readonly string[] | boolean | undefined>>, env: NodeJS.ProcessEnv): NameOptions | string {
@@ -266,6 +274,12 @@ function parseNameOptions(values: Readonly<Record<string, string | readonly stri
   const cidrText = flag('service-cidr', 'SVCPROXY_SERVICE_CIDR') ?? DEFAULTS.serviceCidr;
   const range = parseLoopbackRange(cidrText);
   if (typeof range === 'string') return `--service-cidr: ${range}`;
+  const podText = flag('pod-cidr', 'SVCPROXY_POD_CIDR') ?? DEFAULTS.podCidr;
+  const podRange = parseLoopbackRange(podText);
+  if (typeof podRange === 'string') return `--pod-cidr: ${podRange}`;
+  if (podRange.base < range.base + range.size && range.base < podRange.base + podRange.size) {
+    return `--pod-cidr: ${podRange.cidr} overlaps --service-cidr ${range.cidr}; Pods and Services need addresses apart`;
+  }
   const dnsText = flag('dns-address', 'SVCPROXY_DNS_ADDRESS') ?? '';
   const dnsAddress = dnsText === '' ? undefined : parseHostPort(dnsText);
   if (dnsAddress === undefined && dnsText !== '') return `--dns-address: "${dnsText}" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)`;
@@ -274,7 +288,7 @@ function parseNameOptions(values: Readonly<Record<string, string | readonly stri
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(clusterDomain) || clusterDomain.length > 200) {
     return `--cluster-domain: "${domainText}" is not a DNS domain such as cluster.local`;
   }
-  return { serviceCidr: range.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
+  return { serviceCidr: range.cidr, podCidr: podRange.cidr, dnsAddress, clusterDomain, hostsFile: flag('hosts-file', 'SVCPROXY_HOSTS_FILE') ?? '' };
 }
 
 function isPumpChoice(value: string): value is PumpChoice {

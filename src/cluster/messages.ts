@@ -38,7 +38,7 @@ export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
     case 'svcproxy:snapshot':
       return typeof msg['id'] === 'number' && isRecord(msg['snapshot']);
     case 'svcproxy:event':
-      return (msg['name'] === 'reload' || msg['name'] === 'listener' || msg['name'] === 'readiness' || msg['name'] === 'toxics') && isRecord(msg['event']);
+      return (msg['name'] === 'reload' || msg['name'] === 'listener' || msg['name'] === 'readiness' || msg['name'] === 'toxics' || msg['name'] === 'pods') && isRecord(msg['event']);
     default:
       return false;
   }

@@ -25,7 +25,7 @@ const processChannel: Channel = {
   off: (event, listener) => void process.off(event, listener),
 };
 
-const EVENT_NAMES: readonly EventName[] = ['reload', 'listener', 'readiness', 'toxics'];
+const EVENT_NAMES: readonly EventName[] = ['reload', 'listener', 'readiness', 'toxics', 'pods'];
 
 export class WorkerAgent {
   private readonly forwarders = new Map<EventName, (event: AdminEvents[EventName][0]) => void>();

@@ -5,14 +5,13 @@
  * reject a snapshot.
  */
 import { SERVICE_NAME_LABEL } from './endpoints.js';
-import { formatSource, type ConfigNote, type ConfigSnapshot, type Protocol, type ServiceSpec } from './types.js';
+import { formatSource, type ConfigNote, type ConfigSnapshot, type Protocol, type ServiceSpec, type WorkloadSpec } from './types.js';
 
 /**
  * Something that declares named container ports for a Service's selector to
- * find: a Pod today. The workloads room adds each workload's Pod template
- * here (kind `Deployment`, labels of `spec.template.metadata.labels`, ports
- * of its containers), so that a named targetPort is checked against
- * templates too.
+ * find: a Pod, or a workload's Pod template (its labels are those of
+ * `spec.template.metadata.labels`), so that a named targetPort is checked
+ * against templates too.
  */
 export interface PortHolder {
   readonly namespace: string;
@@ -23,6 +22,11 @@ export interface PortHolder {
 /** The Pods of a snapshot as port holders (finished Pods never back a Service). */
 export function podPortHolders(snapshot: Pick<ConfigSnapshot, 'pods'>): PortHolder[] {
   return snapshot.pods.filter((p) => !p.finished).map((p) => ({ namespace: p.namespace, labels: p.labels, ports: p.ports }));
+}
+
+/** Each workload's Pod template as a port holder (a workload with no replicas makes no Pod, and declares nothing). */
+export function templatePortHolders(workloads: readonly WorkloadSpec[]): PortHolder[] {
+  return workloads.filter((w) => w.replicas > 0).map((w) => ({ namespace: w.namespace, labels: w.template.labels, ports: w.template.ports }));
 }
 
 function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
@@ -71,7 +75,7 @@ export function crossChecks(
       if (port.targetPort.kind !== 'name') return;
       const name = port.targetPort.name;
       if (selected.some((h) => h.ports.some((p) => p.name === name && p.protocol === port.protocol))) return;
-      note(`spec.ports[${i}].targetPort: no Pod this Service selects defines a ${port.protocol} container port named "${name}", so this port has no endpoints`);
+      note(`spec.ports[${i}].targetPort: no Pod or Pod template this Service selects defines a ${port.protocol} container port named "${name}", so this port has no endpoints`);
     });
   }
   return notes;

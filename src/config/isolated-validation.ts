@@ -59,7 +59,7 @@ const SCRIPT = fileURLToPath(new URL('./validation-worker.js', import.meta.url))
 const STDERR_KEEP = 16 * 1024;
 
 const EMPTY: ValidationResult = {
-  snapshot: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [], faults: [] },
+  snapshot: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [], bindings: [], faults: [] },
   issues: [],
   notes: [],
   ignored: {},

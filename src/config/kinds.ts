@@ -30,8 +30,9 @@ import { K8S_TYPES } from './k8s-fields.generated.js';
 import { validatePod } from './pod.js';
 import type { FieldTypes } from './schema.js';
 import { validateService } from './service.js';
-import type { EndpointSliceSpec, EndpointsSpec, FaultSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadDocument, WorkloadKind } from './types.js';
+import type { EndpointSliceSpec, EndpointsSpec, FaultSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadBindingSpec, WorkloadKind, WorkloadSpec } from './types.js';
 import { validateWorkload } from './workload.js';
+import { validateWorkloadBinding, WORKLOAD_BINDING_TYPES } from './workload-binding.js';
 
 /** The lists one validation run fills, one per kind read. */
 export interface SnapshotBuilder {
@@ -39,7 +40,8 @@ export interface SnapshotBuilder {
   readonly endpoints: EndpointsSpec[];
   readonly endpointSlices: EndpointSliceSpec[];
   readonly pods: PodSpec[];
-  readonly workloads: WorkloadDocument[];
+  readonly workloads: WorkloadSpec[];
+  readonly bindings: WorkloadBindingSpec[];
   readonly faults: FaultSpec[];
 }
 
@@ -115,6 +117,13 @@ export const KINDS: readonly KindDefinition[] = [
     // The table holds the envelope and metadata; validateFault checks spec's fields itself (a toxic's attributes depend on its type).
     types: withKubernetesTypes({ Fault: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'any' } }),
     add: (raw, source, sink, out) => push(out.faults, validateFault(raw, source, sink)),
+  },
+  {
+    apiVersion: FAULT_API_VERSION,
+    kind: 'WorkloadBinding',
+    rootType: 'WorkloadBinding',
+    types: withKubernetesTypes(WORKLOAD_BINDING_TYPES),
+    add: (raw, source, sink, out) => push(out.bindings, validateWorkloadBinding(raw, source, sink)),
   },
 ];
 

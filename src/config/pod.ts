@@ -38,13 +38,55 @@ export function validatePod(raw: JsonRecord, source: ObjectSource, sink: IssueSi
   const meta = readMetadata(raw, 'Pod', sink);
   const before = sink.count;
   const spec = optionalRecord(raw, 'spec', 'spec', sink);
-  const containers = spec === undefined ? [] : optionalList(spec, 'containers', 'spec.containers', sink);
-  if (containers.length === 0) sink.required('spec.containers');
+  const template = readPodSpec(spec, 'spec', sink);
+  const status = optionalRecord(raw, 'status', 'status', sink);
+  const address = podAddress(status, meta.annotations[ADDRESS_ANNOTATION], sink);
+  const phase = status === undefined ? undefined : optionalString(status, 'phase', 'status.phase', sink);
+  if (sink.count > before) return undefined;
+  return {
+    kind: 'Pod',
+    namespace: meta.namespace,
+    name: meta.name,
+    source,
+    labels: meta.labels,
+    address,
+    terminating: meta.deletionTimestamp !== undefined,
+    finished: phase === 'Succeeded' || phase === 'Failed',
+    hostname: template.hostname,
+    subdomain: template.subdomain,
+    ports: template.ports,
+    probes: template.probes,
+    owner: undefined,
+    gracePeriodSeconds: template.gracePeriodSeconds,
+    implicitProbe: false,
+  };
+}
+
+/** What svcproxy reads of a PodSpec: the same for a Pod and for a workload's Pod template. */
+export interface PodSpecFields {
+  readonly hostname: string;
+  readonly subdomain: string;
+  readonly ports: readonly ContainerPortSpec[];
+  readonly probes: readonly ProbeSpec[];
+  /** `terminationGracePeriodSeconds`, default 30. */
+  readonly gracePeriodSeconds: number;
+}
+
+/** Kubernetes' default `terminationGracePeriodSeconds`. */
+const DEFAULT_GRACE_SECONDS = 30;
+
+/**
+ * Reads a PodSpec found at `base` (`spec` in a Pod, `spec.template.spec` in
+ * a workload), reporting every problem with its full path.
+ */
+export function readPodSpec(spec: JsonRecord | undefined, base: string, sink: IssueSink): PodSpecFields {
+  const containers = spec === undefined ? [] : optionalList(spec, 'containers', `${base}.containers`, sink);
+  if (containers.length === 0) sink.required(`${base}.containers`);
   const ports: ContainerPortSpec[] = [];
   const probes: ProbeSpec[] = [];
   const names = new Set<string>();
   containers.forEach((item, i) => {
-    const path = `spec.containers[${i}]`;
+    const path = `${base}.containers[${i}]`;
     if (!isRecord(item)) {
       sink.invalid(path, item, 'must be a mapping');
       return;
@@ -62,34 +104,32 @@ export function validatePod(raw: JsonRecord, source: ObjectSource, sink: IssueSi
     const probe = readProbe(item, `${path}.readinessProbe`, name, own, sink);
     if (probe !== undefined) probes.push(probe);
   });
-  const hostname = spec === undefined ? '' : dnsLabelField(spec, 'hostname', sink);
-  const subdomain = spec === undefined ? '' : dnsLabelField(spec, 'subdomain', sink);
-  const status = optionalRecord(raw, 'status', 'status', sink);
-  const address = podAddress(status, meta.annotations[ADDRESS_ANNOTATION], sink);
-  const phase = status === undefined ? undefined : optionalString(status, 'phase', 'status.phase', sink);
-  if (sink.count > before) return undefined;
   return {
-    kind: 'Pod',
-    namespace: meta.namespace,
-    name: meta.name,
-    source,
-    labels: meta.labels,
-    address,
-    terminating: meta.deletionTimestamp !== undefined,
-    finished: phase === 'Succeeded' || phase === 'Failed',
-    hostname,
-    subdomain,
+    hostname: spec === undefined ? '' : dnsLabelField(spec, 'hostname', base, sink),
+    subdomain: spec === undefined ? '' : dnsLabelField(spec, 'subdomain', base, sink),
     ports,
     probes,
+    gracePeriodSeconds: spec === undefined ? DEFAULT_GRACE_SECONDS : gracePeriod(spec, base, sink),
   };
 }
 
-/** `spec.hostname` / `spec.subdomain`: a DNS-1123 label when set (ValidatePodSpec). */
-function dnsLabelField(spec: JsonRecord, key: string, sink: IssueSink): string {
-  const value = optionalString(spec, key, `spec.${key}`, sink) ?? '';
+/** `terminationGracePeriodSeconds`: a whole number of seconds, 0 or more (ValidatePodSpec). */
+function gracePeriod(spec: JsonRecord, base: string, sink: IssueSink): number {
+  const value = spec['terminationGracePeriodSeconds'];
+  if (value === undefined || value === null) return DEFAULT_GRACE_SECONDS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    sink.invalid(`${base}.terminationGracePeriodSeconds`, value, 'must be greater than or equal to 0');
+    return DEFAULT_GRACE_SECONDS;
+  }
+  return value;
+}
+
+/** `hostname` / `subdomain`: a DNS-1123 label when set (ValidatePodSpec). */
+function dnsLabelField(spec: JsonRecord, key: string, base: string, sink: IssueSink): string {
+  const value = optionalString(spec, key, `${base}.${key}`, sink) ?? '';
   if (value === '') return '';
   const err = dns1123LabelError(value);
-  if (err !== '') sink.invalid(`spec.${key}`, value, err);
+  if (err !== '') sink.invalid(`${base}.${key}`, value, err);
   return value;
 }
 
@@ -113,7 +153,7 @@ function readContainerPorts(container: JsonRecord, path: string, containerName: 
     if (port === undefined || port === null) sink.required(`${portPath}.containerPort`);
     else if (!isPortNumber(port)) sink.invalid(`${portPath}.containerPort`, port, 'must be between 1 and 65535, inclusive');
     const protocol = protocolField(item, `${portPath}.protocol`, sink);
-    if (isPortNumber(port)) out.push({ container: containerName, name, port, protocol });
+    if (isPortNumber(port)) out.push({ container: containerName, name, port, protocol, servedPort: port });
   });
   return out;
 }

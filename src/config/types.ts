@@ -162,6 +162,12 @@ export interface ContainerPortSpec {
   readonly name: string;
   readonly port: number;
   readonly protocol: Protocol;
+  /**
+   * Where the Pod's process serves this port: `port`, except in a Pod a
+   * WorkloadBinding places on something already running, whose `ports`
+   * (or `host:port`) may map it elsewhere.
+   */
+  readonly servedPort: number;
 }
 
 /** A probe's port: the number, and the container port name it was given as ('' for a number). */
@@ -227,22 +233,93 @@ export interface PodSpec {
   /** Every container port, in container order (FindPort takes the first match). */
   readonly ports: readonly ContainerPortSpec[];
   readonly probes: readonly ProbeSpec[];
+  /** The workload this Pod is a replica of; undefined for a Pod written by hand. */
+  readonly owner: PodOwner | undefined;
+  /** `terminationGracePeriodSeconds` (default 30): how long a removed workload Pod stays terminating. */
+  readonly gracePeriodSeconds: number;
+  /**
+   * True when `probes` holds the probe svcproxy adds to a workload Pod
+   * without a readinessProbe: a TCP connect to its first TCP port.
+   */
+  readonly implicitProbe: boolean;
+}
+
+/** Who made a Pod: its workload, and the WorkloadBinding that placed it, if any. */
+interface PodOwner {
+  readonly kind: WorkloadKind;
+  readonly name: string;
+  /** The WorkloadBinding (same namespace) that gives the Pod its address; '' when the Pod has an address of the pod range. */
+  readonly binding: string;
 }
 
 export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet';
 
+/** A label selector: every matchLabels pair and every expression must hold. */
+export interface LabelSelectorSpec {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: ReadonlyArray<{ readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values: readonly string[] }>;
+}
+
+/** A workload's Pod template: what each of its Pods starts from. */
+export interface PodTemplate {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly hostname: string;
+  readonly subdomain: string;
+  readonly ports: readonly ContainerPortSpec[];
+  readonly probes: readonly ProbeSpec[];
+  readonly gracePeriodSeconds: number;
+}
+
 /**
- * An apps/v1 workload, strictly checked against its OpenAPI fields and kept
- * as written: turning it into Pods (replicas, names, addresses) is the
- * workloads room's job, which reads `raw`.
+ * An apps/v1 workload (Deployment, ReplicaSet, StatefulSet, DaemonSet),
+ * strictly checked against its OpenAPI fields, its template validated as a
+ * Pod: what the workloads room (src/workloads/) needs to make its Pods.
  */
-export interface WorkloadDocument {
+export interface WorkloadSpec {
   readonly kind: WorkloadKind;
   readonly namespace: string;
   readonly name: string;
   readonly source: ObjectSource;
-  /** The object as parsed: plain JSON data (no Dates, no cycles), every field known to apps/v1. */
-  readonly raw: Readonly<Record<string, unknown>>;
+  /** `spec.replicas` (default 1); always 1 for a DaemonSet (one node). */
+  readonly replicas: number;
+  readonly selector: LabelSelectorSpec;
+  readonly template: PodTemplate;
+  /** FNV-32a of the template as written (keys sorted): the input of pod-template-hash and controller-revision-hash. */
+  readonly templateHash: number;
+  /** StatefulSet `spec.serviceName` ('' when unset or another kind): the subdomain of its Pods. */
+  readonly serviceName: string;
+  /** StatefulSet `spec.ordinals.start` (default 0). */
+  readonly ordinalStart: number;
+}
+
+/** One entry of a WorkloadBinding's `addresses`: a host and, optionally, the port of the workload's first TCP container port there. */
+export interface BoundAddress {
+  /** An IP address or a host name. */
+  readonly host: string;
+  /** 0 when the entry gives no port. */
+  readonly port: number;
+}
+
+/**
+ * svcproxy's own `kind: WorkloadBinding`: a workload's Pods are processes
+ * already running (at `addresses`, or at every address `dnsName` resolves
+ * to) instead of addresses of the pod range.
+ */
+export interface WorkloadBindingSpec {
+  readonly kind: 'WorkloadBinding';
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: ObjectSource;
+  /** The workload it places (same namespace). */
+  readonly workload: { readonly kind: WorkloadKind; readonly name: string };
+  /** One Pod per entry ([] when `dnsName` is used). */
+  readonly addresses: readonly BoundAddress[];
+  /** A host name whose every address is one Pod, re-resolved while svcproxy runs ('' when `addresses` are used). */
+  readonly dnsName: string;
+  /** The port given with `dnsName` (`app:8080`), 0 when none: stands for the first TCP container port. */
+  readonly dnsPort: number;
+  /** Container port (name, or number as text) -> the port the process serves it on. */
+  readonly ports: Readonly<Record<string, number>>;
 }
 
 /** What a Fault aims at; at least one of service, pod, endpoint, podSelector. */
@@ -280,7 +357,9 @@ export interface ConfigSnapshot {
   readonly endpoints: readonly EndpointsSpec[];
   readonly endpointSlices: readonly EndpointSliceSpec[];
   readonly pods: readonly PodSpec[];
-  readonly workloads: readonly WorkloadDocument[];
+  readonly workloads: readonly WorkloadSpec[];
+  /** svcproxy's own `kind: WorkloadBinding` objects (config/workload-binding.ts). */
+  readonly bindings: readonly WorkloadBindingSpec[];
   /** svcproxy's own `kind: Fault` objects (config/fault.ts). */
   readonly faults: readonly FaultSpec[];
 }

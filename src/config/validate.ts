@@ -7,10 +7,12 @@
  * field table, then by its typed validator; any other kind is counted and
  * left alone, as long as it says what it is (`apiVersion` and `kind`).
  */
-import { crossChecks } from './cross-checks.js';
+import { crossChecks, podPortHolders, templatePortHolders } from './cross-checks.js';
 import { IssueSink, isRecord, type JsonRecord } from './fields.js';
 import { apiGroup, isKnownGroup, KINDS, type KindDefinition, type SnapshotBuilder } from './kinds.js';
 import type { ParsedDocument } from './parse.js';
+import { podTotalIssues } from './workload.js';
+import { bindingChecks } from './workload-binding.js';
 import { checkFields, editDistance, type FieldProblem } from './schema.js';
 import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ObjectSource } from './types.js';
 
@@ -32,7 +34,7 @@ interface Run {
 /** Validates every object of every document and the rules that span objects (duplicate names, references). */
 export function validateDocuments(documents: readonly ParsedDocument[]): ValidationResult {
   const run: Run = {
-    out: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [], faults: [] },
+    out: { services: [], endpoints: [], endpointSlices: [], pods: [], workloads: [], bindings: [], faults: [] },
     issues: [],
     notes: [],
     ignored: {},
@@ -52,9 +54,14 @@ export function validateDocuments(documents: readonly ParsedDocument[]): Validat
     ...duplicates(out.endpointSlices),
     ...duplicates(out.pods),
     ...duplicates(out.workloads),
+    ...duplicates(out.bindings),
     ...duplicates(out.faults),
+    ...podTotalIssues(out.workloads, out.bindings),
   );
-  run.notes.push(...crossChecks(out));
+  const bindings = bindingChecks(out.workloads, out.bindings);
+  run.issues.push(...bindings.issues);
+  run.notes.push(...bindings.notes);
+  run.notes.push(...crossChecks(out, [...podPortHolders(out), ...templatePortHolders(out.workloads)]));
   return { snapshot: out, issues: run.issues, notes: run.notes, ignored: run.ignored };
 }
 

@@ -92,6 +92,12 @@ export class ProbeManager {
     return this.pods.get(pod)?.ready ?? false;
   }
 
+  /** Why a probed Pod is (not) ready: its probes' last results; '' for a Pod not probed. */
+  reason(pod: string): string {
+    const entry = this.pods.get(pod);
+    return entry === undefined ? '' : entry.loops.map((l) => l.lastReason).join('; ');
+  }
+
   /** Number of running probe loops, for tests and the admin view. */
   get loopCount(): number {
     let n = 0;
@@ -119,10 +125,8 @@ export class ProbeManager {
 
   private startPod(plan: PodProbePlan): void {
     const entry: PodProbes = { plan, fingerprint: fingerprint(plan), loops: [], ready: false };
-    for (const probe of plan.probes) {
-      if (probe.kind !== 'tcpSocket' && probe.kind !== 'httpGet') continue;
-      entry.loops.push(new ProbeLoop(probe, plan.address, (ok) => this.onResult(entry, ok)));
-    }
+    // Every kind the plan holds runs: tcpSocket, httpGet, grpc, and exec as a connect (state/ plans only runnable ones).
+    for (const probe of plan.probes) entry.loops.push(new ProbeLoop(probe, plan.address, (ok) => this.onResult(entry, ok)));
     this.pods.set(plan.pod, entry);
     for (const loop of entry.loops) loop.start();
     this.log.debug({ pod: plan.pod, probes: entry.loops.length }, 'probing pod');

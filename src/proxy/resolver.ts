@@ -11,14 +11,14 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 
 /** How long a lookup result is used. */
-const DNS_CACHE_MS = 2000;
+export const DNS_CACHE_MS = 2000;
 /** A lookup that takes longer than this fails the dial attempt (getaddrinfo itself may hang for long). */
-const DNS_TIMEOUT_MS = 2000;
+export const DNS_TIMEOUT_MS = 2000;
 
 export type LookupFn = (host: string, callback: (err: Error | null, addresses: readonly string[]) => void) => void;
 
 /** The system resolver, every address, in the order it gives them. */
-const systemLookup: LookupFn = (host, callback) => {
+export const systemLookup: LookupFn = (host, callback) => {
   dnsLookup(host, { all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
     callback(err, err === null ? addresses.map((a) => a.address) : []);
   });

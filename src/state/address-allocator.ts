@@ -11,6 +11,7 @@
  * a restart gives the same answer for the same set of names. Clashes are
  * resolved in sorted name order, so the result never depends on file order.
  */
+import { fnv1a32 } from '../hash.js';
 
 /** An IPv4 CIDR, as numbers. */
 export interface Ipv4Range {
@@ -90,11 +91,9 @@ export function usableCount(range: Ipv4Range): number {
   return usable(range).count;
 }
 
-/** FNV-1a, 32 bits: small, fast, and the same on every run and platform. */
+/** A name's preferred place in a range: FNV-1a, the same on every run and platform. */
 export function stableHash(text: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
-  return h;
+  return fnv1a32(text);
 }
 
 export interface AllocationRequest {

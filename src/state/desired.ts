@@ -20,9 +20,11 @@ import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
-import { isProbed, isRunnable, podEndpoints, selectedPods } from './pod-endpoints.js';
+import { isProbed, isRunnable, podEndpoints, selectedPods, selects } from './pod-endpoints.js';
+import { podInfo } from './pod-info.js';
 import { assignServiceAddresses, DEFAULT_SERVICE_CIDR, hasClusterAddress, serviceKey, type ServiceAddress } from './service-addresses.js';
 import { serviceInfo } from './service-info.js';
+import { DEFAULT_POD_CIDR, podKey, workloadPods, type OwnedPod } from './workload-pods.js';
 import {
   hostPort,
   listenerKey,
@@ -30,6 +32,7 @@ import {
   type DesiredState,
   type ListenerKey,
   type ListenerPlan,
+  type PodInfo,
   type PodProbePlan,
   type ServedAddress,
   type ServiceInfo,
@@ -55,6 +58,14 @@ export interface ListenEnvironment {
   readonly serviceRange?: Ipv4Range;
   /** Service addresses of the running state, kept across reloads. */
   readonly previousAddresses?: ReadonlyMap<string, string>;
+  /** `--pod-cidr`: where workload Pods get their addresses (default DEFAULT_POD_CIDR). */
+  readonly podRange?: Ipv4Range;
+  /** The running state's workload Pods: their addresses are kept, and removed ones terminate from here. */
+  readonly previousOwnedPods?: ReadonlyMap<string, OwnedPod>;
+  /** What WorkloadBinding DNS names resolve to now. */
+  readonly resolved?: ReadonlyMap<string, readonly string[]>;
+  /** ms since the epoch: when removed Pods start (and end) terminating. */
+  readonly now?: number;
 }
 
 export interface DesiredResult {
@@ -84,8 +95,9 @@ interface Build {
 }
 
 const DEFAULT_RANGE = parseLoopbackRange(DEFAULT_SERVICE_CIDR) as Ipv4Range;
+const DEFAULT_POD_RANGE = parseLoopbackRange(DEFAULT_POD_CIDR) as Ipv4Range;
 
-export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): DesiredResult {
+export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): DesiredResult {
   const build: Build = {
     servicePorts: new Map(),
     listeners: new Map(),
@@ -99,21 +111,34 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
   for (const r of env.reserved) {
     build.owners.set(`TCP/${r.port}`, [{ owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` }]);
   }
-  for (const service of snapshot.services) {
+  for (const service of written.services) {
     for (const port of service.ports) if (port.nodePort !== 0) build.nodePorts.reserve(port.nodePort, port.protocol);
   }
-  const assigned = assignServiceAddresses(snapshot.services, {
+  const reserved = [env.bindAddress, env.nodeAddress ?? env.bindAddress, ...env.reserved.map((r) => r.address)];
+  const assigned = assignServiceAddresses(written.services, {
     range: env.serviceRange ?? DEFAULT_RANGE,
     isLocalAddress: env.isLocalAddress,
     previous: env.previousAddresses ?? new Map(),
-    reserved: [env.bindAddress, env.nodeAddress ?? env.bindAddress, ...env.reserved.map((r) => r.address)],
+    reserved,
   });
   build.issues.push(...assigned.issues);
   build.notes.push(...assigned.notes);
+  const workload = workloadPods(written, {
+    range: env.podRange ?? DEFAULT_POD_RANGE,
+    previous: env.previousOwnedPods ?? new Map(),
+    resolved: env.resolved ?? new Map(),
+    now: env.now ?? 0,
+    taken: new Set([...reserved, ...[...assigned.addresses.values()].map((a) => a.ipv4)]),
+  });
+  build.issues.push(...workload.issues);
+  build.notes.push(...workload.notes);
+  // From here on, the Pods of workloads are Pods like any other.
+  const snapshot: ConfigSnapshot = { ...written, pods: [...written.pods, ...[...workload.owned.values()].map((o) => o.pod)] };
   for (const service of snapshot.services) {
     const address = assigned.addresses.get(serviceKey(service));
     if (address !== undefined || !hasClusterAddress(service)) addService(build, snapshot, service, env, address);
   }
+  probeHeadlessPods(build, snapshot);
   const localhost = applyLocalhostRule(build);
   noteUnrunProbes(build, snapshot);
   const services = new Map<string, ServiceInfo>();
@@ -124,7 +149,36 @@ export function desiredState(snapshot: ConfigSnapshot, env: ListenEnvironment): 
   const serviceAddresses = new Map([...assigned.addresses].map(([key, a]) => [key, a.ipv4]));
   const { servicePorts, listeners, probes, issues, notes } = build;
   const faults = faultPlans(snapshot.faults, servicePorts, snapshot.pods, notes);
-  return { state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, services, serviceAddresses, faults }, issues, notes };
+  const pods = podTable(snapshot, workload.owned);
+  return {
+    state: { servicePorts, listeners, probes, nodePorts: build.nodePorts.allocated, services, serviceAddresses, faults, pods, ownedPods: workload.owned },
+    issues,
+    notes,
+  };
+}
+
+/** Every Pod for the Pods table, by key, with the Services that select it. */
+function podTable(snapshot: ConfigSnapshot, owned: ReadonlyMap<string, OwnedPod>): Map<string, PodInfo> {
+  const rows = snapshot.pods.map((pod) => {
+    const services = snapshot.services
+      .filter((s) => s.selector !== undefined && s.namespace === pod.namespace && !pod.finished && selects(s.selector, pod.labels))
+      .map((s) => serviceKey(s));
+    return podInfo(pod, owned.get(podKey(pod)), services);
+  });
+  return new Map(rows.sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r]));
+}
+
+/**
+ * Pods behind a headless Service are probed too: it has no listener, but
+ * DNS answers only its ready endpoints (a StatefulSet's per-Pod names).
+ */
+function probeHeadlessPods(build: Build, snapshot: ConfigSnapshot): void {
+  for (const service of snapshot.services) {
+    if (service.clusterIP !== 'None' || service.type === 'ExternalName' || service.selector === undefined) continue;
+    for (const pod of selectedPods(snapshot.pods, service)) {
+      if (isProbed(pod)) addProbe(build.probes, snapshot, podKey(pod), serviceKey(service));
+    }
+  }
 }
 
 function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment, address: ServiceAddress | undefined): void {
@@ -141,7 +195,10 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
   const pods = selectedPods(snapshot.pods, service);
   if (service.selector !== undefined && pods.length === 0) {
     const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',');
-    note('warn', `selector ${selector} matches no Pod; the Service has no endpoints`);
+    const named = namedBy(snapshot, service);
+    // Pods that come from a binding's DNS name when it resolves are not missing (--check does not resolve).
+    if (named !== '') note('info', `selector ${selector} matches no Pod yet; its Pods are the addresses ${named} resolves to`);
+    else note('warn', `selector ${selector} matches no Pod; the Service has no endpoints`);
   }
   const warned = new Set<string>();
   const warnOnce = (msg: string): void => {
@@ -193,6 +250,17 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
     }
   });
+}
+
+/** The DNS name of a binding whose workload's Pod template the Service selects, '' when none. */
+function namedBy(snapshot: ConfigSnapshot, service: ServiceSpec): string {
+  const selector = service.selector ?? {};
+  for (const b of snapshot.bindings) {
+    if (b.dnsName === '' || b.namespace !== service.namespace) continue;
+    const w = snapshot.workloads.find((x) => x.namespace === b.namespace && x.kind === b.workload.kind && x.name === b.workload.name);
+    if (w !== undefined && selects(selector, w.template.labels)) return b.dnsName;
+  }
+  return '';
 }
 
 /**
@@ -266,9 +334,14 @@ function policyOf(service: ServiceSpec): ServicePortPolicy {
 }
 
 function noteUnrunProbes(build: Build, snapshot: ConfigSnapshot): void {
+  const noted = new Set<string>();
   for (const pod of snapshot.pods) {
     for (const probe of pod.probes) {
       if (probe.kind !== 'exec') continue;
+      // Once per workload and container, not once per replica.
+      const once = pod.owner === undefined ? '' : `${pod.namespace}/${pod.owner.kind}/${pod.owner.name}/${probe.container}`;
+      if (once !== '' && noted.has(once)) continue;
+      noted.add(once);
       const port = probe.fallbackPort;
       build.notes.push({
         level: 'warn',
@@ -277,7 +350,7 @@ function noteUnrunProbes(build: Build, snapshot: ConfigSnapshot): void {
             ? `container ${probe.container}: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready`
             : `container ${probe.container}: an exec readiness probe cannot run here; svcproxy connects to its port ${port.name === '' ? port.port : `${port.name} (${port.port})`} instead`,
         where: formatSource(pod.source),
-        object: `Pod ${pod.namespace}/${pod.name}`,
+        object: pod.owner === undefined ? `Pod ${pod.namespace}/${pod.name}` : `${pod.owner.kind} ${pod.namespace}/${pod.owner.name}`,
       });
     }
   }

@@ -16,11 +16,13 @@ export function selects(selector: Readonly<Record<string, string>>, labels: Read
 /**
  * FindPort (pkg/api/v1/pod/util.go): a number is used as is; a name is the
  * first container port with that name *and* the Service port's protocol.
+ * The port dialled is where the Pod's process serves that container port:
+ * the same number, unless a WorkloadBinding maps it (servedPort).
  */
 export function findPort(pod: PodSpec, servicePort: ServicePortSpec): number | undefined {
-  if (servicePort.targetPort.kind === 'number') return servicePort.targetPort.port;
-  const name = servicePort.targetPort.name;
-  return pod.ports.find((p) => p.name === name && p.protocol === servicePort.protocol)?.port;
+  const { targetPort, protocol } = servicePort;
+  if (targetPort.kind === 'number') return pod.ports.find((p) => p.port === targetPort.port && p.protocol === protocol)?.servedPort ?? targetPort.port;
+  return pod.ports.find((p) => p.name === targetPort.name && p.protocol === protocol)?.servedPort;
 }
 
 /** A probe svcproxy can run: all but an exec probe of a container without a port to connect to instead. */

@@ -6,6 +6,7 @@
 import { SERVICE_OPTION_DEFAULTS } from '../config/annotations.js';
 import type { ProbeSpec, Protocol } from '../config/types.js';
 import type { FaultPlan } from '../faults/fault-plan.js';
+import type { OwnedPod } from './workload-pods.js';
 
 /** `namespace/name` or `namespace/name:portName`: kube-proxy's ServicePortName. */
 export type ServicePortKey = string & { readonly __brand: 'ServicePortKey' };
@@ -173,6 +174,39 @@ export interface ServiceInfo {
   readonly endpoints: readonly EndpointName[];
 }
 
+/** One Pod as the Pods table shows it: where its process is expected and what decides its readiness. */
+export interface PodInfo {
+  /** `namespace/name`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The workload it is a replica of (`Deployment`…), '' for a Pod written by hand. */
+  readonly workloadKind: string;
+  readonly workloadName: string;
+  /** The WorkloadBinding that placed it, '' when none. */
+  readonly binding: string;
+  /** Where its process is expected: an address of the pod range, a bound address, or a hand-written Pod's. */
+  readonly address: string;
+  readonly ports: ReadonlyArray<{
+    readonly container: string;
+    readonly name: string;
+    /** The containerPort. */
+    readonly port: number;
+    readonly protocol: Protocol;
+    /** `host:port` where the process serves it (the containerPort, or where a binding maps it). */
+    readonly servedAt: string;
+  }>;
+  /** What decides readiness, in words (`tcpSocket :9080 (no readinessProbe: …)`, `httpGet http://:8080/healthz`). */
+  readonly readiness: string;
+  /** Its readiness comes from svcproxy's probes (live), not from the manifest. */
+  readonly probed: boolean;
+  readonly terminating: boolean;
+  /** A removed workload Pod: when it is gone (ms since the epoch); 0 otherwise. */
+  readonly removeAt: number;
+  /** The Services (`namespace/name`) whose selector picks it. */
+  readonly services: readonly string[];
+}
+
 export interface DesiredState {
   readonly servicePorts: ReadonlyMap<ServicePortKey, ServicePortPlan>;
   readonly listeners: ReadonlyMap<ListenerKey, ListenerPlan>;
@@ -185,6 +219,10 @@ export interface DesiredState {
   readonly serviceAddresses: ReadonlyMap<string, string>;
   /** Declared Faults resolved against this state (state/faults.ts). */
   readonly faults: readonly FaultPlan[];
+  /** Every Pod (written by hand and made from workloads, terminating ones included), for the Pods table. */
+  readonly pods: ReadonlyMap<string, PodInfo>;
+  /** The workload Pods with their addresses and removal times, fed back into the next plan (workload-pods.ts). */
+  readonly ownedPods: ReadonlyMap<string, OwnedPod>;
 }
 
 export const EMPTY_STATE: DesiredState = {
@@ -195,4 +233,6 @@ export const EMPTY_STATE: DesiredState = {
   services: new Map(),
   serviceAddresses: new Map(),
   faults: [],
+  pods: new Map(),
+  ownedPods: new Map(),
 };

@@ -66,6 +66,7 @@ function snapshot(ports: ServicePortSnapshot[], over: Partial<AdminSnapshot> = {
   return {
     servicePorts: ports,
     services: [],
+    pods: [],
     toxicCounters: [],
     config: {
       config: '/cfg',
@@ -183,4 +184,27 @@ t.test('reloads: the latest applied snapshot and the latest attempt; a failure a
   const out = aggregate({ ...base, workers: [worker(1, older), worker(2, applied)], retired: new Retired() });
   t.same(out.reloads, { successes: 3, failures: 1, lastSuccessAt: 2000, lastResult: 'failure' });
   t.match(out.config, { hash: 'h1', lastReload: { result: 'failure', errors: ['bad'] } });
+});
+
+t.test('Pods: the lowest worker\'s list; ready only when every worker finds the Pod ready', async (t) => {
+  const pod = (key: string, ready: boolean, reason: string) => ({
+    key,
+    namespace: 'default',
+    name: key.split('/')[1] ?? key,
+    workload: { kind: 'Deployment', name: 'web' },
+    binding: '',
+    address: '127.64.0.9',
+    ports: [],
+    readinessProbe: 'tcpSocket :8080',
+    ready,
+    reason,
+    terminating: false,
+    removeAt: '',
+    services: ['default/web'],
+  });
+  const w1 = snapshot([], { pods: [pod('default/a', true, 'tcp connect ok'), pod('default/b', true, 'tcp connect ok')] });
+  const w2 = snapshot([], { pods: [pod('default/a', false, 'ECONNREFUSED'), pod('default/b', true, 'tcp connect ok')] });
+  const out = aggregate({ ...base, workers: [worker(1, w1), worker(2, w2)], retired: new Retired() });
+  t.same(out.pods.map((p) => [p.key, p.ready, p.reason]), [['default/a', false, 'ECONNREFUSED'], ['default/b', true, 'tcp connect ok']]);
+  t.same(aggregate({ ...base, workers: [worker(1, undefined, { state: 'starting' })], retired: new Retired() }).pods, [], 'no answer yet: no Pods');
 });

@@ -21,6 +21,7 @@ t.test('defaults', async (t) => {
       accessLog: '',
       accessLogFormat: 'json',
       serviceCidr: '127.96.0.0/16',
+      podCidr: '127.64.0.0/16',
       dnsAddress: undefined,
       clusterDomain: 'cluster.local',
       hostsFile: '',
@@ -42,6 +43,19 @@ t.test('Service network and name options: flags, variables and usage errors', as
     [['--service-cidr', '127.96.0.1/16'], '--service-cidr: "127.96.0.1/16" has host bits set; the network address is 127.96.0.0/16'],
     [['--dns-address', 'localhost:53'], '--dns-address: "localhost:53" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)'],
     [['--cluster-domain', 'bad_domain'], '--cluster-domain: "bad_domain" is not a DNS domain such as cluster.local'],
+  ];
+  for (const [argv, message] of errors) t.same(parseCommand(argv, {}), { kind: 'usage-error', message }, argv.join(' '));
+});
+
+t.test('--pod-cidr: flag, variable, loopback only, apart from the service range', async (t) => {
+  t.match(parseCommand(['--pod-cidr', '127.65.0.0/24'], {}), { options: { podCidr: '127.65.0.0/24' } });
+  t.match(parseCommand([], { SVCPROXY_POD_CIDR: '127.66.0.0/20' }), { options: { podCidr: '127.66.0.0/20' } });
+  t.match(parseCommand(['--pod-cidr', '127.65.0.0/24'], { SVCPROXY_POD_CIDR: '127.66.0.0/20' }), { options: { podCidr: '127.65.0.0/24' } }, 'the flag wins');
+  const errors: Array<[string[], string]> = [
+    [['--pod-cidr', '10.244.0.0/16'], '--pod-cidr: 10.244.0.0/16 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine'],
+    [['--pod-cidr', 'pods'], '--pod-cidr: "pods" is not an IPv4 CIDR such as 127.96.0.0/16'],
+    [['--pod-cidr', '127.96.16.0/20'], '--pod-cidr: 127.96.16.0/20 overlaps --service-cidr 127.96.0.0/16; Pods and Services need addresses apart'],
+    [['--pod-cidr', '127.0.0.0/8', '--service-cidr', '127.96.0.0/24'], '--pod-cidr: 127.0.0.0/8 overlaps --service-cidr 127.96.0.0/24; Pods and Services need addresses apart'],
   ];
   for (const [argv, message] of errors) t.same(parseCommand(argv, {}), { kind: 'usage-error', message }, argv.join(' '));
 });

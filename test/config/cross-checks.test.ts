@@ -31,7 +31,7 @@ t.test('an EndpointSlice or Endpoints for a Service that has a selector is ignor
 
 t.test('a named targetPort that no selected Pod defines', async (t) => {
   t.same(warnings(`${SELECTED}---\n${POD}`), [
-    'warn t.yaml[0] Service default/web: spec.ports[0].targetPort: no Pod this Service selects defines a TCP container port named "http", so this port has no endpoints',
+    'warn t.yaml[0] Service default/web: spec.ports[0].targetPort: no Pod or Pod template this Service selects defines a TCP container port named "http", so this port has no endpoints',
   ]);
   t.same(warnings(`${SELECTED}---\n${POD.replace('metrics', 'http')}`), [], 'defined: no warning');
   t.same(warnings(SELECTED), [], 'no Pod selected at all is reported with the endpoints, not here');

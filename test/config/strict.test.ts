@@ -170,7 +170,7 @@ t.test('keys that YAML 1.1 reads as the same boolean are duplicates too (y and o
   t.match(notes, [/duplicate key at line 6/]);
 });
 
-t.test('workloads are kept as written, with their identity, for the workloads room', async (t) => {
+t.test('workloads are read with their identity, replicas and template, for the workloads room', async (t) => {
   const { issues, snapshot, ignored } = validateYaml(
     `${DEPLOY}---\n${DEPLOY.replace('Deployment', 'StatefulSet').replace('replicas: 2', 'serviceName: web')}---\n` +
       'apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ops}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i}]}}}\n---\n' +
@@ -181,7 +181,8 @@ t.test('workloads are kept as written, with their identity, for the workloads ro
     snapshot.workloads.map((w) => `${w.kind} ${w.namespace}/${w.name}`),
     ['Deployment default/web', 'StatefulSet default/web', 'DaemonSet ops/agent', 'ReplicaSet default/rs'],
   );
-  t.match(snapshot.workloads[0]?.raw, { spec: { replicas: 2, template: { spec: { containers: [{ name: 'app' }] } } } });
+  t.match(snapshot.workloads[0], { replicas: 2, template: { labels: { app: 'web' }, ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }] } });
+  t.same(snapshot.workloads.map((w) => w.replicas), [2, 1, 1, 1], 'replicas default to 1; a DaemonSet has one Pod');
   t.same(ignored, {});
 });
 

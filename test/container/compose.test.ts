@@ -122,6 +122,39 @@ t.test('examples/compose: the Service fronts two app replicas by their compose D
   t.equal(proxy.raw['network_mode'], undefined);
 });
 
+t.test('examples/compose-replicas: the binding names a scaled compose service; the Service, the template port and the containers agree', async (t) => {
+  const example = EXAMPLES.find((e) => e.name === 'compose-replicas');
+  if (example === undefined) throw new Error('no compose-replicas example');
+  const compose = await readCompose(example.file);
+  const dir = join(dirname(example.file), 'config');
+  const docs = [
+    ...parseAllDocuments(await readFile(join(dir, 'web.yaml'), 'utf8')),
+    ...parseAllDocuments(await readFile(join(dir, 'binding.yaml'), 'utf8')),
+  ].map((d): unknown => d.toJS());
+  const find = (kind: string): Record<string, unknown> => {
+    const doc = docs.find((d) => isRecord(d) && d['kind'] === kind);
+    if (!isRecord(doc)) throw new Error(`no ${kind}`);
+    return doc;
+  };
+  const binding = find('WorkloadBinding');
+  const deployment = find('Deployment');
+  const service = find('Service');
+  t.match(binding, { apiVersion: 'svcproxy.dev/v1alpha1', spec: { workload: { kind: 'Deployment', name: (deployment['metadata'] as { name: string }).name } } });
+  const dnsName = String((binding['spec'] as Record<string, unknown>)['dnsName']);
+  const app = compose.services.get(dnsName);
+  if (app === undefined) throw new Error(`no compose service named ${dnsName}`);
+  const deploy = app.raw['deploy'];
+  t.ok(isRecord(deploy) && typeof deploy['replicas'] === 'number' && deploy['replicas'] > 1, `${dnsName} has several replicas: one name, several addresses`);
+  t.same(portsOf(app), [], `${dnsName} publishes nothing: the way in is svcproxy`);
+  const template = ((deployment['spec'] as Record<string, unknown>)['template'] as { spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> } }).spec;
+  const [port] = ((service['spec'] as Record<string, unknown>)['ports'] as Array<{ port: number; targetPort: string }>);
+  const named = template.containers[0]?.ports.find((p) => p.name === port?.targetPort);
+  t.ok(named !== undefined, "the Service's targetPort names a port of the template");
+  t.equal(listenPort(app), named?.containerPort, 'the containers listen on that container port (the binding maps no port)');
+  t.equal(port?.port, 80);
+  t.same(portsOf(svcproxyService(compose)).map((p) => p.target), [80, await adminPort()]);
+});
+
 t.test("examples/sidecar: svcproxy shares app's network namespace and reaches it on 127.0.0.1:targetPort", async (t) => {
   const example = EXAMPLES.find((e) => e.name === 'sidecar');
   if (example === undefined) throw new Error('no sidecar example');

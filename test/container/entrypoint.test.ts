@@ -35,6 +35,16 @@ function healthcheck(image: Stage): readonly string[] {
   return image.healthcheck.command;
 }
 
+/** What --check says of each example's config: its verdict, and the notes after the port lines. */
+const CHECK_SUMMARY: Readonly<Record<string, { verdict: string; notes: readonly RegExp[] }>> = {
+  compose: { verdict: 'valid: 1 Service, 1 proxied port, 1 listener', notes: [] },
+  sidecar: { verdict: 'valid: 1 Service, 1 proxied port, 1 listener', notes: [] },
+  'compose-replicas': {
+    verdict: 'valid: 1 Service, 1 proxied port, 1 listener, 0 Pods (0 from 1 workload)',
+    notes: [/^note: WorkloadBinding default\/web-on-compose: Deployment default\/web has one Pod per address app resolves to, when svcproxy runs$/],
+  },
+};
+
 for (const example of EXAMPLES) {
   t.test(`examples/${example.name}: the image's entrypoint and env, with the compose service's mounts and environment, accept its config (--check)`, async (t) => {
     const { runtime } = await readDockerfile();
@@ -48,10 +58,17 @@ for (const example of EXAMPLES) {
     const container = await makeContainer(t, runtime, { mounts: service.mounts, environment: service.environment });
     const run = await runToEnd(container, entrypoint(runtime, [...(service.command ?? []), '--check']));
     t.equal(run.stderr, '', 'no problem and no warning (a slice without its service-name label would warn here)');
-    const [summary, ...ports] = run.stdout.trimEnd().split('\n');
-    t.equal(summary, `${container.host('/etc/svcproxy')}: valid: 1 Service, 1 proxied port, 1 listener`);
+    const [summary, ...rest] = run.stdout.trimEnd().split('\n');
+    const expected = CHECK_SUMMARY[example.name];
+    t.equal(summary, `${container.host('/etc/svcproxy')}: ${expected?.verdict ?? '?'}`);
     // The image binds 0.0.0.0: the port is served there, which also serves the Service's own address.
-    t.match(ports, [/^ {2}Service default\/web port http 80\/TCP: 127\.96\.\d+\.\d+:80 \(through 0\.0\.0\.0:80\), 0\.0\.0\.0:80 \(bind address\)$/]);
+    t.match(
+      rest.filter((l) => l.startsWith('  ')),
+      [/^ {2}Service default\/web port http 80\/TCP: 127\.96\.\d+\.\d+:80 \(through 0\.0\.0\.0:80\), 0\.0\.0\.0:80 \(bind address\)$/],
+    );
+    const notes = rest.filter((l) => !l.startsWith('  '));
+    t.equal(notes.length, expected?.notes.length, notes.join('\n'));
+    expected?.notes.forEach((pattern, i) => t.match(notes[i], pattern));
     t.equal(run.code, 0);
   });
 }
@@ -61,7 +78,7 @@ t.test("the bare image: the entrypoint and env accept the bundled config that CO
   const container = await makeContainer(t, runtime);
   const run = await runToEnd(container, entrypoint(runtime, ['--check']));
   t.equal(run.stderr, '');
-  t.equal(run.stdout.split('\n')[0], `${container.host('/etc/svcproxy')}: valid: 2 Services, 2 proxied ports, 2 listeners`);
+  t.equal(run.stdout.split('\n')[0], `${container.host('/etc/svcproxy')}: valid: 2 Services, 2 proxied ports, 2 listeners, 2 Pods`);
   t.match(run.stdout, /\(through 0\.0\.0\.0:8080\), 0\.0\.0\.0:8080 \(bind address\)/);
   t.equal(run.code, 0);
 });
@@ -166,3 +183,52 @@ t.test('examples/compose for real: its Service forwards port -> targetPort to th
   );
 });
 
+
+t.test('examples/compose-replicas for real: each address of the bound name is a Pod, probed with the template probe, behind the Service', async (t) => {
+  const example = EXAMPLES.find((e) => e.name === 'compose-replicas');
+  if (example === undefined) throw new Error('no compose-replicas example');
+  const { runtime } = await readDockerfile();
+  const service = svcproxyService(await readCompose(example.file));
+  const mount = service.mounts.find((m) => m.target === '/etc/svcproxy');
+  if (mount === undefined) throw new Error('no config mount');
+
+  // A stand-in for the http-echo replicas on 127.0.0.1; the compose name `app` becomes localhost.
+  const app = createServer((_req, res) => res.end('hello from a replica of app\n'));
+  app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => app.once('listening', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  const address = app.address();
+  const appPort = typeof address === 'object' && address !== null ? address.port : 0;
+
+  const servicePort = await freePort();
+  const web = await readFile(join(mount.source, 'web.yaml'), 'utf8');
+  const binding = await readFile(join(mount.source, 'binding.yaml'), 'utf8');
+  t.match(binding, /\n {2}dnsName: app\b/);
+  const dir = await configDir(t, {
+    'web.yaml': rewriteManifests(web, { ports: new Map([[80, servicePort]]) }),
+    // The containers' port (8080, the template's) is the stand-in's port here.
+    'binding.yaml': binding.replace(/\n {2}dnsName: app\b.*/, `\n  dnsName: localhost:${appPort}`),
+  });
+  const { adminPort, environment } = await localEnvironment();
+  const container = await makeContainer(t, runtime, {
+    mounts: [{ source: dir, target: '/etc/svcproxy', readOnly: true }],
+    environment: { ...service.environment, ...environment, SVCPROXY_POD_CIDR: '127.64.0.0/16' },
+  });
+  const proxy = start(t, container, entrypoint(runtime, service.command ?? []));
+  await proxy.waitForLog((l) => l['msg'] === 'started', 'started');
+  const ready = async (): Promise<boolean> => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/api/pods`);
+    const body = (await res.json()) as { pods: Array<{ address: string; ready: boolean }> };
+    return body.pods.some((p) => p.address === '127.0.0.1' && p.ready);
+  };
+  for (let deadline = Date.now() + 20_000; !(await ready()); ) {
+    if (Date.now() > deadline) throw new Error('the Pod at 127.0.0.1 never turned ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`http://127.0.0.1:${servicePort}/`, { headers: { connection: 'close' } });
+    t.equal(await res.text(), 'hello from a replica of app\n', `request ${i + 1} reached a replica through the Service port`);
+  }
+  proxy.child.kill('SIGTERM');
+  t.equal((await proxy.exited).code, 0);
+});

@@ -294,7 +294,7 @@ export function svcproxyService(compose: ComposeFile): ComposeService {
 }
 
 /** The examples' compose files: examples/<name>/docker-compose.yml. */
-export const EXAMPLES = ['compose', 'sidecar'].map((name) => ({ name, file: join(REPO, 'examples', name, 'docker-compose.yml') }));
+export const EXAMPLES = ['compose', 'sidecar', 'compose-replicas'].map((name) => ({ name, file: join(REPO, 'examples', name, 'docker-compose.yml') }));
 
 // ---------------------------------------------------------------- container
 

@@ -20,6 +20,7 @@ import t from 'tap';
 import { startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, startEchoServer, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
+import { isolatedNetwork } from '../helpers/service-network.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
@@ -237,5 +238,61 @@ t.test('30 Service ports: first paint from the served snapshot, compact, live pe
   await shows(page, '[data-key="default/svc-01"] [data-field="peak"]', 'peak 0 B/s');
   if (SCREENSHOT_COPY !== undefined) await page.screenshot({ path: SCREENSHOT_COPY.replace(/\.png$/, '-many.png'), fullPage: true });
   clearInterval(busy);
+  t.same(errors, [], 'no script errors in the page');
+});
+
+function deployment(replicas: number, servicePort: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: ${servicePort}, targetPort: http}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]
+`;
+}
+
+t.test('the Pods table: where each Pod is expected, live readiness, a scaled-down Pod terminating then gone', { skip }, async (t) => {
+  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
+  const net = isolatedNetwork();
+  const servicePort = await freePort();
+  const dir = await configDir(t, { 'web.yaml': deployment(2, servicePort) });
+  const adminPort = await freePort();
+  const proxy = await startInstance(t, dir, { admin: { host: '127.0.0.1', port: adminPort }, podCidr: net.podCidr, serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress });
+  const pods = [...proxy.pods.values()];
+  t.equal(pods.length, 2);
+  const { page, errors } = await openBrowser(t);
+  await page.goto(`http://127.0.0.1:${adminPort}/`);
+  await shows(page, '#pods [data-field="pods"]', '2 Pods, 0 ready');
+  for (const p of pods) {
+    await shows(page, `tr[data-pod="${p.key}"] [data-field="address"]`, p.address);
+    await shows(page, `tr[data-pod="${p.key}"] [data-field="state"]`, 'not ready');
+  }
+  await shows(page, `tr[data-pod="${pods[0]?.key ?? ''}"]`, /Deployment web.*8080\/TCP.*tcpSocket :8080 \(http\) \(implied: no readinessProbe\)/);
+  // Start "the process" of each Pod at its address: the rows turn ready as the probes find them.
+  const servers = await Promise.all(pods.map(async (p) => {
+    const { createServer } = await import('node:net');
+    const server = createServer((s) => s.end());
+    server.listen(8080, p.address);
+    await once(server, 'listening');
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return server;
+  }));
+  t.equal(servers.length, 2);
+  await shows(page, '#pods [data-field="pods"]', '2 Pods, 2 ready', 15_000);
+  await writeFile(join(dir, 'web.yaml'), deployment(1, servicePort));
+  await shows(page, '#pods [data-field="state"]', 'terminating');
+  await shows(page, '#events', /pods changed/);
+  await shows(page, '#pods [data-field="pods"]', '1 Pod, 1 ready', 15_000);
+  t.equal(await page.locator('#pods tr[data-pod]').count(), 1, 'the terminating Pod is gone after its grace period');
   t.same(errors, [], 'no script errors in the page');
 });

@@ -66,6 +66,6 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   const config = join(app, 'node_modules', 'svcproxy', 'config');
   const check = await runProcess(bin, ['--check', '--config', config], { cwd: app, env: process.env });
   t.equal(check.stderr, '');
-  t.equal(check.stdout.split('\n')[0], `${config}: valid: 2 Services, 2 proxied ports, 4 listeners`, 'the verdict (then each port\'s addresses)');
+  t.equal(check.stdout.split('\n')[0], `${config}: valid: 2 Services, 2 proxied ports, 4 listeners, 2 Pods`, 'the verdict (then each port\'s addresses)');
   t.equal(check.code, 0);
 });

@@ -11,7 +11,7 @@ import { eventually, request } from '../helpers/net.js';
 import { configDir, runCli } from '../helpers/process.js';
 import { isolatedNetwork, sharedManifest, startFixedServer } from '../helpers/service-network.js';
 
-/** A stand-in for a Deployment's Pod (until Deployments become Pods): labels the Service selects, a podIP, a port. */
+/** A hand-written Pod beside the Deployments (whose own Pods wait for processes at their addresses): labels the Service selects, a podIP, a port. */
 function standInPod(name: string, labels: string, podIP: string, port: number): string {
   return `apiVersion: v1
 kind: Pod

@@ -146,3 +146,42 @@ t.test('an invalid config is reported once, by the primary, before any worker st
   t.equal(run.stderr.trim().split('\n').length, 1);
   t.notMatch(run.stdout, /started workers/);
 });
+
+t.test('/api/pods with --workers: the Pods table through the admin model, ready when every worker finds the Pod ready', async (t) => {
+  const port = await freePort();
+  const admin = await freePort();
+  const podPort = await freePort();
+  const dir = await configDir(t, {
+    'web.yaml': `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: ${port}, targetPort: http}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, ports: [{name: http, containerPort: ${podPort}}]}]}
+`,
+  });
+  const p = 60 + Math.floor(Math.random() * 30);
+  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2', '--no-watch', '--config-poll-interval', '0', '--pod-cidr', `127.${p}.${Math.floor(Math.random() * 256)}.0/24`]);
+  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
+  await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
+  type PodsAnswer = { pods: Array<{ key: string; address: string; ready: boolean; reason: string }> };
+  const first = await getJson<PodsAnswer>(admin, '/api/pods');
+  t.equal(first.pods.length, 2, 'each Pod once, not once per worker');
+  const [pod] = first.pods;
+  if (pod === undefined) throw new Error('no Pod');
+  t.equal(pod.ready, false);
+  const server = createServer((s) => s.end());
+  server.listen(podPort, pod.address);
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await eventually(async () => (await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key === pod.key)?.ready === true, 'ready in both workers', 15_000);
+  t.match((await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key !== pod.key), { ready: false, reason: /ECONNREFUSED/ });
+});

@@ -123,3 +123,28 @@ t.test('initialDelaySeconds delays the first probe', async (t) => {
   await eventually(() => m.isReady('default/a'), 'ready');
   t.ok(Date.now() - started >= 290, 'not before the initial delay');
 });
+
+t.test('grpc and exec probes run through the manager too (a gRPC health server; exec connects to its port)', async (t) => {
+  const { Server, ServerCredentials } = await import('@grpc/grpc-js');
+  const { HealthImplementation } = await import('grpc-health-check');
+  const server = new Server();
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))),
+  );
+  t.teardown(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+  const timing = { initialDelaySeconds: 0, periodSeconds: 0.05, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 };
+  const { m } = manager(t);
+  m.sync(new Map([['default/g', plan('default/g', [{ container: 'app', kind: 'grpc', port: grpcPort, service: '', ...timing }])]]));
+  await eventually(() => m.reason('default/g') === 'grpc NOT_SERVING', 'the probe ran and failed: NOT_SERVING');
+  t.notOk(m.isReady('default/g'));
+  health.setStatus('', 'SERVING');
+  await eventually(() => m.isReady('default/g'), 'ready once the server says SERVING');
+  t.equal(m.reason('default/g'), 'grpc SERVING');
+  const port = await startServer(t, (s) => s.end());
+  m.sync(new Map([['default/e', plan('default/e', [{ container: 'app', kind: 'exec', command: ['true'], fallbackPort: { port, name: '' }, ...timing }])]]));
+  await eventually(() => m.isReady('default/e'), 'an exec probe is ready when its fallback port accepts');
+  t.equal(m.reason('default/e'), 'tcp connect ok');
+  t.equal(m.reason('default/nobody'), '', 'a Pod not probed has no reason');
+});

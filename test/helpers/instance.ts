@@ -25,6 +25,7 @@ function testOptions(config: string | readonly string[], overrides: Partial<Opti
     accessLog: '',
     accessLogFormat: 'json',
     serviceCidr: '127.96.0.0/16',
+    podCidr: '127.64.0.0/16',
     dnsAddress: undefined,
     clusterDomain: 'cluster.local',
     hostsFile: '',

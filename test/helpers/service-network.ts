@@ -26,11 +26,13 @@ function rand(n: number): number {
  * run beside other suites on one machine, and the shared manifests use fixed
  * ports (9080, 6379, 80), so every run takes its own corner of 127/8.
  */
-export function isolatedNetwork(): { serviceCidr: string; bindAddress: string; backend: (n: number) => string } {
+export function isolatedNetwork(): { serviceCidr: string; podCidr: string; bindAddress: string; backend: (n: number) => string } {
   const a = 100 + rand(100);
   const b = rand(256);
   const c = 200 + rand(50);
-  return { serviceCidr: `127.${a}.${b}.0/24`, bindAddress: `127.${c}.${b}.1`, backend: (n) => `127.${c}.${b}.${10 + n}` };
+  // Pods of the shared manifests listen on fixed ports (9080, 6379): a pod range of the run's own too.
+  const p = 60 + rand(30);
+  return { serviceCidr: `127.${a}.${b}.0/24`, podCidr: `127.${p}.${b}.0/24`, bindAddress: `127.${c}.${b}.1`, backend: (n) => `127.${c}.${b}.${10 + n}` };
 }
 
 /** A TCP server on host:port that answers every connection with `name` and closes; closed at teardown. */

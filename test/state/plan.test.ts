@@ -19,7 +19,7 @@ function listener(service: string, port: number, address = '127.0.0.1'): Listene
 }
 
 function state(ports: ServicePortPlan[], listeners: ListenerPlan[]): DesiredState {
-  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map(), nodePorts: new Map(), services: new Map(), serviceAddresses: new Map(), faults: [] };
+  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map(), nodePorts: new Map(), services: new Map(), serviceAddresses: new Map(), faults: [], pods: new Map(), ownedPods: new Map() };
 }
 
 const cases: ReadonlyArray<{ name: string; from: DesiredState; to: DesiredState; want: string[] }> = [

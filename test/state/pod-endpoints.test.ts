@@ -115,7 +115,7 @@ t.test('selects and findPort', async (t) => {
   t.notOk(selects({ a: 'b' }, {}));
   t.equal(
     findPort(
-      { kind: 'Pod', namespace: 'd', name: 'p', source: { file: 'f', doc: 0 }, labels: {}, address: '', terminating: false, finished: false, hostname: '', subdomain: '', ports: [], probes: [] },
+      { kind: 'Pod', namespace: 'd', name: 'p', source: { file: 'f', doc: 0 }, labels: {}, address: '', terminating: false, finished: false, hostname: '', subdomain: '', ports: [], probes: [], owner: undefined, gracePeriodSeconds: 30, implicitProbe: false },
       { name: '', protocol: 'TCP', port: 80, targetPort: { kind: 'name', name: 'http' }, nodePort: 0 },
     ),
     undefined,
