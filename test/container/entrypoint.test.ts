@@ -20,7 +20,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { freePort } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { EXAMPLES, makeContainer, readCompose, readDockerfile, REPO, rewriteManifests, runToEnd, start, svcproxyService, type Container, type Stage } from './image.js';
@@ -139,21 +139,31 @@ t.test('the bare image for real: serves the bundled Service, /healthz answers, t
   t.equal(await healthcheckExit(container, runtime), 1, 'the HEALTHCHECK fails once svcproxy is gone');
 });
 
-t.test('examples/compose for real: its Service forwards port -> targetPort to the FQDN endpoints', async (t) => {
-  const example = EXAMPLES.find((e) => e.name === 'compose');
-  if (example === undefined) throw new Error('no compose example');
+/** A compose example's svcproxy service, the image's runtime and the config mount. */
+async function composeExample(name: string) {
+  const example = EXAMPLES.find((e) => e.name === name);
+  if (example === undefined) throw new Error(`no ${name} example`);
   const { runtime } = await readDockerfile();
   const service = svcproxyService(await readCompose(example.file));
   const mount = service.mounts.find((m) => m.target === '/etc/svcproxy');
   if (mount === undefined) throw new Error('no config mount');
+  return { runtime, service, mount };
+}
 
-  // A stand-in for the http-echo replicas; compose DNS names become localhost.
-  const app = createServer((_req, res) => res.end('hello from app\n'));
+/** An HTTP server on 127.0.0.1:<ephemeral> answering `body`, closed at teardown; its port. */
+async function standIn(t: Test, body: string): Promise<number> {
+  const app = createServer((_req, res) => res.end(body));
   app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => app.once('listening', () => resolve()));
   t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
   const address = app.address();
-  const appPort = typeof address === 'object' && address !== null ? address.port : 0;
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+t.test('examples/compose for real: its Service forwards port -> targetPort to the FQDN endpoints', async (t) => {
+  const { runtime, service, mount } = await composeExample('compose');
+  // A stand-in for the http-echo replicas; compose DNS names become localhost.
+  const appPort = await standIn(t, 'hello from app\n');
 
   const servicePort = await freePort();
   const original = await readFile(join(mount.source, 'web.yaml'), 'utf8');
@@ -185,20 +195,9 @@ t.test('examples/compose for real: its Service forwards port -> targetPort to th
 
 
 t.test('examples/compose-replicas for real: each address of the bound name is a Pod, probed with the template probe, behind the Service', async (t) => {
-  const example = EXAMPLES.find((e) => e.name === 'compose-replicas');
-  if (example === undefined) throw new Error('no compose-replicas example');
-  const { runtime } = await readDockerfile();
-  const service = svcproxyService(await readCompose(example.file));
-  const mount = service.mounts.find((m) => m.target === '/etc/svcproxy');
-  if (mount === undefined) throw new Error('no config mount');
-
+  const { runtime, service, mount } = await composeExample('compose-replicas');
   // A stand-in for the http-echo replicas on 127.0.0.1; the compose name `app` becomes localhost.
-  const app = createServer((_req, res) => res.end('hello from a replica of app\n'));
-  app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => app.once('listening', () => resolve()));
-  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
-  const address = app.address();
-  const appPort = typeof address === 'object' && address !== null ? address.port : 0;
+  const appPort = await standIn(t, 'hello from a replica of app\n');
 
   const servicePort = await freePort();
   const web = await readFile(join(mount.source, 'web.yaml'), 'utf8');
