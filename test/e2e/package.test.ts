@@ -29,7 +29,7 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   t.teardown(() => rm(tmp, { recursive: true, force: true }));
   const stage = join(tmp, 'stage');
   await mkdir(stage);
-  for (const entry of ['package.json', 'README.md', 'CHANGELOG.md', 'config', 'docs', 'test', 'scripts/build-native.mjs', 'native/splice-pump/binding.gyp', 'native/splice-pump/src']) {
+  for (const entry of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'config', 'docs', 'test', 'scripts/build-native.mjs', 'native/splice-pump/binding.gyp', 'native/splice-pump/src']) {
     await cp(join(REPO, entry), join(stage, entry), { recursive: true });
   }
   await cp(join(REPO, 'build', 'src'), join(stage, 'dist'), { recursive: true });
@@ -40,10 +40,10 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   if (entry === undefined) throw new Error(`npm pack printed no entry: ${packed.stdout}`);
   const files = entry.files.map((f) => f.path).sort();
   t.ok(files.includes('dist/main.js') && files.includes('dist/app.js'), 'the compiled code');
-  t.ok(files.includes('config/admin-service.yaml') && files.includes('docs/config.md') && files.includes('README.md'), 'the bundled configs and the docs');
+  t.ok(files.includes('config/admin-service.yaml') && files.includes('docs/config.md') && files.includes('README.md') && files.includes('LICENSE'), 'the bundled configs, the docs and the licence');
   t.ok(files.includes('native/splice-pump/binding.gyp') && files.includes('scripts/build-native.mjs'), 'the native pump\'s sources and its install-time build');
   const stray = files.filter(
-    (f) => !/^(dist\/.*\.js|config\/[^/]+\.yaml|docs\/[^/]+\.md|README\.md|CHANGELOG\.md|package\.json|native\/splice-pump\/(binding\.gyp|src\/[^/]+\.[ch])|scripts\/build-native\.mjs)$/.test(f),
+    (f) => !/^(dist\/.*\.js|config\/[^/]+\.yaml|docs\/[^/]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json|native\/splice-pump\/(binding\.gyp|src\/[^/]+\.[ch])|scripts\/build-native\.mjs)$/.test(f),
   );
   t.same(stray, [], 'nothing else: no TypeScript source, test, source map or build output');
   t.notOk(files.some((f) => f.startsWith('test/')), 'the test/ copied into the staging directory stayed out');
