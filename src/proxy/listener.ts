@@ -4,16 +4,51 @@
  * leaves established connections to run to their end, as kube-proxy did.
  * A bind that fails (EADDRINUSE, EACCES, EADDRNOTAVAIL) is retried with a
  * growing delay until it succeeds or the listener is closed.
+ *
+ * Out of file descriptors, libuv drains the accept backlog with a reserved
+ * descriptor (its "EMFILE trick"). If another thread takes that descriptor
+ * the moment libuv lets go of it (the native pump's thread making a pipe),
+ * libuv's accept loop retries EMFILE without ever returning to the event
+ * loop: the process spins and serves nothing until some descriptor is freed,
+ * which then never happens. AcceptStormGuard notices that (many accept
+ * errors in one turn of the loop) and closes the listening socket, which ends
+ * libuv's loop; the listener then reopens it after a growing delay, as for a
+ * failed bind. Connections waiting in the backlog are reset: there were no
+ * descriptors for them anyway.
  */
 import cluster from 'node:cluster';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorCode, errorMessage, ProxyError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { RateLimitedWarning, type Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
 import { SOCKET_HIGH_WATER_MARK } from './pump.js';
 import type { ServicePortProxy } from './service-port-proxy.js';
 
 export type ListenerState = 'binding' | 'listening' | 'failed' | 'closed';
+
+/** Accept errors (EMFILE, ENFILE) in one turn of the event loop that mean libuv is spinning on them. */
+const ACCEPT_ERRORS_PER_TURN = 64;
+
+/**
+ * Counts a server's accept errors per turn of the event loop and calls
+ * `onStorm` once they reach ACCEPT_ERRORS_PER_TURN (see the header). The
+ * count is reset by setImmediate, which cannot run while libuv is stuck in
+ * its accept loop: only a real storm reaches the limit.
+ */
+export class AcceptStormGuard {
+  private errors = 0;
+
+  constructor(private readonly onStorm: (code: string) => void) {}
+
+  /** Call from the server's 'error' listener; true when the error was an accept failure for want of descriptors. */
+  acceptError(err: unknown): boolean {
+    const code = errorCode(err);
+    if (code !== 'EMFILE' && code !== 'ENFILE') return false;
+    if (this.errors++ === 0) setImmediate(() => (this.errors = 0));
+    if (this.errors === ACCEPT_ERRORS_PER_TURN) this.onStorm(code);
+    return true;
+  }
+}
 
 /** Delays between bind attempts: doubling from 250 ms, capped at 10 s. */
 export function bindRetryDelayMs(failures: number): number {
@@ -29,6 +64,8 @@ export class ServiceListener {
   /** Failed bind attempts since the last success. */
   bindFailures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly acceptErrors: RateLimitedWarning;
+  private readonly storms = new AcceptStormGuard((code) => this.pauseAccepting(code));
 
   /**
    * @param onState called after every state change (bound, failed, closed),
@@ -41,6 +78,7 @@ export class ServiceListener {
     private readonly onState: (listener: ServiceListener) => void = () => undefined,
   ) {
     this.log = log.child({ listener: plan.key, servicePort: plan.servicePort });
+    this.acceptErrors = new RateLimitedWarning(this.log);
     // pauseOnConnect: no client byte is read before an upstream exists to take it.
     // keepAlive: a client that vanished while its connection was idle is noticed (see pump.ts for the paused case).
     const keepAliveMs = target.keepAliveMs;
@@ -65,7 +103,7 @@ export class ServiceListener {
     return new Promise((resolve, reject) => this.attempt(resolve, reject));
   }
 
-  private attempt(resolve: () => void, reject: (err: ProxyError) => void): void {
+  private attempt(resolve: () => void, reject: (err: ProxyError) => void, port = this.plan.port): void {
     const onError = (err: Error): void => {
       this.server.removeListener('listening', onListening);
       if (this.state === 'closed') return;
@@ -79,7 +117,7 @@ export class ServiceListener {
         { cause: err },
       );
       if (this.bindFailures > 1) this.log.warn({ code: errorCode(err), retryInMs: delayMs, attempts: this.bindFailures }, 'bind failed again');
-      this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined), delayMs);
+      this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined, port), delayMs);
       this.onState(this);
       reject(failure);
     };
@@ -103,7 +141,7 @@ export class ServiceListener {
     // SO_REUSEPORT, so each has its own accept queue and the kernel spreads new connections over them
     // (bench/README.md measures it against node:cluster's shared socket). A single process does not set
     // it, so that a second svcproxy on the same port fails with EADDRINUSE instead of sharing it.
-    this.server.listen({ host: this.plan.address, port: this.plan.port, exclusive: true, reusePort: cluster.isWorker, ipv6Only: this.plan.address === '::' });
+    this.server.listen({ host: this.plan.address, port, exclusive: true, reusePort: cluster.isWorker, ipv6Only: this.plan.address === '::' });
   }
 
   /** Points new connections at another Service port; established ones are untouched. */
@@ -125,6 +163,20 @@ export class ServiceListener {
   /** After a successful bind the server reports accept errors (EMFILE, ...) here; they must not crash the process. */
   private onServerError(err: Error): void {
     if (this.state !== 'listening') return; // bind errors are handled by listen()
-    this.log.error({ code: errorCode(err), err: errorMessage(err) }, 'listener error');
+    if (this.storms.acceptError(err)) this.acceptErrors.warn({ code: errorCode(err) }, 'accept failed: out of file descriptors');
+    else this.log.error({ code: errorCode(err), err: errorMessage(err) }, 'listener error');
+  }
+
+  /** libuv is spinning on accept errors: close the listening socket (which ends its loop) and reopen it later. */
+  private pauseAccepting(code: string): void {
+    const port = this.port; // the bound port, also when the plan asked for port 0
+    this.server.close();
+    this.state = 'failed';
+    this.bindFailures++;
+    this.lastError = `${code}: out of file descriptors; accepting paused`;
+    const delayMs = bindRetryDelayMs(this.bindFailures);
+    this.log.warn({ code, retryInMs: delayMs }, 'out of file descriptors: accepting paused, the waiting connections reset');
+    this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined, port), delayMs);
+    this.onState(this);
   }
 }

@@ -15,6 +15,7 @@ import { openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { dial } from '../../src/proxy/dial.js';
+import { AcceptStormGuard } from '../../src/proxy/listener.js';
 import { pump, SOCKET_HIGH_WATER_MARK, type PumpOptions } from '../../src/proxy/pump.js';
 import { sharedNativePump } from '../../src/proxy/pump-choice.js';
 import { openFds } from './pump-proxy.js';
@@ -57,11 +58,24 @@ const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay
   });
 });
 // Accept failures at the fd limit (EMFILE) are reported on the server; they must not end the process.
-server.on('error', () => acceptErrors++);
-server.listen(0, '127.0.0.1', () => {
+// A storm of them (libuv spinning: see src/proxy/listener.ts) closes the listener, reopened shortly, as ServiceListener does.
+let storms = 0;
+const guard = new AcceptStormGuard(() => {
+  storms++;
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  server.close();
+  setTimeout(() => server.listen(port, '127.0.0.1'), 100);
+});
+server.on('error', (err) => {
+  acceptErrors++;
+  guard.acceptError(err);
+});
+server.once('listening', () => {
   const address = server.address();
   process.stdout.write(`port ${typeof address === 'object' && address !== null ? address.port : 0}\n`);
 });
+server.listen(0, '127.0.0.1');
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line !== 'stats') return;
@@ -78,6 +92,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     fallbacks: Object.fromEntries(native.counts.fallbacks),
     ended,
     acceptErrors,
+    storms,
   };
   process.stdout.write(`${JSON.stringify(stats)}\n`);
 });
