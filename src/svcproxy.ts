@@ -406,6 +406,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.seenHash = loaded.hash;
     this.snapshot = loaded.snapshot;
     const changes = await this.applyState(loaded.state, loaded.notes, trigger, loaded.hash);
+    // 'applying config' comes before the listeners are bound; this line comes after, for those who wait on the logs.
+    if (trigger !== 'start') this.log.info({ trigger, changes, hash: loaded.hash.slice(0, 12), listeners: this.registry.listeners.size }, 'config applied');
     // A name resolved from here on plans again, after this apply (re-plans wait for a running reload, and for the start).
     this.bindingNames.watch([...new Set(loaded.snapshot.bindings.map((b) => b.dnsName).filter((n) => n !== ''))]);
     this.status.successes++;

@@ -33,7 +33,7 @@ t.test('SIGHUP reloads at once (with watching and polling off)', async (t) => {
   await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [b]));
   t.equal((await request(port)).data.toString(), 'a', 'not watching: the old config still serves');
   served.child.kill('SIGHUP');
-  await served.waitForLog((l) => l['msg'] === 'applying config' && l['trigger'] === 'signal', 'the reload');
+  await served.waitForLog((l) => l['msg'] === 'config applied' && l['trigger'] === 'signal', 'the reload');
   t.equal((await request(port)).data.toString(), 'b');
   served.child.kill('SIGTERM');
   t.equal((await served.exited).code, 0);

@@ -84,8 +84,8 @@ t.test('one admin address for two workers: /metrics and /api/services sum both; 
 
   await writeFile(join(dir, 'web.yaml'), serviceWithEndpoints('web', port, [b]));
   served.child.kill('SIGHUP');
-  await served.waitForLog((l) => l['msg'] === 'applying config' && l['trigger'] === 'signal' && l['worker'] === 1, 'worker 1 reloaded');
-  await served.waitForLog((l) => l['msg'] === 'applying config' && l['trigger'] === 'signal' && l['worker'] === 2, 'worker 2 reloaded');
+  await served.waitForLog((l) => l['msg'] === 'config applied' && l['trigger'] === 'signal' && l['worker'] === 1, 'worker 1 reloaded');
+  await served.waitForLog((l) => l['msg'] === 'config applied' && l['trigger'] === 'signal' && l['worker'] === 2, 'worker 2 reloaded');
   for (let i = 0; i < 6; i++) t.equal((await request(port)).data.toString(), 'b', 'whichever worker answers, it has the new config');
 
   served.child.kill('SIGTERM');
