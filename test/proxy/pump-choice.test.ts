@@ -5,10 +5,11 @@
  */
 import { once } from 'node:events';
 import t from 'tap';
-import { loadSpliceAddon, type NativeThreadStats, type SpliceAddon } from '../../src/native/splice-addon.js';
+import { loadSpliceAddon } from '../../src/native/splice-addon.js';
 import { NativePump, type NativePumpResult } from '../../src/proxy/native-pump.js';
 import { selectPump } from '../../src/proxy/pump-choice.js';
 import { captureLogger } from '../helpers/log.js';
+import { fakeAddon } from '../helpers/fake-addon.js';
 import { dialTo, startEchoServer, startServer } from '../helpers/net.js';
 import { connect, type Socket } from 'node:net';
 
@@ -35,25 +36,6 @@ t.test('--pump native with the addon: the native pump, said once', { skip: built
   t.match(records[0], { msg: 'pump: native splice', pump: 'native' });
 });
 
-/** An addon that takes every hand-off and reports the end when told to. */
-function fakeAddon(): { addon: SpliceAddon; end: (slot: number) => void; adopted: number[] } {
-  let onDone: (slot: number, end: number, errno: number, down: number, up: number) => void = () => undefined;
-  const adopted: number[] = [];
-  const stats: NativeThreadStats = { connections: 0, pipes: 0, sparePipes: 0, pipeFailures: 0, copiedChunks: 0 };
-  const addon: SpliceAddon = {
-    start: (_counters, _maxPipes, _spare, done) => {
-      onDone = done;
-    },
-    adopt: (_down, _up, slot) => {
-      adopted.push(slot);
-      return '';
-    },
-    abort: () => undefined,
-    stats: () => stats,
-  };
-  return { addon, end: (slot) => onDone(slot, 2, 0, 5, 7), adopted };
-}
-
 t.test('on a libuv before 1.49 the released sockets are destroyed outside the poll phase (setImmediate)', async (t) => {
   const fake = fakeAddon();
   const pump = new NativePump(fake.addon, { slots: 2, maxPipes: 4, maxSparePipes: 1 }, true);
@@ -75,7 +57,7 @@ t.test('on a libuv before 1.49 the released sockets are destroyed outside the po
   await new Promise((resolve) => setImmediate(resolve));
   t.ok(downstream.destroyed && upstream.destroyed, 'both destroyed from setImmediate');
   t.equal(pump.active, 1);
-  fake.end(carrier.slot);
+  fake.end(carrier.slot, 5, 7);
   t.match(results, [{ end: 'endpoint_fin', bytesFromDownstream: 5, bytesFromUpstream: 7, errorCode: '' }]);
   t.equal(pump.active, 0);
   client.destroy();

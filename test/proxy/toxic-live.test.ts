@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import t from 'tap';
 import { FaultTable } from '../../src/faults/fault-table.js';
-import type { SpliceAddon } from '../../src/native/splice-addon.js';
 import type { Lease } from '../../src/proxy/lease.js';
 import { NativePump } from '../../src/proxy/native-pump.js';
+import { fakeAddon } from '../helpers/fake-addon.js';
 import { roundTripMs, toxic } from '../helpers/faults.js';
 import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
 import { endpoint, startServicePort } from '../helpers/proxy.js';
@@ -46,22 +46,10 @@ function heldBytes(table: FaultTable, name: string): number {
   return table.counterEntries().find((e) => e.name === name)?.counters.heldBytes ?? 0;
 }
 
-/** A fake addon: records adoptions, so a test sees which connections were handed to the native pump. */
+/** A native pump whose thread is a fake that records the connections handed to it. */
 function fakeNative(): { native: NativePump; adopted: number[]; end: (slot: number) => void } {
-  let onDone: (slot: number, end: number, errno: number, down: number, up: number) => void = () => undefined;
-  const adopted: number[] = [];
-  const addon: SpliceAddon = {
-    start: (_counters, _maxPipes, _spare, done) => {
-      onDone = done;
-    },
-    adopt: (_down, _up, slot) => {
-      adopted.push(slot);
-      return '';
-    },
-    abort: () => undefined,
-    stats: () => ({ connections: 0, pipes: 0, sparePipes: 0, pipeFailures: 0, copiedChunks: 0 }),
-  };
-  return { native: new NativePump(addon, { slots: 4, maxPipes: 4, maxSparePipes: 1 }), adopted, end: (slot) => onDone(slot, 2, 0, 0, 0) };
+  const fake = fakeAddon();
+  return { native: new NativePump(fake.addon, { slots: 4, maxPipes: 4, maxSparePipes: 1 }), adopted: fake.adopted, end: fake.end };
 }
 
 t.test('API on: a connection with no toxic stays on the toxic pump and registers until it ends; API off: it is handed to the native pump', async (t) => {

@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import t from 'tap';
-import type { SpliceAddon } from '../../src/native/splice-addon.js';
 import { NativePump } from '../../src/proxy/native-pump.js';
 import { HOLD_CAP } from '../../src/proxy/toxic-pump.js';
+import { fakeAddon } from '../helpers/fake-addon.js';
 import { median, roundTripMs, tableWith, toxic } from '../helpers/faults.js';
 import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
 import { endpoint, startServicePort } from '../helpers/proxy.js';
@@ -254,19 +254,7 @@ t.test('toxicity 0: no connection gets the toxic, and it runs on the plain pump'
 });
 
 t.test('with a native pump available, a connection with toxics stays on the toxic pump; one without goes native', async (t) => {
-  let onDone: (slot: number, end: number, errno: number, down: number, up: number) => void = () => undefined;
-  const adopted: number[] = [];
-  const addon: SpliceAddon = {
-    start: (_counters, _maxPipes, _spare, done) => {
-      onDone = done;
-    },
-    adopt: (_down, _up, slot) => {
-      adopted.push(slot);
-      return '';
-    },
-    abort: () => undefined,
-    stats: () => ({ connections: 0, pipes: 0, sparePipes: 0, pipeFailures: 0, copiedChunks: 0 }),
-  };
+  const { addon, adopted, end } = fakeAddon();
   const native = new NativePump(addon, { slots: 4, maxPipes: 4, maxSparePipes: 1 });
   const sender = await startSender(t, Buffer.from('hello'));
   const table = tableWith([toxic('limit_data', { bytes: 2 })]);
@@ -276,6 +264,6 @@ t.test('with a native pump available, a connection with toxics stays on the toxi
   table.setDeclared([], Date.now());
   const plain = await dialTo(t, port);
   await eventually(() => adopted.length === 1, 'the next connection (no toxics) to be handed to the native pump');
-  onDone(adopted[0] as number, 2, 0, 0, 5);
+  end(adopted[0] as number, 0, 5);
   plain.destroy();
 });
