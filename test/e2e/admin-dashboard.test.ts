@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import t from 'tap';
-import { startInstance } from '../helpers/instance.js';
+import { serviceWithDeployment, startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, startEchoServer, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { isolatedNetwork } from '../helpers/service-network.js';
@@ -241,31 +241,11 @@ t.test('30 Service ports: first paint from the served snapshot, compact, live pe
   t.same(errors, [], 'no script errors in the page');
 });
 
-function deployment(replicas: number, servicePort: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{port: ${servicePort}, targetPort: http}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]
-`;
-}
-
 t.test('the Pods table: where each Pod is expected, live readiness, a scaled-down Pod terminating then gone', { skip }, async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const net = isolatedNetwork();
   const servicePort = await freePort();
-  const dir = await configDir(t, { 'web.yaml': deployment(2, servicePort) });
+  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(2, servicePort) });
   const adminPort = await freePort();
   const proxy = await startInstance(t, dir, { admin: { host: '127.0.0.1', port: adminPort }, podCidr: net.podCidr, serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress });
   const pods = [...proxy.pods.values()];
@@ -289,7 +269,7 @@ t.test('the Pods table: where each Pod is expected, live readiness, a scaled-dow
   }));
   t.equal(servers.length, 2);
   await shows(page, '#pods [data-field="pods"]', '2 Pods, 2 ready', 15_000);
-  await writeFile(join(dir, 'web.yaml'), deployment(1, servicePort));
+  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(1, servicePort));
   await shows(page, '#pods [data-field="state"]', 'terminating');
   await shows(page, '#events', /pods changed/);
   await shows(page, '#pods [data-field="pods"]', '1 Pod, 1 ready', 15_000);

@@ -16,7 +16,7 @@ import type { PodInfo } from '../../src/state/types.js';
 import type { Svcproxy } from '../../src/svcproxy.js';
 import { getJson } from '../helpers/admin.js';
 import { captureLogger } from '../helpers/log.js';
-import { startInstance } from '../helpers/instance.js';
+import { serviceWithDeployment, startInstance } from '../helpers/instance.js';
 import { eventually, freePort, request } from '../helpers/net.js';
 import { configDir, runCli } from '../helpers/process.js';
 import { isolatedNetwork, sharedManifest } from '../helpers/service-network.js';
@@ -143,32 +143,10 @@ t.test('guestbook unchanged: 3 frontend, 1 redis-master and 2 redis-replica endp
   t.same(new Set(endpointsOf(proxy, 'default/frontend').map((e) => e.host)).size, 3, 'three Pods, three addresses');
 });
 
-function scaled(replicas: number, port: number): string {
-  return `apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: ${port}, targetPort: http}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]
-`;
-}
-
 t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; new ones wait for their probe; an open connection survives', async (t) => {
   const net = network();
   const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': scaled(3, port) });
+  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(3, port) });
   const { log, records } = captureLogger('info');
   const proxy = await startInstance(t, dir, net.options, log);
   const first = podsOf(proxy, 'web');
@@ -191,7 +169,7 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   await eventually(() => heard.includes('\n'), 'the held connection reached a Pod');
   const reached = heard.trim();
 
-  await writeFile(join(dir, 'web.yaml'), scaled(1, port));
+  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(1, port));
   t.equal(await proxy.reload('signal'), 'applied');
   const endpoints = endpointsOf(proxy, 'default/web');
   t.equal(endpoints.length, 3, 'removed Pods are still endpoints while they terminate');
@@ -213,7 +191,7 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   t.ok(first.some((p) => p.name === reached));
 
   // Replicas are named by their index: 1 and 2 come back under their old names (their processes still run); 3 is new.
-  await writeFile(join(dir, 'web.yaml'), scaled(4, port));
+  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(4, port));
   t.equal(await proxy.reload('signal'), 'applied');
   t.equal(podsOf(proxy, 'web').filter((p) => first.some((q) => q.key === p.key)).length, 3, 'the first three names again');
   const added = podsOf(proxy, 'web').find((p) => !first.some((q) => q.key === p.key));
@@ -271,7 +249,7 @@ t.test('a WorkloadBinding to a DNS name: every address it resolves to is one Pod
   const lookup: LookupFn = (host, cb) => (host === 'app.compose' ? cb(null, answer) : cb(Object.assign(new Error('no'), { code: 'ENOTFOUND' }), []));
   const port = await freePort();
   const dir = await configDir(t, {
-    'web.yaml': scaled(5, port),
+    'web.yaml': serviceWithDeployment(5, port),
     'binding.yaml': `apiVersion: svcproxy.dev/v1alpha1
 kind: WorkloadBinding
 metadata: {name: compose}
@@ -303,7 +281,7 @@ t.test('a WorkloadBinding with addresses: a process already running on 127.0.0.1
   await startEcho(t, '127.0.0.1', backendPort, 'local process');
   const port = await freePort();
   const dir = await configDir(t, {
-    'web.yaml': scaled(2, port),
+    'web.yaml': serviceWithDeployment(2, port),
     'binding.yaml': `apiVersion: svcproxy.dev/v1alpha1\nkind: WorkloadBinding\nmetadata: {name: local}\nspec:\n  workload: {kind: Deployment, name: web}\n  addresses: [127.0.0.1:${backendPort}]\n`,
   });
   const proxy = await startInstance(t, dir, net.options);
@@ -314,15 +292,15 @@ t.test('a WorkloadBinding with addresses: a process already running on 127.0.0.1
 });
 
 t.test('bad input: huge replicas, a pod range too small, template errors with the workload path', async (t) => {
-  const dir = await configDir(t, { 'web.yaml': scaled(100000, 8080) });
+  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(100000, 8080) });
   const huge = await runCli(['--check', '--config', dir, '--admin-address', '127.0.0.1:0']);
   t.equal(huge.code, 1);
   t.match(huge.stderr, /Deployment default\/web: spec\.replicas: Invalid value: 100000: svcproxy makes at most 1000 Pods from workloads/);
-  const small = await configDir(t, { 'web.yaml': scaled(5, 8080) });
+  const small = await configDir(t, { 'web.yaml': serviceWithDeployment(5, 8080) });
   const tiny = await runCli(['--check', '--config', small, '--admin-address', '127.0.0.1:0', '--pod-cidr', '127.64.0.0/30']);
   t.equal(tiny.code, 2, 'a range too small is a usage error: the fix is an option');
   t.match(tiny.stderr, 'svcproxy: --pod-cidr: 5 Pods need an address of the pod range 127.64.0.0/30, which has 2 usable addresses; give --pod-cidr a larger range');
-  const broken = await configDir(t, { 'web.yaml': scaled(1, 8080).replace('ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 8080}, {name: http, containerPort: 99999}]') });
+  const broken = await configDir(t, { 'web.yaml': serviceWithDeployment(1, 8080).replace('ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 8080}, {name: http, containerPort: 99999}]') });
   const template = await runCli(['--check', '--config', broken, '--admin-address', '127.0.0.1:0']);
   t.equal(template.code, 1);
   t.match(template.stderr, 'Deployment default/web: spec.template.spec.containers[0].ports[1].name: Duplicate value: "http"');
@@ -332,10 +310,10 @@ t.test('bad input: huge replicas, a pod range too small, template errors with th
 t.test('a reload that would need more Pod addresses than the range has is rejected; the running Pods keep serving', async (t) => {
   const net = network();
   const port = await freePort();
-  const dir = await configDir(t, { 'web.yaml': scaled(1, port) });
+  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(1, port) });
   const proxy = await startInstance(t, dir, { ...net.options, podCidr: `${net.podCidr.replace(/0\/24$/, '0')}/30` });
   const [pod] = podsOf(proxy, 'web');
-  await writeFile(join(dir, 'web.yaml'), scaled(4, port));
+  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(4, port));
   t.equal(await proxy.reload('signal'), 'invalid');
   t.match(proxy.status.lastErrors, [/--pod-cidr: 4 Pods need an address of the pod range/]);
   t.same(podsOf(proxy, 'web').map((p) => p.key), [pod?.key]);

@@ -75,3 +75,26 @@ spec:
   ports: [{port: ${port}}]
 ${slices}`;
 }
+
+/** Service `web` on `port` selecting Deployment `web`'s `replicas` Pods (targetPort `http`, containerPort 8080; 2 s grace period). */
+export function serviceWithDeployment(replicas: number, port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: ${port}, targetPort: http}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]
+`;
+}
