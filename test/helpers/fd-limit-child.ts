@@ -44,9 +44,11 @@ function exhaustFds(free: number): number[] {
 
 const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, (downstream) => {
   downstream.on('error', () => undefined);
-  dial('127.0.0.1', upstreamPort, 5000, 0, (err, upstream) => {
+  dial('127.0.0.1', upstreamPort, 5000, 0, (_err, upstream) => {
     if (upstream === undefined) {
-      downstream.destroy(err);
+      // Reset, as ServicePortProxy refuses a connection it cannot dial (refuseAfterAdmission): a plain
+      // destroy() sends a FIN when the client's first bytes have not arrived yet, and a RST when they have.
+      downstream.resetAndDestroy();
       return;
     }
     upstream.on('error', () => undefined);

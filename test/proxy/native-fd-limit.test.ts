@@ -60,12 +60,17 @@ async function startChild(t: Test, upstreamPort: number, freeAtHandOff: number, 
   };
 }
 
-/** One connection: sends a line, resolves 'echoed' when it comes back or how it ended otherwise. The socket stays open. */
+/**
+ * One connection: sends a line, resolves 'echoed' when it comes back or how it ended otherwise. The socket stays open.
+ * A refusal may arrive as a RST ('error') or, when the proxy (or libuv's EMFILE trick at accept) closed the socket
+ * before the line reached it, as a FIN: with allowHalfOpen that is 'end' and no 'close', so 'end' counts too.
+ */
 function tryEcho(port: number, held: Socket[]): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     held.push(socket);
     socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    socket.on('end', () => resolve('ended'));
     socket.on('close', () => resolve('closed'));
     socket.on('connect', () => socket.write('ping'));
     socket.on('data', (c: Buffer) => {
