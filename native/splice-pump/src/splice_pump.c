@@ -35,6 +35,10 @@
  * completions; everything else (the connections, the pool's free list, the timer
  * heap) belongs to the epoll thread. Commands travel through a mutex-guarded
  * queue and an eventfd.
+ *
+ * Files: this one (the connections, the splice loop, the thread, the N-API
+ * surface) and pipe_pool.c (the pipes). The end reasons below are read as text by
+ * a test that checks them against src/proxy/ (keep the enum here, in this form).
  */
 #include <node_api.h>
 
@@ -54,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipe_pool.h"
+
 /* Termination reasons; src/native/splice-addon.ts has the same table. */
 enum reason {
   R_CLIENT_FIN = 1,
@@ -71,10 +77,24 @@ enum { DOWN = 0, UP = 1 }; /* fd[DOWN] is the client's socket, fd[UP] the endpoi
 #define SCRATCH_SIZE (64 * 1024) /* the copy path's buffer, and the most one splice asks for */
 #define MAX_EVENTS 256
 
-struct pipe_pair {
-  int r, w;
-  struct pipe_pair* next;
+/* A socket's edge-triggered readiness (struct conn's ready[side]): set by epoll, cleared on EAGAIN. */
+enum readiness { READABLE = 1 << 0, WRITABLE = 1 << 1 };
+
+/* A direction's progress (struct dir's state). */
+enum dir_state {
+  D_EOF = 1 << 0,  /* the source said FIN */
+  D_DONE = 1 << 1, /* ... and it was passed on: shutdown(destination, SHUT_WR) */
 };
+
+/* A connection's state (struct conn's flags). */
+enum conn_flag {
+  C_HALF_CLOSED = 1 << 0, /* a FIN was seen and a half-close timeout is set: the timer uses it */
+  C_QUEUED = 1 << 1,      /* on the ready list */
+  C_CLOSED = 1 << 2,      /* finished: its sockets are closed, its completion queued */
+};
+
+/* Which sides finish() resets (SO_LINGER 0 before close) instead of closing with a FIN. */
+enum { RST_NONE = 0, RST_DOWN = 1 << DOWN, RST_UP = 1 << UP, RST_BOTH = RST_DOWN | RST_UP };
 
 /* One direction: d[DOWN] reads fd[DOWN] and writes fd[UP]; d[UP] the reverse. */
 struct dir {
@@ -82,24 +102,21 @@ struct dir {
   uint32_t inpipe;
   uint8_t* prefix; /* bytes JS read before the hand-off: written before anything else */
   uint32_t prefix_len, prefix_off;
-  uint8_t eof;  /* the source said FIN */
-  uint8_t done; /* ... and it was passed on: shutdown(destination, SHUT_WR) */
+  uint8_t state; /* enum dir_state */
 };
 
 struct conn {
   int fd[2];
-  uint8_t readable[2], writable[2]; /* edge-triggered readiness, cleared on EAGAIN */
+  uint8_t ready[2]; /* enum readiness, per side */
   struct dir d[2];
   uint64_t bytes[2]; /* received from each side */
   uint32_t slot;
   uint32_t idle_ms, half_close_ms;
   int64_t last_ms; /* when a byte last moved */
   int64_t deadline;
-  int heap_index; /* -1: no timer */
-  uint8_t first_fin;
-  uint8_t half_closed;
-  uint8_t queued;
-  uint8_t closed;
+  int heap_index;     /* -1: no timer */
+  uint8_t first_fin;  /* R_CLIENT_FIN or R_ENDPOINT_FIN: the side that finished first; 0 until then */
+  uint8_t flags;      /* enum conn_flag */
   struct conn* next;       /* the closed list */
   struct conn* ready_next; /* the ready list: a separate link, because a queued
                             * connection can be closed (a reset seen on its other
@@ -151,14 +168,12 @@ struct pump {
   struct conn* ready;
   struct conn* closed;
   struct batch* batch;
-  struct pipe_pair* free_pipes;
   uint8_t* scratch;
   int64_t now;
 
-  /* the pool's size, read by the JS thread too */
-  _Atomic uint32_t pipes_total, pipes_free;
-  uint32_t max_pipes, max_spare;
-  _Atomic uint64_t pipe_failures, copied_chunks, connections;
+  struct pipe_pool pool;
+  /* read by the JS thread too */
+  _Atomic uint64_t copied_chunks, connections;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -201,61 +216,6 @@ static const char* errno_name(int err) {
     case EINVAL: return "EINVAL";
     default: return "EOTHER";
   }
-}
-
-/* ---------------------------------------------------------------- pipe pool */
-
-static void pipe_close(struct pump* P, struct pipe_pair* p) {
-  close(p->r);
-  close(p->w);
-  free(p);
-  atomic_fetch_sub(&P->pipes_total, 1);
-}
-
-static struct pipe_pair* pipe_new(struct pump* P, int* err) {
-  int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
-    *err = errno;
-    return NULL;
-  }
-  struct pipe_pair* p = malloc(sizeof *p);
-  if (p == NULL) {
-    close(fds[0]);
-    close(fds[1]);
-    *err = ENOMEM;
-    return NULL;
-  }
-  p->r = fds[0];
-  p->w = fds[1];
-  p->next = NULL;
-  atomic_fetch_add(&P->pipes_total, 1);
-  return p;
-}
-
-static struct pipe_pair* pool_get(struct pump* P) {
-  struct pipe_pair* p = P->free_pipes;
-  if (p != NULL) {
-    P->free_pipes = p->next;
-    atomic_fetch_sub(&P->pipes_free, 1);
-    return p;
-  }
-  if (atomic_load(&P->pipes_total) >= P->max_pipes) return NULL;
-  int err;
-  p = pipe_new(P, &err);
-  if (p == NULL) atomic_fetch_add(&P->pipe_failures, 1);
-  return p;
-}
-
-/* An empty pipe goes back; one still holding bytes (a connection that ended
- * mid-transfer) is closed, since its bytes belong to nobody now. */
-static void pool_put(struct pump* P, struct pipe_pair* p, int dirty) {
-  if (dirty || atomic_load(&P->pipes_free) >= P->max_spare) {
-    pipe_close(P, p);
-    return;
-  }
-  p->next = P->free_pipes;
-  P->free_pipes = p;
-  atomic_fetch_add(&P->pipes_free, 1);
 }
 
 /* ---------------------------------------------------------------- timer heap
@@ -304,7 +264,7 @@ static void heap_remove(struct pump* P, struct conn* c) {
 }
 
 static uint32_t timeout_of(const struct conn* c) {
-  if (!c->half_closed) return c->idle_ms;
+  if (!(c->flags & C_HALF_CLOSED)) return c->idle_ms;
   if (c->idle_ms > 0 && c->idle_ms < c->half_close_ms) return c->idle_ms;
   return c->half_close_ms;
 }
@@ -359,21 +319,21 @@ static void report(struct pump* P, struct conn* c, uint32_t reason, int err) {
  * Ends a connection once: removes both sockets from the epoll set BEFORE closing
  * them (an fd closed while another fd still refers to the same socket, such as
  * libuv's own during the hand-off, would otherwise stay in the set and keep
- * reporting events for a freed connection), resets the sides in rst_mask, frees
+ * reporting events for a freed connection), resets the sides in rst (RST_*), frees
  * the pipes, and queues the completion. The memory is freed after the current
  * batch of epoll events, which may still name this connection.
  */
-static void finish(struct pump* P, struct conn* c, uint32_t reason, int err, int rst_mask) {
-  if (c->closed) return;
-  c->closed = 1;
+static void finish(struct pump* P, struct conn* c, uint32_t reason, int err, int rst) {
+  if (c->flags & C_CLOSED) return;
+  c->flags |= C_CLOSED;
   for (int side = 0; side < 2; side++) {
     epoll_ctl(P->epfd, EPOLL_CTL_DEL, c->fd[side], NULL);
-    if (rst_mask & (1 << side)) set_linger_zero(c->fd[side]);
+    if (rst & (1 << side)) set_linger_zero(c->fd[side]);
     close(c->fd[side]);
   }
   for (int k = 0; k < 2; k++) {
     struct dir* d = &c->d[k];
-    if (d->pipe != NULL) pool_put(P, d->pipe, d->inpipe > 0);
+    if (d->pipe != NULL) pool_put(&P->pool, d->pipe, d->inpipe > 0);
     d->pipe = NULL;
     free(d->prefix);
     d->prefix = NULL;
@@ -388,12 +348,13 @@ static void finish(struct pump* P, struct conn* c, uint32_t reason, int err, int
 
 /* A socket failed (reset, or an error reading or writing it): RST the other side. */
 static void fail(struct pump* P, struct conn* c, int side, int err) {
-  finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, 1 << (1 - side));
+  finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, side == DOWN ? RST_UP : RST_DOWN);
 }
 
+/* Puts a connection on the ready list (once), for step() after this batch of events. */
 static void enqueue(struct pump* P, struct conn* c) {
-  if (c->queued || c->closed) return;
-  c->queued = 1;
+  if (c->flags & (C_QUEUED | C_CLOSED)) return;
+  c->flags |= C_QUEUED;
   c->ready_next = P->ready;
   P->ready = c;
 }
@@ -402,34 +363,58 @@ static void enqueue(struct pump* P, struct conn* c) {
 
 /* The source of direction k said FIN: from now on the pair is half-closed. */
 static void saw_eof(struct pump* P, struct conn* c, int k) {
-  c->d[k].eof = 1;
+  c->d[k].state |= D_EOF;
   if (c->first_fin == 0) c->first_fin = k == DOWN ? R_CLIENT_FIN : R_ENDPOINT_FIN;
-  if (!c->half_closed && c->half_close_ms > 0) {
-    c->half_closed = 1;
+  if (!(c->flags & C_HALF_CLOSED) && c->half_close_ms > 0) {
+    c->flags |= C_HALF_CLOSED;
     heap_set(P, c);
   }
 }
 
-/*
- * Moves what it can in direction k. Returns 1 when it stopped for fairness (more
- * may be ready), 0 when it waits for readiness, -1 when the connection ended.
- */
-static int pump_dir(struct pump* P, struct conn* c, int k) {
-  struct dir* d = &c->d[k];
-  int src = k, dst = 1 - k;
-  if (d->done) return 0;
+/* What one move of bytes leaves a direction in (pump_dir and the helpers below). */
+enum progress {
+  P_ENDED,   /* the connection was finished (its memory lives until the batch ends) */
+  P_WAITING, /* waits for readiness, which epoll reports */
+  P_YIELDED, /* stopped for fairness: more may be ready */
+  P_AGAIN,   /* go on: the call was interrupted (EINTR), or there is more to move */
+};
 
+/*
+ * The again/interrupted/failed handling shared by every send, recv and splice on
+ * c->fd[side] that returned < 0: EINTR means the same call again (P_AGAIN);
+ * EAGAIN clears the side's readiness (`want`: READABLE or WRITABLE) until epoll
+ * reports it again (P_WAITING); any other error is that socket failing: the other
+ * side is reset and the connection ends (P_ENDED).
+ */
+static enum progress io_stalled(struct pump* P, struct conn* c, int side, uint8_t want) {
+  int err = errno;
+  if (err == EINTR) return P_AGAIN;
+  if (err == EAGAIN) {
+    c->ready[side] &= (uint8_t)~want;
+    return P_WAITING;
+  }
+  fail(P, c, side, err);
+  return P_ENDED;
+}
+
+/* Counts n bytes received from side src (the counter JS reads, and the idle clock). */
+static void moved_in(struct pump* P, struct conn* c, int src, uint64_t n) {
+  c->bytes[src] += n;
+  store_counter(&P->counters[2 * c->slot + src], c->bytes[src]);
+  c->last_ms = P->now;
+}
+
+/* Writes the bytes JS read before the hand-off (direction k's prefix), before anything else; P_AGAIN once they are out. */
+static enum progress write_prefix(struct pump* P, struct conn* c, int k) {
+  struct dir* d = &c->d[k];
+  int dst = 1 - k;
   while (d->prefix_off < d->prefix_len) {
-    if (!c->writable[dst]) return 0;
+    if (!(c->ready[dst] & WRITABLE)) return P_WAITING;
     ssize_t n = send(c->fd[dst], d->prefix + d->prefix_off, d->prefix_len - d->prefix_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EAGAIN) {
-        c->writable[dst] = 0;
-        return 0;
-      }
-      if (errno == EINTR) continue;
-      fail(P, c, dst, errno);
-      return -1;
+      enum progress p = io_stalled(P, c, dst, WRITABLE);
+      if (p == P_AGAIN) continue;
+      return p;
     }
     d->prefix_off += (uint32_t)n;
     c->last_ms = P->now;
@@ -438,113 +423,121 @@ static int pump_dir(struct pump* P, struct conn* c, int k) {
     free(d->prefix);
     d->prefix = NULL;
   }
+  return P_AGAIN;
+}
+
+/*
+ * Everything direction k had before its FIN is out: passes the FIN on. ENOTCONN
+ * means the destination is already gone; its own events report how. When the
+ * other direction is done too, the connection ends with the first FIN's reason.
+ */
+static enum progress pass_fin(struct pump* P, struct conn* c, int k) {
+  shutdown(c->fd[1 - k], SHUT_WR);
+  c->d[k].state |= D_DONE;
+  if (c->d[1 - k].state & D_DONE) {
+    finish(P, c, c->first_fin, 0, RST_NONE);
+    return P_ENDED;
+  }
+  return P_WAITING;
+}
+
+/* One chunk from direction k's source into its (empty) pipe; the pipe goes back to the pool unless it now holds bytes. */
+static enum progress fill_pipe(struct pump* P, struct conn* c, int k) {
+  struct dir* d = &c->d[k];
+  int src = k;
+  ssize_t n = splice(c->fd[src], NULL, d->pipe->w, NULL, SCRATCH_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n < 0) {
+    enum progress p = io_stalled(P, c, src, READABLE);
+    if (p == P_WAITING) {
+      pool_put(&P->pool, d->pipe, 0);
+      d->pipe = NULL;
+    }
+    return p; /* P_ENDED: finish() took the pipe back */
+  }
+  if (n == 0) {
+    pool_put(&P->pool, d->pipe, 0);
+    d->pipe = NULL;
+    saw_eof(P, c, k);
+    return P_AGAIN;
+  }
+  d->inpipe = (uint32_t)n;
+  moved_in(P, c, src, (uint64_t)n);
+  return P_AGAIN;
+}
+
+/*
+ * No pipe to be had (the cap, or EMFILE): copies one chunk of direction k through
+ * the scratch buffer, consuming only what the destination took (MSG_PEEK, send,
+ * then recv exactly that much), so nothing is buffered per connection.
+ */
+static enum progress copy_chunk(struct pump* P, struct conn* c, int k) {
+  int src = k, dst = 1 - k;
+  if (!(c->ready[dst] & WRITABLE)) return P_WAITING;
+  ssize_t n = recv(c->fd[src], P->scratch, SCRATCH_SIZE, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return io_stalled(P, c, src, READABLE);
+  if (n == 0) {
+    saw_eof(P, c, k);
+    return P_AGAIN;
+  }
+  ssize_t m = send(c->fd[dst], P->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (m < 0) return io_stalled(P, c, dst, WRITABLE);
+  /* The peeked bytes are still first in line, so this reads exactly them. */
+  ssize_t got = recv(c->fd[src], P->scratch, (size_t)m, MSG_DONTWAIT);
+  if (got != m) {
+    fail(P, c, src, got < 0 ? errno : EIO);
+    return P_ENDED;
+  }
+  atomic_fetch_add(&P->copied_chunks, 1);
+  moved_in(P, c, src, (uint64_t)m);
+  return P_AGAIN;
+}
+
+/*
+ * Moves what it can in direction k. Returns P_YIELDED when it stopped for fairness
+ * (more may be ready), P_WAITING when it waits for readiness, P_ENDED when the
+ * connection ended. Each turn of the loop moves at most one chunk, in this order:
+ * out of the pipe, the FIN once the pipe is empty, into the pipe (or copied when
+ * there is no pipe to be had).
+ */
+static enum progress pump_dir(struct pump* P, struct conn* c, int k) {
+  struct dir* d = &c->d[k];
+  int src = k, dst = 1 - k;
+  if (d->state & D_DONE) return P_WAITING;
+  enum progress p = write_prefix(P, c, k);
+  if (p != P_AGAIN) return p;
 
   for (int round = 0;; round++) {
     if (d->inpipe > 0) {
-      if (!c->writable[dst]) return 0;
+      if (!(c->ready[dst] & WRITABLE)) return P_WAITING;
       ssize_t n = splice(d->pipe->r, NULL, c->fd[dst], NULL, d->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n < 0) {
-        if (errno == EAGAIN) {
-          c->writable[dst] = 0;
-          return 0;
-        }
-        if (errno == EINTR) continue;
-        fail(P, c, dst, errno);
-        return -1;
+        p = io_stalled(P, c, dst, WRITABLE);
+        if (p == P_AGAIN) continue;
+        return p;
       }
       d->inpipe -= (uint32_t)n;
       c->last_ms = P->now;
       if (d->inpipe > 0) continue;
-      pool_put(P, d->pipe, 0); /* empty: an idle connection holds no pipe */
+      pool_put(&P->pool, d->pipe, 0); /* empty: an idle connection holds no pipe */
       d->pipe = NULL;
     }
-    if (d->eof) {
-      /* Everything before the FIN is out: pass the FIN on. ENOTCONN means the
-       * destination is already gone; its own events report how. */
-      shutdown(c->fd[dst], SHUT_WR);
-      d->done = 1;
-      if (c->d[1 - k].done) {
-        finish(P, c, c->first_fin, 0, 0);
-        return -1;
-      }
-      return 0;
-    }
-    if (!c->readable[src]) return 0;
-    if (round >= ROUNDS_PER_STEP) return 1;
+    if (d->state & D_EOF) return pass_fin(P, c, k);
+    if (!(c->ready[src] & READABLE)) return P_WAITING;
+    if (round >= ROUNDS_PER_STEP) return P_YIELDED;
 
-    if (d->pipe == NULL) d->pipe = pool_get(P);
-    if (d->pipe != NULL) {
-      ssize_t n = splice(c->fd[src], NULL, d->pipe->w, NULL, SCRATCH_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        pool_put(P, d->pipe, 0);
-        d->pipe = NULL;
-        if (errno == EAGAIN) {
-          c->readable[src] = 0;
-          return 0;
-        }
-        fail(P, c, src, errno);
-        return -1;
-      }
-      if (n == 0) {
-        pool_put(P, d->pipe, 0);
-        d->pipe = NULL;
-        saw_eof(P, c, k);
-        continue;
-      }
-      d->inpipe = (uint32_t)n;
-      c->bytes[src] += (uint64_t)n;
-      store_counter(&P->counters[2 * c->slot + src], c->bytes[src]);
-      c->last_ms = P->now;
-      continue;
-    }
-
-    /* No pipe to be had: copy this chunk, consuming only what the destination took. */
-    if (!c->writable[dst]) return 0;
-    ssize_t n = recv(c->fd[src], P->scratch, SCRATCH_SIZE, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        c->readable[src] = 0;
-        return 0;
-      }
-      fail(P, c, src, errno);
-      return -1;
-    }
-    if (n == 0) {
-      saw_eof(P, c, k);
-      continue;
-    }
-    ssize_t m = send(c->fd[dst], P->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (m < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        c->writable[dst] = 0;
-        return 0;
-      }
-      fail(P, c, dst, errno);
-      return -1;
-    }
-    /* Consume what was sent; the peeked bytes are still first in line, so this
-     * reads exactly them. */
-    ssize_t got = recv(c->fd[src], P->scratch, (size_t)m, MSG_DONTWAIT);
-    if (got != m) {
-      fail(P, c, src, got < 0 ? errno : EIO);
-      return -1;
-    }
-    atomic_fetch_add(&P->copied_chunks, 1);
-    c->bytes[src] += (uint64_t)m;
-    store_counter(&P->counters[2 * c->slot + src], c->bytes[src]);
-    c->last_ms = P->now;
+    if (d->pipe == NULL) d->pipe = pool_get(&P->pool);
+    p = d->pipe != NULL ? fill_pipe(P, c, k) : copy_chunk(P, c, k);
+    if (p != P_AGAIN) return p;
   }
 }
 
+/* Pumps both directions of a ready connection; back on the ready list when either stopped for fairness. */
 static void step(struct pump* P, struct conn* c) {
   int more = 0;
   for (int k = 0; k < 2; k++) {
-    int r = pump_dir(P, c, k);
-    if (r < 0) return;
-    if (r > 0) more = 1;
+    enum progress p = pump_dir(P, c, k);
+    if (p == P_ENDED) return;
+    if (p == P_YIELDED) more = 1;
   }
   if (more) enqueue(P, c);
 }
@@ -553,7 +546,7 @@ static void step(struct pump* P, struct conn* c) {
 
 static void adopt_on_thread(struct pump* P, struct conn* c) {
   if (c->spare != NULL) {
-    pool_put(P, c->spare, 0);
+    pool_put(&P->pool, c->spare, 0);
     c->spare = NULL;
   }
   P->by_slot[c->slot] = c;
@@ -566,14 +559,13 @@ static void adopt_on_thread(struct pump* P, struct conn* c) {
       int err = errno;
       if (side == 1) epoll_ctl(P->epfd, EPOLL_CTL_DEL, c->fd[0], NULL);
       /* Not a socket we can watch: treat it as failed, both sides reset. */
-      finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, 3);
+      finish(P, c, side == DOWN ? R_CLIENT_RESET : R_ENDPOINT_RESET, err, RST_BOTH);
       return;
     }
     /* Edge-triggered ADD reports what is already readable (bytes or a FIN that
      * arrived before the hand-off) at the next epoll_wait, so no read is tried
      * blind; a fresh socket can take bytes, and a write that cannot says EAGAIN. */
-    c->readable[side] = 0;
-    c->writable[side] = 1;
+    c->ready[side] = WRITABLE;
   }
   heap_set(P, c);
   /* Bytes JS read before the hand-off are written at once. */
@@ -597,11 +589,11 @@ static int take_commands(struct pump* P) {
         adopt_on_thread(P, q->conn);
         break;
       case CMD_ABORT:
-        if (q->slot < P->slots && P->by_slot[q->slot] != NULL) finish(P, P->by_slot[q->slot], R_ABORT, 0, 3);
+        if (q->slot < P->slots && P->by_slot[q->slot] != NULL) finish(P, P->by_slot[q->slot], R_ABORT, 0, RST_BOTH);
         break;
       case CMD_ABORT_ALL:
         for (uint32_t i = 0; i < P->slots; i++) {
-          if (P->by_slot[i] != NULL) finish(P, P->by_slot[i], R_ABORT, 0, 3);
+          if (P->by_slot[i] != NULL) finish(P, P->by_slot[i], R_ABORT, 0, RST_BOTH);
         }
         break;
       case CMD_STOP:
@@ -627,7 +619,7 @@ static void expire_timers(struct pump* P) {
     /* What the JS pump does on a socket timeout: close both, no reset; the
      * reason is the timeout in force (a shorter idle timeout wins when half-closed). */
     int idle_first = c->idle_ms > 0 && c->idle_ms < c->half_close_ms;
-    finish(P, c, c->half_closed && !idle_first ? R_HALF_CLOSE_TIMEOUT : R_IDLE_TIMEOUT, 0, 0);
+    finish(P, c, (c->flags & C_HALF_CLOSED) && !idle_first ? R_HALF_CLOSE_TIMEOUT : R_IDLE_TIMEOUT, 0, RST_NONE);
   }
 }
 
@@ -645,7 +637,7 @@ static void free_closed(struct pump* P) {
   while (P->closed != NULL) {
     struct conn* c = P->closed;
     P->closed = c->next;
-    if (c->queued) {
+    if (c->flags & C_QUEUED) {
       c->next = kept;
       kept = c;
     } else {
@@ -679,7 +671,7 @@ static void* thread_main(void* arg) {
       }
       struct conn* c = (struct conn*)(uintptr_t)(data & ~(uint64_t)1);
       int side = (int)(data & 1);
-      if (c->closed) continue;
+      if (c->flags & C_CLOSED) continue;
       uint32_t e = events[i].events;
       if (e & EPOLLERR) {
         int err = socket_error(c->fd[side]);
@@ -688,8 +680,8 @@ static void* thread_main(void* arg) {
           continue;
         }
       }
-      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->readable[side] = 1;
-      if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->writable[side] = 1;
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->ready[side] |= READABLE;
+      if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c->ready[side] |= WRITABLE;
       enqueue(P, c);
     }
     struct conn* ready = P->ready;
@@ -697,8 +689,8 @@ static void* thread_main(void* arg) {
     while (ready != NULL) {
       struct conn* c = ready;
       ready = c->ready_next;
-      c->queued = 0;
-      if (!c->closed) step(P, c);
+      c->flags &= (uint8_t)~C_QUEUED;
+      if (!(c->flags & C_CLOSED)) step(P, c);
     }
     expire_timers(P);
     free_closed(P);
@@ -707,18 +699,14 @@ static void* thread_main(void* arg) {
   /* The environment is going away: close everything, report nothing. */
   for (uint32_t i = 0; i < P->slots; i++) {
     struct conn* c = P->by_slot[i];
-    if (c != NULL) finish(P, c, R_ABORT, 0, 0);
+    if (c != NULL) finish(P, c, R_ABORT, 0, RST_NONE);
   }
-  for (struct conn* c = P->ready; c != NULL; c = c->ready_next) c->queued = 0;
+  for (struct conn* c = P->ready; c != NULL; c = c->ready_next) c->flags &= (uint8_t)~C_QUEUED;
   P->ready = NULL;
   free_closed(P);
   free(P->batch);
   P->batch = NULL;
-  while (P->free_pipes != NULL) {
-    struct pipe_pair* p = P->free_pipes;
-    P->free_pipes = p->next;
-    pipe_close(P, p);
-  }
+  pool_drain(&P->pool);
   return NULL;
 }
 
@@ -844,8 +832,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&P->mu, NULL);
   P->counters = data;
   P->slots = (uint32_t)(length / 2);
-  P->max_pipes = arg_uint32(env, argv[1]);
-  P->max_spare = arg_uint32(env, argv[2]);
+  P->pool.max_pipes = arg_uint32(env, argv[1]);
+  P->pool.max_spare = arg_uint32(env, argv[2]);
   P->by_slot = calloc(P->slots, sizeof *P->by_slot);
   P->scratch = malloc(SCRATCH_SIZE);
   P->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -945,11 +933,11 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
    * fds than by a pump that cannot get a pipe). */
   const char* failure = NULL;
   char buf[32];
-  if (atomic_load(&P->pipes_free) == 0 && atomic_load(&P->pipes_total) < P->max_pipes) {
+  if (atomic_load(&P->pool.free) == 0 && atomic_load(&P->pool.total) < P->pool.max_pipes) {
     int err = 0;
-    c->spare = pipe_new(P, &err);
+    c->spare = pipe_new(&P->pool, &err);
     if (c->spare == NULL) {
-      atomic_fetch_add(&P->pipe_failures, 1);
+      atomic_fetch_add(&P->pool.failures, 1);
       snprintf(buf, sizeof buf, "pipe:%s", errno_name(err));
       failure = buf;
     }
@@ -963,7 +951,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   if (failure != NULL) {
     close(c->fd[DOWN]);
     close(c->fd[UP]);
-    if (c->spare != NULL) pipe_close(P, c->spare);
+    if (c->spare != NULL) pipe_close(&P->pool, c->spare);
     free(c->d[DOWN].prefix);
     free(c->d[UP].prefix);
     free(c);
@@ -1004,11 +992,11 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   if (P == NULL) return NULL;
   napi_value obj;
   CHECK(napi_create_object(env, &obj));
-  uint32_t total = atomic_load(&P->pipes_total), spare = atomic_load(&P->pipes_free);
+  uint32_t total = atomic_load(&P->pool.total), spare = atomic_load(&P->pool.free);
   set_number(env, obj, "connections", (double)atomic_load(&P->connections));
   set_number(env, obj, "pipes", total);
   set_number(env, obj, "sparePipes", spare);
-  set_number(env, obj, "pipeFailures", (double)atomic_load(&P->pipe_failures));
+  set_number(env, obj, "pipeFailures", (double)atomic_load(&P->pool.failures));
   set_number(env, obj, "copiedChunks", (double)atomic_load(&P->copied_chunks));
   return obj;
 }
