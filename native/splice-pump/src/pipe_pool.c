@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Any thread: the counter is atomic, the new pipe is on no list yet. */
 struct pipe_pair* pipe_new(struct pipe_pool* pool, int* err) {
   int fds[2];
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -26,6 +27,7 @@ struct pipe_pair* pipe_new(struct pipe_pool* pool, int* err) {
   return p;
 }
 
+/* Any thread, for a pipe on no list. */
 void pipe_close(struct pipe_pool* pool, struct pipe_pair* p) {
   close(p->r);
   close(p->w);
@@ -33,6 +35,7 @@ void pipe_close(struct pipe_pool* pool, struct pipe_pair* p) {
   atomic_fetch_sub(&pool->total, 1);
 }
 
+/* Epoll thread. A failure to make one is counted (stats: pipeFailures); the chunk is then copied. */
 struct pipe_pair* pool_get(struct pipe_pool* pool) {
   struct pipe_pair* p = pool->free_list;
   if (p != NULL) {
@@ -47,8 +50,8 @@ struct pipe_pair* pool_get(struct pipe_pool* pool) {
   return p;
 }
 
-/* A pipe still holding bytes (a connection that ended mid-transfer) is closed,
- * since its bytes belong to nobody now. */
+/* Epoll thread. A pipe still holding bytes (dirty: a connection that ended
+ * mid-transfer) is closed, since its bytes belong to nobody now. */
 void pool_put(struct pipe_pool* pool, struct pipe_pair* p, int dirty) {
   if (dirty || atomic_load(&pool->free) >= pool->max_spare) {
     pipe_close(pool, p);
@@ -59,6 +62,7 @@ void pool_put(struct pipe_pool* pool, struct pipe_pair* p, int dirty) {
   atomic_fetch_add(&pool->free, 1);
 }
 
+/* Epoll thread, when it stops. */
 void pool_drain(struct pipe_pool* pool) {
   while (pool->free_list != NULL) {
     struct pipe_pair* p = pool->free_list;

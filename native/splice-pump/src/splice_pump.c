@@ -105,6 +105,7 @@ struct dir {
   uint8_t state; /* enum dir_state */
 };
 
+/* One adopted connection: its two sockets (duplicates of libuv's), owned by the epoll thread until finish(). */
 struct conn {
   int fd[2];
   uint8_t ready[2]; /* enum readiness, per side */
@@ -114,9 +115,9 @@ struct conn {
   uint32_t idle_ms, half_close_ms;
   int64_t last_ms; /* when a byte last moved */
   int64_t deadline;
-  int heap_index;     /* -1: no timer */
-  uint8_t first_fin;  /* R_CLIENT_FIN or R_ENDPOINT_FIN: the side that finished first; 0 until then */
-  uint8_t flags;      /* enum conn_flag */
+  int heap_index;    /* -1: no timer */
+  uint8_t first_fin; /* R_CLIENT_FIN or R_ENDPOINT_FIN: the side that finished first; 0 until then */
+  uint8_t flags;     /* enum conn_flag */
   struct conn* next;       /* the closed list */
   struct conn* ready_next; /* the ready list: a separate link, because a queued
                             * connection can be closed (a reset seen on its other
@@ -125,6 +126,7 @@ struct conn {
   struct pipe_pair* spare; /* a pipe made at the hand-off, for the pool */
 };
 
+/* What the JS thread asks of the epoll thread (through the command queue). */
 enum cmd_kind { CMD_ADOPT, CMD_ABORT, CMD_ABORT_ALL, CMD_STOP };
 
 struct cmd {
@@ -134,6 +136,7 @@ struct cmd {
   struct cmd* next;
 };
 
+/* One completion, as onDone(slot, reason, errno, fromDownstream, fromUpstream) gets it. */
 struct done {
   uint32_t slot;
   uint32_t reason;
@@ -141,11 +144,13 @@ struct done {
   double bytes[2];
 };
 
+/* The completions of one turn of the epoll loop, handed to the JS thread together. */
 struct batch {
   uint32_t n, cap;
   struct done items[];
 };
 
+/* The addon's state, one per Node environment (its instance data). */
 struct pump {
   napi_env env;
   pthread_t thread;
@@ -178,21 +183,24 @@ struct pump {
 
 /* ---------------------------------------------------------------- helpers */
 
+/* Milliseconds on the monotonic clock: the timers' time, immune to clock changes. */
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Writes a byte counter into the Float64Array JS reads. One writer (this thread),
+ * readers on the JS thread: an aligned 8-byte store is never torn, and relaxed
+ * order is enough for a counter read at scrape time. */
 static void store_counter(double* slot, uint64_t value) {
-  /* One writer (this thread), readers on the JS thread: an aligned 8-byte store is
-   * never torn, and relaxed order is enough for a counter read at scrape time. */
   double d = (double)value;
   uint64_t bits;
   memcpy(&bits, &d, sizeof bits);
   __atomic_store_n((uint64_t*)slot, bits, __ATOMIC_RELAXED);
 }
 
+/* The pending error of a socket epoll flagged with EPOLLERR (0: none after all). */
 static int socket_error(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -206,6 +214,7 @@ static void set_linger_zero(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+/* The name of a hand-off failure's errno, for the 'stage:ECODE' JS counts (few are expected). */
 static const char* errno_name(int err) {
   switch (err) {
     case EMFILE: return "EMFILE";
@@ -222,6 +231,7 @@ static const char* errno_name(int err) {
  * A min-heap of connections by deadline. A moved byte only updates last_ms; the
  * key is corrected lazily when it comes up (it can only be early, never late). */
 
+/* Swaps two heap entries, keeping each connection's heap_index right. */
 static void heap_swap(struct pump* P, uint32_t a, uint32_t b) {
   struct conn* t = P->heap[a];
   P->heap[a] = P->heap[b];
@@ -230,6 +240,7 @@ static void heap_swap(struct pump* P, uint32_t a, uint32_t b) {
   P->heap[b]->heap_index = (int)b;
 }
 
+/* Moves entry i towards the root while its deadline is earlier than its parent's. */
 static void heap_up(struct pump* P, uint32_t i) {
   while (i > 0) {
     uint32_t parent = (i - 1) / 2;
@@ -239,6 +250,7 @@ static void heap_up(struct pump* P, uint32_t i) {
   }
 }
 
+/* Moves entry i towards the leaves while a child's deadline is earlier. */
 static void heap_down(struct pump* P, uint32_t i) {
   for (;;) {
     uint32_t l = 2 * i + 1, r = l + 1, m = i;
@@ -250,6 +262,7 @@ static void heap_down(struct pump* P, uint32_t i) {
   }
 }
 
+/* Takes a connection's timer out of the heap (nothing when it has none). */
 static void heap_remove(struct pump* P, struct conn* c) {
   if (c->heap_index < 0) return;
   uint32_t i = (uint32_t)c->heap_index;
@@ -263,6 +276,7 @@ static void heap_remove(struct pump* P, struct conn* c) {
   c->heap_index = -1;
 }
 
+/* The timeout in force: the idle one, or once half-closed the shorter of it and the half-close one; 0 for none. */
 static uint32_t timeout_of(const struct conn* c) {
   if (!(c->flags & C_HALF_CLOSED)) return c->idle_ms;
   if (c->idle_ms > 0 && c->idle_ms < c->half_close_ms) return c->idle_ms;
@@ -606,6 +620,7 @@ static int take_commands(struct pump* P) {
   return stop;
 }
 
+/* Ends the connections whose timeout has passed; a deadline found early (bytes moved since) is pushed back. */
 static void expire_timers(struct pump* P) {
   while (P->heap_len > 0) {
     struct conn* c = P->heap[0];
@@ -623,6 +638,7 @@ static void expire_timers(struct pump* P) {
   }
 }
 
+/* Sends this turn's completions to the JS thread in one batch (one threadsafe call, not one per connection). */
 static void flush_completions(struct pump* P) {
   struct batch* b = P->batch;
   if (b == NULL || b->n == 0) return;
@@ -647,6 +663,7 @@ static void free_closed(struct pump* P) {
   P->closed = kept;
 }
 
+/* How long epoll_wait may sleep: not at all with connections ready, until the next deadline, or forever (-1). */
 static int next_timeout(struct pump* P) {
   if (P->ready != NULL) return 0;
   if (P->heap_len == 0) return -1;
@@ -655,6 +672,7 @@ static int next_timeout(struct pump* P) {
   return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
+/* The epoll thread: events mark sockets ready, ready connections are stepped, then timers, frees and completions. */
 static void* thread_main(void* arg) {
   struct pump* P = arg;
   struct epoll_event events[MAX_EVENTS];
@@ -712,6 +730,7 @@ static void* thread_main(void* arg) {
 
 /* ---------------------------------------------------------------- JS thread */
 
+/* Queues a command for the epoll thread (JS thread). */
 static void push_command(struct pump* P, struct cmd* cmd) {
   cmd->next = NULL;
   pthread_mutex_lock(&P->mu);
@@ -728,6 +747,7 @@ static void push_command(struct pump* P, struct cmd* cmd) {
   }
 }
 
+/* On the JS thread: calls onDone once per completion of a batch, then frees the batch. */
 static void call_js(napi_env env, napi_value js_cb, void* context, void* data) {
   struct pump* P = context;
   struct batch* b = data;
@@ -757,6 +777,7 @@ static void call_js(napi_env env, napi_value js_cb, void* context, void* data) {
   free(b);
 }
 
+/* The environment's cleanup hook: stops and joins the thread, then frees everything. */
 static void cleanup(void* arg) {
   struct pump* P = arg;
   if (P->thread_started) {
@@ -786,6 +807,7 @@ static void cleanup(void* arg) {
     }                                                      \
   } while (0)
 
+/* This environment's pump; throws (and returns NULL) before start(). */
 static struct pump* instance(napi_env env) {
   struct pump* P = NULL;
   if (napi_get_instance_data(env, (void**)&P) != napi_ok || P == NULL) {
@@ -795,6 +817,7 @@ static struct pump* instance(napi_env env) {
   return P;
 }
 
+/* A uint32 argument; 0 when it is not a number. */
 static uint32_t arg_uint32(napi_env env, napi_value v) {
   uint32_t out = 0;
   napi_get_value_uint32(env, v, &out);
@@ -866,6 +889,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Copies an optional Buffer argument (bytes JS read before the hand-off) into a direction's prefix; -1 on failure. */
 static int copy_prefix(napi_env env, napi_value v, struct dir* d) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined || t == napi_null) return 0;
@@ -880,6 +904,7 @@ static int copy_prefix(napi_env env, napi_value v, struct dir* d) {
   return 0;
 }
 
+/* A JS string (adopt's result). */
 static napi_value str(napi_env env, const char* s) {
   napi_value v;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
@@ -967,6 +992,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   return str(env, "");
 }
 
+/* abort(slot?): RST one connection, or (no argument) all of them; reported as R_ABORT. */
 static napi_value js_abort(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -981,12 +1007,14 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* obj[key] = value, for stats(). */
 static void set_number(napi_env env, napi_value obj, const char* key, double value) {
   napi_value v;
   napi_create_double(env, value, &v);
   napi_set_named_property(env, obj, key, v);
 }
 
+/* stats() -> { connections, pipes, sparePipes, pipeFailures, copiedChunks }: the thread's figures, read atomically. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   struct pump* P = instance(env);
   if (P == NULL) return NULL;
@@ -1001,6 +1029,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* The module's exports. */
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
