@@ -911,6 +911,50 @@ static napi_value str(napi_env env, const char* s) {
   return v;
 }
 
+/* The 'dup:ECODE' result of a descriptor that cannot be duplicated. */
+static const char* dup_failure(int err) {
+  return err == EMFILE ? "dup:EMFILE" : err == ENFILE ? "dup:ENFILE" : "dup:EBADF";
+}
+
+/* Duplicates both sockets into c: NULL, or the failure with nothing taken. */
+static const char* take_sockets(struct conn* c, int fd_down, int fd_up) {
+  c->fd[DOWN] = fcntl(fd_down, F_DUPFD_CLOEXEC, 0);
+  if (c->fd[DOWN] < 0) return dup_failure(errno);
+  c->fd[UP] = fcntl(fd_up, F_DUPFD_CLOEXEC, 0);
+  if (c->fd[UP] < 0) {
+    int err = errno;
+    close(c->fd[DOWN]);
+    return dup_failure(err);
+  }
+  return NULL;
+}
+
+/*
+ * No spare pipe in the pool: makes sure one can be made now (kept in c->spare for
+ * the pool), or leaves the connection to JS (a process at its fd limit is better
+ * served by libuv's two fds than by a pump that cannot get a pipe). NULL, or the
+ * 'pipe:ECODE' failure written into buf.
+ */
+static const char* reserve_pipe(struct pump* P, struct conn* c, char* buf, size_t size) {
+  if (atomic_load(&P->pool.free) != 0 || atomic_load(&P->pool.total) >= P->pool.max_pipes) return NULL;
+  int err = 0;
+  c->spare = pipe_new(&P->pool, &err);
+  if (c->spare != NULL) return NULL;
+  atomic_fetch_add(&P->pool.failures, 1);
+  snprintf(buf, size, "pipe:%s", errno_name(err));
+  return buf;
+}
+
+/* Undoes an adoption that failed after its sockets were taken: the caller's own descriptors are untouched. */
+static void discard(struct pump* P, struct conn* c) {
+  close(c->fd[DOWN]);
+  close(c->fd[UP]);
+  if (c->spare != NULL) pipe_close(&P->pool, c->spare);
+  free(c->d[DOWN].prefix);
+  free(c->d[UP].prefix);
+  free(c);
+}
+
 /*
  * adopt(fdDown, fdUp, slot, idleMs, halfCloseMs, prefixToUp?, prefixToDown?) -> '' or 'stage:ECODE'
  * Takes a duplicate of both descriptors (the caller then closes its own through
@@ -940,33 +984,13 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->slot = slot;
   c->idle_ms = arg_uint32(env, argv[3]);
   c->half_close_ms = arg_uint32(env, argv[4]);
-  c->fd[DOWN] = fcntl(fd_down, F_DUPFD_CLOEXEC, 0);
-  if (c->fd[DOWN] < 0) {
-    int err = errno;
+  const char* failure = take_sockets(c, fd_down, fd_up);
+  if (failure != NULL) {
     free(c);
-    return str(env, err == EMFILE ? "dup:EMFILE" : err == ENFILE ? "dup:ENFILE" : "dup:EBADF");
+    return str(env, failure);
   }
-  c->fd[UP] = fcntl(fd_up, F_DUPFD_CLOEXEC, 0);
-  if (c->fd[UP] < 0) {
-    int err = errno;
-    close(c->fd[DOWN]);
-    free(c);
-    return str(env, err == EMFILE ? "dup:EMFILE" : err == ENFILE ? "dup:ENFILE" : "dup:EBADF");
-  }
-  /* No spare pipe in the pool: make sure one can be made now, or leave the
-   * connection to JS (a process at its fd limit is better served by libuv's two
-   * fds than by a pump that cannot get a pipe). */
-  const char* failure = NULL;
   char buf[32];
-  if (atomic_load(&P->pool.free) == 0 && atomic_load(&P->pool.total) < P->pool.max_pipes) {
-    int err = 0;
-    c->spare = pipe_new(&P->pool, &err);
-    if (c->spare == NULL) {
-      atomic_fetch_add(&P->pool.failures, 1);
-      snprintf(buf, sizeof buf, "pipe:%s", errno_name(err));
-      failure = buf;
-    }
-  }
+  failure = reserve_pipe(P, c, buf, sizeof buf);
   /* Missing arguments read as undefined: no prefix. */
   if (failure == NULL && (copy_prefix(env, argv[5], &c->d[DOWN]) < 0 || copy_prefix(env, argv[6], &c->d[UP]) < 0)) {
     failure = "alloc:ENOMEM";
@@ -974,12 +998,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   struct cmd* cmd = failure == NULL ? calloc(1, sizeof *cmd) : NULL;
   if (failure == NULL && cmd == NULL) failure = "alloc:ENOMEM";
   if (failure != NULL) {
-    close(c->fd[DOWN]);
-    close(c->fd[UP]);
-    if (c->spare != NULL) pipe_close(&P->pool, c->spare);
-    free(c->d[DOWN].prefix);
-    free(c->d[UP].prefix);
-    free(c);
+    discard(P, c);
     return str(env, failure);
   }
   P->counters[2 * slot] = 0;
