@@ -22,9 +22,9 @@ struct pipe_pair {
 struct pipe_pool {
   struct pipe_pair* free_list; /* epoll thread only */
   uint32_t max_pipes, max_spare;
-  _Atomic uint32_t total;          /* pipes in existence: free, held, or a hand-off's spare */
-  _Atomic uint32_t free;           /* on the free list */
-  _Atomic uint64_t failures;       /* pipes that could not be made (EMFILE, ENFILE, ENOMEM) */
+  _Atomic uint32_t total;    /* pipes in existence: free, held, or a hand-off's spare */
+  _Atomic uint32_t free;     /* on the free list */
+  _Atomic uint64_t failures; /* pipes that could not be made (EMFILE, ENFILE, ENOMEM) */
 };
 
 /* Makes a pipe (non-blocking, close-on-exec) counted in the pool; NULL with *err set when it cannot. */
