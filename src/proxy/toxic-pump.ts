@@ -46,14 +46,10 @@ class Direction implements StageHost, StageTarget {
     readonly dst: Socket,
     toxics: readonly ConnectionToxic[],
   ) {
+    // Built last first, each stage handing to the one after it; the last hands to this direction's sink.
     this.stages = [];
-    let next: StageTarget = this;
-    for (let i = toxics.length - 1; i >= 0; i--) {
-      const stage = (toxics[i] as ConnectionToxic).stage(this, next);
-      this.stages.unshift(stage);
-      next = stage;
-    }
-    this.head = next;
+    for (let i = toxics.length - 1; i >= 0; i--) this.stages.unshift((toxics[i] as ConnectionToxic).stage(this, this.stages[0] ?? this));
+    this.head = this.stages[0] ?? this;
   }
 
   /**
