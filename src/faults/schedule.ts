@@ -4,12 +4,12 @@
  * (its seeded choices are indexed by it) and its toxics' bindings. Pure: no
  * sockets, no timers; time comes in as an argument.
  *
- * The window of a Fault (`after`, `for`) and its target filter (endpoints,
- * Pods) are written once, here, for admission, the admin views and the
- * timer that wakes the instance when a window opens or closes.
+ * The window of a Fault (`after`, `for`) is written once, here, for
+ * admission, the admin views and the timer that wakes the instance when a
+ * window opens or closes; its target filter once, in fault-plan.ts.
  */
 import { ToxicBinding } from './binding.js';
-import type { FaultPlan } from './fault-plan.js';
+import { reaches, type FaultPlan } from './fault-plan.js';
 import type { ConnectionTarget } from './types.js';
 
 /** One declared Fault while it is in force. */
@@ -55,8 +55,7 @@ export class DeclaredFault {
 
   /** The target filter: whether a connection to `target` may get its toxics. */
   reaches(target: ConnectionTarget): boolean {
-    const { endpoints, pods } = this.plan;
-    return (endpoints === undefined || endpoints.has(target.id)) && (pods === undefined || pods.has(target.pod));
+    return reaches(this.plan, target);
   }
 
   /** Its toxics are removed: the connections that met them are released. */
