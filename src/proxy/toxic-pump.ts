@@ -48,7 +48,10 @@ class Direction implements StageHost, StageTarget {
   ) {
     // Built last first, each stage handing to the one after it; the last hands to this direction's sink.
     this.stages = [];
-    for (let i = toxics.length - 1; i >= 0; i--) this.stages.unshift((toxics[i] as ConnectionToxic).stage(this, this.stages[0] ?? this));
+    for (let i = toxics.length - 1; i >= 0; i--) {
+      const next = this.stages[0] ?? this;
+      this.stages.unshift((toxics[i] as ConnectionToxic).stage(this, next));
+    }
     this.head = this.stages[0] ?? this;
   }
 
