@@ -17,9 +17,11 @@ export class BandwidthStage extends TimedStage {
       const part = chunk.subarray(offset, Math.min(chunk.length, offset + piece));
       // A chunk that follows the last one closely (a backlog, a reader that resumed late, a late timer)
       // is scheduled after it, so lost time is caught up and the rate holds over a transfer on a busy
-      // machine; after a real pause (CONTINUE_MS) the stream starts again from now, as toxiproxy's.
+      // machine; after a pause (CONTINUE_MS) the stream starts again from now, less what this stage's own
+      // late timer lost (toxiproxy carries its sleep error forward the same way): a sender's pause earns
+      // no credit, a process that was not scheduled for a while keeps its rate.
       const now = performance.now();
-      const from = this.holding > 0 || now - this.last < CONTINUE_MS ? this.last : now;
+      const from = this.holding > 0 || now - this.last < CONTINUE_MS ? this.last : now - this.lateMs;
       this.last = from + part.length / rate;
       this.enqueue(part, this.last);
     }

@@ -22,6 +22,8 @@ export abstract class TimedStage extends Stage {
   private timer: NodeJS.Timeout | undefined;
   /** Due time of the last item queued: nothing may overtake it. */
   protected last = 0;
+  /** How late (ms) the timer emitted the last item it emitted: time this stage owes its stream (bandwidth makes it up). */
+  protected lateMs = 0;
 
   protected enqueue(chunk: Buffer | undefined, due: number, close = false): void {
     const at = Math.max(due, this.last);
@@ -50,6 +52,7 @@ export abstract class TimedStage extends Stage {
     const now = performance.now() + 0.5;
     for (let item = this.queue[this.head]; item !== undefined && item.due <= now; item = this.queue[this.head]) {
       this.head++;
+      this.lateMs = Math.max(0, now - 0.5 - item.due);
       this.emit(item);
       if (this.disposed) return; // emitting may end the connection, which disposes this stage
     }
