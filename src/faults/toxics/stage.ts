@@ -23,6 +23,7 @@ import { Random } from '../random.js';
 import type { ToxicSpec } from '../toxics.js';
 import type { ConnectionToxic, LiveToxic, StageHost, StageTarget, ToxicStage } from '../types.js';
 
+/** The base of every toxic's stage: the no-op when released or missed, the counters, release and reconfigure. */
 export abstract class Stage implements ToxicStage, LiveToxic {
   next: StageTarget;
   released = false;
