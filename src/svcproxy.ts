@@ -223,7 +223,14 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       options.toxiproxy === undefined
         ? undefined
         : new ToxiproxyServer(
-            new ProxyCollection(this.registry, this.faults, this.registry.options, this.registry.context, api, options.toxiproxyAllowRemote === true),
+            new ProxyCollection({
+              source: this.registry,
+              faults: this.faults,
+              forwardOptions: this.registry.options,
+              context: this.registry.context,
+              log: api,
+              allowRemote: options.toxiproxyAllowRemote === true,
+            }),
             api,
           );
   }

@@ -5,6 +5,7 @@
  * by state/faults.ts on every reload; the FaultTable runs it.
  */
 import type { ToxicSpec } from './toxics.js';
+import type { ConnectionTarget } from './types.js';
 
 export interface FaultPlan {
   /** `namespace/name` of the Fault object. */
@@ -30,4 +31,14 @@ export interface FaultPlan {
   readonly pods: ReadonlySet<string> | undefined;
   /** What it targets, for humans: `Service default/web port 80`, `Pod default/web-1`... */
   readonly target: string;
+}
+
+/**
+ * The target filter, the one place it is written: whether a connection to
+ * `target` may get the Fault's toxics (used at admission, by the admin
+ * views, and by the planner to find the Service ports a Pod target reaches).
+ */
+export function reaches(plan: Pick<FaultPlan, 'endpoints' | 'pods'>, target: ConnectionTarget): boolean {
+  const { endpoints, pods } = plan;
+  return (endpoints === undefined || endpoints.has(target.id)) && (pods === undefined || pods.has(target.pod));
 }

@@ -3,7 +3,7 @@
  * (Shopify/toxiproxy `toxics/*.go`), and the one validation both sources of
  * toxics use: the config folder (field-path errors) and the toxiproxy API
  * (400 with toxiproxy's error JSON). Pure data; the behaviour is in
- * proxy/toxic-stages.ts.
+ * faults/toxics/ (one file per toxic).
  *
  *   latency     latency ms, jitter ms   each chunk waits latency ± jitter
  *   bandwidth   rate KB/s               at most rate × 1000 bytes per second

@@ -18,7 +18,7 @@ import type { PassiveHealthOptions } from '../balancer/passive-health.js';
 import { Picker } from '../balancer/picker.js';
 import type { Shuffle } from '../balancer/round-robin.js';
 import { errorCode, errorMessage } from '../errors.js';
-import { DOWN, type ConnectionChain, type FaultTable } from '../faults/fault-table.js';
+import type { ConnectionChain, FaultTable } from '../faults/fault-table.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
@@ -325,7 +325,7 @@ export class ServicePortProxy {
     // Faults are decided here, once per connection (the endpoint is known now, for Pod targets). A port
     // without faults gets undefined after one map lookup: no per-chunk cost, and the native pump may take it.
     const faults = this.context.faults?.forConnection(this.plan.key, upstream, Date.now());
-    if (faults === DOWN) {
+    if (faults === 'down') {
       // Turned off through the toxiproxy API while this connection was being dialled.
       lease.carrier = pump(downstream, socket, this.pumpOptions, done);
       lease.carrier.abort();
@@ -337,7 +337,7 @@ export class ServicePortProxy {
       const met = (name: string): void => {
         if (!lease.toxics.includes(name)) lease.toxics = [...lease.toxics, name];
       };
-      lease.carrier = toxicPump(downstream, socket, this.pumpOptions, faults, done, met);
+      lease.carrier = toxicPump({ downstream, upstream: socket, options: this.pumpOptions, chain: faults, done, met });
       return;
     }
     const native = this.options.nativePump;

@@ -1,8 +1,9 @@
 /**
  * The toxic pump: pump.ts's job (join a client socket and a backend socket
  * until both have closed) for a connection that met toxics. Each direction
- * runs its toxics' stages (toxic-stages.ts) between the reader and the
- * writer:
+ * runs its toxics' stages between the reader and the writer; each toxic
+ * hands out its own stage (faults/toxics/), so this file needs only the
+ * fault room's types:
  *
  *   client --data--> [upstream toxics]   --> backend
  *   client <-------- [downstream toxics] <-- backend
@@ -25,17 +26,16 @@
  * queued) or reset it (reset_peer).
  */
 import type { Socket } from 'node:net';
-import type { ConnectionChain, ConnectionToxic, LiveChain } from '../faults/fault-table.js';
+import type { ConnectionChain, ConnectionToxic, LiveChain, StageHost, StageTarget, ToxicStage } from '../faults/types.js';
 import type { ByteCounts, LeaseCarrier } from './lease.js';
 import { watchPaused, type PumpOptions, type PumpResult } from './pump.js';
-import { buildStages, createStage, type Stage, type StageHost, type StageTarget } from './toxic-stages.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
 export const HOLD_CAP = 256 * 1024;
 
 class Direction implements StageHost, StageTarget {
   /** The chain, first stage first; the last one hands to this direction's sink (this). */
-  private readonly stages: Stage[];
+  private readonly stages: ToxicStage[];
   private head: StageTarget;
   private heldBytes = 0;
   private paused = false;
@@ -46,7 +46,12 @@ class Direction implements StageHost, StageTarget {
     readonly dst: Socket,
     toxics: readonly ConnectionToxic[],
   ) {
-    this.stages = buildStages(this, toxics, this);
+    // Built last first, each stage handing to the one after it; the last hands to this direction's sink.
+    this.stages = [];
+    for (let i = toxics.length - 1; i >= 0; i--) {
+      const next = this.stages[0] ?? this;
+      this.stages.unshift((toxics[i] as ConnectionToxic).stage(this, next));
+    }
     this.head = this.stages[0] ?? this;
   }
 
@@ -56,7 +61,7 @@ class Direction implements StageHost, StageTarget {
    * passes through it when they let it go, and nothing overtakes anything.
    */
   append(toxic: ConnectionToxic): void {
-    const stage = createStage(this, toxic, this);
+    const stage = toxic.stage(this, this);
     const last = this.stages[this.stages.length - 1];
     if (last === undefined) this.head = stage;
     else last.next = stage;
@@ -64,7 +69,7 @@ class Direction implements StageHost, StageTarget {
   }
 
   // StageHost: a released stage leaves the chain; its neighbours join up.
-  unlink(stage: Stage): void {
+  unlink(stage: ToxicStage): void {
     const i = this.stages.indexOf(stage);
     if (i < 0) return;
     const before = this.stages[i - 1];
@@ -127,8 +132,27 @@ class Direction implements StageHost, StageTarget {
 
 type PumpEnd = PumpResult['reason'];
 
+/** What the toxic pump joins, and whom it tells. */
+export interface ToxicPumpInput {
+  readonly downstream: Socket;
+  readonly upstream: Socket;
+  readonly options: PumpOptions;
+  /** The fault table's answer for this connection: its toxics, and its LiveConnection while the API is on. */
+  readonly chain: ConnectionChain;
+  /** Called once, when both sockets have closed. */
+  readonly done: (result: PumpResult) => void;
+  /** Told of a toxic the connection got after admission (for the lease's list). */
+  readonly met?: (name: string) => void;
+}
+
 /** One joined connection with toxics; also the lease's carrier, and the live chain the fault table appends to. */
 class ToxicPair implements LeaseCarrier, LiveChain {
+  readonly downstream: Socket;
+  readonly upstream: Socket;
+  private readonly options: PumpOptions;
+  private readonly chain: ConnectionChain;
+  private readonly done: (result: PumpResult) => void;
+  readonly met: (name: string) => void;
   readonly up: Direction;
   readonly down: Direction;
   private open = 2;
@@ -142,15 +166,14 @@ class ToxicPair implements LeaseCarrier, LiveChain {
   private closing = false;
   private ended = false;
 
-  constructor(
-    readonly downstream: Socket,
-    readonly upstream: Socket,
-    private readonly options: PumpOptions,
-    private readonly chain: ConnectionChain,
-    private readonly done: (result: PumpResult) => void,
-    /** Told of a toxic the connection got after admission (for the lease's list). */
-    readonly met: (name: string) => void,
-  ) {
+  constructor(input: ToxicPumpInput) {
+    const { downstream, upstream, options, chain } = input;
+    this.downstream = downstream;
+    this.upstream = upstream;
+    this.options = options;
+    this.chain = chain;
+    this.done = input.done;
+    this.met = input.met ?? ((): void => undefined);
     const { toxics } = chain;
     this.up = new Direction(this, downstream, upstream, toxics.filter((t) => t.spec.stream === 'upstream'));
     this.down = new Direction(this, upstream, downstream, toxics.filter((t) => t.spec.stream === 'downstream'));
@@ -277,13 +300,6 @@ class ToxicPair implements LeaseCarrier, LiveChain {
  * chain, the connection is registered for API toxics until it ends; `met`
  * hears of each toxic it gets after admission.
  */
-export function toxicPump(
-  downstream: Socket,
-  upstream: Socket,
-  options: PumpOptions,
-  chain: ConnectionChain,
-  done: (result: PumpResult) => void,
-  met: (name: string) => void = () => undefined,
-): LeaseCarrier {
-  return new ToxicPair(downstream, upstream, options, chain, done, met);
+export function toxicPump(input: ToxicPumpInput): LeaseCarrier {
+  return new ToxicPair(input);
 }

@@ -5,7 +5,7 @@
  * Service may come later) and gets a warning. Pure.
  */
 import { formatSource, type ConfigNote, type FaultSpec, type PodSpec } from '../config/types.js';
-import type { FaultPlan } from '../faults/fault-plan.js';
+import { reaches, type FaultPlan } from '../faults/fault-plan.js';
 import { selects } from './pod-endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan } from './types.js';
 
@@ -59,8 +59,8 @@ export function faultPlans(
       if (t.service !== undefined && (plan.service !== t.service || !portMatches(plan, t.port))) continue;
       // Without a Service, a Pod or endpoint target reaches every Service port that sends to it.
       if (t.service === undefined) {
-        const reaches = plan.endpoints.some((e) => (podKeys === undefined || podKeys.has(e.pod)) && (endpoints === undefined || endpoints.has(hostPort(e.host, e.port))));
-        if (!reaches) continue;
+        const filter = { endpoints, pods: podKeys };
+        if (!plan.endpoints.some((e) => reaches(filter, { id: hostPort(e.host, e.port), pod: e.pod }))) continue;
       }
       keys.add(plan.key);
     }

@@ -12,21 +12,11 @@
 import type { FaultTable } from '../faults/fault-table.js';
 import { updateToxic, validateToxic, type ToxicSpec } from '../faults/toxics.js';
 import type { Logger } from '../log.js';
-import { AdHocForward, isLoopbackHost } from '../proxy/ad-hoc-forward.js';
+import { AdHocForward } from '../proxy/ad-hoc-forward.js';
 import type { ServicePortContext, ServicePortOptions } from '../proxy/service-port-proxy.js';
 import { hostPort, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
-
-/** A toxiproxy error: its message and HTTP status, as toxiproxy's `ApiError`. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    /** Extra fields of the error body (populate's `proxies`). */
-    readonly extra: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-  }
-}
+import { ApiError } from './api-error.js';
+import { checkProxyBody, isObject, type ProxyRequest } from './proxy-body.js';
 
 const NOT_FOUND = (): ApiError => new ApiError('proxy not found', 404);
 const TOXIC_NOT_FOUND = (): ApiError => new ApiError('toxic not found', 404);
@@ -59,46 +49,42 @@ export interface ServicePortSource {
   readonly listeners: ReadonlyMap<string, { readonly plan: ListenerPlan; readonly port: number }>;
 }
 
-/** A proxy name: what toxiproxy clients put in the URL path, so no `/`. */
-const PROXY_NAME = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,252}$/;
-
 /** `web.default:80`: the toxiproxy name of a Service port. */
 function servicePortProxyName(plan: ServicePortPlan): string {
   return `${plan.service}.${plan.namespace}:${plan.port}`;
 }
 
-/** `host:port`, `[v6]:port`, `:port` (toxiproxy's Go address syntax); undefined when not one. */
-function parseAddress(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[3]);
-  if (port > 65535) return undefined;
-  return { host: match[1] ?? match[2] ?? '', port };
-}
-
-interface ProxyBody {
-  readonly name?: unknown;
-  readonly listen?: unknown;
-  readonly upstream?: unknown;
-  readonly enabled?: unknown;
-}
-
-function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** What a ProxyCollection works on. */
+export interface ProxyCollectionOptions {
+  /** The running Service ports (the registry). */
+  readonly source: ServicePortSource;
+  readonly faults: FaultTable;
+  /** How an ad-hoc forward's connections are carried: as a Service port's. */
+  readonly forwardOptions: ServicePortOptions;
+  readonly context: ServicePortContext;
+  readonly log: Logger;
+  /** --toxiproxy-allow-remote: ad-hoc forwards may listen on non-loopback addresses. */
+  readonly allowRemote: boolean;
 }
 
 export class ProxyCollection {
   private readonly adHoc = new Map<string, AdHocForward>();
 
-  constructor(
-    private readonly source: ServicePortSource,
-    private readonly faults: FaultTable,
-    private readonly forwardOptions: ServicePortOptions,
-    private readonly context: ServicePortContext,
-    private readonly log: Logger,
-    /** --toxiproxy-allow-remote: ad-hoc forwards may listen on non-loopback addresses. */
-    private readonly allowRemote: boolean,
-  ) {
+  private readonly source: ServicePortSource;
+  private readonly faults: FaultTable;
+  private readonly forwardOptions: ServicePortOptions;
+  private readonly context: ServicePortContext;
+  private readonly log: Logger;
+  private readonly allowRemote: boolean;
+
+  constructor(options: ProxyCollectionOptions) {
+    const { faults } = options;
+    this.source = options.source;
+    this.faults = faults;
+    this.forwardOptions = options.forwardOptions;
+    this.context = options.context;
+    this.log = options.log;
+    this.allowRemote = options.allowRemote;
     // The API exists, so toxics added through it must reach connections already open (toxiproxy's
     // behaviour): from now on every TCP connection runs on the toxic pump and registers with the table.
     faults.enableApi();
@@ -154,27 +140,11 @@ export class ProxyCollection {
     return plan.key;
   }
 
-  private checkBody(body: unknown, where = ''): { name: string; listen: { host: string; port: number }; upstream: { host: string; port: number }; enabled: boolean } {
-    if (!isObject(body)) throw new ApiError('bad request body: expected a JSON object', 400);
-    const b = body as ProxyBody;
-    if (typeof b.name !== 'string' || b.name === '') throw new ApiError(`missing required field: name${where}`, 400);
-    if (typeof b.upstream !== 'string' || b.upstream === '') throw new ApiError(`missing required field: upstream${where}`, 400);
-    if (!PROXY_NAME.test(b.name)) throw new ApiError(`bad request body: invalid proxy name ${JSON.stringify(b.name)}: letters, digits, '-', '_', '.' and ':' only`, 400);
-    const upstream = parseAddress(b.upstream);
-    if (upstream === undefined || upstream.host === '' || upstream.port === 0) throw new ApiError(`bad request body: upstream ${JSON.stringify(b.upstream)} is not host:port`, 400);
-    const listenText = b.listen === undefined || b.listen === null || b.listen === '' ? '127.0.0.1:0' : b.listen;
-    const listen = typeof listenText === 'string' ? parseAddress(listenText) : undefined;
-    if (listen === undefined) throw new ApiError(`bad request body: listen ${JSON.stringify(b.listen)} is not host:port`, 400);
-    // Go's "localhost:0" and ":0" bind loopback here: svcproxy names one address family and one address.
-    if (listen.host === '' || listen.host === 'localhost') listen.host = '127.0.0.1';
-    if (!this.allowRemote && !isLoopbackHost(listen.host)) {
-      throw new ApiError(`listen ${hostPort(listen.host, listen.port)}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`, 403);
-    }
-    const enabled = b.enabled === undefined || b.enabled === null ? true : b.enabled === true;
-    return { name: b.name, listen, upstream, enabled };
+  private checkBody(body: unknown, where = ''): ProxyRequest {
+    return checkProxyBody(body, where, this.allowRemote);
   }
 
-  private async createForward(p: ReturnType<ProxyCollection['checkBody']>): Promise<AdHocForward> {
+  private async createForward(p: ProxyRequest): Promise<AdHocForward> {
     const f = new AdHocForward(p.name, p.listen.host, p.listen.port, p.upstream.host, p.upstream.port, this.forwardOptions, this.context, this.log);
     if (p.enabled) await this.startForward(f);
     return f;
@@ -216,7 +186,7 @@ export class ProxyCollection {
     return { proxies: done };
   }
 
-  private async populateOne(p: ReturnType<ProxyCollection['checkBody']>): Promise<ProxyJson> {
+  private async populateOne(p: ProxyRequest): Promise<ProxyJson> {
     const plan = this.servicePorts().get(p.name);
     if (plan !== undefined) return this.servicePortJson(p.name, plan); // a Service port is what its manifests say
     const existing = this.adHoc.get(p.name);

@@ -27,7 +27,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { version } from '../version.js';
-import { ApiError, type ProxyCollection } from './proxy-collection.js';
+import { ApiError } from './api-error.js';
+import type { ProxyCollection } from './proxy-collection.js';
 
 /** A request body larger than this is refused: the API's bodies are a few hundred bytes. */
 const MAX_BODY_BYTES = 1024 * 1024;
