@@ -20,7 +20,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ServicePortKey } from '../state/types.js';
-import { NO_BYTES, type ByteCounts, type Carrier, type CarrierEnd } from './carrier.js';
+import { CARRIER_ENDS, NO_BYTES, type ByteCounts, type Carrier } from './carrier.js';
 import type { Upstream } from './upstream.js';
 
 export type { ByteCounts } from './carrier.js';
@@ -29,16 +29,21 @@ export type { ByteCounts } from './carrier.js';
 export type LeaseCarrier = Carrier;
 
 /**
- * How a forwarded connection (or flow) ended: a carrier's end (CARRIER_ENDS,
+ * How a forwarded connection (or flow) ends: a carrier's end (CARRIER_ENDS,
  * carrier.ts), or one that happens around a carrier:
  *  - client_gone: the client left while its endpoint was being dialled.
  *  - evicted: UDP: the flow was the oldest when the port's flow limit was reached.
  *  - listener_closed: UDP: the listener closed (a reload removed it, or shutdown).
+ * The counters (stats.ts) and the metrics have one entry per item, in this order.
  */
-export type ForwardedEnd = CarrierEnd | 'client_gone' | 'evicted' | 'listener_closed';
+export const FORWARDED_ENDS = [...CARRIER_ENDS, 'client_gone', 'evicted', 'listener_closed'] as const;
 
-/** Why a connection or flow was refused rather than forwarded (it is reset). */
-export type RejectReason = 'no_endpoints' | 'dial_failed' | 'source_range' | 'max_connections';
+export type ForwardedEnd = (typeof FORWARDED_ENDS)[number];
+
+/** Why a connection or flow is refused rather than forwarded (it is reset), in the counters' order. */
+export const REJECT_REASONS = ['no_endpoints', 'dial_failed', 'source_range', 'max_connections'] as const;
+
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** Every way a lease can end: forwarded and then closed, or refused. */
 export type Termination = ForwardedEnd | RejectReason;

@@ -9,17 +9,17 @@
 import type { ServicePortKey } from '../state/types.js';
 import { NO_BYTES, type ByteCounts } from './carrier.js';
 import type { ConnectionTracker } from './connection-tracker.js';
-import type { Lease, LeaseOwner, RejectReason, Termination } from './lease.js';
+import { REJECT_REASONS, type Lease, type LeaseOwner, type RejectReason, type Termination } from './lease.js';
 import { newStats, type ServicePortStats } from './stats.js';
 import type { Upstream } from './upstream.js';
 
 /** Told of every lease that ends, after it is settled (the access log, fault metrics). Never on the per-byte path. */
 export type LeaseObserver = (lease: Lease) => void;
 
-const REJECT_REASONS: ReadonlySet<string> = new Set<RejectReason>(['no_endpoints', 'dial_failed', 'source_range', 'max_connections']);
+const REJECTS: ReadonlySet<string> = new Set<RejectReason>(REJECT_REASONS);
 
 function isRejectReason(termination: Termination): termination is RejectReason {
-  return REJECT_REASONS.has(termination);
+  return REJECTS.has(termination);
 }
 
 function increment(map: Map<string, number>, key: string, by: number): void {
