@@ -58,7 +58,11 @@ class Flow implements Carrier {
     start: FlowStart,
     private readonly owner: UdpListener,
   ) {
-    ({ key: this.key, client: this.client, upstream: this.upstream, port: this.port, lease: this.lease } = start);
+    this.key = start.key;
+    this.client = start.client;
+    this.upstream = start.upstream;
+    this.port = start.port;
+    this.lease = start.lease;
     this.idle = setTimeout(() => owner.closeFlow(this, 'idle_timeout'), start.idleMs);
   }
 
