@@ -10,16 +10,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** How a natively pumped connection ended; the numbers are splice_pump.c's `enum reason`. */
-export type NativeEnd = 'client_fin' | 'endpoint_fin' | 'client_reset' | 'endpoint_reset' | 'idle_timeout' | 'half_close_timeout' | 'abort';
-
-const NATIVE_ENDS: readonly NativeEnd[] = ['client_fin', 'endpoint_fin', 'client_reset', 'endpoint_reset', 'idle_timeout', 'half_close_timeout', 'abort'];
-
-/** The number the addon reports -> its name; a number it should never send is a reset (the safe reading). */
-export function nativeEnd(code: number): NativeEnd {
-  return NATIVE_ENDS[code - 1] ?? 'client_reset';
-}
-
 /** What the addon's epoll thread reports about itself (`stats()`). */
 export interface NativeThreadStats {
   /** Connections it owns now. */
@@ -39,7 +29,9 @@ export interface SpliceAddon {
   /**
    * Starts the epoll thread. `counters` holds two numbers per connection slot
    * (bytes received from the client, from the endpoint) that the thread keeps
-   * current; `onDone` is called on the JS thread once per adopted connection.
+   * current; `onDone` is called on the JS thread once per adopted connection,
+   * `end` being splice_pump.c's `enum reason` (1-based: CARRIER_ENDS in
+   * src/proxy/carrier.ts, checked against the C by test/proxy/carrier.test.ts).
    */
   start(
     counters: Float64Array,

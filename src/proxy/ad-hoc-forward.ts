@@ -19,23 +19,61 @@ function adHocKey(name: string): ServicePortKey {
   return `toxiproxy:${name}` as ServicePortKey;
 }
 
+/** What an API-created forward is made of: toxiproxy's `name`, `listen` and `upstream`, and the process's shared parts. */
+export interface AdHocForwardSpec {
+  readonly name: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly upstreamHost: string;
+  readonly upstreamPort: number;
+  readonly options: ServicePortOptions;
+  readonly context: ServicePortContext;
+  readonly log: Logger;
+}
+
+/** The constructor's older positional form, kept while src/toxiproxy/proxy-collection.ts still uses it. */
+type LegacyAdHocArgs = [
+  name: string,
+  listenHost: string,
+  listenPort: number,
+  upstreamHost: string,
+  upstreamPort: number,
+  options: ServicePortOptions,
+  context: ServicePortContext,
+  log: Logger,
+];
+
+function adHocSpec(args: [AdHocForwardSpec] | LegacyAdHocArgs): AdHocForwardSpec {
+  if (args.length === 1) return args[0];
+  const [name, listenHost, listenPort, upstreamHost, upstreamPort, options, context, log] = args;
+  return { name, listenHost, listenPort, upstreamHost, upstreamPort, options, context, log };
+}
+
 export class AdHocForward {
   readonly key: ServicePortKey;
+  readonly name: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly upstreamHost: string;
+  readonly upstreamPort: number;
+  private readonly options: ServicePortOptions;
+  private readonly context: ServicePortContext;
+  private readonly log: Logger;
   private readonly tracker = new ConnectionTracker();
   private listener: ServiceListener | undefined;
   private proxy: ServicePortProxy | undefined;
 
-  constructor(
-    readonly name: string,
-    readonly listenHost: string,
-    readonly listenPort: number,
-    readonly upstreamHost: string,
-    readonly upstreamPort: number,
-    private readonly options: ServicePortOptions,
-    private readonly context: ServicePortContext,
-    private readonly log: Logger,
-  ) {
-    this.key = adHocKey(name);
+  constructor(...args: [AdHocForwardSpec] | LegacyAdHocArgs) {
+    const spec = adHocSpec(args);
+    this.name = spec.name;
+    this.listenHost = spec.listenHost;
+    this.listenPort = spec.listenPort;
+    this.upstreamHost = spec.upstreamHost;
+    this.upstreamPort = spec.upstreamPort;
+    this.options = spec.options;
+    this.context = spec.context;
+    this.log = spec.log;
+    this.key = adHocKey(spec.name);
   }
 
   /** `host:port` as bound (the real port once listening), as toxiproxy reports `listen`. */

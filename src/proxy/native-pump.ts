@@ -3,9 +3,10 @@
  * and written any PROXY header, it hands both sockets to the splice addon
  * (native/splice-pump), which moves the bytes in the kernel (splice(2) through
  * a pipe per direction) on its own epoll thread until the connection ends, and
- * then reports the end here, on the JS thread. It keeps the JS pump's contract
- * (src/proxy/pump.ts): half-close passed on, resets passed on, backpressure,
- * idle and half-close timeouts, reset on demand (drain), byte counts.
+ * then reports the end here, on the JS thread. It keeps the carrier contract
+ * (carrier.ts), as the JS pump does: half-close passed on, resets passed on,
+ * backpressure, idle and half-close timeouts, reset on demand (drain), byte
+ * counts, one CarrierResult at the end.
  *
  * The hand-off, and why it is safe (docs/operations.md has the same, longer):
  *  1. Nothing may be in flight in Node: no pending write (the PROXY header must
@@ -33,32 +34,14 @@
  */
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
-import { nativeEnd, type NativeEnd, type NativeThreadStats, type SpliceAddon } from '../native/splice-addon.js';
-import type { ByteCounts, ForwardedEnd, LeaseCarrier } from './lease.js';
-import type { PumpOptions } from './pump.js';
-
-/** The lease terminations the native pump reports: what the JS pump reports (an abort is the drain's reset). */
-type NativePumpEnd = Extract<ForwardedEnd, 'client_fin' | 'endpoint_fin' | 'client_reset' | 'endpoint_reset' | 'idle_timeout' | 'half_close_timeout' | 'drain'>;
-
-/** How a natively pumped connection ended, with the bytes each side sent in all (before and after the hand-off). */
-export interface NativePumpResult {
-  readonly bytesFromDownstream: number;
-  readonly bytesFromUpstream: number;
-  readonly end: NativePumpEnd;
-  /** The errno of the failure (ECONNRESET = 104 on Linux), 0 for a clean end. */
-  readonly errno: number;
-  /** Its name (ECONNRESET, ETIMEDOUT from keepalive...), '' for a clean end; what the JS pump reports as the error code. */
-  readonly errorCode: string;
-}
+import type { NativeThreadStats, SpliceAddon } from '../native/splice-addon.js';
+import { carrierEnd, type ByteCounts, type Carrier, type CarrierDone, type CarrierOptions, type CarrierResult } from './carrier.js';
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
+/** The errno's name (ECONNRESET, ETIMEDOUT from keepalive...), '' for 0 (a clean end): what the JS pump reports as the error code. */
 function errnoName(errno: number): string {
   return errno === 0 ? '' : (ERRNO_NAMES.get(errno) ?? `errno ${errno}`);
-}
-
-function leaseEnd(end: NativeEnd): NativePumpEnd {
-  return end === 'abort' ? 'drain' : end;
 }
 
 export interface NativePumpLimits {
@@ -114,15 +97,15 @@ function releaseDeferred(downstream: Socket, upstream: Socket): void {
 }
 
 /** One connection owned by the addon: its live byte counts and a way to reset it. */
-export class NativeCarrier implements LeaseCarrier {
-  private result: NativePumpResult | undefined;
+export class NativeCarrier implements Carrier {
+  private result: CarrierResult | undefined;
 
   constructor(
     private readonly pump: NativePump,
     readonly slot: number,
     /** Bytes Node had read from each side before the hand-off (including any passed on as a prefix). */
     private readonly before: { readonly fromDownstream: number; readonly fromUpstream: number },
-    private readonly done: (result: NativePumpResult) => void,
+    private readonly done: CarrierDone,
   ) {}
 
   /** Bytes so far, received from the client and from the endpoint; read from the shared counters, no call into the addon. */
@@ -142,13 +125,12 @@ export class NativeCarrier implements LeaseCarrier {
     return this.result !== undefined;
   }
 
-  /** Called once by the pump when the addon reports the end. */
-  finish(end: NativeEnd, errno: number, fromDownstream: number, fromUpstream: number): void {
-    const result: NativePumpResult = {
+  /** Called once by the pump when the addon reports the end (`end`: the C enum's number, see CARRIER_ENDS). */
+  finish(end: number, errno: number, fromDownstream: number, fromUpstream: number): void {
+    const result: CarrierResult = {
+      end: carrierEnd(end),
       bytesFromDownstream: this.before.fromDownstream + fromDownstream,
       bytesFromUpstream: this.before.fromUpstream + fromUpstream,
-      end: leaseEnd(end),
-      errno,
       errorCode: errnoName(errno),
     };
     this.result = result;
@@ -191,7 +173,7 @@ export class NativePump {
    * stays with the caller (who then runs the JS pump on it, untouched: any bytes
    * taken out of Node's buffers are put back).
    */
-  handOff(downstream: Socket, upstream: Socket, options: PumpOptions, done: (result: NativePumpResult) => void): NativeCarrier | string {
+  handOff(downstream: Socket, upstream: Socket, options: CarrierOptions, done: CarrierDone): NativeCarrier | string {
     const down = handleOf(downstream);
     const up = handleOf(upstream);
     if (down === undefined || up === undefined || downstream.destroyed || upstream.destroyed || down.fd < 0 || up.fd < 0) {
@@ -257,7 +239,7 @@ export class NativePump {
     if (carrier === undefined) return; // cannot happen: the addon reports each slot it was given once
     this.carriers[slot] = undefined;
     this.freeSlots.push(slot);
-    carrier.finish(nativeEnd(end), errno, fromDownstream, fromUpstream);
+    carrier.finish(end, errno, fromDownstream, fromUpstream);
   }
 }
 

@@ -3,21 +3,23 @@
  * ledger writes the counters, and only through the lease lifecycle
  * (admit -> connected -> settle), so a connection is always counted against
  * the port that admitted it: a listener retargeted by a reload, or a port
- * removed while its connections run, cannot move counts between ports.
+ * removed while its connections run, cannot move counts between ports. It
+ * changes a lease only through the lease's methods.
  */
 import type { ServicePortKey } from '../state/types.js';
+import { NO_BYTES, type ByteCounts } from './carrier.js';
 import type { ConnectionTracker } from './connection-tracker.js';
-import { NO_BYTES, type ByteCounts, type Lease, type LeaseOwner, type RejectReason, type Termination } from './lease.js';
+import { REJECT_REASONS, type Lease, type LeaseOwner, type RejectReason, type Termination } from './lease.js';
 import { newStats, type ServicePortStats } from './stats.js';
 import type { Upstream } from './upstream.js';
 
 /** Told of every lease that ends, after it is settled (the access log, fault metrics). Never on the per-byte path. */
 export type LeaseObserver = (lease: Lease) => void;
 
-const REJECT_REASONS: ReadonlySet<string> = new Set<RejectReason>(['no_endpoints', 'dial_failed', 'source_range', 'max_connections']);
+const REJECTS: ReadonlySet<string> = new Set<RejectReason>(REJECT_REASONS);
 
 function isRejectReason(termination: Termination): termination is RejectReason {
-  return REJECT_REASONS.has(termination);
+  return REJECTS.has(termination);
 }
 
 function increment(map: Map<string, number>, key: string, by: number): void {
@@ -41,11 +43,16 @@ export class PortLedger implements LeaseOwner {
     return this.counters;
   }
 
+  /** Open leases right now (admitted, not yet ended), dialling ones included. */
+  get active(): number {
+    return this.counters.active;
+  }
+
   /** Counts an accepted connection or flow and gives it a slot (it counts towards max-connections until it ends). */
   admit(lease: Lease): void {
     this.counters.connections++;
     this.counters.active++;
-    lease.admitted = true;
+    lease.takeSlot();
     this.open.add(lease);
     this.tracker.add(lease);
   }
@@ -58,8 +65,7 @@ export class PortLedger implements LeaseOwner {
 
   /** The lease's endpoint is connected (TCP) or its flow opened (UDP, connectMs -1). */
   connected(lease: Lease, upstream: Upstream, connectMs: number): void {
-    lease.endpoint = upstream;
-    lease.connectMs = connectMs;
+    lease.connected(upstream, connectMs);
     increment(this.counters.activeByUpstream, upstream.id, 1);
     increment(this.counters.connectionsByUpstream, upstream.id, 1);
     if (connectMs >= 0) this.counters.connectSeconds.observe(connectMs / 1000);
@@ -73,8 +79,7 @@ export class PortLedger implements LeaseOwner {
   /** Called by Lease.end(), once per lease. */
   settle(lease: Lease): void {
     const c = this.counters;
-    if (lease.admitted) {
-      lease.admitted = false;
+    if (lease.releaseSlot()) {
       c.active--;
       this.open.delete(lease);
       this.tracker.release(lease);

@@ -27,35 +27,12 @@
  * was idle.
  */
 import type { Socket } from 'node:net';
-import type { ByteCounts, ForwardedEnd, LeaseCarrier } from './lease.js';
+import { errorCode } from '../errors.js';
+import type { ByteCounts, Carrier, CarrierDone, CarrierEnd, CarrierOptions } from './carrier.js';
 
-/** How a pumped pair ended: the forwarded terminations a pump can see. */
-type PumpEnd = Extract<ForwardedEnd, 'client_fin' | 'endpoint_fin' | 'client_reset' | 'endpoint_reset' | 'idle_timeout' | 'half_close_timeout' | 'drain'>;
+/** The JS pump's options are the carrier's deadlines (carrier.ts). */
+export type PumpOptions = CarrierOptions;
 
-export interface PumpResult {
-  readonly bytesFromDownstream: number;
-  readonly bytesFromUpstream: number;
-  readonly reason: PumpEnd;
-  /** The first error either side reported (ECONNRESET for a reset). */
-  readonly error: Error | undefined;
-}
-
-export interface PumpOptions {
-  /**
-   * How long a pair may stay half-closed (one direction finished) with no
-   * bytes moving before both sockets are closed; 0 disables the deadline.
-   * It keeps a peer that never closes its side from leaking a socket in
-   * CLOSE_WAIT (the leak kubernetes/kubernetes#18354 was about).
-   */
-  readonly halfCloseTimeoutMs: number;
-  /**
-   * Close the pair when no byte has moved either way for this long; 0 = never.
-   * A socket's timeout counts reads and writes, and every byte either way is
-   * read on one socket and written on the other, so the downstream's timer
-   * alone sees all traffic.
-   */
-  readonly idleTimeoutMs: number;
-}
 
 /**
  * Stream buffer size of both sockets: 64 KiB, the size of one read by Node
@@ -78,10 +55,10 @@ interface Pumped extends Socket {
 }
 
 /** The state of one joined connection; both sockets point at it. It is also the lease's carrier. */
-class Pair implements LeaseCarrier {
+class Pair implements Carrier {
   open = 2;
   /** Decided by the first error, timeout or abort; otherwise by which side sent FIN first. */
-  reason: PumpEnd | undefined = undefined;
+  reason: CarrierEnd | undefined = undefined;
   firstFin: 'client_fin' | 'endpoint_fin' | undefined = undefined;
   error: Error | undefined;
   halfClosed = false;
@@ -91,8 +68,8 @@ class Pair implements LeaseCarrier {
   constructor(
     readonly downstream: Socket,
     readonly upstream: Socket,
-    readonly options: PumpOptions,
-    readonly done: (result: PumpResult) => void,
+    readonly options: CarrierOptions,
+    readonly done: CarrierDone,
   ) {}
 
   peerOf(socket: Socket): Socket {
@@ -223,9 +200,9 @@ function onClose(this: Socket): void {
     }
     return;
   }
-  const { downstream, upstream, error } = pair;
-  const reason = pair.reason ?? pair.firstFin ?? 'client_fin';
-  pair.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
+  const { downstream, upstream } = pair;
+  const end = pair.reason ?? pair.firstFin ?? 'client_fin';
+  pair.done({ end, bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, errorCode: errorCode(pair.error) });
 }
 
 function attach(socket: Socket, pair: Pair): void {
@@ -238,13 +215,15 @@ function attach(socket: Socket, pair: Pair): void {
 
 /**
  * Joins `downstream` and `upstream` until both have closed, then calls
- * `done` once. Returns the pair as a lease carrier: live byte counts and
- * abort (the drain deadline).
+ * `done` once (the carrier contract, carrier.ts). Returns the pair as the
+ * lease's carrier: live byte counts and abort (the drain deadline).
  */
-export function pump(downstream: Socket, upstream: Socket, options: PumpOptions, done: (result: PumpResult) => void): LeaseCarrier {
+export function pump(downstream: Socket, upstream: Socket, options: CarrierOptions, done: CarrierDone): Carrier {
   const pair = new Pair(downstream, upstream, options, done);
   attach(downstream, pair);
   attach(upstream, pair);
+  // A socket's timeout counts reads and writes, and every byte either way is read on one socket and
+  // written on the other, so the downstream's timer alone sees all traffic.
   if (options.idleTimeoutMs > 0) armTimeout(downstream, options.idleTimeoutMs);
   downstream.resume(); // accepted with pauseOnConnect: reading starts now that an upstream exists
   return pair;

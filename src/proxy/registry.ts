@@ -15,6 +15,27 @@ import { Resolver } from './resolver.js';
 import { UdpListener } from './udp-listener.js';
 import { ServicePortProxy, type ServicePortContext, type ServicePortOptions } from './service-port-proxy.js';
 
+/** What the instance wires into the registry. */
+export interface RegistryHooks {
+  /** Live readiness of probed Pods (ProbeManager.isReady); default: none is ready. */
+  readonly podReady?: (pod: string) => boolean;
+  /** Host-name lookups for FQDN endpoints; default: the system resolver with a cache. */
+  readonly resolver?: Resolver;
+  /** Told of every connection or flow that ends (the access log). */
+  readonly onLeaseEnd?: LeaseObserver | undefined;
+  /** The toxics in force (faults/fault-table.ts); none when absent. */
+  readonly faults?: FaultTable | undefined;
+}
+
+/** The constructor's older positional form, kept while src/svcproxy.ts (moving to src/instance/) still uses it. */
+type LegacyRegistryHooks = [podReady: (pod: string) => boolean, resolver?: Resolver, onLeaseEnd?: LeaseObserver | undefined, faults?: FaultTable | undefined];
+
+function registryHooks(hooks: [RegistryHooks?] | LegacyRegistryHooks): RegistryHooks {
+  const [first, resolver, onLeaseEnd, faults] = hooks;
+  if (typeof first !== 'function') return first ?? {};
+  return { podReady: first, ...(resolver === undefined ? {} : { resolver }), onLeaseEnd, faults };
+}
+
 /** A bound socket of either protocol: TCP listeners accept connections, UDP ones relay flows. */
 export type Listener = ServiceListener | UdpListener;
 
@@ -30,19 +51,15 @@ export class Registry {
   onListenerState: (listener: Listener) => void = () => undefined;
 
   /**
-   * @param podReady live readiness of probed Pods (ProbeManager.isReady); tests pass their own.
-   * @param resolver host-name lookups for FQDN endpoints (tests pass one with their own lookup).
-   * @param onLeaseEnd told of every connection or flow that ends (the access log).
-   * @param faults the toxics in force (faults/fault-table.ts); none when absent.
+   * @param hooks what the instance wires in; each has a default (tests pass their own). The positional
+   *   form (`podReady, resolver, onLeaseEnd, faults`) is still taken until src/instance/ passes a RegistryHooks.
    */
   constructor(
     readonly options: ServicePortOptions,
     private readonly log: Logger,
-    podReady: (pod: string) => boolean = () => false,
-    resolver: Resolver = new Resolver(),
-    onLeaseEnd?: LeaseObserver,
-    faults?: FaultTable,
+    ...hooks: [RegistryHooks?] | LegacyRegistryHooks
   ) {
+    const { podReady = () => false, resolver = new Resolver(), onLeaseEnd, faults } = registryHooks(hooks);
     this.context = {
       tracker: this.tracker,
       podReady,

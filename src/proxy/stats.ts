@@ -4,7 +4,7 @@
  * surface at scrape time. Plain numbers, updated once per connection (never
  * per byte), so reading them costs the data path nothing.
  */
-import type { ForwardedEnd, RejectReason } from './lease.js';
+import { FORWARDED_ENDS, REJECT_REASONS, type ForwardedEnd, type RejectReason } from './lease.js';
 
 /** Upper bounds (seconds) of the upstream connect-time histogram: 0.5 ms to 2.5 s. */
 const CONNECT_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -52,27 +52,23 @@ export interface ServicePortStats {
   readonly connectionsByUpstream: Map<string, number>;
 }
 
+/** A counter per name, all 0, in the list's order (the order the metrics print them). */
+function zeroes<K extends string>(names: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const name of names) out[name] = 0;
+  return out;
+}
+
 export function newStats(): ServicePortStats {
   return {
     connections: 0,
     active: 0,
     bytesFromDownstream: 0,
     bytesFromUpstream: 0,
-    rejected: { no_endpoints: 0, dial_failed: 0, source_range: 0, max_connections: 0 },
+    rejected: zeroes(REJECT_REASONS),
     connectFailures: 0,
     connectSeconds: new Histogram(CONNECT_SECONDS_BUCKETS),
-    closed: {
-      client_fin: 0,
-      endpoint_fin: 0,
-      client_reset: 0,
-      endpoint_reset: 0,
-      idle_timeout: 0,
-      half_close_timeout: 0,
-      drain: 0,
-      client_gone: 0,
-      evicted: 0,
-      listener_closed: 0,
-    },
+    closed: zeroes(FORWARDED_ENDS),
     activeByUpstream: new Map(),
     connectionsByUpstream: new Map(),
   };

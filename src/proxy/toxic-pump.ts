@@ -27,8 +27,9 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnectionChain, ConnectionToxic, LiveChain, StageHost, StageTarget, ToxicStage } from '../faults/types.js';
-import type { ByteCounts, LeaseCarrier } from './lease.js';
-import { watchPaused, type PumpOptions, type PumpResult } from './pump.js';
+import { errorCode } from '../errors.js';
+import type { ByteCounts, Carrier, CarrierDone, CarrierEnd, CarrierOptions } from './carrier.js';
+import { watchPaused } from './pump.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
 export const HOLD_CAP = 256 * 1024;
@@ -130,28 +131,28 @@ class Direction implements StageHost, StageTarget {
   }
 }
 
-type PumpEnd = PumpResult['reason'];
+type PumpEnd = CarrierEnd;
 
 /** What the toxic pump joins, and whom it tells. */
 export interface ToxicPumpInput {
   readonly downstream: Socket;
   readonly upstream: Socket;
-  readonly options: PumpOptions;
+  readonly options: CarrierOptions;
   /** The fault table's answer for this connection: its toxics, and its LiveConnection while the API is on. */
   readonly chain: ConnectionChain;
   /** Called once, when both sockets have closed. */
-  readonly done: (result: PumpResult) => void;
+  readonly done: CarrierDone;
   /** Told of a toxic the connection got after admission (for the lease's list). */
   readonly met?: (name: string) => void;
 }
 
 /** One joined connection with toxics; also the lease's carrier, and the live chain the fault table appends to. */
-class ToxicPair implements LeaseCarrier, LiveChain {
+class ToxicPair implements Carrier, LiveChain {
   readonly downstream: Socket;
   readonly upstream: Socket;
-  private readonly options: PumpOptions;
+  private readonly options: CarrierOptions;
   private readonly chain: ConnectionChain;
-  private readonly done: (result: PumpResult) => void;
+  private readonly done: CarrierDone;
   readonly met: (name: string) => void;
   readonly up: Direction;
   readonly down: Direction;
@@ -289,7 +290,7 @@ class ToxicPair implements LeaseCarrier, LiveChain {
     this.down.dispose();
     const { downstream, upstream, error } = this;
     const reason = this.reason ?? this.firstFin ?? 'client_fin';
-    this.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, reason, error });
+    this.done({ bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, end: reason, errorCode: errorCode(error) });
   }
 }
 
@@ -300,6 +301,6 @@ class ToxicPair implements LeaseCarrier, LiveChain {
  * chain, the connection is registered for API toxics until it ends; `met`
  * hears of each toxic it gets after admission.
  */
-export function toxicPump(input: ToxicPumpInput): LeaseCarrier {
+export function toxicPump(input: ToxicPumpInput): Carrier {
   return new ToxicPair(input);
 }

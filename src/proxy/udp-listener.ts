@@ -16,16 +16,34 @@ import { isIPv6 } from 'node:net';
 import { errorCode, errorMessage, ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
-import type { ByteCounts, ForwardedEnd, Lease, LeaseCarrier } from './lease.js';
+import type { ByteCounts, Carrier } from './carrier.js';
+import type { ForwardedEnd, Lease } from './lease.js';
 import { bindRetryDelayMs, type ListenerState } from './listener.js';
-import { clientIp, type ServicePortProxy } from './service-port-proxy.js';
+import { clientIp, type ServicePort } from './service-port.js';
 import type { Upstream } from './upstream.js';
 
 /** Datagrams held for a flow while its endpoint's address is being resolved. */
 const MAX_PENDING_DATAGRAMS = 64;
 
+/** What a flow is opened with. */
+interface FlowStart {
+  /** `address|port` of the client: the flow's key in its listener's table. */
+  readonly key: string;
+  readonly client: RemoteInfo;
+  readonly upstream: Upstream;
+  /** The Service port that admitted the flow; it stays the owner if the listener is retargeted. */
+  readonly port: ServicePort;
+  readonly lease: Lease;
+  readonly idleMs: number;
+}
+
 /** One client's flow: its lease (owned by the Service port that admitted it) and its socket to the endpoint. */
-class Flow implements LeaseCarrier {
+class Flow implements Carrier {
+  readonly key: string;
+  readonly client: RemoteInfo;
+  readonly upstream: Upstream;
+  readonly port: ServicePort;
+  readonly lease: Lease;
   /** Created once the endpoint's address is known; until then datagrams wait in `pending`. */
   private socket: DgramSocket | undefined;
   private pending: Buffer[] = [];
@@ -37,16 +55,15 @@ class Flow implements LeaseCarrier {
   fromUpstream = 0;
 
   constructor(
-    readonly key: string,
-    readonly client: RemoteInfo,
-    readonly upstream: Upstream,
-    /** The Service port that admitted the flow; it stays the owner if the listener is retargeted. */
-    readonly port: ServicePortProxy,
-    readonly lease: Lease,
+    start: FlowStart,
     private readonly owner: UdpListener,
-    idleMs: number,
   ) {
-    this.idle = setTimeout(() => owner.closeFlow(this, 'idle_timeout'), idleMs);
+    this.key = start.key;
+    this.client = start.client;
+    this.upstream = start.upstream;
+    this.port = start.port;
+    this.lease = start.lease;
+    this.idle = setTimeout(() => owner.closeFlow(this, 'idle_timeout'), start.idleMs);
   }
 
   bytes(): ByteCounts {
@@ -106,7 +123,7 @@ export class UdpListener {
 
   constructor(
     readonly plan: ListenerPlan,
-    private target: ServicePortProxy,
+    private target: ServicePort,
     log: Logger,
     private readonly onState: (listener: UdpListener) => void = () => undefined,
   ) {
@@ -167,7 +184,7 @@ export class UdpListener {
     });
   }
 
-  retarget(target: ServicePortProxy): void {
+  retarget(target: ServicePort): void {
     this.target = target;
   }
 
@@ -198,20 +215,20 @@ export class UdpListener {
     const ip = clientIp(rinfo.address);
     const lease = target.admit('UDP', ip, rinfo.port);
     if (!lease.admitted) return undefined;
-    const upstream = target.picker.pick(ip, false, Date.now());
+    const upstream = target.pick(ip, false);
     if (upstream === undefined) {
       target.reject(lease, 'no_endpoints');
       return undefined;
     }
-    const policy = target.current.policy;
+    const policy = target.policy;
     if (this.flows.size >= policy.udpMaxFlows) {
       const oldest = this.flows.values().next().value;
       if (oldest !== undefined) this.closeFlow(oldest, 'evicted');
     }
-    const flow = new Flow(key, rinfo, upstream, target, lease, this, policy.udpIdleTimeoutMs);
+    const flow = new Flow({ key, client: rinfo, upstream, port: target, lease, idleMs: policy.udpIdleTimeoutMs }, this);
     this.flows.set(key, flow);
     target.connectedTo(lease, upstream, -1);
-    lease.carrier = flow;
+    lease.carry(flow);
     target.resolve(upstream, (err, address) => {
       if (flow.closed) return;
       if (err !== null) this.flowFailed(flow, err);

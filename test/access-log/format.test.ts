@@ -9,11 +9,10 @@ const START = Date.UTC(2026, 10, 28, 14, 50, 1, 511);
 function finished(over: { client?: [string, number]; protocol?: 'TCP' | 'UDP'; connectMs?: number; endpoint?: boolean; termination?: Parameters<Lease['end']>[0]; code?: string; toxics?: string[] } = {}): Lease {
   const [address, port] = over.client ?? ['127.0.0.1', 53422];
   const lease = new Lease(owner, over.protocol ?? 'TCP', address, port, START);
-  if (over.endpoint !== false) lease.endpoint = { id: '10.0.0.11:8080', host: '10.0.0.11', port: 8080, pod: '', literal: true };
-  lease.connectMs = over.connectMs ?? 0.4123;
-  lease.toxics = over.toxics ?? [];
-  lease.end(over.termination ?? 'client_fin', { fromDownstream: 78, fromUpstream: 1024 }, over.code ?? '');
-  lease.endedAt = START + 12.5;
+  const connectMs = over.connectMs ?? 0.4123;
+  if (over.endpoint !== false) lease.connected({ id: '10.0.0.11:8080', host: '10.0.0.11', port: 8080, pod: '', literal: true }, connectMs);
+  for (const name of over.toxics ?? []) lease.met(name);
+  lease.end(over.termination ?? 'client_fin', { fromDownstream: 78, fromUpstream: 1024 }, over.code ?? '', START + 12.5);
   return lease;
 }
 

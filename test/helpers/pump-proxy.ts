@@ -9,15 +9,17 @@ import { readdirSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { dial } from '../../src/proxy/dial.js';
 import type { Test } from 'tap';
-import type { NativeCarrier, NativePump, NativePumpResult } from '../../src/proxy/native-pump.js';
-import { pump, SOCKET_HIGH_WATER_MARK, type PumpOptions, type PumpResult } from '../../src/proxy/pump.js';
+import type { CarrierOptions, CarrierResult } from '../../src/proxy/carrier.js';
+import type { NativeCarrier, NativePump } from '../../src/proxy/native-pump.js';
+import { pump, SOCKET_HIGH_WATER_MARK } from '../../src/proxy/pump.js';
 import { portOf } from './net.js';
+import { failOnLeak } from './proxy.js';
 
-type Finished = { readonly pump: 'native'; readonly result: NativePumpResult } | { readonly pump: 'js'; readonly result: PumpResult; readonly fallback: string };
+type Finished = { readonly pump: 'native'; readonly result: CarrierResult } | { readonly pump: 'js'; readonly result: CarrierResult; readonly fallback: string };
 
 export interface PumpProxyOptions {
   readonly native: NativePump | undefined;
-  readonly options?: Partial<PumpOptions>;
+  readonly options?: Partial<CarrierOptions>;
   /** Runs after the dial, before the hand-off (the sockets are as ServicePortProxy.connected() has them). */
   readonly beforeHandOff?: (downstream: Socket, upstream: Socket) => Promise<void> | void;
 }
@@ -38,7 +40,7 @@ export function openFds(): number {
 }
 
 export async function startPumpProxy(t: Test, upstreamPort: number, config: PumpProxyOptions): Promise<PumpProxy> {
-  const options: PumpOptions = { halfCloseTimeoutMs: 60_000, idleTimeoutMs: 0, ...config.options };
+  const options: CarrierOptions = { halfCloseTimeoutMs: 60_000, idleTimeoutMs: 0, ...config.options };
   const finished: Finished[] = [];
   const carriers = new Set<NativeCarrier>();
   const fallbacks: string[] = [];
@@ -81,9 +83,13 @@ export async function startPumpProxy(t: Test, upstreamPort: number, config: Pump
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(async () => {
-    for (const c of carriers) c.abort();
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const open = (): string[] => [...[...carriers].map((c) => `native slot ${c.slot}`), ...[...sockets].filter((s) => !s.destroyed).map((s) => `js socket ${s.remotePort ?? 0}`)];
+    await failOnLeak(t, open, () => {
+      for (const c of carriers) c.abort();
+      for (const s of sockets) s.destroy();
+    });
+    await closed;
   });
   return { port: portOf(server), finished, carriers, fallbacks };
 }

@@ -6,7 +6,8 @@
 import { once } from 'node:events';
 import t from 'tap';
 import { loadSpliceAddon } from '../../src/native/splice-addon.js';
-import { NativePump, type NativePumpResult } from '../../src/proxy/native-pump.js';
+import type { CarrierResult } from '../../src/proxy/carrier.js';
+import { NativePump } from '../../src/proxy/native-pump.js';
 import { selectPump } from '../../src/proxy/pump-choice.js';
 import { captureLogger } from '../helpers/log.js';
 import { fakeAddon } from '../helpers/fake-addon.js';
@@ -49,7 +50,7 @@ t.test('on a libuv before 1.49 the released sockets are destroyed outside the po
   });
   await once(upstream, 'connect');
   const downstream = accepted as Socket;
-  const results: NativePumpResult[] = [];
+  const results: CarrierResult[] = [];
   const carrier = pump.handOff(downstream, upstream, { halfCloseTimeoutMs: 0, idleTimeoutMs: 0 }, (r) => results.push(r));
   if (typeof carrier === 'string') throw new Error(`fell back: ${carrier}`);
   t.same(fake.adopted, [0]);

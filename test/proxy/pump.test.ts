@@ -1,31 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { dialTo, eventually, readAll, startEchoServer, startServer } from '../helpers/net.js';
 import { FaultTable } from '../../src/faults/fault-table.js';
 import type { NativePump } from '../../src/proxy/native-pump.js';
 import { nativePump, PUMPS, skipWithoutNative } from '../helpers/native.js';
 import { endpoint, startServicePort } from '../helpers/proxy.js';
 
-/**
- * The pump contract, run against every pump: the JS pump, the native splice
- * pump (where it is built; CI requires it), and the toxic pump with an empty
- * chain, which carries every connection while the toxiproxy API is on (with
- * a native pump available, to show it is not given them). A native run also
- * checks that its connections were really handed off, so a silent fallback
- * to the JS pump cannot pass for the native pump.
- */
-for (const kind of [...PUMPS, 'toxic'] as const) {
-  const skip = kind === 'native' ? skipWithoutNative() : false;
-  t.test(`${kind} pump`, { skip }, async (t) => {
-    const pumpOptions = kind === 'js' || nativePump === undefined ? {} : { nativePump };
-    const faults = new FaultTable();
-    if (kind === 'toxic') faults.enableApi();
-    const extra = { faults };
-    const handedOffBefore = nativePump?.counts.handedOff ?? 0;
+/** One pump under test: how the Service port is set up for it. */
+interface PumpCase {
+  readonly kind: (typeof PUMPS)[number] | 'toxic';
+  readonly pumpOptions: { nativePump?: NativePump };
+  readonly faults: FaultTable;
+  readonly extra: { faults: FaultTable };
+  readonly handedOffBefore: number;
+}
 
-    t.test('half-close: the client shuts its write side, the upstream replies after EOF, the client gets the reply', async (t) => {
+/** The contract's cases, each a sentence and a test body run once per pump. */
+const CASES: ReadonlyArray<readonly [string, (t: Test, c: PumpCase) => Promise<void>]> = [
+  [
+    'half-close: the client shuts its write side, the upstream replies after EOF, the client gets the reply',
+    async (t, { pumpOptions, extra }) => {
       const upstream = await startServer(t, (s) => {
         const chunks: Buffer[] = [];
         s.on('data', (c: Buffer) => chunks.push(c));
@@ -39,9 +35,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       await eventually(() => proxy.stats.active === 0, 'the pair to close');
       t.equal(proxy.stats.bytesFromDownstream, 7);
       t.equal(proxy.stats.bytesFromUpstream, 16);
-    });
-
-    t.test('half-close the other way: the upstream finishes first, the client keeps sending', async (t) => {
+    },
+  ],
+  [
+    'half-close the other way: the upstream finishes first, the client keeps sending',
+    async (t, { pumpOptions, extra }) => {
       let upstreamGot = '';
       const upstream = await startServer(t, (s) => {
         s.write('banner');
@@ -55,9 +53,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       client.end('late data');
       t.same(await outcome, { data: Buffer.from('banner'), error: '' });
       await eventually(() => upstreamGot === 'late data', 'the upstream to get the late data');
-    });
-
-    t.test('a reset by the upstream resets the client', async (t) => {
+    },
+  ],
+  [
+    'a reset by the upstream resets the client',
+    async (t, { pumpOptions, extra }) => {
       const upstream = await startServer(t, (s) => {
         s.once('data', () => s.resetAndDestroy());
       });
@@ -66,9 +66,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       const outcome = readAll(client);
       client.write('x');
       t.equal((await outcome).error, 'ECONNRESET');
-    });
-
-    t.test('a reset by the client resets the upstream', async (t) => {
+    },
+  ],
+  [
+    'a reset by the client resets the upstream',
+    async (t, { pumpOptions, extra }) => {
       let upstreamSocket: Socket | undefined;
       const upstreamError = new Promise<string>((resolve) => {
         void startServer(t, (s) => {
@@ -85,9 +87,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       });
       t.equal(await upstreamError, 'ECONNRESET');
       t.ok(upstreamSocket?.destroyed);
-    });
-
-    t.test('64 MiB each way arrive intact (sha256 compared)', async (t) => {
+    },
+  ],
+  [
+    '64 MiB each way arrive intact (sha256 compared)',
+    async (t, { pumpOptions, extra }) => {
       const upstream = await startEchoServer(t);
       const { port, proxy } = await startServicePort(t, [endpoint(upstream)], pumpOptions, undefined, extra);
       const client = await dialTo(t, port);
@@ -113,9 +117,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       await eventually(() => proxy.stats.active === 0, 'the pair to close');
       t.equal(proxy.stats.bytesFromDownstream, 64 * 1024 * 1024);
       t.equal(proxy.stats.bytesFromUpstream, 64 * 1024 * 1024);
-    });
-
-    t.test('a pair left half-closed and idle is closed after the deadline', async (t) => {
+    },
+  ],
+  [
+    'a pair left half-closed and idle is closed after the deadline',
+    async (t, { pumpOptions, extra }) => {
       const upstream = await startServer(t, (s) => {
         s.resume(); // reads the FIN but never ends its own side
       });
@@ -126,9 +132,11 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       t.same(await outcome, { data: Buffer.alloc(0), error: '' }, 'the proxy closes the client side cleanly');
       await eventually(() => proxy.stats.active === 0 && tracker.active === 0, 'both proxy sockets to be released');
       t.equal(proxy.stats.closed.half_close_timeout, 1, 'counted as a half-close timeout');
-    });
-
-    t.test('backpressure: a client that does not read holds the upstream back; nothing is lost', async (t) => {
+    },
+  ],
+  [
+    'backpressure: a client that does not read holds the upstream back; nothing is lost',
+    async (t, { kind, pumpOptions, faults, extra }) => {
       const total = 256 * 1024 * 1024;
       let written = 0;
       const upstream = await startServer(t, (s) => {
@@ -177,13 +185,39 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
       client.resume();
       await once(client, 'end');
       t.equal(got, total);
-    });
-
-    t.test('the connections above were carried by this pump', async (t) => {
+    },
+  ],
+  [
+    'the connections above were carried by this pump',
+    async (t, { kind, handedOffBefore }) => {
       const handedOff = (nativePump?.counts.handedOff ?? 0) - handedOffBefore;
       if (kind === 'native') t.equal(handedOff, 7, 'every test connection was handed to the native pump');
       else if (kind === 'toxic') t.equal(handedOff, 0, 'with the toxiproxy API on, no connection was handed to the native pump');
       else t.equal(handedOff, 0, 'the JS pump runs alone without a native pump');
-    });
+    },
+  ],
+];
+
+/**
+ * The pump contract, run against every pump: the JS pump, the native splice
+ * pump (where it is built; CI requires it), and the toxic pump with an empty
+ * chain, which carries every connection while the toxiproxy API is on (with
+ * a native pump available, to show it is not given them). A native run also
+ * checks that its connections were really handed off, so a silent fallback
+ * to the JS pump cannot pass for the native pump.
+ */
+for (const kind of [...PUMPS, 'toxic'] as const) {
+  const skip = kind === 'native' ? skipWithoutNative() : false;
+  t.test(`${kind} pump`, { skip }, async (t) => {
+    const faults = new FaultTable();
+    if (kind === 'toxic') faults.enableApi();
+    const c: PumpCase = {
+      kind,
+      pumpOptions: kind === 'js' || nativePump === undefined ? {} : { nativePump },
+      faults,
+      extra: { faults },
+      handedOffBefore: nativePump?.counts.handedOff ?? 0,
+    };
+    for (const [name, run] of CASES) t.test(name, (t) => run(t, c));
   });
 }

@@ -1,6 +1,8 @@
 import t from 'tap';
+import { FaultTable } from '../../src/faults/fault-table.js';
+import type { Lease } from '../../src/proxy/lease.js';
 import { startBlackhole } from '../helpers/blackhole.js';
-import { dialTo, eventually, freePort, request, startNamedServer } from '../helpers/net.js';
+import { dialTo, eventually, freePort, readAll, request, startNamedServer, startServer } from '../helpers/net.js';
 import { captureLogger } from '../helpers/log.js';
 import { endpoint, servicePortPlan, startServicePort } from '../helpers/proxy.js';
 
@@ -14,6 +16,29 @@ t.test('round robin: 3 endpoints, 30 connections, exactly 10 each, in turn', asy
   t.same(counts, { a: 10, b: 10, c: 10 });
   t.equal(proxy.stats.connections, 30);
   await eventually(() => proxy.stats.active === 0, 'connections to finish');
+});
+
+t.test('a port switched off (toxiproxy API) while a connection is dialled: both sides are reset, ended as drain', async (t) => {
+  let accepted = 0;
+  const backend = await startServer(t, () => accepted++);
+  // The endpoint's name resolves only when the test says so: the port is switched off in between.
+  let answer: (() => void) | undefined;
+  const lookup = (_host: string, callback: (err: Error | null, addresses: readonly string[]) => void): void => {
+    answer = () => callback(null, ['127.0.0.1']);
+  };
+  const faults = new FaultTable();
+  const ended: Lease[] = [];
+  const { port, proxy, tracker } = await startServicePort(t, [endpoint(backend, 'web.test')], {}, undefined, { lookup, faults, onLeaseEnd: (l) => ended.push(l) });
+  const client = await dialTo(t, port);
+  const outcome = readAll(client);
+  await eventually(() => answer !== undefined, 'the dial to wait on the name');
+  faults.setDown(proxy.key, true);
+  answer?.();
+  t.equal((await outcome).error, 'ECONNRESET', 'the client is reset');
+  await eventually(() => tracker.active === 0, 'the lease to end');
+  t.match(ended, [{ termination: 'drain', endpoint: { id: `web.test:${backend}` } }]);
+  t.equal(proxy.stats.closed.drain, 1);
+  await eventually(() => accepted === 1, 'the endpoint to have seen the dial');
 });
 
 t.test('a change of the endpoint set restarts the rotation; the same set keeps it', async (t) => {
