@@ -5,8 +5,8 @@
 import cluster from 'node:cluster';
 import { closeSync } from 'node:fs';
 import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/access-log.js';
-import { describeServicePort } from './cli/describe.js';
-import { podTableLines } from './cli/pods-table.js';
+import { describeServicePort } from './report/service-port-line.js';
+import { podTableLines } from './report/pods-table.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { parseCommand, USAGE, type Options } from './cli/options.js';
 import { describePaths, readStream, STDIN_PATH } from './config/load.js';
