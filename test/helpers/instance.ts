@@ -10,7 +10,7 @@ import { FileSource } from '../../src/sources/file-source.js';
 import { silentLog } from './log.js';
 
 /** The config of an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
-function testConfig(config: string | readonly string[], overrides: Partial<InstanceConfig> = {}): InstanceConfig {
+export function testConfig(config: string | readonly string[], overrides: Partial<InstanceConfig> = {}): InstanceConfig {
   return {
     config: typeof config === 'string' ? [config] : config,
     bindAddress: '127.0.0.1',
