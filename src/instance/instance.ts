@@ -34,16 +34,13 @@ import type { ToxiproxyServer } from '../toxiproxy/server.js';
 import { workerIndex } from '../workers.js';
 import type { InstanceConfig } from './config.js';
 import { logPods, logServedAddresses } from './diff-log.js';
-import { planRead, planSnapshot, readSources, type Loaded, type PlanInputs } from './plan.js';
+import { planRead, planSnapshot, type Loaded, type PlanInputs } from './plan.js';
 import { ReloadLoop, type ReloadOutcome } from './reload-loop.js';
 import { Scheduler, type Clock } from './scheduler.js';
+import { settledRead } from './settled-read.js';
 import { listenToxiproxy, toxiproxyApi } from './toxiproxy-api.js';
 
-/**
- * A change a source reports is applied only if the sources read the same
- * twice this far apart, so a file still being written (a YAML document cut
- * mid-way that happens to parse) is not applied.
- */
+/** A change a source reports is applied only if the sources read the same twice this far apart (settled-read.ts). */
 const SETTLE_MS = 100;
 /** A re-plan that could not be applied is tried again after this long. */
 const REPLAN_RETRY_MS = 5000;
@@ -245,18 +242,9 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const forced = trigger === 'signal' || trigger === 'api';
-    // Reading is cheap and decides whether anything changed; only a changed read is validated (in a child process).
-    let read = await readSources(this.sources);
-    if (!forced && read.version === this.seenHash) return 'unchanged';
-    if (!forced) {
-      await delay(SETTLE_MS);
-      const again = await readSources(this.sources);
-      if (again.version !== read.version) {
-        this.log.debug('config still changing; will read it again');
-        return 'unsettled';
-      }
-      read = again;
-    }
+    const read = await settledRead(this.sources, { seen: this.seenHash, forced, wait: () => delay(SETTLE_MS) });
+    if (read === 'unsettled') this.log.debug('config still changing; will read it again');
+    if (typeof read === 'string') return read;
     const loaded = await planRead(this.options, read, this.state, this.planInputs());
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();

@@ -1,48 +1,12 @@
 import { once } from 'node:events';
 import t, { type Test } from 'tap';
-import { validateSources } from '../../src/config/validate-sources.js';
 import { Svcproxy } from '../../src/instance/instance.js';
 import { loadDesired } from '../../src/instance/plan.js';
-import type { Source, SourceRead, SourceTrigger } from '../../src/sources/source.js';
+import type { Source } from '../../src/sources/source.js';
 import { serviceWithEndpoints, testConfig } from '../helpers/instance.js';
 import { silentLog } from '../helpers/log.js';
+import { MemorySource } from '../helpers/memory-source.js';
 import { freePort, request, startNamedServer } from '../helpers/net.js';
-
-/** A source held in memory: the test sets its text, and may make the next reads see a new version each (a file still being written). */
-class MemorySource implements Source {
-  readonly description: string;
-  reads = 0;
-  /** Reads that still see a version of their own before the text settles. */
-  restless = 0;
-  private onChange: ((trigger: SourceTrigger) => void) | undefined;
-
-  constructor(
-    private readonly file: string,
-    public text: string,
-  ) {
-    this.description = file;
-  }
-
-  async read(): Promise<SourceRead> {
-    const n = ++this.reads;
-    const version = this.restless-- > 0 ? `moving-${n}` : this.text;
-    const text = this.text;
-    return { version, objects: async () => validateSources([{ file: this.file, text }]) };
-  }
-
-  watch(onChange: (trigger: SourceTrigger) => void): void {
-    this.onChange = onChange;
-  }
-
-  stop(): void {
-    this.onChange = undefined;
-  }
-
-  /** What a watcher does: says that something may have changed. */
-  changed(): void {
-    this.onChange?.('watch');
-  }
-}
 
 async function start(t: Test, sources: readonly Source[]): Promise<Svcproxy> {
   const config = testConfig('memory');
