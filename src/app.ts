@@ -1,27 +1,30 @@
 /**
- * The command line: options, --check, start-up errors and signals. The
- * running instance (reload loop, drain) is in svcproxy.ts.
+ * The command line: options, --check, start-up errors and signals. It maps
+ * its Options into an InstanceConfig and a FileSource and composes the
+ * running instance (src/instance/) with its admin server and access log.
  */
 import cluster from 'node:cluster';
 import { closeSync } from 'node:fs';
 import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/access-log.js';
-import { describeServicePort } from './cli/describe.js';
-import { podTableLines } from './cli/pods-table.js';
-import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
-import { parseCommand, USAGE, type Options } from './cli/options.js';
-import { describePaths, readStream, STDIN_PATH } from './config/load.js';
-import { formatIssue, type ConfigIssue } from './config/types.js';
-import { errorMessage } from './errors.js';
-import { createLogger, exitAfterLogFlush } from './log.js';
 import { LocalModel } from './admin/local-model.js';
 import { AdminServer } from './admin/server.js';
-import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
-import { loadDesired, Svcproxy, type Loaded } from './svcproxy.js';
+import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
+import { configSource, instanceConfig } from './cli/instance-config.js';
+import { parseCommand, USAGE, type Command, type Options } from './cli/options.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
-import { workerIndex } from './workers.js';
+import { describePaths } from './config/load.js';
+import { formatIssue, type ConfigIssue } from './config/types.js';
+import { errorMessage } from './errors.js';
+import { Svcproxy } from './instance/instance.js';
+import { loadDesired, type Loaded } from './instance/plan.js';
+import { createLogger, exitAfterLogFlush, type Logger } from './log.js';
+import { podTableLines } from './report/pods-table.js';
+import { describeServicePort } from './report/service-port-line.js';
+import type { Source } from './sources/source.js';
+import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
 import { version } from './version.js';
-
+import { workerIndex } from './workers.js';
 
 /** Where the human-readable output of the CLI goes, and standard input for `--config -`; tests pass their own. */
 export interface Console {
@@ -35,10 +38,10 @@ const processConsole: Console = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** `--config -`: standard input, read once (a reload reads the same text again). */
-async function readInput(options: Options, con: Console): Promise<{ stdin?: Uint8Array }> {
-  if (!options.config.includes(STDIN_PATH)) return {};
-  return { stdin: await readStream(con.in ?? process.stdin) };
+/** The config's source and its first load (`--config -` reads standard input here, once). */
+async function load(options: Options, con: Console): Promise<{ source: Source; loaded: Loaded }> {
+  const source = await configSource(options, con.in ?? process.stdin);
+  return { source, loaded: await loadDesired(instanceConfig(options), [source]) };
 }
 
 /** "2 ConfigMap (v1), 1 Kustomization (kustomize.config.k8s.io/v1beta1)": what was accepted without being read. */
@@ -70,7 +73,7 @@ function rangeError(issues: readonly ConfigIssue[], con: Console): boolean {
  * port with the addresses it would be served on; exit 0 when valid, 1 when not.
  */
 async function check(options: Options, con: Console): Promise<number> {
-  const loaded = await loadDesired(options, await readInput(options, con));
+  const { loaded } = await load(options, con);
   if (rangeError(loaded.issues, con)) return 2;
   const paths = describePaths(options.config);
   for (const note of loaded.notes) {
@@ -130,7 +133,7 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
     con.err('Try svcproxy env --help.');
     return 2;
   }
-  const loaded = await loadDesired(command.options, await readInput(command.options, con));
+  const { loaded } = await load(command.options, con);
   if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
@@ -141,10 +144,8 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
   return 0;
 }
 
-/** The CLI: returns the exit code, or never returns while serving (signals end it). */
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con: Console = processConsole): Promise<number | 'serving'> {
-  if (argv[0] === 'env') return printEnv(argv.slice(1), env, con);
-  const command = parseCommand(argv, env);
+/** What a command other than `run` prints, and its exit code. */
+function answer(command: Exclude<Command, { kind: 'run' }>, con: Console): number {
   switch (command.kind) {
     case 'help':
       con.out(USAGE);
@@ -156,12 +157,29 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
       con.err(`svcproxy: ${command.message}`);
       con.err('Try svcproxy --help.');
       return 2;
-    case 'run':
-      break;
   }
+}
+
+/** The CLI: returns the exit code, or never returns while serving (signals end it). */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con: Console = processConsole): Promise<number | 'serving'> {
+  if (argv[0] === 'env') return printEnv(argv.slice(1), env, con);
+  const command = parseCommand(argv, env);
+  if (command.kind !== 'run') return answer(command, con);
   const { options } = command;
   if (options.check) return check(options, con);
-  const loaded = await loadDesired(options, await readInput(options, con));
+  return serve(options, con);
+}
+
+/** A start-up failure of a --workers worker ends its process (its IPC channel to the primary would keep it alive). */
+function fail(index: number, con: Console, message: string): number {
+  con.err(`svcproxy: ${message}`);
+  if (index > 0) process.exit(1);
+  return 1;
+}
+
+/** Loads the config, then serves it: as the --workers primary, or as one instance (alone, or a worker). */
+async function serve(options: Options, con: Console): Promise<number | 'serving'> {
+  const { source, loaded } = await load(options, con);
   if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
@@ -173,9 +191,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   try {
     target = options.accessLog === '' ? undefined : openAccessLog(options.accessLog);
   } catch (err: unknown) {
-    con.err(`svcproxy: ${errorMessage(err)}`);
-    if (index > 0) process.exit(1);
-    return 1;
+    return fail(index, con, errorMessage(err));
   }
   const root = createLogger(options.logLevel);
   if (options.workers > 1 && cluster.isPrimary) {
@@ -186,10 +202,29 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   const log = index > 0 ? root.child({ worker: index }) : root;
   const accessLog =
     target === undefined ? undefined : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
+  return startInstance({ options, source, loaded, log, index, accessLog, con });
+}
+
+interface InstanceStart {
+  readonly options: Options;
+  readonly source: Source;
+  readonly loaded: Loaded;
+  readonly log: Logger;
+  /** The --workers worker's index, 0 when alone. */
+  readonly index: number;
+  readonly accessLog: AccessLog | undefined;
+  readonly con: Console;
+}
+
+/**
+ * The process is composed here: the instance gets its admin server from
+ * outside, so neither imports the other. A --workers worker has none: its
+ * admin model goes to the primary, which serves the admin address for the set.
+ */
+async function startInstance({ options, source, loaded, log, index, accessLog, con }: InstanceStart): Promise<number | 'serving'> {
   const extras = accessLog === undefined ? {} : { accessLog };
-  // The process is composed here: the instance gets its admin server from outside, so neither imports the other.
-  // A --workers worker has none: its admin model goes to the primary, which serves the admin address for the set.
-  const proxy = new Svcproxy(options, log, {
+  const proxy = new Svcproxy(instanceConfig(options), log, {
+    sources: [source],
     ...(index > 0 ? {} : { admin: (instance: Svcproxy) => new AdminServer(new LocalModel(instance, extras), log) }),
     ...(accessLog === undefined ? {} : { onLeaseEnd: accessLog.record, readClientAddresses: true }),
   });
@@ -197,10 +232,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   try {
     await proxy.start(loaded);
   } catch (err: unknown) {
-    con.err(`svcproxy: ${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}`);
     await proxy.stop();
-    if (index > 0) process.exit(1); // a worker's IPC channel to the primary would keep it alive
-    return 1;
+    return fail(index, con, `${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}`);
   }
   agent?.started();
   handleSignals(proxy, accessLog);

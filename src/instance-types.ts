@@ -1,14 +1,14 @@
 /**
- * Types shared by the running instance (svcproxy.ts) and the admin surface
+ * Types shared by the running instance (instance/instance.ts) and the admin surface
  * that reads it. They live in this leaf module so that neither imports the
  * other: the instance is given an admin server by whoever composes the
  * process (app.ts), and the admin server sees the instance only through
  * these types and its own read-only view (admin/view.ts).
  */
-import type { WatchTrigger } from './config/watch.js';
+import type { SourceTrigger } from './sources/source.js';
 import type { ReadinessChange } from './health/probe-manager.js';
 
-export type ReloadTrigger = 'start' | WatchTrigger | 'signal' | 'api';
+export type ReloadTrigger = 'start' | SourceTrigger | 'signal' | 'api';
 
 /** What the admin surface reports about reloads. */
 export interface ReloadStatus {

@@ -10,7 +10,7 @@
  * flow's datagrams all reach one process.
  */
 import cluster from 'node:cluster';
-import type { Options } from './cli/options.js';
+import type { HostPortAddress } from './instance/config.js';
 
 export const WORKER_INDEX_ENV = 'SVCPROXY_WORKER_INDEX';
 
@@ -22,6 +22,6 @@ export function workerIndex(): number {
 }
 
 /** The admin socket (the primary's with --workers), which no Service may take. */
-export function adminAddresses(options: Options): Array<{ address: string; port: number; what: string }> {
+export function adminAddresses(options: { readonly admin: HostPortAddress }): Array<{ address: string; port: number; what: string }> {
   return [{ address: options.admin.host, port: options.admin.port, what: 'admin server' }];
 }

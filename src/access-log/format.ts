@@ -17,8 +17,8 @@
 import type { Lease } from '../proxy/lease.js';
 import { hostPort } from '../state/types.js';
 
-export const ACCESS_LOG_FORMATS = ['json', 'text'] as const;
-export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
+/** `--access-log-format` (the CLI lists the choices from this type). */
+export type AccessLogFormat = 'json' | 'text';
 
 /** Fields every JSON line starts with, as in svcproxy's own log (pid, and the worker with --workers). */
 export interface LineBase {

@@ -4,11 +4,7 @@
  * rest of the CLI (pino, the config loader).
  */
 import { ipFamily } from '../config/fields.js';
-
-export interface HostPortAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import type { HostPortAddress } from '../instance/config.js';
 
 /** The admin address when neither the flag nor the variable sets one. */
 export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:9901';

@@ -8,12 +8,19 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AdminServer } from '../admin/server.js';
-import type { Options } from '../cli/options.js';
 import { errorMessage } from '../errors.js';
+import type { HostPortAddress } from '../instance/config.js';
 import type { Logger } from '../log.js';
 import { WORKER_INDEX_ENV } from '../workers.js';
 import { ClusterModel } from './cluster-model.js';
 import { isWorkerMessage } from './messages.js';
+
+/** What the primary needs of the command line (the CLI's Options has it). */
+interface PrimaryOptions {
+  readonly workers: number;
+  readonly config: readonly string[];
+  readonly admin: HostPortAddress;
+}
 
 /** A worker that exits within this long of its start is restarted after a growing delay (a crash loop must not spin). */
 const QUICK_EXIT_MS = 10_000;
@@ -28,7 +35,7 @@ export function restartDelayMs(quickExits: number): number {
  * supervises them until a signal stops them. Resolves with the exit code
  * once every worker is gone.
  */
-export async function runPrimary(options: Options, log: Logger): Promise<number> {
+export async function runPrimary(options: PrimaryOptions, log: Logger): Promise<number> {
   const model = new ClusterModel({ expected: options.workers, configPath: options.config.join(', ') });
   const admin = new AdminServer(model, log);
   try {
@@ -45,7 +52,7 @@ export async function runPrimary(options: Options, log: Logger): Promise<number>
   return code;
 }
 
-function supervise(options: Options, log: Logger, model: ClusterModel): Promise<number> {
+function supervise(options: PrimaryOptions, log: Logger, model: ClusterModel): Promise<number> {
   return new Promise((resolve) => {
     const started = new Set<number>();
     const quickExits = new Map<number, number>();

@@ -31,24 +31,6 @@ export interface AdHocForwardSpec {
   readonly log: Logger;
 }
 
-/** The constructor's older positional form, kept while src/toxiproxy/proxy-collection.ts still uses it. */
-type LegacyAdHocArgs = [
-  name: string,
-  listenHost: string,
-  listenPort: number,
-  upstreamHost: string,
-  upstreamPort: number,
-  options: ServicePortOptions,
-  context: ServicePortContext,
-  log: Logger,
-];
-
-function adHocSpec(args: [AdHocForwardSpec] | LegacyAdHocArgs): AdHocForwardSpec {
-  if (args.length === 1) return args[0];
-  const [name, listenHost, listenPort, upstreamHost, upstreamPort, options, context, log] = args;
-  return { name, listenHost, listenPort, upstreamHost, upstreamPort, options, context, log };
-}
-
 export class AdHocForward {
   readonly key: ServicePortKey;
   readonly name: string;
@@ -63,8 +45,7 @@ export class AdHocForward {
   private listener: ServiceListener | undefined;
   private proxy: ServicePortProxy | undefined;
 
-  constructor(...args: [AdHocForwardSpec] | LegacyAdHocArgs) {
-    const spec = adHocSpec(args);
+  constructor(spec: AdHocForwardSpec) {
     this.name = spec.name;
     this.listenHost = spec.listenHost;
     this.listenPort = spec.listenPort;

@@ -27,15 +27,6 @@ export interface RegistryHooks {
   readonly faults?: FaultTable | undefined;
 }
 
-/** The constructor's older positional form, kept while src/svcproxy.ts (moving to src/instance/) still uses it. */
-type LegacyRegistryHooks = [podReady: (pod: string) => boolean, resolver?: Resolver, onLeaseEnd?: LeaseObserver | undefined, faults?: FaultTable | undefined];
-
-function registryHooks(hooks: [RegistryHooks?] | LegacyRegistryHooks): RegistryHooks {
-  const [first, resolver, onLeaseEnd, faults] = hooks;
-  if (typeof first !== 'function') return first ?? {};
-  return { podReady: first, ...(resolver === undefined ? {} : { resolver }), onLeaseEnd, faults };
-}
-
 /** A bound socket of either protocol: TCP listeners accept connections, UDP ones relay flows. */
 export type Listener = ServiceListener | UdpListener;
 
@@ -50,16 +41,13 @@ export class Registry {
   /** Called on every listener state change (bound, failed, closed); the admin feed subscribes. */
   onListenerState: (listener: Listener) => void = () => undefined;
 
-  /**
-   * @param hooks what the instance wires in; each has a default (tests pass their own). The positional
-   *   form (`podReady, resolver, onLeaseEnd, faults`) is still taken until src/instance/ passes a RegistryHooks.
-   */
+  /** @param hooks what the instance wires in; each has a default (tests pass their own). */
   constructor(
     readonly options: ServicePortOptions,
     private readonly log: Logger,
-    ...hooks: [RegistryHooks?] | LegacyRegistryHooks
+    hooks: RegistryHooks = {},
   ) {
-    const { podReady = () => false, resolver = new Resolver(), onLeaseEnd, faults } = registryHooks(hooks);
+    const { podReady = () => false, resolver = new Resolver(), onLeaseEnd, faults } = hooks;
     this.context = {
       tracker: this.tracker,
       podReady,

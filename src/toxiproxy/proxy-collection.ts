@@ -145,7 +145,16 @@ export class ProxyCollection {
   }
 
   private async createForward(p: ProxyRequest): Promise<AdHocForward> {
-    const f = new AdHocForward(p.name, p.listen.host, p.listen.port, p.upstream.host, p.upstream.port, this.forwardOptions, this.context, this.log);
+    const f = new AdHocForward({
+      name: p.name,
+      listenHost: p.listen.host,
+      listenPort: p.listen.port,
+      upstreamHost: p.upstream.host,
+      upstreamPort: p.upstream.port,
+      options: this.forwardOptions,
+      context: this.context,
+      log: this.log,
+    });
     if (p.enabled) await this.startForward(f);
     return f;
   }

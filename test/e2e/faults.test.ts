@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { startInstance } from '../helpers/instance.js';
 import { eventually, freePort, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { chmod, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { freePort, request, startServer } from '../helpers/net.js';
 import { CLI, configDir, runCli } from '../helpers/process.js';

@@ -13,6 +13,10 @@ import { dialTo, eventually, freePort, portOf, request, startServer } from '../h
 import { configDir } from '../helpers/process.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 
+// The soak's 100 reloads each validate in a fresh child process: about 0.5 s each on a busy 2-core machine,
+// which alone is close to the suite's 60 s per file (measured the same on main before issue 19).
+t.setTimeout(240_000);
+
 /** A backend that says its name first, then echoes: tells where a connection went and that it still works. */
 function startTaggedEcho(t: Test, name: string): Promise<number> {
   return startServer(t, (s) => {

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { BLOCK_BEGIN, BLOCK_END } from '../../src/dns/hosts-file.js';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { listenerKey } from '../../src/state/types.js';
 import { getJson } from '../helpers/admin.js';
 import { startInstance } from '../helpers/instance.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { LookupFn } from '../../src/proxy/resolver.js';
 import type { PodInfo } from '../../src/state/types.js';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { getJson } from '../helpers/admin.js';
 import { captureLogger } from '../helpers/log.js';
 import { serviceWithDeployment, startInstance } from '../helpers/instance.js';

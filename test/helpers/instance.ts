@@ -1,29 +1,26 @@
 import type { Test } from 'tap';
-import type { Options } from '../../src/cli/options.js';
-import type { Logger } from '../../src/log.js';
-import type { LookupFn } from '../../src/proxy/resolver.js';
 import { LocalModel } from '../../src/admin/local-model.js';
 import { AdminServer } from '../../src/admin/server.js';
-import { loadDesired, Svcproxy } from '../../src/svcproxy.js';
+import type { InstanceConfig } from '../../src/instance/config.js';
+import { Svcproxy } from '../../src/instance/instance.js';
+import { loadDesired } from '../../src/instance/plan.js';
+import type { Logger } from '../../src/log.js';
+import type { LookupFn } from '../../src/proxy/resolver.js';
+import { FileSource } from '../../src/sources/file-source.js';
 import { silentLog } from './log.js';
 
-/** Options for an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
-function testOptions(config: string | readonly string[], overrides: Partial<Options> = {}): Options {
+/** The config of an in-process instance: admin on an ephemeral port, fast polling off unless asked. */
+export function testConfig(config: string | readonly string[], overrides: Partial<InstanceConfig> = {}): InstanceConfig {
   return {
     config: typeof config === 'string' ? [config] : config,
     bindAddress: '127.0.0.1',
     nodeAddress: '127.0.0.1',
     admin: { host: '127.0.0.1', port: 0 },
-    logLevel: 'silent',
-    check: false,
     halfCloseTimeoutMs: 60_000,
     tcpKeepAliveMs: 60_000,
     drainTimeoutMs: 1000,
     configPollIntervalMs: 0,
     watch: true,
-    workers: 1,
-    accessLog: '',
-    accessLogFormat: 'json',
     serviceCidr: '127.96.0.0/16',
     podCidr: '127.64.0.0/16',
     dnsAddress: undefined,
@@ -38,14 +35,19 @@ function testOptions(config: string | readonly string[], overrides: Partial<Opti
 export async function startInstance(
   t: Test,
   config: string,
-  overrides: Partial<Options> = {},
+  overrides: Partial<InstanceConfig> = {},
   log: Logger = silentLog,
   lookup?: LookupFn,
 ): Promise<Svcproxy<AdminServer>> {
-  const options = testOptions(config, overrides);
-  const loaded = await loadDesired(options);
+  const options = testConfig(config, overrides);
+  const source = new FileSource({ paths: options.config, watch: options.watch, pollIntervalMs: options.configPollIntervalMs });
+  const loaded = await loadDesired(options, [source]);
   if (loaded.issues.length > 0) throw new Error(`invalid test config:\n${loaded.issues.map((i) => i.message).join('\n')}`);
-  const proxy = new Svcproxy<AdminServer>(options, log, { admin: (instance) => new AdminServer(new LocalModel(instance), log), ...(lookup === undefined ? {} : { lookup }) });
+  const proxy = new Svcproxy<AdminServer>(options, log, {
+    sources: [source],
+    admin: (instance) => new AdminServer(new LocalModel(instance), log),
+    ...(lookup === undefined ? {} : { lookup }),
+  });
   t.teardown(() => proxy.stop());
   await proxy.start(loaded);
   return proxy;

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import { ADMIN_LIMITS } from '../../src/admin/server.js';
 import { FEED_DEFAULTS } from '../../src/admin/events.js';
 import type { AdminServer } from '../../src/admin/server.js';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { eventually, freePort, request, startEchoServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';

@@ -8,7 +8,7 @@ import { copyFile, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { freePort, request, startServer } from '../helpers/net.js';
 import { mangle, random } from '../helpers/fuzz.js';

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import type { AdminServer } from '../../src/admin/server.js';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { median, roundTripMs } from '../helpers/faults.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 import { nativePump, skipWithoutNative } from '../helpers/native.js';
