@@ -29,6 +29,19 @@ export class FakeCluster {
     this.store = new Store(options.maxHistory);
     this.controller = new EndpointSliceController(this.store, options.maxEndpointsPerSlice === undefined ? {} : { maxEndpointsPerSlice: options.maxEndpointsPerSlice });
     this.podNetwork = (options.podNetwork ?? '127.0.10').split('.').map(Number);
+    for (const ns of ['default', 'kube-node-lease', 'kube-public', 'kube-system']) this.ensureNamespace(ns);
+  }
+
+  /** Creates the Namespace unless it exists; adding an object to a namespace creates it too. */
+  ensureNamespace(name: string): void {
+    if (this.store.get('Namespace', '', name) !== undefined) return;
+    this.store.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
   }
 
   /** The next Pod IP: 127.0.10.1 ... 127.0.10.254, then 127.0.11.1 ... */
@@ -39,6 +52,7 @@ export class FakeCluster {
   }
 
   addService(input: ServiceInput): ServiceObject {
+    this.ensureNamespace(input.namespace);
     const n = ++this.serviceIps;
     return this.store.create(serviceObject(input, `10.96.${Math.floor(n / 254)}.${1 + (n % 254)}`)) as ServiceObject;
   }
@@ -49,6 +63,7 @@ export class FakeCluster {
 
   /** A scheduled, running Pod with an IP; Ready unless `ready: false`. */
   addPod(input: PodInput): PodObject {
+    this.ensureNamespace(input.namespace);
     return this.store.create(podObject(input, input.ip ?? this.allocatePodIp())) as PodObject;
   }
 

@@ -13,6 +13,8 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 const MANAGED_BY = 'endpointslice-controller.k8s.io';
 
+const nsOf = (o: KubeObject): string => o.metadata.namespace ?? '';
+
 const podReady = (pod: PodObject): boolean => pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 function selects(selector: Readonly<Record<string, string>>, pod: KubeObject): boolean {
@@ -42,7 +44,7 @@ function endpointOf(svc: ServiceObject, pod: PodObject): Endpoint {
     addresses: [pod.status.podIP ?? ''],
     conditions: { ready: serving && !terminating, serving, terminating },
     ...hostname,
-    targetRef: { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid },
+    targetRef: { kind: 'Pod', namespace: nsOf(pod), name: pod.metadata.name, uid: pod.metadata.uid },
     ...(pod.spec.nodeName === undefined ? {} : { nodeName: pod.spec.nodeName }),
   };
 }
@@ -80,9 +82,9 @@ export class EndpointSliceController {
 
   private onChange(event: StoreEvent): void {
     const { kind, metadata } = event.object;
-    if (kind === 'Pod') for (const svc of this.store.list('Service', metadata.namespace)) this.sync(svc as ServiceObject);
+    if (kind === 'Pod') for (const svc of this.store.list('Service', metadata.namespace ?? '')) this.sync(svc as ServiceObject);
     else if (kind === 'Service') {
-      if (event.type === 'DELETED') for (const s of this.slicesOf(metadata.namespace, metadata.name)) this.store.delete('EndpointSlice', s.metadata.namespace, s.metadata.name);
+      if (event.type === 'DELETED') for (const s of this.slicesOf(metadata.namespace ?? '', metadata.name)) this.store.delete('EndpointSlice', nsOf(s), s.metadata.name);
       else this.sync(event.object as ServiceObject);
     }
   }
@@ -99,7 +101,7 @@ export class EndpointSliceController {
     const selector = svc.spec.selector;
     if (selector === undefined || svc.spec.type === 'ExternalName') return groups;
     const publishNotReady = svc.spec['publishNotReadyAddresses'] === true;
-    for (const object of this.store.list('Pod', svc.metadata.namespace)) {
+    for (const object of this.store.list('Pod', nsOf(svc))) {
       const pod = object as PodObject;
       if (!selects(selector, pod) || pod.status.podIP === undefined || pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
       const ports = portsFor(svc, pod);
@@ -115,9 +117,9 @@ export class EndpointSliceController {
   }
 
   private sync(svc: ServiceObject): void {
-    const existing = this.slicesOf(svc.metadata.namespace, svc.metadata.name);
+    const existing = this.slicesOf(nsOf(svc), svc.metadata.name);
     if (svc.spec.selector === undefined || svc.spec.type === 'ExternalName') {
-      for (const s of existing) this.store.delete('EndpointSlice', s.metadata.namespace, s.metadata.name);
+      for (const s of existing) this.store.delete('EndpointSlice', nsOf(s), s.metadata.name);
       return;
     }
     const groups = this.desired(svc);
@@ -153,9 +155,9 @@ export class EndpointSliceController {
   private write(svc: ServiceObject, plan: readonly Planned[], unused: readonly EndpointSliceObject[]): void {
     for (const p of plan) {
       if (p.slice === undefined) this.store.create(this.newSlice(svc, p.ports, p.endpoints));
-      else this.store.update('EndpointSlice', p.slice.metadata.namespace, p.slice.metadata.name, (o) => Object.assign(o, { ports: p.ports, endpoints: p.endpoints }));
+      else this.store.update('EndpointSlice', nsOf(p.slice), p.slice.metadata.name, (o) => Object.assign(o, { ports: p.ports, endpoints: p.endpoints }));
     }
-    for (const s of unused) this.store.delete('EndpointSlice', s.metadata.namespace, s.metadata.name);
+    for (const s of unused) this.store.delete('EndpointSlice', nsOf(s), s.metadata.name);
   }
 
   private newSlice(svc: ServiceObject, ports: EndpointPort[], endpoints: Endpoint[]): NewObject {
@@ -163,7 +165,7 @@ export class EndpointSliceController {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: {
-        namespace: svc.metadata.namespace,
+        namespace: nsOf(svc),
         generateName: `${svc.metadata.name}-`,
         labels: { ...svc.metadata.labels, [SERVICE_NAME_LABEL]: svc.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY },
         annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString().replace(/\.\d+Z$/, 'Z') },

@@ -54,7 +54,7 @@ export function discovery(path: string, serverAddress: string): unknown {
     resources: resources.map((r) => ({
       name: r.plural,
       singularName: r.singular,
-      namespaced: true,
+      namespaced: r.namespaced,
       kind: r.kind,
       verbs: [...VERBS],
       ...(r.shortNames.length > 0 ? { shortNames: [...r.shortNames] } : {}),

@@ -13,12 +13,15 @@ export interface ResourceInfo {
   readonly singular: string;
   readonly shortNames: readonly string[];
   readonly categories: readonly string[];
+  readonly namespaced: boolean;
 }
 
 export const RESOURCES: readonly ResourceInfo[] = [
-  { kind: 'Service', listKind: 'ServiceList', group: '', version: 'v1', plural: 'services', singular: 'service', shortNames: ['svc'], categories: ['all'] },
-  { kind: 'Pod', listKind: 'PodList', group: '', version: 'v1', plural: 'pods', singular: 'pod', shortNames: ['po'], categories: ['all'] },
-  { kind: 'EndpointSlice', listKind: 'EndpointSliceList', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', singular: 'endpointslice', shortNames: [], categories: [] },
+  // kubectl asks for the Namespace after a namespaced 404, to tell "no such object" from "no such namespace".
+  { kind: 'Namespace', listKind: 'NamespaceList', group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], categories: [], namespaced: false },
+  { kind: 'Service', listKind: 'ServiceList', group: '', version: 'v1', plural: 'services', singular: 'service', shortNames: ['svc'], categories: ['all'], namespaced: true },
+  { kind: 'Pod', listKind: 'PodList', group: '', version: 'v1', plural: 'pods', singular: 'pod', shortNames: ['po'], categories: ['all'], namespaced: true },
+  { kind: 'EndpointSlice', listKind: 'EndpointSliceList', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', singular: 'endpointslice', shortNames: [], categories: [], namespaced: true },
 ];
 
 /** `v1` or `discovery.k8s.io/v1`. */

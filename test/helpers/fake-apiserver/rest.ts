@@ -42,7 +42,7 @@ function target(path: string): Target | undefined {
   const [group, version, namespace, plural, name] = core !== null ? ['', core[1], core[2], core[3], core[4]] : named !== null ? [named[1], named[2], named[3], named[4], named[5]] : [];
   if (version === undefined || plural === undefined) return undefined;
   const info = resourceByPath(group ?? '', version, plural);
-  if (info === undefined) throw new StatusError(status(404, 'NotFound', 'the server could not find the requested resource'));
+  if (info === undefined || (namespace !== undefined && !info.namespaced)) throw new StatusError(status(404, 'NotFound', 'the server could not find the requested resource'));
   return { info, namespace: namespace === undefined ? undefined : decodeURIComponent(namespace), name: name === undefined ? undefined : decodeURIComponent(name) };
 }
 
@@ -77,13 +77,13 @@ export function serveResource(ctx: RestContext, url: URL, accept: string, res: S
   const query = url.searchParams;
   const watching = query.get('watch') === 'true' || query.get('watch') === '1';
   const verb = name !== undefined && !watching ? 'get' : watching ? 'watch' : 'list';
-  if ((namespace !== undefined && ctx.policy.forbiddenNamespaces.has(namespace)) || (namespace === undefined && ctx.policy.forbidClusterScope)) {
+  if ((namespace !== undefined && ctx.policy.forbiddenNamespaces.has(namespace)) || (namespace === undefined && info.namespaced && ctx.policy.forbidClusterScope)) {
     throw new StatusError(forbidden(info, ctx.user, verb, namespace));
   }
   const table = tableOf(accept, query);
   if (verb === 'get') {
-    const object = ctx.store.get(info.kind, namespace ?? '', name ?? '');
-    if (object === undefined || namespace === undefined) throw new StatusError(notFound(info, name ?? ''));
+    const object = namespace === undefined && info.namespaced ? undefined : ctx.store.get(info.kind, namespace ?? '', name ?? '');
+    if (object === undefined) throw new StatusError(notFound(info, name ?? ''));
     sendJson(res, 200, table === undefined ? object : toTable(info.kind, [object], object.metadata.resourceVersion, table));
     return true;
   }

@@ -21,7 +21,7 @@ function randomSuffix(): string {
   return s;
 }
 
-const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+const keyOf = (namespace: string | undefined, name: string): string => `${namespace ?? ''}/${name}`;
 
 /** Kinds whose metadata.generation the server maintains (EndpointSlices do; Services and 1.32 Pods do not). */
 const GENERATION_KINDS = new Set(['EndpointSlice']);
@@ -71,9 +71,10 @@ export class Store {
 
   /** Objects of `kind`, in one namespace or all, ordered by namespace then name (as etcd keys sort). */
   list(kind: string, namespace?: string): KubeObject[] {
+    // '' and undefined: every object (a cluster-scoped kind has no namespace at all).
     const all = [...(this.objects.get(kind)?.values() ?? [])];
     return all
-      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .filter((o) => namespace === undefined || namespace === '' || o.metadata.namespace === namespace)
       .sort((a, b) => keyOf(a.metadata.namespace, a.metadata.name).localeCompare(keyOf(b.metadata.namespace, b.metadata.name)))
       .map((o) => structuredClone(o));
   }
@@ -114,7 +115,7 @@ export class Store {
     if (byKey === undefined || previous === undefined) throw new StatusError(status(404, 'NotFound', `${kind} "${name}" not found`));
     const next = structuredClone(previous);
     mutate(next);
-    next.metadata = { ...next.metadata, name, namespace, uid: previous.metadata.uid, creationTimestamp: previous.metadata.creationTimestamp };
+    next.metadata = { ...next.metadata, name, ...(namespace === '' ? {} : { namespace }), uid: previous.metadata.uid, creationTimestamp: previous.metadata.creationTimestamp };
     if (JSON.stringify(next) === JSON.stringify(previous)) return structuredClone(previous);
     const rv = ++this.rv;
     next.metadata.resourceVersion = String(rv);

@@ -69,6 +69,10 @@ const PRINTERS: Readonly<Record<string, Printer>> = {
     columns: [col('Name', 'string', 0, 'name'), col('Ready'), col('Status'), col('Restarts'), col('Age', 'date'), col('IP', 'string', 1), col('Node', 'string', 1), col('Nominated Node', 'string', 1), col('Readiness Gates', 'string', 1)],
     row: (o) => podRow(o as PodObject),
   },
+  Namespace: {
+    columns: [col('Name', 'string', 0, 'name'), col('Status'), col('Age', 'date')],
+    row: (o) => [o.metadata.name, (o['status'] as { phase?: string } | undefined)?.phase ?? 'Active', humanAge(o.metadata.creationTimestamp)],
+  },
   EndpointSlice: {
     columns: [col('Name', 'string', 0, 'name'), col('AddressType'), col('Ports'), col('Endpoints'), col('Age', 'date')],
     row: (o) => sliceRow(o as EndpointSliceObject),

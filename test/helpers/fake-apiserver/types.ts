@@ -14,7 +14,8 @@ export interface OwnerReference {
 
 export interface ObjectMeta {
   name: string;
-  namespace: string;
+  /** Absent on cluster-scoped kinds (Namespace). */
+  namespace?: string;
   uid: string;
   resourceVersion: string;
   creationTimestamp: string;
@@ -39,7 +40,7 @@ export interface KubeObject {
 export interface NewObject {
   apiVersion: string;
   kind: string;
-  metadata: Partial<ObjectMeta> & { readonly namespace: string };
+  metadata: Partial<ObjectMeta>;
   [field: string]: unknown;
 }
 
