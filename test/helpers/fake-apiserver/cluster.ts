@@ -71,7 +71,7 @@ export class FakeCluster {
   setPodReady(namespace: string, name: string, ready: boolean): PodObject {
     return this.store.update('Pod', namespace, name, (o) => {
       const pod = o as PodObject;
-      const fresh = podStatus(pod.status.podIP ?? '', ready, String(pod.status['startTime'] ?? ''));
+      const fresh = podStatus(pod.status.podIP ?? '', ready, typeof pod.status['startTime'] === 'string' ? pod.status['startTime'] : '');
       if (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === (ready ? 'True' : 'False')) === true) return;
       pod.status = { ...pod.status, conditions: fresh.conditions ?? [], containerStatuses: fresh['containerStatuses'] };
     }) as PodObject;

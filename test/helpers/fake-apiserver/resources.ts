@@ -29,12 +29,6 @@ export function apiVersionOf(info: ResourceInfo): string {
   return info.group === '' ? info.version : `${info.group}/${info.version}`;
 }
 
-export function resourceByKind(kind: string): ResourceInfo {
-  const info = RESOURCES.find((r) => r.kind === kind);
-  if (info === undefined) throw new Error(`the fake API server does not serve kind ${kind}`);
-  return info;
-}
-
 export function resourceByPath(group: string, version: string, plural: string): ResourceInfo | undefined {
   return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
 }

@@ -1,5 +1,5 @@
 /** metav1.Status bodies, worded as kube-apiserver words them (clients match on code and reason). */
-import { apiVersionOf, type ResourceInfo } from './resources.js';
+import type { ResourceInfo } from './resources.js';
 
 export interface StatusBody {
   readonly kind: 'Status';
