@@ -1,6 +1,7 @@
 import { ApiException, CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type V1EndpointSlice } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import t from 'tap';
+import { kubeconfigDocument } from '../helpers/fake-apiserver/kubeconfig.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
 import { until } from '../helpers/fake-apiserver/wait.js';
 
@@ -49,7 +50,10 @@ t.test('CoreV1Api and DiscoveryV1Api decode the typed lists', async (t) => {
 t.test('client certificates authenticate; a bad token is an ApiException with code 401, a forbidden namespace 403, a missing object 404', async (t) => {
   const server = await startFakeApiServer(t);
   seed(server);
-  const byCert = (await config(t, server, 'cert')).makeApiClient(CoreV1Api);
+  // From a string this time: the document the kubeconfig file holds.
+  const fromString = new KubeConfig();
+  fromString.loadFromString(JSON.stringify(kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { clientCert: server.pki.clientCert, clientKey: server.pki.clientKey } })));
+  const byCert = fromString.makeApiClient(CoreV1Api);
   t.equal((await byCert.readNamespacedService({ namespace: 'shop', name: 'web' })).metadata?.name, 'web');
   t.equal(server.requests.at(-1)?.user, 'fake-cert-user');
 

@@ -65,7 +65,7 @@ t.test('maxEndpointsPerSlice splits a Service over several slices, and a change 
   const c = cluster(t, 2);
   for (let i = 1; i <= 5; i++) c.addPod({ namespace: 'ns', name: `web-${i}`, labels: { app: 'web' }, containerPorts: httpPort });
   const before = c.slices('ns', 'web');
-  t.same(before.map((s) => s.endpoints.length).sort(), [1, 2, 2]);
+  t.same(before.map((s) => s.endpoints.length).sort((a, b) => a - b), [1, 2, 2]);
   t.equal(Object.keys(endpoints(t, before)).length, 5);
   const holder = before.find((s) => s.endpoints.some((e) => e.targetRef?.name === 'web-4'));
   c.setPodReady('ns', 'web-4', false);

@@ -60,7 +60,7 @@ export async function rawGet(server: FakeApiServer, path: string, options: RawOp
   return { code: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body, json: parse(body) };
 }
 
-export interface WatchEventJson {
+interface WatchEventJson {
   readonly type: string;
   readonly object: { readonly kind?: string; readonly code?: number; readonly reason?: string; readonly metadata?: { readonly name?: string; readonly resourceVersion?: string }; readonly [field: string]: unknown };
 }

@@ -12,7 +12,7 @@ import type { PodObject } from './types.js';
 
 export type RolloutAction = 'created' | 'ready' | 'terminating' | 'not-serving' | 'deleted';
 
-export interface RolloutStep {
+interface RolloutStep {
   readonly action: RolloutAction;
   readonly pod: PodObject;
 }

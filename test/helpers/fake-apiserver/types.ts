@@ -3,7 +3,7 @@
  * absent fields are left out). Only the fields the fake fills in or a test reads are spelled out.
  */
 
-export interface OwnerReference {
+interface OwnerReference {
   readonly apiVersion: string;
   readonly kind: string;
   readonly name: string;
@@ -12,7 +12,7 @@ export interface OwnerReference {
   readonly blockOwnerDeletion?: boolean;
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   /** Absent on cluster-scoped kinds (Namespace). */
   namespace?: string;
