@@ -1,15 +1,15 @@
 import { ApiException, CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer, type V1EndpointSlice } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import t from 'tap';
-import { kubeconfigDocument } from '../helpers/fake-apiserver/kubeconfig.js';
-import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
+import { kubeconfigDocument, writeExecPlugin, type KubeconfigAuth } from '../helpers/fake-apiserver/kubeconfig.js';
+import { DEFAULT_TOKEN, startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
 import { until } from '../helpers/fake-apiserver/wait.js';
 
 // @kubernetes/client-node 2.0.1 (the library svcproxy's cluster source loads kubeconfig with) is the
 // second judge of the fake: its typed models must decode what the fake serves, and its informer
 // (list, then watch from the list's resourceVersion, relist on 410) must converge through faults.
 
-async function config(t: Test, server: FakeApiServer, auth: 'token' | 'cert' | { token: string } = 'token'): Promise<KubeConfig> {
+async function config(t: Test, server: FakeApiServer, auth: 'token' | 'cert' | KubeconfigAuth = 'token'): Promise<KubeConfig> {
   const kc = new KubeConfig();
   kc.loadFromFile(await server.kubeconfig(t, { auth, namespace: 'shop' }));
   return kc;
@@ -56,6 +56,10 @@ t.test('client certificates authenticate; a bad token is an ApiException with co
   const byCert = fromString.makeApiClient(CoreV1Api);
   t.equal((await byCert.readNamespacedService({ namespace: 'shop', name: 'web' })).metadata?.name, 'web');
   t.equal(server.requests.at(-1)?.user, 'fake-cert-user');
+
+  const byPlugin = (await config(t, server, { exec: { command: await writeExecPlugin(t, DEFAULT_TOKEN) } })).makeApiClient(CoreV1Api);
+  t.equal((await byPlugin.listNamespacedPod({ namespace: 'other' })).items[0]?.metadata?.name, 'lonely', 'an exec credential plugin authenticates');
+  t.equal(server.requests.at(-1)?.user, 'fake-token-user');
 
   const bad = (await config(t, server, { token: 'nope' })).makeApiClient(CoreV1Api);
   const code = (err: unknown): number => (err instanceof ApiException ? err.code : -1);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { writeExecPlugin } from '../helpers/fake-apiserver/kubeconfig.js';
 import { kubectl, kubectlWatch } from '../helpers/fake-apiserver/kubectl.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
 
@@ -92,6 +93,16 @@ t.test('kubectl authenticates with a client certificate', async (t) => {
   t.equal(run.code, 0, run.stderr);
   t.equal(run.stdout, 'pod/lonely\n');
   t.equal(server.requests.at(-1)?.user, 'fake-cert-user');
+});
+
+t.test('kubectl authenticates with the token an exec credential plugin prints', async (t) => {
+  const server = await startFakeApiServer(t, { tokens: { 'from-plugin': 'plugin-user' } });
+  seed(server);
+  const plugin = await writeExecPlugin(t, 'from-plugin');
+  const run = await kubectl(t, await server.kubeconfig(t, { auth: { exec: { command: plugin } }, namespace: 'other' }), ['get', 'pods', '-o', 'name']);
+  t.equal(run.code, 0, run.stderr);
+  t.equal(run.stdout, 'pod/lonely\n');
+  t.equal(server.requests.at(-1)?.user, 'plugin-user');
 });
 
 t.test('kubectl reports a bad token as Unauthorized, a forbidden namespace as Forbidden, a missing object as NotFound', async (t) => {

@@ -9,7 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 
-export type KubeconfigAuth = { readonly token: string } | { readonly clientCert: string; readonly clientKey: string };
+/**
+ * How the kubeconfig's user authenticates: a bearer token, a client certificate, or an exec credential
+ * plugin (as EKS and GKE configure one): `command` is run with `args` and must print an ExecCredential.
+ */
+export type KubeconfigAuth =
+  | { readonly token: string }
+  | { readonly clientCert: string; readonly clientKey: string }
+  | { readonly exec: { readonly command: string; readonly args?: readonly string[] } };
+
+function userOf(auth: KubeconfigAuth): Record<string, unknown> {
+  if ('token' in auth) return { token: auth.token };
+  if ('exec' in auth) {
+    return { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: auth.exec.command, args: [...(auth.exec.args ?? [])], interactiveMode: 'Never', provideClusterInfo: false } };
+  }
+  return { 'client-certificate-data': b64(auth.clientCert), 'client-key-data': b64(auth.clientKey) };
+}
 
 export interface KubeconfigOptions {
   readonly server: string;
@@ -26,7 +41,7 @@ const b64 = (pem: string): string => Buffer.from(pem).toString('base64');
 /** The kubeconfig document itself, for a test that writes several contexts or a broken variant. */
 export function kubeconfigDocument(options: KubeconfigOptions): Record<string, unknown> {
   const name = options.context ?? 'fake';
-  const user = 'token' in options.auth ? { token: options.auth.token } : { 'client-certificate-data': b64(options.auth.clientCert), 'client-key-data': b64(options.auth.clientKey) };
+  const user = userOf(options.auth);
   return {
     apiVersion: 'v1',
     kind: 'Config',
@@ -36,6 +51,19 @@ export function kubeconfigDocument(options: KubeconfigOptions): Record<string, u
     'current-context': name,
     preferences: {},
   };
+}
+
+/**
+ * An exec credential plugin for `auth: { exec }`: a shell script in a temporary directory (removed at
+ * teardown) that prints an ExecCredential carrying `token`.
+ */
+export async function writeExecPlugin(t: Test, token: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'fake-exec-plugin-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'credential-plugin.sh');
+  const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } });
+  await writeFile(path, `#!/bin/sh\ncat <<'EOF'\n${credential}\nEOF\n`, { mode: 0o700 });
+  return path;
 }
 
 /** Writes the kubeconfig to a temporary directory removed at teardown; resolves with its path. */
