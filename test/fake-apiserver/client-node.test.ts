@@ -85,13 +85,18 @@ async function sliceInformer(t: Test, server: FakeApiServer): Promise<{ list: ()
   const informer = makeInformer(kc, '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices', () => api.listNamespacedEndpointSlice({ namespace: 'shop', labelSelector: selector }), selector);
   let errors = 0;
   let stopped = false;
-  // client-node's ListWatch stops on any error but a 410: the caller restarts it (kubernetes-client/javascript#795).
+  // client-node's ListWatch stops on any error but a 410: the caller restarts it (kubernetes-client/javascript#795),
+  // after a short pause so that a server that is down is not hammered.
+  let restart: NodeJS.Timeout | undefined;
   informer.on('error', () => {
     errors++;
-    if (!stopped) setImmediate(() => void informer.start().catch(() => undefined));
+    if (stopped) return;
+    clearTimeout(restart);
+    restart = setTimeout(() => void informer.start().catch(() => undefined), 100);
   });
   t.teardown(async () => {
     stopped = true;
+    clearTimeout(restart);
     await informer.stop();
   });
   await informer.start();
@@ -140,4 +145,19 @@ t.test('a makeInformer informer relists and diffs after a 410, as an HTTP status
   await until(() => listsSoFar() === 3 && seen(informer.list()).join() === truth(server).join(), 'converged after the ERROR 410', 15_000);
   t.same(truth(server), ['127.0.10.2:true', '127.0.10.3:false', '127.0.10.5:true']);
   t.equal(informer.errors(), 0, 'a 410 is no error to the informer');
+});
+
+t.test('a makeInformer informer restarted on errors converges once the API server is back on its port', async (t) => {
+  const server = await startFakeApiServer(t);
+  seed(server);
+  const informer = await sliceInformer(t, server);
+  await until(() => seen(informer.list()).join() === truth(server).join(), 'the informer has the slices', 15_000);
+  await until(() => server.openWatches === 1, 'the informer is watching', 15_000);
+  await server.outage('refuse');
+  server.cluster.deletePod('shop', 'web-a');
+  server.cluster.addPod({ namespace: 'shop', name: 'web-z', labels: { app: 'web' } });
+  await until(() => informer.errors() >= 2, 'the informer failed to reach the server', 15_000);
+  await server.recover();
+  await until(() => seen(informer.list()).join() === truth(server).join(), 'converged after the outage', 15_000);
+  t.ok(server.requests.length < 50, `a bounded number of requests (${server.requests.length})`);
 });

@@ -148,3 +148,19 @@ t.test('outages: refused while down and back on the same port; reset; hung', asy
   await t.rejects(hung, { message: /socket hang up/ }, 'recover() cuts the hung connections');
   t.equal((await rawGet(server, SVC_PATH)).code, 200);
 });
+
+t.test('a test can answer requests itself and write raw bytes into open watches', async (t) => {
+  const server = await startFakeApiServer(t);
+  seed(server);
+  server.interceptor = (req) => (req.path === SVC_PATH && req.query.get('watch') === null ? { code: 200, body: '{"kind":"ServiceList","items":[{' } : undefined);
+  const broken = await rawGet(server, SVC_PATH);
+  t.same([broken.code, broken.body, broken.json], [200, '{"kind":"ServiceList","items":[{', undefined]);
+  t.equal((await rawGet(server, SVC_PATH, { token: 'bad' })).code, 401, 'authentication still comes first');
+  server.interceptor = undefined;
+
+  const watch = await rawWatch(server, `${SVC_PATH}?watch=true`);
+  t.teardown(() => watch.close());
+  await watch.next((e) => e.object.metadata?.name === 'web', 'the initial events');
+  t.equal(server.writeToWatches('{"type":"ADDED","object":{"kind":"Service","metadata":{"name":"injected"}}}\n'), 1);
+  await watch.next((e) => e.object.metadata?.name === 'injected', 'the injected line');
+});

@@ -26,6 +26,17 @@ export interface FakeApiServerOptions extends ClusterOptions, WatchHubOptions {
 
 export const DEFAULT_TOKEN = 'fake-token';
 
+/** What a test answers a request with instead of the fake (malformed JSON, a 500, a 429 ...). */
+export interface InterceptedAnswer {
+  readonly code: number;
+  readonly body: string;
+  /** Default application/json. */
+  readonly contentType?: string;
+}
+
+/** Sees every authenticated request first; undefined lets the fake answer it. */
+export type Interceptor = (req: { readonly method: string; readonly path: string; readonly query: URLSearchParams }) => InterceptedAnswer | undefined;
+
 /** One request as the server saw it (the log keeps the last 10,000). */
 export interface RequestRecord {
   readonly method: string;
@@ -55,6 +66,8 @@ export class FakeApiServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly tokens: Readonly<Record<string, string>>;
+  /** Set by a test to answer some requests itself; see {@link Interceptor}. */
+  interceptor: Interceptor | undefined;
   private outageMode: OutageMode | undefined;
   private boundPort = 0;
 
@@ -109,6 +122,11 @@ export class FakeApiServer {
   /** Moves the compaction floor only (open watches go on; resuming from before it answers 410). */
   compact(rv?: number): void {
     this.cluster.store.compact(rv);
+  }
+
+  /** Writes `text` verbatim into every open watch stream (a malformed or truncated line); returns how many. */
+  writeToWatches(text: string): number {
+    return this.hub.inject(text);
   }
 
   /** A BOOKMARK event now, to every watch that allowed them. */
@@ -228,6 +246,11 @@ export class FakeApiServer {
     const user = this.authenticate(req);
     if (user === undefined) throw new StatusError(unauthorized());
     record.user = user;
+    const answer = this.interceptor?.({ method: record.method, path: record.path, query: record.query });
+    if (answer !== undefined) {
+      res.writeHead(answer.code, { 'Content-Type': answer.contentType ?? 'application/json' }).end(answer.body);
+      return;
+    }
     if (req.method !== 'GET') throw new StatusError(status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
     const doc = discovery(url.pathname, `127.0.0.1:${this.boundPort}`);
     if (doc !== undefined) {

@@ -72,6 +72,11 @@ class OpenWatch {
     }
   }
 
+  /** Writes `text` as is: no framing, no newline (a test's malformed or truncated line). */
+  raw(text: string): void {
+    if (!this.ended) this.res.write(text);
+  }
+
   bookmark(resourceVersion: string): void {
     if (!this.req.bookmarks) return;
     this.send('BOOKMARK', { kind: this.req.info.kind, apiVersion: apiVersionOf(this.req.info), metadata: { resourceVersion } }, undefined);
@@ -151,6 +156,12 @@ export class WatchHub {
     const all = [...this.open];
     for (const w of all) w.fail(expired(this.store.floor - 1, this.store.floor));
     return all.length;
+  }
+
+  /** Writes `text` verbatim to every open watch; returns how many. */
+  inject(text: string): number {
+    for (const w of this.open) w.raw(text);
+    return this.open.size;
   }
 
   /** A BOOKMARK now to every watch that allows them. */
