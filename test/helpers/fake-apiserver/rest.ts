@@ -69,40 +69,66 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
   res.end(text);
 }
 
+type Verb = 'get' | 'list' | 'watch';
+
+function verbOf(found: Target, query: URLSearchParams): Verb {
+  const watching = query.get('watch') === 'true' || query.get('watch') === '1';
+  if (watching) return 'watch';
+  return found.name === undefined ? 'list' : 'get';
+}
+
+function authorize(ctx: RestContext, { info, namespace }: Target, verb: Verb): void {
+  const denied = namespace === undefined ? info.namespaced && ctx.policy.forbidClusterScope : ctx.policy.forbiddenNamespaces.has(namespace);
+  if (denied) throw new StatusError(forbidden(info, ctx.user, verb, namespace));
+}
+
+function getOne(ctx: RestContext, { info, namespace, name = '' }: Target, table: IncludeObject | undefined, res: ServerResponse): void {
+  const object = namespace === undefined && info.namespaced ? undefined : ctx.store.get(info.kind, namespace ?? '', name);
+  if (object === undefined) throw new StatusError(notFound(info, name));
+  sendJson(res, 200, table === undefined ? object : toTable(info.kind, [object], object.metadata.resourceVersion, table));
+}
+
+/** Selectors, and the name of a `get -w NAME` (a watch on one object's path). */
+function selection({ info, name }: Target, query: URLSearchParams): Matcher {
+  const base = matcher(info, query);
+  return name === undefined ? base : (o) => o.metadata.name === name && base(o);
+}
+
+function watch(ctx: RestContext, found: Target, query: URLSearchParams, table: IncludeObject | undefined, res: ServerResponse): void {
+  const timeout = query.get('timeoutSeconds');
+  ctx.hub.serve(
+    {
+      info: found.info,
+      namespace: found.namespace,
+      matches: selection(found, query),
+      resourceVersion: query.get('resourceVersion') ?? '',
+      timeoutSeconds: timeout === null ? undefined : Number(timeout),
+      bookmarks: query.get('allowWatchBookmarks') === 'true',
+      table,
+    },
+    res,
+  );
+}
+
+function list(ctx: RestContext, found: Target, query: URLSearchParams, table: IncludeObject | undefined, res: ServerResponse): void {
+  const { info } = found;
+  const rv = ctx.store.resourceVersion;
+  const items = ctx.store.list(info.kind, found.namespace).filter(selection(found, query));
+  if (table !== undefined) sendJson(res, 200, toTable(info.kind, items, rv, table));
+  // As the real server: items of a list carry no kind/apiVersion (clients take them from the list).
+  else sendJson(res, 200, { kind: info.listKind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: rv }, items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest) });
+}
+
 /** Serves `url` if it names a resource; returns false when it does not (the caller answers 404). */
 export function serveResource(ctx: RestContext, url: URL, accept: string, res: ServerResponse): boolean {
   const found = target(url.pathname);
   if (found === undefined) return false;
-  const { info, namespace, name } = found;
   const query = url.searchParams;
-  const watching = query.get('watch') === 'true' || query.get('watch') === '1';
-  const verb = name !== undefined && !watching ? 'get' : watching ? 'watch' : 'list';
-  if ((namespace !== undefined && ctx.policy.forbiddenNamespaces.has(namespace)) || (namespace === undefined && info.namespaced && ctx.policy.forbidClusterScope)) {
-    throw new StatusError(forbidden(info, ctx.user, verb, namespace));
-  }
+  const verb = verbOf(found, query);
+  authorize(ctx, found, verb);
   const table = tableOf(accept, query);
-  if (verb === 'get') {
-    const object = namespace === undefined && info.namespaced ? undefined : ctx.store.get(info.kind, namespace ?? '', name ?? '');
-    if (object === undefined) throw new StatusError(notFound(info, name ?? ''));
-    sendJson(res, 200, table === undefined ? object : toTable(info.kind, [object], object.metadata.resourceVersion, table));
-    return true;
-  }
-  const named = name;
-  const base = matcher(info, query);
-  const matches: Matcher = named === undefined ? base : (o) => o.metadata.name === named && base(o);
-  if (verb === 'watch') {
-    const timeout = query.get('timeoutSeconds');
-    ctx.hub.serve(
-      { info, namespace, matches, resourceVersion: query.get('resourceVersion') ?? '', timeoutSeconds: timeout === null ? undefined : Number(timeout), bookmarks: query.get('allowWatchBookmarks') === 'true', table },
-      res,
-    );
-    return true;
-  }
-  const rv = ctx.store.resourceVersion;
-  const items = ctx.store.list(info.kind, namespace).filter(matches);
-  if (table !== undefined) sendJson(res, 200, toTable(info.kind, items, rv, table));
-  // As the real server: items of a list carry no kind/apiVersion (clients take them from the list).
-  else sendJson(res, 200, { kind: info.listKind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: rv }, items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest) });
+  if (verb === 'get') getOne(ctx, found, table, res);
+  else if (verb === 'watch') watch(ctx, found, query, table, res);
+  else list(ctx, found, query, table, res);
   return true;
 }
-
