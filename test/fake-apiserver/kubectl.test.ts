@@ -2,6 +2,7 @@ import t from 'tap';
 import { writeExecPlugin } from '../helpers/fake-apiserver/kubeconfig.js';
 import { kubectl, kubectlWatch } from '../helpers/fake-apiserver/kubectl.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
+import { until } from '../helpers/fake-apiserver/wait.js';
 
 // kubectl 1.32 is the judge of the fake: what it prints and parses is what a real server would give it.
 
@@ -75,9 +76,7 @@ t.test('kubectl get -w sees a change made after it started', async (t) => {
   const watch = await kubectlWatch(t, await server.kubeconfig(t, { namespace: 'shop' }), ['get', 'pods', '-w']);
   await watch.waitFor(/web-b\s+0\/1/);
   // Only once kubectl's watch is open is the change made, so it must come through the watch.
-  const deadline = Date.now() + 20_000;
-  while (server.openWatches === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  t.equal(server.openWatches, 1, 'kubectl opened its watch');
+  await until(() => server.openWatches === 1, 'kubectl opened its watch', 20_000);
   server.cluster.setPodReady('shop', 'web-b', true);
   await watch.waitFor(/web-b\s+1\/1\s+Running/);
   server.cluster.terminatePod('shop', 'web-a');

@@ -27,7 +27,7 @@ export interface FakeApiServerOptions extends ClusterOptions, WatchHubOptions {
 export const DEFAULT_TOKEN = 'fake-token';
 
 /** What a test answers a request with instead of the fake (malformed JSON, a 500, a 429 ...). */
-export interface InterceptedAnswer {
+interface InterceptedAnswer {
   readonly code: number;
   readonly body: string;
   /** Default application/json. */

@@ -52,7 +52,8 @@ class OpenWatch {
     if (initial === 'all') for (const object of store.list(this.req.info.kind, this.req.namespace)) this.send('ADDED', object, object);
     else for (const event of initial) this.offer(event);
     this.unsubscribe = store.subscribe((event) => this.offer(event));
-    const seconds = Math.min(this.req.timeoutSeconds ?? options.maxWatchSeconds, options.maxWatchSeconds);
+    const asked = this.req.timeoutSeconds;
+    const seconds = asked !== undefined && Number.isFinite(asked) && asked > 0 ? Math.min(asked, options.maxWatchSeconds) : options.maxWatchSeconds;
     this.timers.push(setTimeout(() => this.end(), seconds * 1000));
     if (this.req.bookmarks && options.bookmarkIntervalMs > 0) this.timers.push(setInterval(() => this.bookmark(store.resourceVersion), options.bookmarkIntervalMs));
   }
