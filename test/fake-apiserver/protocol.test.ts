@@ -58,7 +58,8 @@ t.test('a watch from a list version streams changes; selector changes arrive as 
   t.equal(watch.code, 200);
   await watch.next((e) => e.type === 'ADDED' && e.object.metadata?.name === 'db', 'db now matches');
   server.cluster.store.update('Service', 'shop', 'web', (o) => (o.metadata.labels = { tier: 'back' }));
-  await watch.next((e) => e.type === 'DELETED' && e.object.metadata?.name === 'web', 'web no longer matches');
+  const gone = await watch.next((e) => e.type === 'DELETED' && e.object.metadata?.name === 'web', 'web no longer matches');
+  t.match(gone.object, { metadata: { labels: { tier: 'front' }, resourceVersion: server.cluster.store.resourceVersion } }, 'the last matching state, at the new version');
   server.cluster.deleteService('shop', 'db');
   await watch.next((e) => e.type === 'DELETED' && e.object.metadata?.name === 'db', 'db deleted');
   const versions = watch.events.map((e) => Number(e.object.metadata?.resourceVersion));

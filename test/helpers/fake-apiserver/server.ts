@@ -76,6 +76,10 @@ export class FakeApiServer {
     this.hub = new WatchHub(this.cluster.store, options);
     this.tokens = options.tokens ?? { [DEFAULT_TOKEN]: 'fake-token-user' };
     this.server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: [pki.caCert], requestCert: true, rejectUnauthorized: false }, (req, res) => this.handle(req, res));
+    // Longer than any pause in a test: a keep-alive connection closed by the server just as a client reuses it
+    // is a client-side error (undici's "other side closed"), and a flaky test.
+    this.server.keepAliveTimeout = 60_000;
+    this.server.headersTimeout = 65_000;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('tlsClientError', () => undefined); // a client that gives up mid-handshake is not our failure
   }

@@ -69,7 +69,11 @@ class OpenWatch {
     else if (event.type === 'MODIFIED') {
       if (now && before) this.send('MODIFIED', event.object, event.object);
       else if (now) this.send('ADDED', event.object, event.object);
-      else if (before) this.send('DELETED', event.object, event.object);
+      // As the watch cache: the object as it was (the one that matched), at the change's resourceVersion.
+      else if (before && event.previous !== undefined) {
+        const gone = { ...event.previous, metadata: { ...event.previous.metadata, resourceVersion: event.object.metadata.resourceVersion } };
+        this.send('DELETED', gone, gone);
+      }
     }
   }
 
