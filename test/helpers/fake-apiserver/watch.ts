@@ -130,23 +130,24 @@ export class WatchHub {
   /** Starts a watch; throws a StatusError (answered before any byte is streamed) when it cannot. */
   serve(req: WatchRequest, res: ServerResponse): void {
     const rv = req.resourceVersion;
-    let initial: readonly StoreEvent[] | 'all' = 'all';
-    if (rv !== '' && rv !== '0') {
-      const asked = Number(rv);
-      if (!Number.isSafeInteger(asked) || asked < 0) throw new StatusError(badRequest(`invalid resource version: ${rv}`));
-      const events = this.store.since(asked);
-      if (events === undefined && this.tooOld === 'http') throw new StatusError(expired(asked, this.store.floor));
-      initial = events ?? [];
-      if (events === undefined) {
-        const watch = new OpenWatch(req, res, (w) => this.open.delete(w));
-        watch.start(this.store, [], this.options);
-        watch.fail(expired(asked, this.store.floor));
-        return;
-      }
-    }
     const watch = new OpenWatch(req, res, (w) => this.open.delete(w));
-    this.open.add(watch);
-    watch.start(this.store, initial, this.options);
+    if (rv === '' || rv === '0') {
+      this.open.add(watch);
+      watch.start(this.store, 'all', this.options);
+      return;
+    }
+    const asked = Number(rv);
+    if (!Number.isSafeInteger(asked) || asked < 0) throw new StatusError(badRequest(`invalid resource version: ${rv}`));
+    const events = this.store.since(asked);
+    if (events !== undefined) {
+      this.open.add(watch);
+      watch.start(this.store, events, this.options);
+    } else if (this.tooOld === 'http') throw new StatusError(expired(asked, this.store.floor));
+    else {
+      // The watch cache's way: the watch opens, says its version is gone, and ends.
+      watch.start(this.store, [], this.options);
+      watch.fail(expired(asked, this.store.floor));
+    }
   }
 
   /** Ends every open watch (cleanly, or `abrupt`ly by resetting the connection); returns how many. */
