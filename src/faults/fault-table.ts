@@ -37,7 +37,7 @@ import type { ConnectionFaults, ConnectionTarget, ConnectionToxic, Down, ToxicCo
 import { portToxicViews } from './views.js';
 
 // The room's contract, for those who hold a FaultTable (proxy/, admin/, toxiproxy/, the instance).
-export type { ConnectionChain, ConnectionFaults, ConnectionTarget, ConnectionToxic, LiveToxic, ToxicCounterEntry, ToxicView } from './types.js';
+export type { ConnectionFaults, ConnectionTarget, ConnectionToxic, LiveToxic, ToxicCounterEntry, ToxicView } from './types.js';
 
 /** An API proxy turned off (`enabled: false`): new connections to it are reset. */
 export const DOWN: Down = 'down';

@@ -19,7 +19,6 @@
  * close. Nothing here waits in a way that blocks accepting.
  */
 import type { Socket } from 'node:net';
-import { errorCode } from '../errors.js';
 import type { ConnectionChain } from '../faults/types.js';
 import type { CarrierDone, CarrierResult } from './carrier.js';
 import { dial } from './dial.js';
