@@ -116,7 +116,7 @@ export function validObject(value: unknown, resource: KubeResource): KubeObject 
     if (map !== undefined && map !== null && (!isRecord(map) || Object.values(map).some((v) => typeof v !== 'string'))) return `metadata.${field} is not a string map`;
   }
   const kind = kindOf(resource);
-  if (value.kind !== undefined && value.kind !== kind) return `kind ${String(value.kind)} is not ${kind}`;
+  if (value.kind !== undefined && value.kind !== kind) return `kind ${JSON.stringify(value.kind)} is not ${kind}`;
   return { ...value, kind, apiVersion: typeof value.apiVersion === 'string' ? value.apiVersion : apiVersionOf(resource), metadata: meta as unknown as KubeObject['metadata'] };
 }
 

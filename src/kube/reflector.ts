@@ -285,7 +285,7 @@ class KubeReflector implements Reflector {
         else {
           controller.abort();
           res.destroy();
-          reject(err instanceof Error ? err : new Error(String(err)));
+          reject(err instanceof Error ? err : new Error(errorMessage(err)));
         }
       };
       const arm = (): void => {
