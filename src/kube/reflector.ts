@@ -48,6 +48,8 @@ class KubeReflector implements Reflector {
   private rv = '';
   private needList = true;
   private freshList = false;
+  /** The current (or last) watch started from a list rather than resumed. */
+  private watchFromList = false;
   private phase: WatchPhase = 'stopped';
   private synced = false;
   private relists = 0;
@@ -134,7 +136,7 @@ class KubeReflector implements Reflector {
     this.noteError(err);
     if (gone) {
       this.log.info({ resourceVersion: this.rv, err: errorMessage(err) }, 'resourceVersion too old; relisting');
-      const again = this.freshList || this.needList; // a 410 right after a list: do not spin
+      const again = this.watchFromList || this.needList; // a 410 right after a list: do not spin
       this.needList = true;
       if (again) await this.sleep(this.backoff.next(), gen);
       return;
@@ -254,7 +256,9 @@ class KubeReflector implements Reflector {
 
   /** One watch, until it ends; true when it was a healthy one (it delivered an event or lasted). */
   private async watch(gen: number): Promise<boolean> {
-    if (!this.freshList) this.watchRestarts++;
+    this.watchFromList = this.freshList;
+    this.freshList = false;
+    if (!this.watchFromList) this.watchRestarts++;
     const t = this.options.tuning ?? {};
     const timeoutSeconds = Math.max(1, Math.round((t.watchTimeoutSeconds ?? 300) * (0.8 + 0.4 * this.random())));
     const controller = new AbortController();
@@ -267,7 +271,6 @@ class KubeReflector implements Reflector {
     const started = this.clock.now();
     let delivered = 0;
     await this.stream(res, controller, timeoutSeconds * 1000 + (t.silenceMarginMs ?? 30_000), () => delivered++);
-    this.freshList = false;
     return delivered > 0 || this.clock.now() - started >= HEALTHY_WATCH_MS;
   }
 
