@@ -17,7 +17,7 @@ const RESOURCES: Readonly<Record<KubeResource, ResourceInfo>> = {
   pods: { group: '', version: 'v1', kind: 'Pod' },
 };
 
-export function kindOf(resource: KubeResource): string {
+function kindOf(resource: KubeResource): string {
   return RESOURCES[resource].kind;
 }
 
@@ -46,7 +46,7 @@ export class KubeStatusError extends Error {
 }
 
 /** A body larger than the limit. */
-export class BodyTooLarge extends Error {
+class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
@@ -140,7 +140,7 @@ export function parseList(body: string): ParsedList {
   return { resourceVersion: rv, items: parsed.items };
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface ParsedEvent {
   readonly type: WatchEventType;

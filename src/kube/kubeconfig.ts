@@ -127,7 +127,7 @@ interface AccessInfo {
 }
 
 /** A request that got no response headers in time. */
-export class KubeRequestTimeout extends Error {
+class KubeRequestTimeout extends Error {
   override readonly name = 'KubeRequestTimeout';
   readonly code = 'ETIMEDOUT';
 }

@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorCode, errorMessage } from '../errors.js';
 import { describeObject, KubeStatusError, objectKey, parseEvent, parseList, readBody, resourcePath, resourceVersionOf, statusError, validObject } from './api.js';
 import { Backoff } from './backoff.js';
-import { LineSplitter } from './watch-lines.js';
+import { LineSplitter, LineTooLong } from './watch-lines.js';
 import type { KubeClock, KubeObject, Reflector, ReflectorCounters, ReflectorOptions, ReflectorState, WatchPhase } from './types.js';
 
 const systemClock: KubeClock = {
@@ -302,7 +302,7 @@ class KubeReflector implements Reflector {
         try {
           for (const line of splitter.push(chunk)) if (!done && this.onLine(line)) onEvent();
         } catch (err) {
-          if (err instanceof Error && err.name === 'LineTooLong') this.refuseEvent(err.message, '');
+          if (err instanceof LineTooLong) this.refuseEvent(err.message, '');
           finish(err);
         }
       });

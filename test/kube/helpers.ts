@@ -2,14 +2,14 @@
 import type { Test } from 'tap';
 import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
 import { createReflector } from '../../src/kube/reflector.js';
-import type { ClusterAccess, KubeResource, Reflector, ReflectorOptions } from '../../src/kube/types.js';
+import type { ClusterAccess, Reflector, ReflectorOptions, ReflectorTuning } from '../../src/kube/types.js';
 import type { FakeApiServer, RequestRecord } from '../helpers/fake-apiserver/server.js';
 import { until } from '../helpers/fake-apiserver/wait.js';
 import { silentLog } from '../helpers/log.js';
 
 export { until };
 
-export const FAST = { backoffInitialMs: 20, backoffMaxMs: 200, forbiddenRetryMs: 100, requestTimeoutMs: 1000 } as const;
+export const FAST: ReflectorTuning = { backoffInitialMs: 20, backoffMaxMs: 200, forbiddenRetryMs: 100, requestTimeoutMs: 1000 };
 
 export interface Followed {
   readonly reflector: Reflector;
@@ -25,13 +25,14 @@ export interface FollowOptions extends Partial<Omit<ReflectorOptions, 'access' |
 }
 
 /** Starts a reflector on `resource` (default services in shop), stopped at teardown. */
-export async function follow(t: Test, server: FakeApiServer, options: FollowOptions = {}): Promise<Followed> {
-  const access = options.access ?? loadClusterAccess({ kubeconfig: await server.kubeconfig(t), env: {} });
+export async function follow(t: Test, server: FakeApiServer | undefined, options: FollowOptions = {}): Promise<Followed> {
+  if (options.access === undefined && server === undefined) throw new Error('follow: a server or an access');
+  const access = options.access ?? loadClusterAccess({ kubeconfig: await (server as FakeApiServer).kubeconfig(t), env: {} });
   let changes = 0;
   const { onChange, ...rest } = options;
   let self: Reflector | undefined;
   const reflector = createReflector({
-    resource: 'services' as KubeResource,
+    resource: 'services',
     namespace: 'shop',
     log: silentLog,
     tuning: FAST,

@@ -1,14 +1,16 @@
+import { once } from 'node:events';
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
-import type { KubeClock } from '../../src/kube/types.js';
-import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
+import type { ClusterAccess, KubeClock } from '../../src/kube/types.js';
+import { startFakeApiServer } from '../helpers/fake-apiserver/server.js';
 import { captureLogger } from '../helpers/log.js';
 import { addServices, converged, FAST, follow, lists, until, watches } from './helpers.js';
 
 const SERVICES = '/api/v1/namespaces/shop/services';
 
-function failedWatches(server: FakeApiServer, counters: ReadonlyMap<string, number>): number {
-  void server;
+function failedWatches(counters: ReadonlyMap<string, number>): number {
   let n = 0;
   for (const [key, count] of counters) if (key.startsWith('watch ') && key !== 'watch 200') n += count;
   return n;
@@ -25,12 +27,12 @@ t.test('an outage (refused, reset, hung) backs off with bounded requests and con
       await server.outage(mode);
       server.cluster.deleteService('shop', 'gone');
       addServices(server, 'shop', 'during');
-      await until(() => f.reflector.state().phase === 'backoff' && failedWatches(server, f.reflector.counters().requests) >= 3, 'three failed attempts');
+      await until(() => f.reflector.state().phase === 'backoff' && failedWatches(f.reflector.counters().requests) >= 3, 'three failed attempts');
       const state = f.reflector.state();
       t.not(state.lastError, '');
       t.ok(state.lastErrorAt >= started);
       t.same(f.names(), ['shop/a', 'shop/gone'], 'the last state is kept while the server is away');
-      const attempts = failedWatches(server, f.reflector.counters().requests);
+      const attempts = failedWatches(f.reflector.counters().requests);
       const elapsed = Date.now() - started;
       t.ok(attempts <= 2 + elapsed / 10, `requests bounded by the backoff (${attempts} in ${elapsed} ms)`);
       await server.recover();
@@ -207,4 +209,44 @@ t.test('a flood: thousands of bad objects are counted with a few log lines; hund
   for (let i = 0; i < 300; i++) names.push(`svc-${i}`);
   addServices(server, 'shop', ...names);
   await converged(f, names.map((n) => `shop/${n}`));
+});
+
+t.test('a watch silent past its timeout plus the margin is aborted and resumed (a server that never ends it)', async (t) => {
+  const hung = new Set<ServerResponse>();
+  let watchesSeen = 0;
+  const stub = createServer((req, res) => {
+    if (new URL(req.url ?? '/', 'http://stub').searchParams.get('watch') === 'true') {
+      watchesSeen++;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.flushHeaders();
+      hung.add(res);
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'a', namespace: 'shop' } }] }));
+  });
+  stub.listen(0, '127.0.0.1');
+  await once(stub, 'listening');
+  t.teardown(() => {
+    stub.closeAllConnections();
+    stub.close();
+  });
+  const { port } = stub.address() as AddressInfo;
+  const access: ClusterAccess = {
+    contextName: 'stub',
+    server: `http://127.0.0.1:${port}`,
+    user: 'stub',
+    namespace: 'shop',
+    kubeconfigPaths: [],
+    request: (path, options) =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, signal: options.signal }, resolve);
+        req.on('error', reject);
+        req.end();
+      }),
+  };
+  const f = await follow(t, undefined, { access, tuning: { ...FAST, watchTimeoutSeconds: 1, silenceMarginMs: 100 } });
+  await until(() => watchesSeen >= 2 && f.reflector.state().watchRestarts >= 1, 'the silent watch resumed');
+  t.match(f.reflector.state().lastError, /silent for \d+ ms/);
+  t.same(f.names(), ['shop/a']);
+  t.equal(f.reflector.state().relists, 0);
 });
