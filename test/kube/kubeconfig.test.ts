@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
@@ -22,6 +23,12 @@ async function write(dir: string, name: string, doc: unknown): Promise<string> {
 
 function doc(server: FakeApiServer, context: string, namespace?: string): Record<string, unknown> {
   return kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { token: 'fake-token' }, context, ...(namespace === undefined ? {} : { namespace }) });
+}
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'svcproxy-kubeconfig-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 function throwsKubeconfig(t: Test, fn: () => unknown, pattern: RegExp, what: string): void {
@@ -62,7 +69,7 @@ t.test('token, client certificate and exec plugin kubeconfigs authenticate; the 
 
 t.test('relative certificate paths resolve against the kubeconfig; insecure-skip-tls-verify needs no CA', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   await mkdir(join(dir, 'certs'));
   await writeFile(join(dir, 'certs', 'client.crt'), server.pki.clientCert);
   await writeFile(join(dir, 'certs', 'client.key'), server.pki.clientKey);
@@ -94,7 +101,7 @@ t.test('relative certificate paths resolve against the kubeconfig; insecure-skip
 
 t.test('precedence and merging as kubectl: --kubeconfig, else $KUBECONFIG (first wins), else ~/.kube/config', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   const a = await write(dir, 'a', doc(server, 'alpha', 'ns-a'));
   // b names a context "alpha" too (ignored: a defined it first) and its own current-context (ignored too).
   const bDoc = doc(server, 'beta', 'ns-b');
@@ -121,7 +128,7 @@ t.test('precedence and merging as kubectl: --kubeconfig, else $KUBECONFIG (first
 
 t.test('every broken kubeconfig is one clear error naming the path(s) and the context', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   const good = await write(dir, 'good', doc(server, 'fake'));
   const missing = join(dir, 'nope');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: missing, env: {} }), new RegExp(`kubeconfig ${missing} does not exist`), 'missing --kubeconfig');
