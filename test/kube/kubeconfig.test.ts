@@ -1,5 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Test } from 'tap';
@@ -163,4 +165,39 @@ t.test('request: timeoutMs bounds the wait for headers; the signal aborts', asyn
   await t.rejects(pending, { name: 'AbortError' });
   await server.recover();
   t.equal((await get(access, '/api/v1/services')).res.statusCode, 200);
+});
+
+t.test('proxy-url: requests go through the HTTP CONNECT proxy the cluster names', async (t) => {
+  const server = await startFakeApiServer(t);
+  const tunnels: string[] = [];
+  const sockets: { destroy(): void }[] = [];
+  const proxy = createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.push(client, upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    proxy.closeAllConnections();
+    proxy.close();
+  });
+  const dir = await tempDir(t);
+  const viaProxy = doc(server, 'proxied');
+  const clusters = viaProxy.clusters as { name: string; cluster: Record<string, unknown> }[];
+  viaProxy.clusters = clusters.map((c) => ({ ...c, cluster: { ...c.cluster, 'proxy-url': `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } }));
+  const access = loadClusterAccess({ kubeconfig: await write(dir, 'config', viaProxy), env: {} });
+  t.equal((await get(access, '/api/v1/services')).res.statusCode, 200);
+  t.same(tunnels, [`127.0.0.1:${server.port}`], 'one tunnel to the API server');
+  t.equal(server.requests.at(-1)?.user, 'fake-token-user');
 });
