@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isLoopback } from '../loopback.js';
 import { version } from '../version.js';
 import { dashboardHtml } from './dashboard.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
@@ -86,11 +87,6 @@ function pathOf(req: IncomingMessage): string {
 function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[]; services: readonly ServiceView[]; workers?: readonly WorkerView[] } {
   const servicePorts = snapshot.servicePorts.map((s) => s.view);
   return snapshot.workers === undefined ? { servicePorts, services: snapshot.services } : { servicePorts, services: snapshot.services, workers: snapshot.workers };
-}
-
-/** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */
-export function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
 }
 
 export class AdminServer {

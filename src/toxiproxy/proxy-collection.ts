@@ -12,7 +12,8 @@
 import type { FaultTable } from '../faults/fault-table.js';
 import { updateToxic, validateToxic, type ToxicSpec } from '../faults/toxics.js';
 import type { Logger } from '../log.js';
-import { AdHocForward, isLoopbackHost } from '../proxy/ad-hoc-forward.js';
+import { isLoopback } from '../loopback.js';
+import { AdHocForward } from '../proxy/ad-hoc-forward.js';
 import type { ServicePortContext, ServicePortOptions } from '../proxy/service-port-proxy.js';
 import { hostPort, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
 
@@ -167,7 +168,7 @@ export class ProxyCollection {
     if (listen === undefined) throw new ApiError(`bad request body: listen ${JSON.stringify(b.listen)} is not host:port`, 400);
     // Go's "localhost:0" and ":0" bind loopback here: svcproxy names one address family and one address.
     if (listen.host === '' || listen.host === 'localhost') listen.host = '127.0.0.1';
-    if (!this.allowRemote && !isLoopbackHost(listen.host)) {
+    if (!this.allowRemote && !isLoopback(listen.host)) {
       throw new ApiError(`listen ${hostPort(listen.host, listen.port)}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`, 403);
     }
     const enabled = b.enabled === undefined || b.enabled === null ? true : b.enabled === true;
