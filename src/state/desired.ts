@@ -230,7 +230,7 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
     });
     if (port.protocol === 'UDP' && env.udp === false) return;
     const nodeAddress = env.nodeAddress ?? env.bindAddress;
-    const { own, candidates } = listenAddresses(service, address, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
+    const { own, candidates } = listenAddresses({ service, address, port: port.port, nodePort }, { ...env, nodeAddress }, warnOnce);
     for (const l of own) {
       const label = `${object} spec.ports[${i}] (${l.role} ${hostPort(l.address, l.port)}/${port.protocol})`;
       const clash = claim(build.owners, { owner: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role, label });
