@@ -113,7 +113,7 @@ Options:
   --out DIR            where the JSON and SVG go (default bench/results)
   --cpu-prof           run svcproxy under node --cpu-prof for steps 1-4
                        (profile in <out>/profiles; summarize with
-                       node build/bench/profile-summary.js FILE)
+                       node build/scripts/bench/profile-summary.js FILE)
   --pin                pin each proxy to the last CPU, the generator and backends
                        to the others (taskset; needs 2 or more CPUs)
   --update-readme      rewrite the figures section of bench/README.md

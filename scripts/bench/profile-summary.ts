@@ -5,7 +5,7 @@
  * time). Kernel time inside a syscall shows as the JS or native frame that
  * made the call (often "(program)" or a libuv write/read binding).
  *
- *   node build/bench/profile-summary.js FILE.cpuprofile [TOP]
+ *   node build/scripts/bench/profile-summary.js FILE.cpuprofile [TOP]
  */
 import { readFileSync } from 'node:fs';
 
@@ -79,7 +79,7 @@ export function summarize(profile: CpuProfile, n = 25): { seconds: number; categ
 function main(argv: readonly string[]): number {
   const [file, topText] = argv;
   if (file === undefined) {
-    process.stderr.write('usage: node build/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
+    process.stderr.write('usage: node build/scripts/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
     return 2;
   }
   const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(topText ?? 25));

@@ -89,11 +89,10 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   for (const { target } of running) if (target.process !== undefined) await processes.stop(target.process);
   if (options.cpuProf) progress(`svcproxy CPU profile written under ${profiles}`);
 
-  const memory: Partial<Record<TargetName, MemoryResult>> = {};
-  if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress, notes);
+  const memory = options.steps.includes('memory') ? await memorySteps(ctx, running, startCtx, { progress, notes }) : {};
   const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
-  return { ...assemble(options, sizes, tools, reports, runs, memory, notes), fdLimits };
+  return { ...assemble(options, { sizes, tools, targets: reports, runs, memory, notes }), fdLimits };
 }
 
 /** --pin: each proxy on the last CPU, the generator and backends on the others. */
@@ -152,14 +151,19 @@ async function startTargets(
 
 const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5 };
 
+/** Where a step reports: progress lines as it goes, notes for the results. */
+interface Journal {
+  readonly progress: (line: string) => void;
+  readonly notes: string[];
+}
+
 async function memorySteps(
   ctx: StepContext,
   running: ReadonlyArray<{ driver: Driver }>,
   startCtx: (name: string) => Promise<StartContext>,
-  memory: Partial<Record<TargetName, MemoryResult>>,
-  progress: (line: string) => void,
-  notes: string[],
-): Promise<void> {
+  { progress, notes }: Journal,
+): Promise<Partial<Record<TargetName, MemoryResult>>> {
+  const memory: Partial<Record<TargetName, MemoryResult>> = {};
   const sizes = ctx.sizes;
   progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   for (const { driver } of running) {
@@ -171,17 +175,20 @@ async function memorySteps(
     if (m.perConnBytes < 0) notes.push(`${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`);
     progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
   }
+  return memory;
 }
 
-function assemble(
-  options: BenchOptions,
-  sizes: BenchOptions['sizes'],
-  tools: { impl: 'c' | 'node'; description: string },
-  targets: TargetReport[],
-  runs: RunRecord[],
-  memory: Partial<Record<TargetName, MemoryResult>>,
-  notes: string[],
-): Assembled {
+/** What a whole run collected, for the results file. */
+interface Collected {
+  readonly sizes: BenchOptions['sizes'];
+  readonly tools: { impl: 'c' | 'node'; description: string };
+  readonly targets: TargetReport[];
+  readonly runs: RunRecord[];
+  readonly memory: Partial<Record<TargetName, MemoryResult>>;
+  readonly notes: string[];
+}
+
+function assemble(options: BenchOptions, { sizes, tools, targets, runs, memory, notes }: Collected): Assembled {
   const figures: BenchResults['figures'] = {};
   const spread: BenchResults['spread'] = {};
   const cpu: BenchResults['cpu'] = {};

@@ -32,6 +32,7 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
+import type { FeedEvent } from './dashboard/contract.js';
 import type { AdminEvents, AdminModel } from './model.js';
 import { portLabel, type ServicePortSnapshot } from './view.js';
 
@@ -94,6 +95,11 @@ interface Totals {
 
 const NO_TOTALS: Totals = { connections: 0, downstreamRx: 0, upstreamRx: 0 };
 
+/** A message as sent. `satisfies FeedEvent`: every message is one the dashboard (dashboard/contract.ts) can read. */
+function encode(message: FeedMessage): Buffer {
+  return Buffer.from(JSON.stringify(message satisfies FeedEvent));
+}
+
 function worker(e: { readonly worker?: number }): FromWorker {
   return e.worker === undefined ? {} : { worker: e.worker };
 }
@@ -152,7 +158,7 @@ export class EventFeed {
     });
     this.answered.add(ws);
     ws.on('pong', () => this.answered.add(ws));
-    this.send(ws, Buffer.from(JSON.stringify({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs } satisfies FeedMessage)));
+    this.send(ws, encode({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs }));
     if (this.timer === undefined) this.startTicking();
   }
 
@@ -251,7 +257,7 @@ export class EventFeed {
 
   private broadcast(message: FeedMessage): void {
     if (this.wss.clients.size === 0) return;
-    const data = Buffer.from(JSON.stringify(message)); // serialized once for every client
+    const data = encode(message); // serialized once for every client
     for (const ws of this.wss.clients) this.send(ws, data);
   }
 

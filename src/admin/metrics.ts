@@ -38,15 +38,18 @@ function servicePortLabels(s: ServicePortSnapshot): Labels {
   return { namespace: s.view.namespace, service: s.view.service, port: portLabel(s.view) };
 }
 
-/** One sample per Service port for a family whose value comes straight from the view. */
-function perPort(out: Exposition, name: string, type: 'counter' | 'gauge', help: string, snapshots: readonly ServicePortSnapshot[], value: (s: ServicePortSnapshot) => number): void {
-  out.family(name, type, help);
-  for (const s of snapshots) out.sample(name, servicePortLabels(s), value(s));
+/** Writes families of one sample per Service port, whose value comes straight from the view. */
+function perPortWriter(out: Exposition, snapshots: readonly ServicePortSnapshot[]) {
+  return (name: string, type: 'counter' | 'gauge', help: string, value: (s: ServicePortSnapshot) => number): void => {
+    out.family(name, type, help);
+    for (const s of snapshots) out.sample(name, servicePortLabels(s), value(s));
+  };
 }
 
 function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePortSnapshot[]): void {
-  perPort(out, 'svcproxy_connections_total', 'counter', 'Connections accepted on the Service port.', snapshots, (s) => s.view.totals.connections);
-  perPort(out, 'svcproxy_active_connections', 'gauge', 'Connections open now (being dialled or forwarded).', snapshots, (s) => s.view.totals.activeConnections);
+  const perPort = perPortWriter(out, snapshots);
+  perPort('svcproxy_connections_total', 'counter', 'Connections accepted on the Service port.', (s) => s.view.totals.connections);
+  perPort('svcproxy_active_connections', 'gauge', 'Connections open now (being dialled or forwarded).', (s) => s.view.totals.activeConnections);
 
   out.family('svcproxy_rejected_connections_total', 'counter', 'Connections reset instead of forwarded, by reason.');
   for (const s of snapshots) {
@@ -54,7 +57,7 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
     for (const [reason, count] of Object.entries(s.view.totals.rejected)) out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
-  perPort(out, 'svcproxy_upstream_connect_failures_total', 'counter', 'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.', snapshots, (s) => s.view.totals.connectFailures);
+  perPort('svcproxy_upstream_connect_failures_total', 'counter', 'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.', (s) => s.view.totals.connectFailures);
 
   out.family('svcproxy_upstream_connect_seconds', 'histogram', 'Time to connect to an endpoint, for successful dials, in seconds.');
   for (const s of snapshots) out.histogram('svcproxy_upstream_connect_seconds', servicePortLabels(s), s.connectSeconds);
@@ -70,7 +73,7 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
     for (const [reason, count] of Object.entries(s.view.totals.closed)) out.sample('svcproxy_closed_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
-  perPort(out, 'svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', snapshots, (s) => s.view.totals.idleTimeouts);
+  perPort('svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', (s) => s.view.totals.idleTimeouts);
 
   out.family('svcproxy_endpoints', 'gauge', 'Declared endpoints by condition: ready, not_ready, terminating (each endpoint counted once).');
   for (const s of snapshots) {
@@ -78,7 +81,7 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
     for (const e of s.view.endpoints) counts[endpointState(e)]++;
     for (const state of ENDPOINT_STATES) out.sample('svcproxy_endpoints', { ...servicePortLabels(s), state }, counts[state]);
   }
-  perPort(out, 'svcproxy_ejected_endpoints', 'gauge', 'Endpoints passive health is skipping after consecutive failed dials.', snapshots, (s) => s.view.endpoints.filter((e) => e.ejected).length);
+  perPort('svcproxy_ejected_endpoints', 'gauge', 'Endpoints passive health is skipping after consecutive failed dials.', (s) => s.view.endpoints.filter((e) => e.ejected).length);
 
   out.family('svcproxy_listeners', 'gauge', 'Listening sockets of the Service port by state: listening, binding, failed (retrying).');
   for (const s of snapshots) {

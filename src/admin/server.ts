@@ -13,14 +13,15 @@
  *   GET /api/pods     every Pod: workload, address, ports, readiness probe, live readiness
  *   GET /api/config   the snapshot being served and the last reload
  *   GET /api/events   WebSocket feed (events.ts)
- *   GET /             the dashboard (dashboard.ts)
+ *   GET /             the dashboard (dashboard/page.ts; its script is dashboard/client/)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isLoopback } from '../loopback.js';
 import { version } from '../version.js';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml } from './dashboard/page.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
 import { renderMetrics } from './metrics.js';
@@ -88,11 +89,6 @@ function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[
   return snapshot.workers === undefined ? { servicePorts, services: snapshot.services } : { servicePorts, services: snapshot.services, workers: snapshot.workers };
 }
 
-/** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */
-export function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
-}
-
 export class AdminServer {
   readonly feed: EventFeed;
   private readonly server: Server;
@@ -120,7 +116,7 @@ export class AdminServer {
       [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': async (_req, res) => {
         const snapshot = await this.model.snapshot('view');
-        const html = dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
+        const html = await dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
         send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': DASHBOARD_CSP });
       },
     };

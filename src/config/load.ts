@@ -209,11 +209,6 @@ export async function validateRead(read: ReadResult, paths: readonly string[], l
   };
 }
 
-/** Read, parse and validate: the whole pipeline from the config paths to a snapshot or its issues. */
-export async function loadConfig(paths: readonly string[], options: ReadOptions = {}, limits?: ValidationLimits): Promise<LoadResult> {
-  return validateRead(await readConfig(paths, options), paths, limits);
-}
-
 /** Standard input, whole, up to MAX_FILE_BYTES + 1 bytes (so that the size check can refuse more). */
 export async function readStream(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
   const chunks: Buffer[] = [];

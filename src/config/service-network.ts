@@ -28,19 +28,22 @@ export interface ServiceNetwork {
   readonly sourceRanges: readonly string[];
 }
 
+/** What the network fields are read from: the manifest, and what service.ts has already read of it. */
+export interface ServiceNetworkInput {
+  readonly spec: JsonRecord;
+  /** The whole manifest (for status.loadBalancer). */
+  readonly raw: JsonRecord;
+  readonly type: ServiceType;
+  /** The validated primary clusterIP ('' or 'None' or an IP). */
+  readonly clusterIP: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /**
- * @param clusterIP the validated primary clusterIP ('' or 'None' or an IP).
  * A Service that says nothing about families returns `families: []`: it is
  * single-stack in the family of `--bind-address` (decided in state/).
  */
-export function readServiceNetwork(
-  spec: JsonRecord,
-  raw: JsonRecord,
-  type: ServiceType,
-  clusterIP: string,
-  annotations: Readonly<Record<string, string>>,
-  sink: IssueSink,
-): ServiceNetwork {
+export function readServiceNetwork({ spec, raw, type, clusterIP, annotations }: ServiceNetworkInput, sink: IssueSink): ServiceNetwork {
   const families: IpFamilyName[] = [];
   optionalList(spec, 'ipFamilies', 'spec.ipFamilies', sink).forEach((f, i) => {
     if (typeof f !== 'string' || !(FAMILIES as readonly string[]).includes(f)) sink.unsupported(`spec.ipFamilies[${i}]`, f, FAMILIES);

@@ -49,7 +49,7 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
   const externalName = readExternalName(spec, type, sink);
   const externalIPs = readExternalIPs(spec, sink);
   readTrafficPolicies(spec, type, externalIPs.length > 0, sink);
-  const network = readServiceNetwork(spec, raw, type, clusterIP, meta.annotations, sink);
+  const network = readServiceNetwork({ spec, raw, type, clusterIP, annotations: meta.annotations }, sink);
   const options = readServiceOptions(meta.annotations, sink);
   const publishNotReady = spec['publishNotReadyAddresses'];
   if (publishNotReady !== undefined && typeof publishNotReady !== 'boolean') {

@@ -135,14 +135,22 @@ export function answerQuery(message: Buffer, zone: Zone, transport: Transport): 
     return bare(id, opcode, rd, 'FORMERR');
   }
   try {
-    return respond(query, id, opcode, rd, zone, transport);
+    return respond(query, { id, opcode, rd }, zone, transport);
   } catch {
     // A bug of ours, not the client's: answer SERVFAIL rather than leave it waiting.
     return bare(id, opcode, rd, 'SERVFAIL');
   }
 }
 
-function respond(query: DecodedPacket, id: number, opcode: number, rd: boolean, zone: Zone, transport: Transport): AnswerResult {
+/** What an answer repeats of the query's header. */
+interface QueryHead {
+  readonly id: number;
+  readonly opcode: number;
+  /** Recursion desired. */
+  readonly rd: boolean;
+}
+
+function respond(query: DecodedPacket, { id, opcode, rd }: QueryHead, zone: Zone, transport: Transport): AnswerResult {
   const questions = query.questions ?? [];
   if (opcode !== 0) return bare(id, opcode, rd, 'NOTIMP', questions.slice(0, 1));
   const question = questions[0];

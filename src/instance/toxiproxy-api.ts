@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import type { Registry } from '../proxy/registry.js';
 import { ProxyCollection } from '../toxiproxy/proxy-collection.js';
 import { ToxiproxyServer } from '../toxiproxy/server.js';
-import { isLoopbackHost, type InstanceConfig } from './config.js';
+import { isLoopbackHost } from '../loopback.js';
+import type { InstanceConfig } from './config.js';
 
 /** The API when the config asks for one. */
 export function toxiproxyApi(config: InstanceConfig, registry: Registry, faults: FaultTable, log: Logger): ToxiproxyServer | undefined {

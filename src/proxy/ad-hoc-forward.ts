@@ -7,7 +7,6 @@
  * (`namespace/name[:port]`). Its connections are tracked on their own, so
  * turning it off or deleting it can reset them, as toxiproxy does.
  */
-import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import { DEFAULT_POLICY, hostPort, listenerKey, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
 import { ConnectionTracker } from './connection-tracker.js';
@@ -115,9 +114,3 @@ export class AdHocForward {
   }
 }
 
-/** True for a host the listener may bind without --toxiproxy-allow-remote. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}

@@ -20,11 +20,11 @@ import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
-import { isProbed, isRunnable, podEndpoints, selectedPods, selects } from './pod-endpoints.js';
-import { podInfo } from './pod-info.js';
+import { podEndpoints, selectedPods, selects } from './pod-endpoints.js';
+import { addProbe, noteUnrunProbes, podTable, probeHeadlessPods } from './pod-probes.js';
 import { assignServiceAddresses, DEFAULT_SERVICE_CIDR, hasClusterAddress, serviceKey, type ServiceAddress } from './service-addresses.js';
 import { serviceInfo } from './service-info.js';
-import { DEFAULT_POD_CIDR, podKey, workloadPods, type OwnedPod } from './workload-pods.js';
+import { DEFAULT_POD_CIDR, workloadPods, type OwnedPod } from './workload-pods.js';
 import {
   hostPort,
   listenerKey,
@@ -32,7 +32,6 @@ import {
   type DesiredState,
   type ListenerKey,
   type ListenerPlan,
-  type PodInfo,
   type PodProbePlan,
   type ServedAddress,
   type ServiceInfo,
@@ -138,9 +137,9 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
     const address = assigned.addresses.get(serviceKey(service));
     if (address !== undefined || !hasClusterAddress(service)) addService(build, snapshot, service, env, address);
   }
-  probeHeadlessPods(build, snapshot);
+  probeHeadlessPods(build.probes, snapshot);
   const localhost = applyLocalhostRule(build);
-  noteUnrunProbes(build, snapshot);
+  noteUnrunProbes(build.notes, snapshot);
   const services = new Map<string, ServiceInfo>();
   for (const service of snapshot.services) {
     const address = assigned.addresses.get(serviceKey(service));
@@ -155,30 +154,6 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
     issues,
     notes,
   };
-}
-
-/** Every Pod for the Pods table, by key, with the Services that select it. */
-function podTable(snapshot: ConfigSnapshot, owned: ReadonlyMap<string, OwnedPod>): Map<string, PodInfo> {
-  const rows = snapshot.pods.map((pod) => {
-    const services = snapshot.services
-      .filter((s) => s.selector !== undefined && s.namespace === pod.namespace && !pod.finished && selects(s.selector, pod.labels))
-      .map((s) => serviceKey(s));
-    return podInfo(pod, owned.get(podKey(pod)), services);
-  });
-  return new Map(rows.sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r]));
-}
-
-/**
- * Pods behind a headless Service are probed too: it has no listener, but
- * DNS answers only its ready endpoints (a StatefulSet's per-Pod names).
- */
-function probeHeadlessPods(build: Build, snapshot: ConfigSnapshot): void {
-  for (const service of snapshot.services) {
-    if (service.clusterIP !== 'None' || service.type === 'ExternalName' || service.selector === undefined) continue;
-    for (const pod of selectedPods(snapshot.pods, service)) {
-      if (isProbed(pod)) addProbe(build.probes, snapshot, podKey(pod), serviceKey(service));
-    }
-  }
 }
 
 function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment, address: ServiceAddress | undefined): void {
@@ -230,7 +205,7 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
     });
     if (port.protocol === 'UDP' && env.udp === false) return;
     const nodeAddress = env.nodeAddress ?? env.bindAddress;
-    const { own, candidates } = listenAddresses(service, address, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
+    const { own, candidates } = listenAddresses({ service, address, port: port.port, nodePort }, { ...env, nodeAddress }, warnOnce);
     for (const l of own) {
       const label = `${object} spec.ports[${i}] (${l.role} ${hostPort(l.address, l.port)}/${port.protocol})`;
       const clash = claim(build.owners, { owner: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role, label });
@@ -331,42 +306,6 @@ function policyOf(service: ServiceSpec): ServicePortPolicy {
     sourceRanges: service.sourceRanges,
     affinityTimeoutSeconds: service.sessionAffinity === 'ClientIP' ? service.affinityTimeoutSeconds : 0,
   };
-}
-
-function noteUnrunProbes(build: Build, snapshot: ConfigSnapshot): void {
-  const noted = new Set<string>();
-  for (const pod of snapshot.pods) {
-    for (const probe of pod.probes) {
-      if (probe.kind !== 'exec') continue;
-      // Once per workload and container, not once per replica.
-      const once = pod.owner === undefined ? '' : `${pod.namespace}/${pod.owner.kind}/${pod.owner.name}/${probe.container}`;
-      if (once !== '' && noted.has(once)) continue;
-      noted.add(once);
-      const port = probe.fallbackPort;
-      build.notes.push({
-        level: 'warn',
-        msg:
-          port === undefined
-            ? `container ${probe.container}: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready`
-            : `container ${probe.container}: an exec readiness probe cannot run here; svcproxy connects to its port ${port.name === '' ? port.port : `${port.name} (${port.port})`} instead`,
-        where: formatSource(pod.source),
-        object: pod.owner === undefined ? `Pod ${pod.namespace}/${pod.name}` : `${pod.owner.kind} ${pod.namespace}/${pod.owner.name}`,
-      });
-    }
-  }
-}
-
-/** Records that a probed Pod backs a Service (one probe plan per Pod, whatever the number of Services). */
-function addProbe(probes: Map<string, PodProbePlan>, snapshot: ConfigSnapshot, podKey: string, service: string): void {
-  const existing = probes.get(podKey);
-  if (existing !== undefined) {
-    if (!existing.services.includes(service)) probes.set(podKey, { ...existing, services: [...existing.services, service] });
-    return;
-  }
-  const pod = snapshot.pods.find((p) => `${p.namespace}/${p.name}` === podKey);
-  if (pod === undefined || !isProbed(pod)) return;
-  const runnable = pod.probes.filter(isRunnable);
-  probes.set(podKey, { pod: podKey, address: pod.address, probes: runnable, services: [service] });
 }
 
 /** Registers a bind; returns who already holds an overlapping one, if anyone. */

@@ -3,7 +3,7 @@
  * proxy update): `{name*, upstream*, listen="127.0.0.1:0", enabled=true}`,
  * checked field by field with toxiproxy's error texts. Pure.
  */
-import { isLoopbackHost } from '../proxy/ad-hoc-forward.js';
+import { isLoopbackHost } from '../loopback.js';
 import { hostPort } from '../state/types.js';
 import { ApiError } from './api-error.js';
 

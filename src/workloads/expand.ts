@@ -56,7 +56,7 @@ export function expandWorkload(workload: WorkloadSpec, input: ExpandInput): Expa
   const pods = placements.map((place, i) => {
     const name = podName(workload, hash, place, i, used);
     used.add(name);
-    return makePod(workload, name, hash, workload.ordinalStart + i, place, input.binding);
+    return makePod(workload, { name, hash, ordinal: workload.ordinalStart + i }, place, input.binding);
   });
   return { pods, notes };
 }
@@ -103,7 +103,14 @@ function controllerLabels(workload: WorkloadSpec, name: string, hash: string, or
   }
 }
 
-function makePod(workload: WorkloadSpec, name: string, hash: string, ordinal: number, place: Placement, binding: WorkloadBindingSpec | undefined): PodSpec {
+/** Which replica a Pod is: its name, the template hash its labels carry, its StatefulSet ordinal. */
+interface PodIdentity {
+  readonly name: string;
+  readonly hash: string;
+  readonly ordinal: number;
+}
+
+function makePod(workload: WorkloadSpec, { name, hash, ordinal }: PodIdentity, place: Placement, binding: WorkloadBindingSpec | undefined): PodSpec {
   const { template } = workload;
   const served = servedPorts(template.ports, binding, place.firstPort);
   const ports: ContainerPortSpec[] = template.ports.map((p) => ({ ...p, servedPort: served.get(p.port) ?? p.port }));

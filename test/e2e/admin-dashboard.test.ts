@@ -37,7 +37,8 @@ interface Ports {
   down: number;
 }
 
-function slice(ns: string, name: string, service: string, port: number, portName: string, conditions = ''): string {
+/** An EndpointSlice of `service` with one endpoint on 127.0.0.1:`port` (`conditions`: more of its YAML, such as its conditions). */
+function slice(ns: string, name: string, service: string, { port, portName, conditions = '' }: { port: number; portName: string; conditions?: string }): string {
   return `---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -55,7 +56,7 @@ kind: Service
 metadata: {name: web, namespace: shop}
 spec:
   ports: [{name: http, port: ${p.web}, targetPort: 8080}]
-${slice('shop', 'web-a', 'web', p.a, 'http')}${slice('shop', 'web-b', 'web', p.b, 'http')}${slice('shop', 'web-c', 'web', p.down, 'http', ', conditions: {ready: false, serving: false}')}---
+${slice('shop', 'web-a', 'web', { port: p.a, portName: 'http' })}${slice('shop', 'web-b', 'web', { port: p.b, portName: 'http' })}${slice('shop', 'web-c', 'web', { port: p.down, portName: 'http', conditions: ', conditions: {ready: false, serving: false}' })}---
 apiVersion: v1
 kind: Service
 metadata: {name: cart, namespace: shop}
@@ -73,7 +74,7 @@ kind: Service
 metadata: {name: payments}
 spec:
   ports: [{port: ${p.payments}, targetPort: 9000}]
-${slice('default', 'payments-1', 'payments', p.b, '', ', conditions: {ready: false, serving: true, terminating: true}')}`;
+${slice('default', 'payments-1', 'payments', { port: p.b, portName: '', conditions: ', conditions: {ready: false, serving: true, terminating: true}' })}`;
 }
 
 /** Waits until the element matched by `selector` has exactly `text`. */
@@ -173,7 +174,7 @@ kind: Service
 metadata: {name: svc-${String(i).padStart(2, '0')}}
 spec:
   ports: [{port: ${port}, targetPort: 8080}]
-${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${j}`, `svc-${String(i).padStart(2, '0')}`, e, '')).join('')}`,
+${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${j}`, `svc-${String(i).padStart(2, '0')}`, { port: e, portName: '' })).join('')}`,
     )
     .join('');
 }

@@ -13,6 +13,7 @@
 import { cp, mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { REPO } from '../container/image.js';
 import { runProcess } from '../helpers/process.js';
@@ -41,6 +42,7 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   const files = entry.files.map((f) => f.path).sort();
   t.ok(files.includes('dist/main.js') && files.includes('dist/app.js'), 'the compiled code');
   t.ok(files.includes('config/admin-service.yaml') && files.includes('docs/config.md') && files.includes('README.md') && files.includes('LICENSE'), 'the bundled configs, the docs and the licence');
+  t.ok(files.includes('dist/admin/dashboard/page.js') && files.includes('dist/admin/dashboard/client/main.js'), "the dashboard page and its browser script (client/, compiled by its own tsconfig)");
   t.ok(files.includes('native/splice-pump/binding.gyp') && files.includes('scripts/build-native.mjs'), 'the native pump\'s sources and its install-time build');
   const stray = files.filter(
     (f) => !/^(dist\/.*\.js|config\/[^/]+\.yaml|docs\/[^/]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json|native\/splice-pump\/(binding\.gyp|src\/[^/]+\.[ch])|scripts\/build-native\.mjs)$/.test(f),
@@ -68,4 +70,13 @@ t.test('npm pack: an installable package whose svcproxy bin runs --version and -
   t.equal(check.stderr, '');
   t.equal(check.stdout.split('\n')[0], `${config}: valid: 2 Services, 2 proxied ports, 4 listeners, 2 Pods`, 'the verdict (then each port\'s addresses)');
   t.equal(check.code, 0);
+
+  // The installed package serves the dashboard with its script inlined (read from dist/admin/dashboard/client/).
+  const page = join(app, 'node_modules', 'svcproxy', 'dist', 'admin', 'dashboard', 'page.js');
+  const config0 = { config: '', hash: '', loadedAt: '', ready: true, reason: 'ok', reloads: { success: 0, failure: 0 }, lastReload: { result: 'none', at: '', errors: [] } };
+  const render = `const { dashboardHtml } = await import(${JSON.stringify(pathToFileURL(page).href)});
+process.stdout.write(await dashboardHtml({ services: { servicePorts: [], services: [] }, config: ${JSON.stringify(config0)}, pods: [] }));`;
+  const html = await runProcess(process.execPath, ['--input-type=module', '-e', render], { cwd: app, env: process.env });
+  t.equal(html.code, 0, html.stderr);
+  t.match(html.stdout, /<script>[\s\S]*new WebSocket[\s\S]*<\/script>/, 'the page with its script');
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { decideLocalhost, type BoundClaim, type LocalhostCandidate } from '../../src/state/localhost-rule.js';
 
 function candidate(service: string, port: number, address = '127.0.0.1', protocol = 'TCP'): LocalhostCandidate {
-  return { owner: `${service}`, protocol, address, port, service };
+  return { owner: service, protocol, address, port, service };
 }
 
 function own(owner: string, address: string, port: number, role: BoundClaim['role'] = 'clusterIP'): BoundClaim {
