@@ -387,6 +387,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       read = again;
     }
     const loaded = await planRead(this.options, read, this.input, this.state, this.planInputs());
+    // Stopped while validating: shutdown has closed the registry, which must not change any more.
+    if (this.draining) return 'unchanged';
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();
     if (loaded.issues.length > 0) {
