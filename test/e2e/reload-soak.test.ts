@@ -10,6 +10,11 @@ import { freePort, request, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { serviceWithEndpoints, startInstance } from '../helpers/instance.js';
 
+// Not a deadline on anything the test measures: the file's hang guard. Each reload validates in a fresh process
+// (about 0.5 s of CPU-bound work with two CPU burners beside the suite), so 100 of them outgrow tap's 60 s there, as
+// config-input.test.ts's 300 reloads do (the same guard, the same reason).
+t.setTimeout(240_000);
+
 /** A backend that says its name first, then echoes: tells where a connection went and that it still works. */
 function startTaggedEcho(t: Test, name: string): Promise<number> {
   return startServer(t, (s) => {
