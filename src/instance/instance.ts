@@ -243,6 +243,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (read === 'unsettled') this.log.debug('config still changing; will read it again');
     if (typeof read === 'string') return read;
     const loaded = await planRead(this.options, read, this.state, this.planInputs());
+    // Stopped while validating: shutdown has closed the registry, which must not change any more.
+    if (this.draining) return 'unchanged';
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();
     if (loaded.issues.length > 0) {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { fdSoftLimit, groupUsage, Processes } from '../../scripts/bench/processes.js';
 import { alive } from './run-bench.js';
+import { eventually } from '../helpers/net.js';
 
 
 t.test('a spawned program gets its own process group and the fd limit asked for', async (t) => {
@@ -29,7 +30,8 @@ t.test('stop ends the whole group: a child that outlives its parent goes too', a
   const child = Number(await p.waitForLine((l) => /^\d+$/.test(l), 5000));
   t.ok(alive(child));
   await processes.stop(p, 200);
-  await new Promise((r) => setTimeout(r, 100));
+  // Killed, then reaped by init: a poll with a deadline, not a sleep a busy machine can outlast.
+  await eventually(() => !alive(child), 'the background child to be gone', 10_000).catch(() => undefined);
   t.notOk(alive(child), 'the background child was killed with its group');
 });
 

@@ -44,7 +44,8 @@ async function fileLines(path: string): Promise<Array<Record<string, unknown>>> 
 }
 
 t.test('to a file: a TCP connection and a UDP flow, each one line; counted in /metrics', async (t) => {
-  const web = await startServer(t, (s) => s.end('hello'));
+  // It answers once the client has ended: the client's FIN is first for sure, whichever socket the proxy reads first.
+  const web = await startServer(t, (s) => s.on('data', () => undefined).on('end', () => s.end('hello')));
   const dns = await udpEcho(t, 'a');
   const [tcpPort, udpPort, admin] = [await freePort(), await freeUdpPort(), await freePort()];
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', tcpPort, [web]), 'dns.yaml': udpService(udpPort, dns) });
@@ -68,7 +69,7 @@ t.test('to a file: a TCP connection and a UDP flow, each one line; counted in /m
 });
 
 t.test('to stdout (-): pino-style lines among svcproxy\'s own; the text format', async (t) => {
-  const web = await startServer(t, (s) => s.end('hi'));
+  const web = await startServer(t, (s) => s.on('data', () => undefined).on('end', () => s.end('hi'))); // the client ends first
   const port = await freePort();
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [web]) });
   const json = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--access-log', '-']);

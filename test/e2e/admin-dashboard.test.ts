@@ -246,7 +246,8 @@ t.test('the Pods table: where each Pod is expected, live readiness, a scaled-dow
   if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const net = isolatedNetwork();
   const servicePort = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(2, servicePort) });
+  // 'terminating' lasts the grace period: 2 s was shorter than a loaded machine's browser takes to show it.
+  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(2, servicePort).replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 10') });
   const adminPort = await freePort();
   const proxy = await startInstance(t, dir, { admin: { host: '127.0.0.1', port: adminPort }, podCidr: net.podCidr, serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress });
   const pods = [...proxy.pods.values()];
@@ -270,7 +271,7 @@ t.test('the Pods table: where each Pod is expected, live readiness, a scaled-dow
   }));
   t.equal(servers.length, 2);
   await shows(page, '#pods [data-field="pods"]', '2 Pods, 2 ready', 15_000);
-  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(1, servicePort));
+  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(1, servicePort).replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 10'));
   await shows(page, '#pods [data-field="state"]', 'terminating');
   await shows(page, '#events', /pods changed/);
   await shows(page, '#pods [data-field="pods"]', '1 Pod, 1 ready', 15_000);
