@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { ServicePortProxy } from '../../src/proxy/service-port-proxy.js';
 import { servicePortKey } from '../../src/state/types.js';
-import type { Svcproxy } from '../../src/svcproxy.js';
+import type { Svcproxy } from '../../src/instance/instance.js';
 import { scrape, metric } from '../helpers/admin.js';
 import { startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, startServer } from '../helpers/net.js';
