@@ -91,7 +91,10 @@ export interface BenchOptions {
   readonly maxSeconds: number;
 }
 
-export type Parsed = { readonly kind: 'run'; readonly options: BenchOptions } | { readonly kind: 'help' } | { readonly kind: 'usage-error'; readonly message: string };
+export type Parsed =
+  | { readonly kind: 'run'; readonly options: BenchOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'usage-error'; readonly message: string };
 
 export const USAGE = `Usage: npm run bench -- [options]
 

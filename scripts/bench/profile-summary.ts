@@ -85,7 +85,16 @@ function main(argv: readonly string[]): number {
   const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(topText ?? 25));
   const fmt = (l: Line): string => `${l.pct.toFixed(1).padStart(5)}%  ${l.name}`;
   process.stdout.write(
-    [`${file}: ${s.seconds.toFixed(1)} s profiled`, '', 'by category (% of all samples):', ...s.categories.map(fmt), '', 'by function, self time (% of non-idle samples):', ...s.busyFunctions.map(fmt), ''].join('\n'),
+    [
+      `${file}: ${s.seconds.toFixed(1)} s profiled`,
+      '',
+      'by category (% of all samples):',
+      ...s.categories.map(fmt),
+      '',
+      'by function, self time (% of non-idle samples):',
+      ...s.busyFunctions.map(fmt),
+      '',
+    ].join('\n'),
   );
   return 0;
 }

@@ -9,7 +9,10 @@ export const END = '<!-- bench:figures:end -->';
 
 export function figuresMarkdown(results: BenchResults, files: { json: string; svg: string }): string {
   const m = results.machine;
-  const peers = results.targets.map((t) => `${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`);
+  const peers = results.targets.map(
+    (t) =>
+      `${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`,
+  );
   const lines = [
     `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.smoke ? ' (SMOKE run: tiny sizes, not figures)' : ''}, in ${Math.round(results.durationS)} s.`,
     '',

@@ -62,10 +62,38 @@ export const FIGURES: readonly FigureDef[] = [
   { key: 'rtt_p50_us', step: 'rtt', label: '4. round trip p50', unit: 'µs', better: 'lower', field: 'p50_us' },
   { key: 'rtt_p99_us', step: 'rtt', label: '4. round trip p99', unit: 'µs', better: 'lower', field: 'p99_us' },
   { key: 'rtt_p999_us', step: 'rtt', label: '4. round trip p99.9', unit: 'µs', better: 'lower', field: 'p999_us' },
-  { key: 'bulk1_cpu_s_per_GiB', step: 'bulk1', label: '1. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
-  { key: 'bulk16_cpu_s_per_GiB', step: 'bulk16', label: '2. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
-  { key: 'rate_cpu_us_per_conn', step: 'rate', label: '3. proxy CPU per conn', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['connections'], 1e6) },
-  { key: 'rtt_cpu_us_per_rt', step: 'rtt', label: '4. proxy CPU per round trip', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['count'], 1e6) },
+  {
+    key: 'bulk1_cpu_s_per_GiB',
+    step: 'bulk1',
+    label: '1. proxy CPU per GiB',
+    unit: 'CPU-s',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB),
+  },
+  {
+    key: 'bulk16_cpu_s_per_GiB',
+    step: 'bulk16',
+    label: '2. proxy CPU per GiB',
+    unit: 'CPU-s',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB),
+  },
+  {
+    key: 'rate_cpu_us_per_conn',
+    step: 'rate',
+    label: '3. proxy CPU per conn',
+    unit: 'CPU-µs',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['connections'], 1e6),
+  },
+  {
+    key: 'rtt_cpu_us_per_rt',
+    step: 'rtt',
+    label: '4. proxy CPU per round trip',
+    unit: 'CPU-µs',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['count'], 1e6),
+  },
   { key: 'rss_idle_MiB', step: 'memory', label: '5. RSS, no conns', unit: 'MiB', better: 'lower' },
   { key: 'rss_held_MiB', step: 'memory', label: '5. RSS, conns held', unit: 'MiB', better: 'lower' },
   { key: 'rss_per_conn_KiB', step: 'memory', label: '5. RSS per conn', unit: 'KiB', better: 'lower' },
@@ -128,14 +156,20 @@ export interface BenchResults {
 const MiB = 1024 * 1024;
 
 /** Medians per figure, and their spread, for one target. */
-export function figuresOf(runs: readonly RunRecord[], memory: MemoryResult | undefined): { figures: Figures; spread: Partial<Record<FigureKey, readonly [number, number]>> } {
+export function figuresOf(
+  runs: readonly RunRecord[],
+  memory: MemoryResult | undefined,
+): { figures: Figures; spread: Partial<Record<FigureKey, readonly [number, number]>> } {
   const figures: Figures = {};
   const spread: Partial<Record<FigureKey, readonly [number, number]>> = {};
   for (const f of FIGURES) {
     const { field, perRun } = f;
     const valueOf = field !== undefined ? (r: RunRecord): number | undefined => r.output[field] : perRun;
     if (valueOf === undefined) continue;
-    const values = runs.filter((r) => r.step === f.step).map(valueOf).filter((v): v is number => v !== undefined);
+    const values = runs
+      .filter((r) => r.step === f.step)
+      .map(valueOf)
+      .filter((v): v is number => v !== undefined);
     if (values.length === 0) continue;
     figures[f.key] = median(values);
     spread[f.key] = [Math.min(...values), Math.max(...values)];

@@ -27,12 +27,18 @@ function hardFdLimit(): number {
   return hard === undefined || hard === 'unlimited' ? 1 << 20 : Number(hard);
 }
 
-async function startBackends(options: BenchOptions, processes: Processes, ctx: Omit<StepContext, 'backend'>, fdLimit: number): Promise<{ backend: Tracked; ports: PortPair }> {
+async function startBackends(
+  options: BenchOptions,
+  processes: Processes,
+  ctx: Omit<StepContext, 'backend'>,
+  fdLimit: number,
+): Promise<{ backend: Tracked; ports: PortPair }> {
   const { command, args } = ctx.tools.command('serve', [options.host]);
   const backend = processes.spawn('backends', command, args, { fdLimit, cpus: ctx.loadCpus });
   const line = await backend.waitForLine((l) => l.includes('"discard"') || l.includes('"error"'), 10_000);
   const parsed = JSON.parse(line) as { discard?: unknown; echo?: unknown; error?: unknown };
-  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number') throw new Error(`backends: ${typeof parsed.error === 'string' ? parsed.error : line}`);
+  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number')
+    throw new Error(`backends: ${typeof parsed.error === 'string' ? parsed.error : line}`);
   return { backend, ports: { discard: parsed.discard, echo: parsed.echo } };
 }
 
@@ -83,7 +89,15 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
         if ((output['errors'] ?? 0) > 0) notes.push(`${target.name}, ${step} run ${rep}: ${output['errors']} connection(s) failed and were retried`);
       }
     }
-    const sofar = Object.fromEntries(running.map(({ target }) => [target.name, figuresOf(runs.filter((r) => r.target === target.name), undefined).figures]));
+    const sofar = Object.fromEntries(
+      running.map(({ target }) => [
+        target.name,
+        figuresOf(
+          runs.filter((r) => r.target === target.name),
+          undefined,
+        ).figures,
+      ]),
+    );
     progress(`  ${stepSummary(step, sofar)}`);
   }
   for (const { target } of running) if (target.process !== undefined) await processes.stop(target.process);
@@ -142,7 +156,13 @@ async function startTargets(
       continue;
     }
     running.push({ driver, target });
-    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup, ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }) });
+    reports.push({
+      name: driver.name,
+      available: true,
+      version: found.version,
+      setup: found.setup,
+      ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }),
+    });
     const limit = target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`;
     progress(`${driver.name}: ${found.version}, listening on ${options.host}:${target.ports.discard} (discard) and :${target.ports.echo} (echo)${limit}`);
   }
@@ -172,8 +192,13 @@ async function memorySteps(
       throw new Error(`${driver.name}, ${STEP_TITLES.memory}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     memory[driver.name] = m;
-    if (m.perConnBytes < 0) notes.push(`${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`);
-    progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
+    if (m.perConnBytes < 0)
+      notes.push(
+        `${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`,
+      );
+    progress(
+      `  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`,
+    );
   }
   return memory;
 }

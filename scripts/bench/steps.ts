@@ -57,7 +57,13 @@ function numbers(line: string): Record<string, number> {
 }
 
 /** Runs one generator process to its end; rejects on its error line, a bad exit or the deadline. */
-export async function runGenerator(ctx: StepContext, target: Target, mode: string, args: (string | number)[], timeoutMs: number): Promise<{ output: Record<string, number>; usage: Usage }> {
+export async function runGenerator(
+  ctx: StepContext,
+  target: Target,
+  mode: string,
+  args: (string | number)[],
+  timeoutMs: number,
+): Promise<{ output: Record<string, number>; usage: Usage }> {
   const { command, args: argv } = ctx.tools.command(mode, [ctx.host, ...args, timeoutMs]);
   const proxyBefore = target.process === undefined ? undefined : groupUsage(target.process.pid).cpuS;
   const backendBefore = groupUsage(ctx.backend.pid).cpuS;

@@ -81,8 +81,22 @@ type FromWorker = { readonly worker?: number };
 export type FeedMessage =
   | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number }
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
-  | ({ readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & FromWorker)
-  | ({ readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] } & FromWorker)
+  | ({
+      readonly type: 'listener';
+      readonly time: number;
+      readonly listener: string;
+      readonly servicePort: string;
+      readonly state: string;
+      readonly error: string;
+    } & FromWorker)
+  | ({
+      readonly type: 'readiness';
+      readonly time: number;
+      readonly pod: string;
+      readonly ready: boolean;
+      readonly reason: string;
+      readonly services: readonly string[];
+    } & FromWorker)
   | ({ readonly type: 'toxics'; readonly time: number } & FromWorker)
   | ({ readonly type: 'pods'; readonly time: number } & FromWorker)
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
@@ -199,7 +213,10 @@ export class EventFeed {
 
   private totals(snapshots: readonly ServicePortSnapshot[]): Map<string, Totals> {
     return new Map(
-      snapshots.map((s) => [s.view.key, { connections: s.view.totals.connections, downstreamRx: s.view.totals.bytesFromDownstream, upstreamRx: s.view.totals.bytesFromUpstream }]),
+      snapshots.map((s) => [
+        s.view.key,
+        { connections: s.view.totals.connections, downstreamRx: s.view.totals.bytesFromDownstream, upstreamRx: s.view.totals.bytesFromUpstream },
+      ]),
     );
   }
 
@@ -247,7 +264,9 @@ export class EventFeed {
         connectFailures: totals.connectFailures,
         upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
         upstreamConnections: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.connections])),
-        toxics: [...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`))],
+        toxics: [
+          ...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`)),
+        ],
       };
     });
     this.previous = current;

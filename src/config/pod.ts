@@ -160,13 +160,7 @@ function readContainerPorts(container: JsonRecord, path: string, containerName: 
 
 const HANDLERS = ['tcpSocket', 'httpGet', 'exec', 'grpc'] as const;
 
-function readProbe(
-  container: JsonRecord,
-  path: string,
-  containerName: string,
-  ports: readonly ContainerPortSpec[],
-  sink: IssueSink,
-): ProbeSpec | undefined {
+function readProbe(container: JsonRecord, path: string, containerName: string, ports: readonly ContainerPortSpec[], sink: IssueSink): ProbeSpec | undefined {
   const probe = optionalRecord(container, 'readinessProbe', path, sink);
   if (probe === undefined) return undefined;
   const handlers = HANDLERS.filter((h) => probe[h] !== undefined && probe[h] !== null);

@@ -92,7 +92,11 @@ function walkFields(value: Record<string, unknown>, fields: Readonly<Record<stri
     if (fieldType === undefined) {
       const full = join(path, key);
       const hint = suggest(key, Object.keys(fields));
-      out.push({ kind: 'unknown', path: full, message: `unknown field ${JSON.stringify(full)}${hint === undefined ? '' : `; did you mean ${JSON.stringify(hint)}?`}` });
+      out.push({
+        kind: 'unknown',
+        path: full,
+        message: `unknown field ${JSON.stringify(full)}${hint === undefined ? '' : `; did you mean ${JSON.stringify(hint)}?`}`,
+      });
       continue;
     }
     walk(item, fieldType, join(path, key), types, out);

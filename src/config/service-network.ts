@@ -60,7 +60,10 @@ export function readServiceNetwork({ spec, raw, type, clusterIP, annotations }: 
     if (ipFamily(second) === 0) sink.invalid('spec.clusterIPs[1]', second, 'must be a valid IP address');
     else if (ipFamily(second) === ipFamily(clusterIP)) sink.invalid('spec.clusterIPs[1]', second, 'may specify no more than one IP for each IP family');
   }
-  const fromIPs = [clusterIP, second].map((ip) => ipFamily(ip)).filter((f) => f !== 0).map((f): IpFamilyName => (f === 4 ? 'IPv4' : 'IPv6'));
+  const fromIPs = [clusterIP, second]
+    .map((ip) => ipFamily(ip))
+    .filter((f) => f !== 0)
+    .map((f): IpFamilyName => (f === 4 ? 'IPv4' : 'IPv6'));
   for (const f of fromIPs) if (!families.includes(f)) families.push(f);
   if (policy === 'SingleStack' && families.length > 1) {
     sink.invalid('spec.ipFamilyPolicy', policy, 'must be RequireDualStack or PreferDualStack when multiple IP families are specified');

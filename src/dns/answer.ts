@@ -33,10 +33,7 @@ export interface AnswerResult {
   readonly rcode: RcodeName | 'dropped';
 }
 
-type Lookup =
-  | { readonly kind: 'records'; readonly name: string }
-  | { readonly kind: 'nxdomain' }
-  | { readonly kind: 'refused' };
+type Lookup = { readonly kind: 'records'; readonly name: string } | { readonly kind: 'nxdomain' } | { readonly kind: 'refused' };
 
 /** Lower-case, without the trailing dot ('' for the root). */
 function canonical(name: string): string {
@@ -166,7 +163,8 @@ function respond(query: DecodedPacket, { id, opcode, rd }: QueryHead, zone: Zone
   else answers = recordsOf(zone, lookup.name, question.type).map((a) => ({ ...a, name: question.name }));
   const authorities = answers.length === 0 ? [zone.soa] : [];
   const additionals: Answer[] = targetAddresses(zone, answers);
-  if (opt !== undefined) additionals.push({ name: '.', type: 'OPT', udpPayloadSize: UDP_EDNS_MAX, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
+  if (opt !== undefined)
+    additionals.push({ name: '.', type: 'OPT', udpPayloadSize: UDP_EDNS_MAX, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
   // Every answer that is not REFUSED comes from the zone svcproxy is the authority for.
   const aa = AUTHORITATIVE;
   const packet: Packet = { ...header(id, opcode, rd, RCODE[rcode], aa), questions, answers, authorities, additionals };

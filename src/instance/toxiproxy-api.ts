@@ -31,7 +31,8 @@ export async function listenToxiproxy(server: ToxiproxyServer, config: InstanceC
   if (config.toxiproxy === undefined) return 0;
   const { host, port } = config.toxiproxy;
   const bound = await server.listen(host, port);
-  if (!isLoopbackHost(host)) log.warn({ address: `${host}:${bound}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
+  if (!isLoopbackHost(host))
+    log.warn({ address: `${host}:${bound}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
   log.info({ address: `${host}:${bound}` }, 'toxiproxy API listening');
   return bound;
 }

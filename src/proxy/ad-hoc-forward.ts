@@ -80,7 +80,19 @@ export class AdHocForward {
       port: this.listenPort,
       protocol: 'TCP',
       targetPort: String(this.upstreamPort),
-      endpoints: [{ host: this.upstreamHost, port: this.upstreamPort, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false, hostname: '' }],
+      endpoints: [
+        {
+          host: this.upstreamHost,
+          port: this.upstreamPort,
+          ready: true,
+          serving: true,
+          terminating: false,
+          source: 'Endpoints',
+          pod: '',
+          probed: false,
+          hostname: '',
+        },
+      ],
       publishNotReadyAddresses: false,
       nodePort: 0,
       policy: DEFAULT_POLICY,
@@ -88,7 +100,14 @@ export class AdHocForward {
     this.proxy = new ServicePortProxy(plan, this.options, { ...this.context, tracker: this.tracker }, this.log);
     const role = 'bindAddress' as const;
     const listener = new ServiceListener(
-      { key: listenerKey('TCP', this.listenHost, this.listenPort), servicePort: this.key, protocol: 'TCP', address: this.listenHost, port: this.listenPort, role },
+      {
+        key: listenerKey('TCP', this.listenHost, this.listenPort),
+        servicePort: this.key,
+        protocol: 'TCP',
+        address: this.listenHost,
+        port: this.listenPort,
+        role,
+      },
       this.proxy,
       this.log,
     );
@@ -113,4 +132,3 @@ export class AdHocForward {
     return this.tracker.active;
   }
 }
-

@@ -6,14 +6,7 @@
  * protocol). Pure: the local-address test and the previous nodePort
  * allocations come in as arguments.
  */
-import {
-  formatSource,
-  type ConfigIssue,
-  type ConfigNote,
-  type ConfigSnapshot,
-  type ServicePortSpec,
-  type ServiceSpec,
-} from '../config/types.js';
+import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ServicePortSpec, type ServiceSpec } from '../config/types.js';
 import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
 import { declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
@@ -108,7 +101,9 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
     nodePorts: new NodePortAllocator(env.previousNodePorts ?? new Map()),
   };
   for (const r of env.reserved) {
-    build.owners.set(`TCP/${r.port}`, [{ owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` }]);
+    build.owners.set(`TCP/${r.port}`, [
+      { owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` },
+    ]);
   }
   for (const service of written.services) {
     for (const port of service.ports) if (port.nodePort !== 0) build.nodePorts.reserve(port.nodePort, port.protocol);
@@ -169,7 +164,9 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
   }
   const pods = selectedPods(snapshot.pods, service);
   if (service.selector !== undefined && pods.length === 0) {
-    const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries(service.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     const named = namedBy(snapshot, service);
     // Pods that come from a binding's DNS name when it resolves are not missing (--check does not resolve).
     if (named !== '') note('info', `selector ${selector} matches no Pod yet; its Pods are the addresses ${named} resolves to`);
@@ -222,7 +219,17 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       build.listeners.set(lkey, { key: lkey, servicePort: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role });
     }
     for (const c of candidates) {
-      build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
+      build.candidates.push({
+        owner: key,
+        protocol: port.protocol,
+        address: c.address,
+        port: c.port,
+        service: serviceKey(service),
+        where,
+        object,
+        index: i,
+        role: 'bindAddress',
+      });
     }
   });
 }
@@ -255,7 +262,14 @@ function applyLocalhostRule(build: Build): Map<string, string> {
     }
     for (const covered of decision.covers) build.listeners.delete(listenerKey(covered.protocol as ServicePortPlan['protocol'], covered.address, covered.port));
     const key = listenerKey(c.protocol as ServicePortPlan['protocol'], c.address, c.port);
-    build.listeners.set(key, { key, servicePort: c.owner as ServicePortKey, protocol: c.protocol as ServicePortPlan['protocol'], address: c.address, port: c.port, role: 'bindAddress' });
+    build.listeners.set(key, {
+      key,
+      servicePort: c.owner as ServicePortKey,
+      protocol: c.protocol as ServicePortPlan['protocol'],
+      address: c.address,
+      port: c.port,
+      role: 'bindAddress',
+    });
   }
   return reasons;
 }
@@ -267,9 +281,16 @@ function portInfos(build: Build, service: ServiceSpec, localhost: ReadonlyMap<st
     const mine = [...build.listeners.values()].filter((l) => l.servicePort === key && l.protocol === port.protocol);
     const servedOn: ServedAddress[] = mine.map((l) => ({ address: hostPort(l.address, l.port), protocol: l.protocol, role: l.role, via: '' }));
     for (const own of [...build.owners.values()].flat()) {
-      if (own.owner !== key || own.protocol !== port.protocol || own.role !== 'clusterIP' || build.listeners.has(listenerKey(port.protocol, own.address, own.port))) continue;
+      if (
+        own.owner !== key ||
+        own.protocol !== port.protocol ||
+        own.role !== 'clusterIP' ||
+        build.listeners.has(listenerKey(port.protocol, own.address, own.port))
+      )
+        continue;
       const wildcard = mine.find((l) => l.role === 'bindAddress' && l.port === own.port && overlaps(l.address, own.address));
-      if (wildcard !== undefined) servedOn.push({ address: hostPort(own.address, own.port), protocol: port.protocol, role: 'clusterIP', via: hostPort(wildcard.address, wildcard.port) });
+      if (wildcard !== undefined)
+        servedOn.push({ address: hostPort(own.address, own.port), protocol: port.protocol, role: 'clusterIP', via: hostPort(wildcard.address, wildcard.port) });
     }
     const order = ['clusterIP', 'bindAddress', 'nodePort', 'loadBalancer', 'externalIP'];
     servedOn.sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role) || a.address.localeCompare(b.address));

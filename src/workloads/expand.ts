@@ -49,7 +49,8 @@ interface Placement {
 
 export function expandWorkload(workload: WorkloadSpec, input: ExpandInput): Expanded {
   const notes: ConfigNote[] = [];
-  const note = (level: ConfigNote['level'], msg: string): void => void notes.push({ level, msg, where: formatSource(workload.source), object: `${workload.kind} ${workload.namespace}/${workload.name}` });
+  const note = (level: ConfigNote['level'], msg: string): void =>
+    void notes.push({ level, msg, where: formatSource(workload.source), object: `${workload.kind} ${workload.namespace}/${workload.name}` });
   const placements = placementsOf(workload, input, note);
   const hash = encodeHash(workload.templateHash);
   const used = new Set<string>();
@@ -72,7 +73,8 @@ function placementsOf(workload: WorkloadSpec, input: ExpandInput, note: (level: 
     return [];
   }
   if (resolved.length === 0) note('warn', `${bound}: ${binding.dnsName} resolves to no address; the workload has no Pod`);
-  if (resolved.length > MAX_RESOLVED_PODS) note('warn', `${bound}: ${binding.dnsName} resolves to ${resolved.length} addresses; the first ${MAX_RESOLVED_PODS} are used`);
+  if (resolved.length > MAX_RESOLVED_PODS)
+    note('warn', `${bound}: ${binding.dnsName} resolves to ${resolved.length} addresses; the first ${MAX_RESOLVED_PODS} are used`);
   return resolved.slice(0, MAX_RESOLVED_PODS).map((address, index) => ({ index, address, firstPort: binding.dnsPort, seed: address }));
 }
 
@@ -95,7 +97,11 @@ function controllerLabels(workload: WorkloadSpec, name: string, hash: string, or
     case 'Deployment':
       return { 'pod-template-hash': hash };
     case 'StatefulSet':
-      return { 'controller-revision-hash': `${workload.name}-${hash}`, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(ordinal) };
+      return {
+        'controller-revision-hash': `${workload.name}-${hash}`,
+        'statefulset.kubernetes.io/pod-name': name,
+        'apps.kubernetes.io/pod-index': String(ordinal),
+      };
     case 'DaemonSet':
       return { 'controller-revision-hash': hash };
     case 'ReplicaSet':

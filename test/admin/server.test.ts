@@ -57,7 +57,9 @@ t.test('an upgrade on any path but /api/events is refused with 404', async (t) =
   t.teardown(() => socket.destroy());
   await once(socket, 'connect');
   const outcome = readAll(socket);
-  socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  socket.write(
+    'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   t.match((await outcome).data.toString(), /^HTTP\/1\.1 404 Not Found\r\n/);
 });
 

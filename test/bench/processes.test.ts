@@ -3,7 +3,6 @@ import { fdSoftLimit, groupUsage, Processes } from '../../scripts/bench/processe
 import { alive } from './run-bench.js';
 import { eventually } from '../helpers/net.js';
 
-
 t.test('a spawned program gets its own process group and the fd limit asked for', async (t) => {
   const processes = new Processes();
   t.teardown(() => processes.killAllSync());
@@ -39,10 +38,16 @@ t.test('waitForLine rejects when the process exits first, or after its timeout',
   const processes = new Processes();
   t.teardown(() => processes.killAllSync());
   const quick = processes.spawn('quick', 'sh', ['-c', 'echo oops >&2; exit 3'], { fdLimit: 1024 });
-  await t.rejects(quick.waitForLine(() => false, 5000), { message: 'quick exited before it was ready: oops' });
+  await t.rejects(
+    quick.waitForLine(() => false, 5000),
+    { message: 'quick exited before it was ready: oops' },
+  );
   t.same(await quick.exited, { code: 3, signal: null });
   const slow = processes.spawn('slow', 'sleep', ['30'], { fdLimit: 1024 });
-  await t.rejects(slow.waitForLine(() => true, 50), { message: 'slow: no answer within 50 ms' });
+  await t.rejects(
+    slow.waitForLine(() => true, 50),
+    { message: 'slow: no answer within 50 ms' },
+  );
   await processes.stopAll();
   t.same(processes.pids, []);
   await processes.stop(slow); // stopping twice is harmless

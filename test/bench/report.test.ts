@@ -76,7 +76,17 @@ t.test('ratio columns: the JS pump against the bare Node pipe proxy and HAProxy'
 });
 
 t.test('figuresOf: medians of the runs, their spread, and memory in MiB/KiB', async (t) => {
-  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const, rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const, gcForced: true, openSeconds: 0.1, fdLimit: 4096 };
+  const mem = {
+    held: 100,
+    rssBeforeBytes: 10 * 2 ** 20,
+    rssHeldBytes: 11 * 2 ** 20,
+    perConnBytes: 2048,
+    rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const,
+    rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const,
+    gcForced: true,
+    openSeconds: 0.1,
+    fdLimit: 4096,
+  };
   const { figures, spread } = figuresOf(runs('svcproxy', 1), mem);
   t.equal(figures.bulk1_MBps, 1002);
   t.same(spread.bulk1_MBps, [1001, 1003]);
@@ -121,12 +131,20 @@ t.test('formatting', async (t) => {
 
 t.test('tables: a row per figure with values and ratios, text and Markdown', async (t) => {
   const figures = { direct: figuresOf(runs('direct', 2), undefined).figures, svcproxy: figuresOf(runs('svcproxy', 1), undefined).figures };
-  const results = { sizes: SMOKE, figures, ratios: ratiosOf(figures), cpu: { svcproxy: { rate: cpuOf(runs('svcproxy', 1), 'rate') } } } as unknown as BenchResults;
+  const results = {
+    sizes: SMOKE,
+    figures,
+    ratios: ratiosOf(figures),
+    cpu: { svcproxy: { rate: cpuOf(runs('svcproxy', 1), 'rate') } },
+  } as unknown as BenchResults;
   const rows = tableRows(results);
   t.same(rows[0], ['figure', 'unit', 'better', 'direct', 'svcproxy', 'svcproxy/direct']);
   t.same(rows[1], ['1. bulk, 1 conn', 'MB/s', 'higher', '2,004', '1,002', '0.50x']);
   t.equal(rows.length, FIGURES.length + 1);
-  t.ok(rows.some((r) => r[0] === `5. RSS, ${SMOKE.holdConns} conns`), 'the memory row names the connections held');
+  t.ok(
+    rows.some((r) => r[0] === `5. RSS, ${SMOKE.holdConns} conns`),
+    'the memory row names the connections held',
+  );
   const text = textTable(rows);
   t.match(text, /^figure\s+unit\s+better\s+direct\s+svcproxy\s+svcproxy\/direct$/m);
   const md = markdownTable(rows);

@@ -30,7 +30,12 @@ export async function tempDir(t: Test): Promise<string> {
 }
 
 /** Starts the bench with `--svcproxy <compiled CLI>`; killed at teardown if still running. */
-export function startBench(t: Test, args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<BenchRun>; stderr: () => string } {
+export function startBench(
+  t: Test,
+  args: string[],
+  cwd?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; done: Promise<BenchRun>; stderr: () => string } {
   const child = spawn(process.execPath, [BENCH, '--svcproxy', CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

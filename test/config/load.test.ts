@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { MAX_DEPTH, MAX_FILE_BYTES, MAX_SNAPSHOT_BYTES, readConfig, readStream, validateRead, type LoadResult, type ReadOptions } from '../../src/config/load.js';
+import {
+  MAX_DEPTH,
+  MAX_FILE_BYTES,
+  MAX_SNAPSHOT_BYTES,
+  readConfig,
+  readStream,
+  validateRead,
+  type LoadResult,
+  type ReadOptions,
+} from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/types.js';
 
 async function tempDir(t: Test): Promise<string> {
@@ -105,7 +114,10 @@ t.test('- reads standard input (given as bytes), alongside files', async (t) => 
   await writeFile(join(dir, 'a.yaml'), SVC);
   const loaded = await load(['-', join(dir, 'a.yaml')], { stdin: Buffer.from(SVC.replace('name: a', 'name: piped')) });
   t.same(loaded.issues, []);
-  t.same(loaded.snapshot.services.map((s) => `${s.source.file} ${s.name}`), ['<stdin> piped', `${join(dir, 'a.yaml')} a`]);
+  t.same(
+    loaded.snapshot.services.map((s) => `${s.source.file} ${s.name}`),
+    ['<stdin> piped', `${join(dir, 'a.yaml')} a`],
+  );
   t.same(loaded.kinds, ['stdin', 'file']);
   t.match((await load(['-'], { stdin: new Uint8Array() })).issues.map(formatIssue), [/^<stdin>: the file is empty/]);
 });
@@ -113,9 +125,11 @@ t.test('- reads standard input (given as bytes), alongside files', async (t) => 
 t.test('readStream keeps what a pipe gives, and stops past the size limit', async (t) => {
   t.equal(Buffer.from(await readStream(Readable.from([Buffer.from('a: '), Buffer.from('1\n')]))).toString(), 'a: 1\n');
   const chunk = Buffer.alloc(1024 * 1024, 0x61);
-  const endless = Readable.from((function* () {
-    for (;;) yield chunk;
-  })());
+  const endless = Readable.from(
+    (function* () {
+      for (;;) yield chunk;
+    })(),
+  );
   t.ok((await readStream(endless)).length > MAX_FILE_BYTES);
 });
 

@@ -298,7 +298,8 @@ export function svcproxyService(compose: ComposeFile): ComposeService {
     const context = typeof build === 'string' ? build : isRecord(build) && typeof build['context'] === 'string' ? build['context'] : undefined;
     return context !== undefined && relative(resolve(dirname(compose.file), context), REPO) === '';
   });
-  if (found.length !== 1 || found[0] === undefined) throw new Error(`${compose.file}: expected one service built from the repository root, found ${found.length}`);
+  if (found.length !== 1 || found[0] === undefined)
+    throw new Error(`${compose.file}: expected one service built from the repository root, found ${found.length}`);
   return found[0];
 }
 

@@ -32,7 +32,7 @@ function startTaggedEcho(t: Test, name: string): Promise<number> {
 
 async function whoAnswers(port: number): Promise<string> {
   const outcome = await request(port);
-  return outcome.error === '' ? outcome.data.toString().split('|')[0] ?? '' : outcome.error;
+  return outcome.error === '' ? (outcome.data.toString().split('|')[0] ?? '') : outcome.error;
 }
 
 /** Sends `text` on an established connection and waits for its echo. */
@@ -96,9 +96,14 @@ t.test('an invalid edit: the old snapshot keeps serving and every problem is log
   await eventually(() => proxy.status.failures === 1, 'the reload to fail');
   t.match(
     records.filter((r) => r.level === 'error').map((r) => r.msg),
-    [`invalid config: ${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`, 'config rejected; still serving the last good config'],
+    [
+      `invalid config: ${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`,
+      'config rejected; still serving the last good config',
+    ],
   );
-  t.same(proxy.status.lastErrors, [`${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`]);
+  t.same(proxy.status.lastErrors, [
+    `${join(dir, 'web.yaml')}[0] Service default/web: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive`,
+  ]);
   t.equal(await whoAnswers(port), 'a');
 });
 

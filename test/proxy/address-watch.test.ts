@@ -60,7 +60,12 @@ t.test('a lookup that never answers times out (the name stays unresolved) and ne
 
 t.test('after stop, late answers and watch calls do nothing', async (t) => {
   let reply: ((err: Error | null, addresses: readonly string[]) => void) | undefined;
-  const watch = new AddressWatch(() => t.fail('no change after stop'), silentLog, (_h, cb) => (reply = cb), 20);
+  const watch = new AddressWatch(
+    () => t.fail('no change after stop'),
+    silentLog,
+    (_h, cb) => (reply = cb),
+    20,
+  );
   watch.watch(['app']);
   watch.stop();
   reply?.(null, ['10.0.0.1']);

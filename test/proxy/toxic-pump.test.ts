@@ -51,7 +51,10 @@ t.test('latency: the median added round trip is the setting within ±10% (100 ms
   const added = median(delayed) - median(base);
   const slack = Math.max(0, median(late));
   t.ok(Math.min(...delayed) >= 99, `every delayed round trip takes the whole setting (shortest ${Math.min(...delayed).toFixed(1)} ms)`);
-  t.ok(added >= 90 && added <= 110 + slack, `median added latency ${added.toFixed(1)} ms is within 90-110 ms (+ ${slack.toFixed(1)} ms the machine's timers are late)`);
+  t.ok(
+    added >= 90 && added <= 110 + slack,
+    `median added latency ${added.toFixed(1)} ms is within 90-110 ms (+ ${slack.toFixed(1)} ms the machine's timers are late)`,
+  );
 });
 
 t.test('latency with jitter: every added delay stays within latency ± jitter (plus scheduling slack)', async (t) => {
@@ -86,7 +89,10 @@ t.test('bandwidth: 20 MB arrive at the set rate within ±10% (10,000 KB/s)', asy
   const rateKBs = size / 1000 / seconds;
   // Never above the rate; below it only by what the pump itself needs right now (tens of ms on an idle machine).
   const slowest = size / 1000 / (size / 9_000_000 + plainSeconds);
-  t.ok(rateKBs >= slowest && rateKBs <= 11_000, `measured ${rateKBs.toFixed(0)} KB/s within ${slowest.toFixed(0)}-11,000 KB/s (9,000 less the pump's own ${(plainSeconds * 1000).toFixed(0)} ms)`);
+  t.ok(
+    rateKBs >= slowest && rateKBs <= 11_000,
+    `measured ${rateKBs.toFixed(0)} KB/s within ${slowest.toFixed(0)}-11,000 KB/s (9,000 less the pump's own ${(plainSeconds * 1000).toFixed(0)} ms)`,
+  );
 });
 
 t.test('slicer: every byte in order (sha256), in many small writes', async (t) => {
@@ -149,7 +155,9 @@ t.test('limit_data: the client gets exactly N bytes, then the connection closes'
 
 t.test('reset_peer: the client gets ECONNRESET after its first data', async (t) => {
   const echo = await startEchoServer(t);
-  const { port } = await startServicePort(t, [endpoint(echo)], {}, undefined, { faults: tableWith([toxic('reset_peer', { timeout: 20 }, { stream: 'upstream' })]) });
+  const { port } = await startServicePort(t, [endpoint(echo)], {}, undefined, {
+    faults: tableWith([toxic('reset_peer', { timeout: 20 }, { stream: 'upstream' })]),
+  });
   const client = await dialTo(t, port);
   const outcome = readAll(client);
   client.write('hello');

@@ -83,7 +83,12 @@ const BAD_FILES: ReadonlyArray<{ name: string; write: (file: string) => Promise<
     name: 'an alias bomb',
     write: (file) => {
       const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
-      for (let i = 1; i < 12; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+      for (let i = 1; i < 12; i++)
+        levels.push(
+          `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+            .fill(`*${String.fromCharCode(96 + i)}`)
+            .join(', ')}]`,
+        );
       return writeFile(file, `${levels.join('\n')}\n`);
     },
     problem: /bad\.yaml\[0\]: could not be parsed: too many alias expansions/,

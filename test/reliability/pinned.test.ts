@@ -45,7 +45,13 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
     });
     const faults = new FaultTable();
     if (kind === 'toxic') faults.enableApi(); // no toxic: an empty chain, as every connection has with the API on
-    const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)], kind === 'native' ? { nativePump: nativePump as NativePump } : {}, undefined, { faults });
+    const { port, proxy, tracker } = await startServicePort(
+      t,
+      [endpoint(upstreamPort)],
+      kind === 'native' ? { nativePump: nativePump as NativePump } : {},
+      undefined,
+      { faults },
+    );
     const client = await dialTo(t, port);
     const chunk = Buffer.alloc(256 * 1024, 1);
     // Write until the pump is paused by backpressure (an awaited state, not "no drain within N ms", which a busy

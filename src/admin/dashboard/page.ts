@@ -44,7 +44,10 @@ function clientScript(): Promise<string> {
 
 /** JSON that is safe inside a <script> element: no `<` (so no `</script>`), no U+2028/2029. */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** The page, with the current snapshot inlined for its first paint. */

@@ -44,4 +44,3 @@ table.pods th:nth-child(1) { width:28%; } table.pods th:nth-child(2) { width:18%
 #pods-box { background:#fff; border:1px solid var(--line); border-radius:6px; padding:6px 12px; margin-bottom:8px; }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;
-

@@ -7,7 +7,18 @@
  * with a growing delay (0.5 s to 5 s).
  */
 
-const state: PageState = { pods: [], services: [], serviceInfo: {}, config: null, workers: null, history: {}, live: {}, retryMs: 500, refreshTimer: 0, open: {} };
+const state: PageState = {
+  pods: [],
+  services: [],
+  serviceInfo: {},
+  config: null,
+  workers: null,
+  history: {},
+  live: {},
+  retryMs: 500,
+  refreshTimer: 0,
+  open: {},
+};
 
 function eventText(m: FeedEvent): string | undefined {
   switch (m.type) {
@@ -54,7 +65,11 @@ async function getJson<T>(path: string): Promise<T> {
 
 async function refresh(): Promise<void> {
   try {
-    const [services, config, pods] = await Promise.all([getJson<ServicesPayload>('api/services'), getJson<ConfigInfo>('api/config'), getJson<{ pods: PodInfo[] }>('api/pods')]);
+    const [services, config, pods] = await Promise.all([
+      getJson<ServicesPayload>('api/services'),
+      getJson<ConfigInfo>('api/config'),
+      getJson<{ pods: PodInfo[] }>('api/pods'),
+    ]);
     show(services, config, pods.pods);
   } catch {
     // The socket's close handler reports the outage.

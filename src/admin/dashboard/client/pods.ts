@@ -10,7 +10,9 @@ function podState(p: PodInfo): Condition {
 
 function podRow(p: PodInfo): HTMLElement {
   const st = podState(p);
-  const ports = p.ports.map((x) => `${x.name ? `${x.name} ` : ''}${x.port}/${x.protocol}${x.servedAt !== `${p.address}:${x.port}` ? ` at ${x.servedAt}` : ''}`).join(', ');
+  const ports = p.ports
+    .map((x) => `${x.name ? `${x.name} ` : ''}${x.port}/${x.protocol}${x.servedAt !== `${p.address}:${x.port}` ? ` at ${x.servedAt}` : ''}`)
+    .join(', ');
   const workload = p.workload ? `${p.workload.kind} ${p.workload.name}${p.binding ? ` (bound by ${p.binding})` : ''}` : 'Pod (as written)';
   return el(
     'tr',
@@ -31,7 +33,12 @@ function renderPods(): void {
     root.replaceChildren(el('div', { class: 'muted', text: 'No Pods.' }));
     return;
   }
-  const table = el('table', { class: 'pods' }, headerRow('pod', 'workload', 'address', 'ports', 'state', 'readiness probe'), el('tbody', null, ...pods.map(podRow)));
+  const table = el(
+    'table',
+    { class: 'pods' },
+    headerRow('pod', 'workload', 'address', 'ports', 'state', 'readiness probe'),
+    el('tbody', null, ...pods.map(podRow)),
+  );
   const ready = pods.filter((p) => p.ready && !p.terminating).length;
   const summary = el('summary', { 'data-field': 'pods', text: `${plural(pods.length, 'Pod')}, ${ready} ready` });
   root.replaceChildren(foldable('pods', summary, table, pods.length <= PODS_UNFOLD_UP_TO));

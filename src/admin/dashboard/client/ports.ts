@@ -45,8 +45,21 @@ function endpointRow(e: EndpointInfo, live: LivePort): HTMLElement {
   const active = el('td', { 'data-field': 'active', text: String(e.activeConnections) });
   const total = el('td', { 'data-field': 'connections', text: String(e.connections) });
   live.endpoints[e.id] = { active, total };
-  const source = el('td', null, document.createTextNode(e.source + (e.pod ? ` ${e.pod}` : '')), e.toxics.length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null);
-  return el('tr', { 'data-endpoint': e.id }, el('td', { text: e.id }), el('td', null, el('span', { class: `pill ${cond.cls}`, 'data-field': 'state', text: cond.text })), source, active, total);
+  const source = el(
+    'td',
+    null,
+    document.createTextNode(e.source + (e.pod ? ` ${e.pod}` : '')),
+    e.toxics.length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null,
+  );
+  return el(
+    'tr',
+    { 'data-endpoint': e.id },
+    el('td', { text: e.id }),
+    el('td', null, el('span', { class: `pill ${cond.cls}`, 'data-field': 'state', text: cond.text })),
+    source,
+    active,
+    total,
+  );
 }
 
 function renderEndpoints(p: PortInfo, live: LivePort, unfold: boolean): HTMLElement {
@@ -63,7 +76,14 @@ function listenerLine(p: PortInfo, compact: boolean): HTMLElement {
   for (const l of p.listeners) {
     if (compact && l.state === 'listening') continue;
     const cls = l.state === 'listening' ? 'ok' : l.state === 'binding' ? 'warn' : 'bad';
-    sub.appendChild(el('span', null, el('span', { text: `${l.address} ` }), el('span', { class: `pill ${cls}`, 'data-field': 'listener', text: l.state + (l.error ? `: ${l.error}` : '') })));
+    sub.appendChild(
+      el(
+        'span',
+        null,
+        el('span', { text: `${l.address} ` }),
+        el('span', { class: `pill ${cls}`, 'data-field': 'listener', text: l.state + (l.error ? `: ${l.error}` : '') }),
+      ),
+    );
   }
   return sub;
 }
@@ -87,7 +107,13 @@ function portHead(p: PortInfo, compact: boolean): HTMLElement {
 
 function renderPort(p: PortInfo, unfold: boolean, compact: boolean): HTMLElement {
   const head = portHead(p, compact);
-  const svg = svgEl('svg', { class: 'spark', width: String(SPARK_W), height: String(compact ? 18 : SPARK_H), viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: 'none' });
+  const svg = svgEl('svg', {
+    class: 'spark',
+    width: String(SPARK_W),
+    height: String(compact ? 18 : SPARK_H),
+    viewBox: `0 0 ${SPARK_W} ${SPARK_H}`,
+    preserveAspectRatio: 'none',
+  });
   const peak = el('span', { class: 'peak', 'data-field': 'peak', text: 'peak -' });
   const sparkTitle = 'bytes per second over the last minute: blue from clients, purple from endpoints; the top of the chart is the peak';
   head.appendChild(el('div', { class: 'spark-box', title: sparkTitle }, svg, peak));
@@ -112,7 +138,8 @@ function renderPort(p: PortInfo, unfold: boolean, compact: boolean): HTMLElement
     upstreams: null,
     upstreamConnections: null,
   });
-  if (live.byWorker && p.workers) live.byWorker.textContent = `connections by worker: ${p.workers.map((w) => `w${w.worker} ${w.totals.connections}`).join(' \u00b7 ')}`;
+  if (live.byWorker && p.workers)
+    live.byWorker.textContent = `connections by worker: ${p.workers.map((w) => `w${w.worker} ${w.totals.connections}`).join(' \u00b7 ')}`;
   return section;
 }
 

@@ -30,7 +30,8 @@ function compactList(byService: ReadonlyMap<string, readonly PortInfo[]>): HTMLE
   const list = el('section', { class: 'service compact' });
   for (const [name, ports] of byService) {
     const info = state.serviceInfo[name];
-    if (ports.length === 0) list.appendChild(el('div', { class: 'port', 'data-service': name }, el('span', { class: 'port-name', text: name }), serviceMeta(info)));
+    if (ports.length === 0)
+      list.appendChild(el('div', { class: 'port', 'data-service': name }, el('span', { class: 'port-name', text: name }), serviceMeta(info)));
     for (const p of ports) {
       const row = renderPort(p, false, true);
       row.setAttribute('data-service', name);
@@ -45,7 +46,12 @@ function compactList(byService: ReadonlyMap<string, readonly PortInfo[]>): HTMLE
 /** Few ports: a card per Service, endpoint tables unfolded. */
 function serviceCards(byService: ReadonlyMap<string, readonly PortInfo[]>): HTMLElement[] {
   return [...byService].map(([name, ports]) =>
-    el('section', { class: 'service', 'data-service': name }, el('h2', { text: name }, serviceMeta(state.serviceInfo[name])), ...ports.map((p) => renderPort(p, true, false))),
+    el(
+      'section',
+      { class: 'service', 'data-service': name },
+      el('h2', { text: name }, serviceMeta(state.serviceInfo[name])),
+      ...ports.map((p) => renderPort(p, true, false)),
+    ),
   );
 }
 
