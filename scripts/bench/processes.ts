@@ -187,9 +187,10 @@ export function groupUsage(pgid: number): GroupUsage {
  * counted: a child not yet reaped when read (briefly a zombie whose own
  * utime/stime is still read here, so it is not lost either).
  */
-export function groupCpuWithReapedS(pgid: number): { pids: number[]; cpuS: number } {
+export function groupCpuWithReapedS(pgid: number): { pids: number[]; cpuS: number; reapedS: number } {
   const pids: number[] = [];
   let ticks = 0;
+  let reaped = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const f = statFields(entry);
@@ -197,8 +198,9 @@ export function groupCpuWithReapedS(pgid: number): { pids: number[]; cpuS: numbe
     if (f === undefined || Number(f[2]) !== pgid) continue;
     pids.push(Number(entry));
     ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    reaped += Number(f[13]) + Number(f[14]);
   }
-  return { pids, cpuS: ticks / CLK_TCK };
+  return { pids, cpuS: ticks / CLK_TCK, reapedS: reaped / CLK_TCK };
 }
 
 /** The soft "Max open files" of a process, or undefined when it cannot be read. */

@@ -67,11 +67,11 @@ async function until(host: string, port: number, name: string, deadline: number)
 }
 
 /** Waits (bounded) until the group holds no process it did not hold before: the validation child is gone. */
-async function settled(pgid: number, before: readonly number[], deadline: number): Promise<{ cpuS: number; settled: boolean }> {
+async function settled(pgid: number, before: readonly number[], deadline: number): Promise<ReturnType<typeof groupCpuWithReapedS> & { settled: boolean }> {
   for (;;) {
     const now = groupCpuWithReapedS(pgid);
     const extra = now.pids.some((p) => !before.includes(p));
-    if (!extra || Date.now() >= deadline) return { cpuS: now.cpuS, settled: !extra };
+    if (!extra || Date.now() >= deadline) return { ...now, settled: !extra };
     await sleep(5);
   }
 }
@@ -112,7 +112,8 @@ export async function reloadStep(driver: Driver, start: StartContext, { count, m
           step: 'reload',
           target: driver.name,
           rep,
-          output: { latency_ms: latencyMs, cpu_ms: cpuS * 1000, probes },
+          // children_cpu_ms: the part of cpu_ms that came from reaped children (the validation child).
+          output: { latency_ms: latencyMs, cpu_ms: Math.round(cpuS * 1e6) / 1e3, children_cpu_ms: Math.round((after.reapedS - before.reapedS) * 1e6) / 1e3, probes },
           usage: { wallS: latencyMs / 1000, generatorCpuS: 0, proxyCpuS: cpuS, backendCpuS: 0 },
         });
       }
