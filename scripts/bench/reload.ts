@@ -94,7 +94,8 @@ export async function reloadStep(driver: Driver, start: StartContext, { count, m
     const proc = target.process;
     if (proc === undefined) throw new Error(`${driver.name}: no proxy process to measure`);
     try {
-      if ((await until(host, listen, 'A', Date.now() + maxMs)) === undefined) throw new Error(`backend A not answering through ${host}:${listen} after ${maxMs} ms`);
+      if ((await until(host, listen, 'A', Date.now() + maxMs)) === undefined)
+        throw new Error(`backend A not answering through ${host}:${listen} after ${maxMs} ms`);
       const runs: RunRecord[] = [];
       for (let rep = 1; rep <= count; rep++) {
         const [next, to] = rep % 2 === 1 ? ['B', backends[1]] : ['A', backends[0]];
@@ -113,7 +114,12 @@ export async function reloadStep(driver: Driver, start: StartContext, { count, m
           target: driver.name,
           rep,
           // children_cpu_ms: the part of cpu_ms that came from reaped children (the validation child).
-          output: { latency_ms: latencyMs, cpu_ms: Math.round(cpuS * 1e6) / 1e3, children_cpu_ms: Math.round((after.reapedS - before.reapedS) * 1e6) / 1e3, probes },
+          output: {
+            latency_ms: latencyMs,
+            cpu_ms: Math.round(cpuS * 1e6) / 1e3,
+            children_cpu_ms: Math.round((after.reapedS - before.reapedS) * 1e6) / 1e3,
+            probes,
+          },
           usage: { wallS: latencyMs / 1000, generatorCpuS: 0, proxyCpuS: cpuS, backendCpuS: 0 },
         });
       }

@@ -13,7 +13,10 @@ function checkRuns(t: Test, results: Awaited<ReturnType<typeof readResults>>): v
   for (const r of reloads) {
     t.equal(r.target, 'svcproxy');
     t.ok((r.output['probes'] ?? 0) >= 1 && (r.output['latency_ms'] ?? 0) > 0);
-    t.ok((r.output['children_cpu_ms'] ?? -1) >= 0 && (r.output['children_cpu_ms'] ?? 0) <= (r.output['cpu_ms'] ?? 0), 'the reaped children are part of the CPU figure');
+    t.ok(
+      (r.output['children_cpu_ms'] ?? -1) >= 0 && (r.output['children_cpu_ms'] ?? 0) <= (r.output['cpu_ms'] ?? 0),
+      'the reaped children are part of the CPU figure',
+    );
   }
 }
 
@@ -30,7 +33,10 @@ t.test('--steps reload measures svcproxy reloads and skips the peers', async (t)
   t.ok((f?.reload_p90_ms ?? 0) >= (f?.reload_p50_ms ?? Infinity), 'p90 is not below p50');
   t.ok((f?.reload_cpu_ms ?? -1) >= 0, `CPU per reload ${String(f?.reload_cpu_ms)}`);
   for (const peer of ['direct', 'node-pipe'] as const) t.equal(results.figures[peer]?.reload_p50_ms, undefined, `${peer}: no reload figure`);
-  t.ok(results.notes.some((n) => n.startsWith('reload step: direct, node-pipe skipped (no config reload')), 'the skip is noted');
+  t.ok(
+    results.notes.some((n) => n.startsWith('reload step: direct, node-pipe skipped (no config reload')),
+    'the skip is noted',
+  );
   checkRuns(t, results);
   t.match(run.stdout, /^6\. reload served p50\s+ms\s+lower\s+-\s+\d/m);
   t.match(run.stdout, /^6\. proxy CPU per reload\s+CPU-ms/m);
