@@ -1,5 +1,5 @@
 /**
- * The run itself: tools, backends, targets, then the five steps. Steps 1-4
+ * The run itself: tools, backends, targets, then the six steps. Steps 1-4
  * interleave the targets (run 1 of every target, then run 2, ...), so a burst
  * of other work on the machine lands on all of them rather than on one.
  */
@@ -13,6 +13,7 @@ import { cpuOf, figuresOf, FIGURES, formatValue, ratiosOf, type BenchResults, ty
 import { memoryStep, runStep, STEP_TITLES, type MemoryResult, type RunRecord, type StepContext, type StepKey } from './steps.js';
 import { direct, haproxyDriver, nginxDriver, nodePipeDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
 import { prepareTools } from './tools.js';
+import { reloadStep } from './reload.js';
 import type { PortPair } from './configs.js';
 
 type Partial1 = Omit<BenchResults, 'durationS' | 'machine'>;
@@ -79,7 +80,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   const runs: RunRecord[] = [];
   const steps = (['bulk1', 'bulk16', 'rate', 'rtt'] as const).filter((s) => options.steps.includes(s));
   for (const step of steps) {
-    progress(`step ${STEP_NUMBER[step]}/5: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
+    progress(`step ${STEP_NUMBER[step]}/${STEP_COUNT}: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
     for (let rep = 1; rep <= sizes.reps; rep++) {
       for (const { target } of running) {
         const { output, usage } = await runStep(ctx, step, target).catch((err: unknown) => {
@@ -104,6 +105,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   if (options.cpuProf) progress(`svcproxy CPU profile written under ${profiles}`);
 
   const memory = options.steps.includes('memory') ? await memorySteps(ctx, running, startCtx, { progress, notes }) : {};
+  if (options.steps.includes('reload')) runs.push(...(await reloadSteps(sizes, running, startCtx, { progress, notes })));
   const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
   return { ...assemble(options, { sizes, tools, targets: reports, runs, memory, notes }), fdLimits };
@@ -169,7 +171,8 @@ async function startTargets(
   return { reports, running };
 }
 
-const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5 };
+const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5, reload: 6 };
+const STEP_COUNT = Object.keys(STEP_NUMBER).length;
 
 /** Where a step reports: progress lines as it goes, notes for the results. */
 interface Journal {
@@ -185,7 +188,7 @@ async function memorySteps(
 ): Promise<Partial<Record<TargetName, MemoryResult>>> {
   const memory: Partial<Record<TargetName, MemoryResult>> = {};
   const sizes = ctx.sizes;
-  progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
+  progress(`step 5/${STEP_COUNT}: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   for (const { driver } of running) {
     if (driver.name === 'direct') continue;
     const m = await memoryStep(ctx, driver, await startCtx(`${driver.name}-memory`), sizes.holdConns).catch((err: unknown) => {
@@ -201,6 +204,30 @@ async function memorySteps(
     );
   }
   return memory;
+}
+
+/** Step 6 on a fresh instance of each svcproxy target; the peers have no config reload and are skipped with a note. */
+async function reloadSteps(
+  sizes: BenchOptions['sizes'],
+  running: ReadonlyArray<{ driver: Driver }>,
+  startCtx: (name: string) => Promise<StartContext>,
+  { progress, notes }: Journal,
+): Promise<RunRecord[]> {
+  const count = sizes.reps * sizes.reloadsPerRep;
+  progress(`step 6/${STEP_COUNT}: ${STEP_TITLES.reload}: ${count} reload(s) per svcproxy target, fresh instance each`);
+  const peers = running.map(({ driver }) => driver.name).filter((n) => !n.startsWith('svcproxy'));
+  if (peers.length > 0) notes.push(`reload step: ${peers.join(', ')} skipped (no config reload to measure; svcproxy targets only)`);
+  const runs: RunRecord[] = [];
+  for (const { driver } of running.filter((r) => r.driver.name.startsWith('svcproxy'))) {
+    const done = await reloadStep(driver, await startCtx(`${driver.name}-reload`), { count, maxMs: sizes.reloadMaxMs }).catch((err: unknown) => {
+      throw new Error(`${driver.name}, ${STEP_TITLES.reload}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    runs.push(...done.runs);
+    notes.push(...done.notes);
+    const f = figuresOf(done.runs, undefined).figures;
+    progress(`  ${driver.name}: served p50 ${formatValue(f.reload_p50_ms, 'ms')} ms, p90 ${formatValue(f.reload_p90_ms, 'ms')} ms, ${formatValue(f.reload_cpu_ms, 'CPU-ms')} CPU-ms per reload`);
+  }
+  return runs;
 }
 
 /** What a whole run collected, for the results file. */

@@ -1,5 +1,5 @@
 /**
- * The five steps. Each run of the load generator is its own process with a
+ * Steps 1-5 (step 6, reload, is in reload.ts). Each run of the load generator is its own process with a
  * deadline; around it the bench reads the CPU time of the proxy's process
  * group and of the backends from /proc, and the generator reports its own.
  */
@@ -16,6 +16,7 @@ export const STEP_TITLES: Record<StepKey, string> = {
   rate: 'connection rate, 64 clients',
   rtt: 'round trip, 1-byte ping-pong',
   memory: 'memory, idle proxied connections',
+  reload: 'config reload, a watched EndpointSlice change',
 };
 
 /** CPU seconds over one run's wall time; proxyCpuS is undefined for `direct`. */
@@ -83,7 +84,7 @@ export async function runGenerator(
 }
 
 /** One run of steps 1-4 against a running target. */
-export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory'>, target: Target): ReturnType<typeof runGenerator> {
+export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory' | 'reload'>, target: Target): ReturnType<typeof runGenerator> {
   const s = ctx.sizes;
   const p = target.ports;
   switch (step) {

@@ -55,7 +55,7 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   t.match(readme, /Files: `.*example\.json`, `.*example\.svg`\./);
 
   t.match(run.stdout, /^figure\s+unit\s+better\s+direct\s+svcproxy/m);
-  for (const n of [1, 2, 3, 4, 5]) t.match(run.stderr, new RegExp(`\\[bench\\] step ${n}/5: `), `progress line for step ${n}`);
+  for (const n of [1, 2, 3, 4, 5, 6]) t.match(run.stderr, new RegExp(`\\[bench\\] step ${n}/6: `), `progress line for step ${n}`);
   const pids = pidsStarted(run.stderr);
   t.ok(pids.length >= 10, 'backends, proxies and one generator per run');
   t.same(pids.filter(alive), [], 'every process the bench started has exited');

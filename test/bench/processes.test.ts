@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fdSoftLimit, groupUsage, Processes } from '../../scripts/bench/processes.js';
+import { fdSoftLimit, groupCpuWithReapedS, groupUsage, Processes } from '../../scripts/bench/processes.js';
 import { alive } from './run-bench.js';
 import { eventually } from '../helpers/net.js';
 
@@ -56,4 +56,20 @@ t.test('waitForLine rejects when the process exits first, or after its timeout',
 t.test('groupUsage of a group that does not exist is empty', async (t) => {
   t.same(groupUsage(2 ** 22 + 1), { pids: [], cpuS: 0, rssBytes: 0 });
   t.equal(fdSoftLimit(2 ** 22 + 1), undefined);
+});
+
+t.test("groupCpuWithReapedS counts a child that has exited and been reaped (its time is in the parent's cutime/cstime)", async (t) => {
+  const processes = new Processes();
+  t.teardown(() => processes.killAllSync());
+  // The child burns 200 ms of CPU and exits; the parent has reaped it (spawnSync) before it says "done".
+  const burn = 'const s = process.cpuUsage(); for (;;) { const u = process.cpuUsage(s); if (u.user + u.system >= 200_000) break; }';
+  const parent = `require('node:child_process').spawnSync(process.execPath, ['-e', ${JSON.stringify(burn)}]); console.log('done'); setInterval(() => undefined, 1000);`;
+  const p = processes.spawn('parent', process.execPath, ['-e', parent], { fdLimit: 1024 });
+  await p.waitForLine((l) => l === 'done', 30_000);
+  const usage = groupCpuWithReapedS(p.pid);
+  t.same(usage.pids, [p.pid], 'the child is gone');
+  t.ok(usage.reapedS >= 0.15, `reaped children's CPU ${usage.reapedS} s`);
+  t.ok(usage.cpuS >= usage.reapedS + groupUsage(p.pid).cpuS - 0.05, 'the total includes the live process and the reaped child');
+  await processes.stop(p);
+  t.same(groupCpuWithReapedS(2 ** 22 + 1), { pids: [], cpuS: 0, reapedS: 0 });
 });

@@ -154,3 +154,29 @@ t.test('tables: a row per figure with values and ratios, text and Markdown', asy
   t.same(cpuRows(results)[3], ['rate', '50 / 75 / 25']);
   t.same(cpuRows(results)[1], ['bulk1', '-']);
 });
+
+t.test('reload figures: median and 90th percentile of the reloads, CPU per reload in ms; only where reloads ran', async (t) => {
+  const reloads: RunRecord[] = [120, 100, 400, 110, 130, 105, 115, 125, 135, 140].map((latency, i) => ({
+    step: 'reload',
+    target: 'svcproxy',
+    rep: i + 1,
+    output: { latency_ms: latency, cpu_ms: 50 + i, children_cpu_ms: 40, probes: 10 },
+    usage: { wallS: latency / 1000, generatorCpuS: 0, proxyCpuS: (50 + i) / 1000, backendCpuS: 0 },
+  }));
+  const { figures, spread } = figuresOf(reloads, undefined);
+  t.equal(figures.reload_p50_ms, 120, 'the lower middle of ten');
+  t.equal(figures.reload_p90_ms, 140, 'nearest rank: the 9th of ten');
+  t.equal(figures.reload_cpu_ms, 54);
+  t.same(spread.reload_p50_ms, [100, 400]);
+  t.equal(figuresOf(runs('svcproxy', 1), undefined).figures.reload_p50_ms, undefined, 'no reloads, no figure');
+  t.equal(formatValue(123.456, 'ms'), '123.5');
+  t.equal(formatValue(12.34, 'CPU-ms'), '12.3');
+  t.same(
+    FIGURES.filter((f) => f.step === 'reload').map((f) => [f.label, f.unit, f.better]),
+    [
+      ['6. reload served p50', 'ms', 'lower'],
+      ['6. reload served p90', 'ms', 'lower'],
+      ['6. proxy CPU per reload', 'CPU-ms', 'lower'],
+    ],
+  );
+});
