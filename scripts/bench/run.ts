@@ -225,7 +225,9 @@ async function reloadSteps(
     runs.push(...done.runs);
     notes.push(...done.notes);
     const f = figuresOf(done.runs, undefined).figures;
-    progress(`  ${driver.name}: served p50 ${formatValue(f.reload_p50_ms, 'ms')} ms, p90 ${formatValue(f.reload_p90_ms, 'ms')} ms, ${formatValue(f.reload_cpu_ms, 'CPU-ms')} CPU-ms per reload`);
+    progress(
+      `  ${driver.name}: served p50 ${formatValue(f.reload_p50_ms, 'ms')} ms, p90 ${formatValue(f.reload_p90_ms, 'ms')} ms, ${formatValue(f.reload_cpu_ms, 'CPU-ms')} CPU-ms per reload`,
+    );
   }
   return runs;
 }

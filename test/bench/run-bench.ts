@@ -57,7 +57,9 @@ export async function readResults(outDir: string): Promise<BenchResults> {
  * proxy to measure memory or CPU of, and only svcproxy has a config reload.
  */
 export function expectedFigures(target: string): string[] {
-  return FIGURE_KEYS.filter((k) => (target !== 'direct' || !(k.startsWith('rss_') || k.includes('_cpu_'))) && (target.startsWith('svcproxy') || !k.startsWith('reload_')));
+  return FIGURE_KEYS.filter(
+    (k) => (target !== 'direct' || !(k.startsWith('rss_') || k.includes('_cpu_'))) && (target.startsWith('svcproxy') || !k.startsWith('reload_')),
+  );
 }
 
 /**
