@@ -108,7 +108,9 @@ function printPods(loaded: Loaded, con: Console): void {
   for (const b of loaded.snapshot.bindings) {
     if (b.dnsName === '') continue;
     const name = b.dnsPort === 0 ? b.dnsName : `${b.dnsName}:${b.dnsPort}`;
-    con.out(`note: WorkloadBinding ${b.namespace}/${b.name}: ${b.workload.kind} ${b.namespace}/${b.workload.name} has one Pod per address ${name} resolves to, when svcproxy runs`);
+    con.out(
+      `note: WorkloadBinding ${b.namespace}/${b.name}: ${b.workload.kind} ${b.namespace}/${b.workload.name} has one Pod per address ${name} resolves to, when svcproxy runs`,
+    );
   }
 }
 
@@ -116,7 +118,8 @@ function printPods(loaded: Loaded, con: Console): void {
 function printServices(loaded: Loaded, con: Console): void {
   const services = [...loaded.state.services.values()].sort((a, b) => a.key.localeCompare(b.key));
   for (const service of services) {
-    for (const ip of service.mappedFrom) con.out(`note: Service ${service.key}: clusterIP ${ip} is not an address of this machine; served on ${service.addresses[0] ?? 'nothing'} instead`);
+    for (const ip of service.mappedFrom)
+      con.out(`note: Service ${service.key}: clusterIP ${ip} is not an address of this machine; served on ${service.addresses[0] ?? 'nothing'} instead`);
     for (const port of service.ports) con.out(`  ${describeServicePort(service, port)}`);
   }
 }
@@ -201,7 +204,9 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
   }
   const log = index > 0 ? root.child({ worker: index }) : root;
   const accessLog =
-    target === undefined ? undefined : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
+    target === undefined
+      ? undefined
+      : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
   return startInstance({ options, source, loaded, log, index, accessLog, con });
 }
 

@@ -1,13 +1,10 @@
 /**
- * Errors svcproxy raises itself, each with a stable code so callers, logs
- * and (later) the admin API can tell them apart without parsing messages.
+ * Errors svcproxy raises itself, each with a stable code so that callers and
+ * logs can tell them apart without parsing messages: a listener that cannot
+ * bind (the reload reports it and goes on), a dial that timed out (the
+ * forwarder tries the next endpoint).
  */
-export type ProxyErrorCode =
-  | 'E_CONFIG_INVALID'
-  | 'E_USAGE'
-  | 'E_LISTEN_FAILED'
-  | 'E_DIAL_TIMEOUT'
-  | 'E_NO_ENDPOINTS';
+export type ProxyErrorCode = 'E_LISTEN_FAILED' | 'E_DIAL_TIMEOUT';
 
 export class ProxyError extends Error {
   override readonly name = 'ProxyError';

@@ -1,14 +1,23 @@
 import t from 'tap';
-import { formatDuration, parseDuration } from '../src/duration.js';
+import { parseDuration } from '../src/duration.js';
 
 t.test('Go-style durations', async (t) => {
   const cases: ReadonlyArray<[string, number | undefined]> = [
-    ['0', 0], ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1m30s', 90_000], ['1.5s', 1500], ['.5s', 500],
-    ['', undefined], ['5', undefined], ['-1s', undefined], ['5 s', undefined], ['5d', undefined], ['s', undefined], ['1s ', undefined],
+    ['0', 0],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['1.5s', 1500],
+    ['.5s', 500],
+    ['', undefined],
+    ['5', undefined],
+    ['-1s', undefined],
+    ['5 s', undefined],
+    ['5d', undefined],
+    ['s', undefined],
+    ['1s ', undefined],
   ];
   for (const [text, want] of cases) t.equal(parseDuration(text), want, JSON.stringify(text));
-});
-
-t.test('formatting', async (t) => {
-  t.same([0, 250, 1500, 60_000, 7_200_000].map(formatDuration), ['0s', '250ms', '1.5s', '1m', '2h']);
 });

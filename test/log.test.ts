@@ -1,7 +1,7 @@
 import t from 'tap';
 import { captureLogger } from './helpers/log.js';
 
-t.test('log lines carry the level as its name, not pino\'s number', async (t) => {
+t.test("log lines carry the level as its name, not pino's number", async (t) => {
   const { log, records } = captureLogger('debug');
   log.info({ a: 1 }, 'hello');
   log.warn('careful');

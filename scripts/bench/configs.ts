@@ -119,3 +119,31 @@ stream {
 ${server(listen.discard, backends.discard)}${server(listen.echo, backends.echo)}}
 `;
 }
+
+/** The reload step's Service (`bench-reload` on `listen`), in a file of its own that is never rewritten. */
+export function reloadService(host: string, listen: number): string {
+  assertLoopback(host, 'reload config');
+  return `# svcproxy bench, reload step: written by scripts/bench; removed after the run.
+apiVersion: v1
+kind: Service
+metadata: {name: bench-reload}
+spec:
+  ports: [{port: ${listen}}]
+`;
+}
+
+/** The reload step's EndpointSlice: the one file each reload replaces, pointing at one backend's port. */
+export function reloadSlice(host: string, backendPort: number): string {
+  assertLoopback(host, 'reload config');
+  return `# svcproxy bench, reload step: rewritten (temp file + rename) at every reload.
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: bench-reload-1
+  labels: {kubernetes.io/service-name: bench-reload}
+addressType: IPv4
+ports: [{name: "", port: ${backendPort}}]
+endpoints:
+  - addresses: ["${host}"]
+`;
+}

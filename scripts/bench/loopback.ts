@@ -4,6 +4,7 @@
  * through {@link assertLoopback}; the C load generator checks again.
  */
 import { isIPv4 } from 'node:net';
+import { isLoopback } from '../../src/loopback.js';
 
 export class NotLoopbackError extends Error {
   override readonly name = 'NotLoopbackError';
@@ -11,7 +12,7 @@ export class NotLoopbackError extends Error {
 
 /** True for a dotted-quad IPv4 address in 127.0.0.0/8. */
 export function isLoopbackV4(host: string): boolean {
-  return isIPv4(host) && host.split('.')[0] === '127';
+  return isIPv4(host) && isLoopback(host);
 }
 
 /** Returns `host` if it is loopback; throws NotLoopbackError naming `what` otherwise. */

@@ -44,7 +44,10 @@ function printTables(results: BenchResults): void {
     '',
     `svcproxy bench${results.smoke ? ' (SMOKE: tiny sizes, not figures)' : ''}, ${results.date}, load generator: ${results.generator.description}`,
     `${results.machine.cpu}, ${results.machine.cores} cores, Linux ${results.machine.kernel}, Node ${results.machine.node}; CPUs ${results.machine.busyBeforePct}% busy before the start, load average ${results.machine.loadAverageStart.join(' ')}`,
-    ...results.targets.map((t) => `  ${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`),
+    ...results.targets.map(
+      (t) =>
+        `  ${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`,
+    ),
     `  open-file limits: hard ${results.fdLimits.hard}, backends ${results.fdLimits.backends ?? '?'}; ${results.sizes.holdConns} connections held in step 5`,
     '',
     textTable(tableRows(results)),
@@ -73,7 +76,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const started = Date.now();
   const loadStart = loadavg();
   const busyBefore = await cpuBusyPct(1000);
-  progress(`the machine's CPUs were ${busyBefore}% busy in the second before the start${busyBefore > 10 ? ': other work is running, figures will be noisier' : ''}`);
+  progress(
+    `the machine's CPUs were ${busyBefore}% busy in the second before the start${busyBefore > 10 ? ': other work is running, figures will be noisier' : ''}`,
+  );
   const processes = new Processes();
   if (options.verbose) processes.onEvent = (line) => progress(line);
   const tmp = await mkdtemp(join(tmpdir(), 'svcproxy-bench-'));
@@ -96,7 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   try {
     const partial = await runBench(options, processes, tmp, progress);
-    const busyNote = busyBefore > 10 ? [`the machine was shared: its CPUs were ${busyBefore}% busy in the second before the run, so the figures are noisier`] : [];
+    const busyNote =
+      busyBefore > 10 ? [`the machine was shared: its CPUs were ${busyBefore}% busy in the second before the run, so the figures are noisier`] : [];
     const results: BenchResults = {
       ...partial,
       notes: [...busyNote, ...partial.notes],

@@ -15,7 +15,8 @@ assertLoopback(host, 'node-pipe-proxy');
 const [listenDiscard, listenEcho, backendDiscard, backendEcho] = ports.map(Number);
 
 function proxy(listenPort: number | undefined, backendPort: number | undefined): void {
-  if (listenPort === undefined || backendPort === undefined) throw new Error('usage: node-pipe-proxy HOST LISTEN_DISCARD LISTEN_ECHO BACKEND_DISCARD BACKEND_ECHO');
+  if (listenPort === undefined || backendPort === undefined)
+    throw new Error('usage: node-pipe-proxy HOST LISTEN_DISCARD LISTEN_ECHO BACKEND_DISCARD BACKEND_ECHO');
   createServer({ allowHalfOpen: true, noDelay: true }, (client: Socket) => {
     const backend = connect({ host, port: backendPort, allowHalfOpen: true, noDelay: true });
     const fail = (): void => {

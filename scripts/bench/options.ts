@@ -10,7 +10,7 @@ import { assertLoopback, NotLoopbackError } from './loopback.js';
 export const TARGET_NAMES = ['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Impl = 'auto' | 'c' | 'node';
-const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory'] as const;
+const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory', 'reload'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /** How much each step does. Every loop is bounded in count and in time. */
@@ -33,6 +33,9 @@ export interface Sizes {
   readonly holdConns: number;
   /** Runs of steps 1-4 per target, interleaved across targets; the median is reported. */
   readonly reps: number;
+  /** Step 6: config reloads per rep (reps x this many in all, per svcproxy target), and the deadline for each. */
+  readonly reloadsPerRep: number;
+  readonly reloadMaxMs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -51,6 +54,8 @@ export const FULL: Sizes = {
   rttMaxMs: 3000,
   holdConns: 5000,
   reps: 3,
+  reloadsPerRep: 7, // 21 reloads with the default 3 reps
+  reloadMaxMs: 15_000,
 };
 
 export const SMOKE: Sizes = {
@@ -66,6 +71,8 @@ export const SMOKE: Sizes = {
   rttMaxMs: 1000,
   holdConns: 100,
   reps: 1,
+  reloadsPerRep: 3,
+  reloadMaxMs: 15_000,
 };
 
 export interface BenchOptions {
@@ -91,7 +98,10 @@ export interface BenchOptions {
   readonly maxSeconds: number;
 }
 
-export type Parsed = { readonly kind: 'run'; readonly options: BenchOptions } | { readonly kind: 'help' } | { readonly kind: 'usage-error'; readonly message: string };
+export type Parsed =
+  | { readonly kind: 'run'; readonly options: BenchOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'usage-error'; readonly message: string };
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -109,11 +119,12 @@ Options:
   --workers N          run svcproxy with --workers N (default 1)
   --host ADDR          loopback address everything binds and dials (default 127.0.0.1)
   --hold N             idle connections for the memory step (default ${FULL.holdConns})
-  --reps N             runs per figure for steps 1-4 (default ${FULL.reps}; median reported)
+  --reps N             runs per figure for steps 1-4 (default ${FULL.reps}; median reported);
+                       step 6 (reload) does N x ${FULL.reloadsPerRep} reloads (${SMOKE.reloadsPerRep} with --smoke)
   --out DIR            where the JSON and SVG go (default bench/results)
   --cpu-prof           run svcproxy under node --cpu-prof for steps 1-4
                        (profile in <out>/profiles; summarize with
-                       node build/bench/profile-summary.js FILE)
+                       node build/scripts/bench/profile-summary.js FILE)
   --pin                pin each proxy to the last CPU, the generator and backends
                        to the others (taskset; needs 2 or more CPUs)
   --update-readme      rewrite the figures section of bench/README.md

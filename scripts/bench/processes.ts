@@ -178,6 +178,31 @@ export function groupUsage(pgid: number): GroupUsage {
   return { pids, cpuS: ticks / CLK_TCK, rssBytes: pages * PAGE_SIZE };
 }
 
+/**
+ * CPU seconds (user + system) of a process group including the children its
+ * members have reaped: utime + stime + cutime + cstime of every live member.
+ * A child that exited and was waited for (svcproxy's validation child, forked
+ * into the same group) leaves /proc, and its time moves into its parent's
+ * cutime/cstime, so it is counted once whether it is alive or gone. Not
+ * counted: a child not yet reaped when read (briefly a zombie whose own
+ * utime/stime is still read here, so it is not lost either).
+ */
+export function groupCpuWithReapedS(pgid: number): { pids: number[]; cpuS: number; reapedS: number } {
+  const pids: number[] = [];
+  let ticks = 0;
+  let reaped = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(entry);
+    // man proc(5): field 5 pgrp, 14 utime, 15 stime, 16 cutime, 17 cstime; f[0] is field 3.
+    if (f === undefined || Number(f[2]) !== pgid) continue;
+    pids.push(Number(entry));
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    reaped += Number(f[13]) + Number(f[14]);
+  }
+  return { pids, cpuS: ticks / CLK_TCK, reapedS: reaped / CLK_TCK };
+}
+
 /** The soft "Max open files" of a process, or undefined when it cannot be read. */
 export function fdSoftLimit(pid: number): number | undefined {
   try {

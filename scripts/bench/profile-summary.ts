@@ -5,7 +5,7 @@
  * time). Kernel time inside a syscall shows as the JS or native frame that
  * made the call (often "(program)" or a libuv write/read binding).
  *
- *   node build/bench/profile-summary.js FILE.cpuprofile [TOP]
+ *   node build/scripts/bench/profile-summary.js FILE.cpuprofile [TOP]
  */
 import { readFileSync } from 'node:fs';
 
@@ -79,13 +79,22 @@ export function summarize(profile: CpuProfile, n = 25): { seconds: number; categ
 function main(argv: readonly string[]): number {
   const [file, topText] = argv;
   if (file === undefined) {
-    process.stderr.write('usage: node build/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
+    process.stderr.write('usage: node build/scripts/bench/profile-summary.js FILE.cpuprofile [TOP]\n');
     return 2;
   }
   const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(topText ?? 25));
   const fmt = (l: Line): string => `${l.pct.toFixed(1).padStart(5)}%  ${l.name}`;
   process.stdout.write(
-    [`${file}: ${s.seconds.toFixed(1)} s profiled`, '', 'by category (% of all samples):', ...s.categories.map(fmt), '', 'by function, self time (% of non-idle samples):', ...s.busyFunctions.map(fmt), ''].join('\n'),
+    [
+      `${file}: ${s.seconds.toFixed(1)} s profiled`,
+      '',
+      'by category (% of all samples):',
+      ...s.categories.map(fmt),
+      '',
+      'by function, self time (% of non-idle samples):',
+      ...s.busyFunctions.map(fmt),
+      '',
+    ].join('\n'),
   );
   return 0;
 }

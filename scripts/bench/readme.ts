@@ -9,7 +9,10 @@ export const END = '<!-- bench:figures:end -->';
 
 export function figuresMarkdown(results: BenchResults, files: { json: string; svg: string }): string {
   const m = results.machine;
-  const peers = results.targets.map((t) => `${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`);
+  const peers = results.targets.map(
+    (t) =>
+      `${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`,
+  );
   const lines = [
     `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.smoke ? ' (SMOKE run: tiny sizes, not figures)' : ''}, in ${Math.round(results.durationS)} s.`,
     '',
@@ -18,7 +21,7 @@ export function figuresMarkdown(results: BenchResults, files: { json: string; sv
     `- Load generator and backends: ${results.generator.description}.`,
     ...peers.map((p) => `- ${p}`),
     `- Open-file limits: hard ${results.fdLimits.hard}; backends and generator raised to ${results.fdLimits.backends ?? '?'}, each proxy as listed.`,
-    `- Median of ${results.sizes.reps} interleaved run(s) per figure for steps 1-4; step 5 on a fresh instance with ${results.sizes.holdConns} connections.`,
+    `- Median of ${results.sizes.reps} interleaved run(s) per figure for steps 1-4; step 5 on a fresh instance with ${results.sizes.holdConns} connections; step 6 (svcproxy targets only) on a fresh instance, ${results.sizes.reps * results.sizes.reloadsPerRep} reload(s) each, p50/p90 over the reloads.`,
     ...results.notes.map((n) => `- Note: ${n}`),
     '',
     markdownTable(tableRows(results)),

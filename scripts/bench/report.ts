@@ -4,7 +4,7 @@
  * better" figure above 1 means ahead; for "lower is better", below 1 does.
  */
 import { TARGET_NAMES, type Sizes, type TargetName } from './options.js';
-import { median, ratio } from './stats.js';
+import { median, percentile, ratio } from './stats.js';
 import type { MemoryResult, RunRecord, StepKey } from './steps.js';
 
 export const FIGURE_KEYS = [
@@ -23,6 +23,9 @@ export const FIGURE_KEYS = [
   'rss_idle_MiB',
   'rss_held_MiB',
   'rss_per_conn_KiB',
+  'reload_p50_ms',
+  'reload_p90_ms',
+  'reload_cpu_ms',
 ] as const;
 export type FigureKey = (typeof FIGURE_KEYS)[number];
 
@@ -36,6 +39,8 @@ export interface FigureDef {
   readonly field?: string;
   /** ...or a function of the whole run (the proxy's CPU per unit of work); undefined where there is no proxy. */
   readonly perRun?: (run: RunRecord) => number | undefined;
+  /** How the runs' values become the figure: their median (the default) or their 90th percentile (nearest rank). */
+  readonly aggregate?: 'p90';
 }
 
 const GiB = 1024 ** 3;
@@ -62,13 +67,45 @@ export const FIGURES: readonly FigureDef[] = [
   { key: 'rtt_p50_us', step: 'rtt', label: '4. round trip p50', unit: 'µs', better: 'lower', field: 'p50_us' },
   { key: 'rtt_p99_us', step: 'rtt', label: '4. round trip p99', unit: 'µs', better: 'lower', field: 'p99_us' },
   { key: 'rtt_p999_us', step: 'rtt', label: '4. round trip p99.9', unit: 'µs', better: 'lower', field: 'p999_us' },
-  { key: 'bulk1_cpu_s_per_GiB', step: 'bulk1', label: '1. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
-  { key: 'bulk16_cpu_s_per_GiB', step: 'bulk16', label: '2. proxy CPU per GiB', unit: 'CPU-s', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB) },
-  { key: 'rate_cpu_us_per_conn', step: 'rate', label: '3. proxy CPU per conn', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['connections'], 1e6) },
-  { key: 'rtt_cpu_us_per_rt', step: 'rtt', label: '4. proxy CPU per round trip', unit: 'CPU-µs', better: 'lower', perRun: (r) => proxyCpuPer(r, r.output['count'], 1e6) },
+  {
+    key: 'bulk1_cpu_s_per_GiB',
+    step: 'bulk1',
+    label: '1. proxy CPU per GiB',
+    unit: 'CPU-s',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB),
+  },
+  {
+    key: 'bulk16_cpu_s_per_GiB',
+    step: 'bulk16',
+    label: '2. proxy CPU per GiB',
+    unit: 'CPU-s',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['bytes'], GiB),
+  },
+  {
+    key: 'rate_cpu_us_per_conn',
+    step: 'rate',
+    label: '3. proxy CPU per conn',
+    unit: 'CPU-µs',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['connections'], 1e6),
+  },
+  {
+    key: 'rtt_cpu_us_per_rt',
+    step: 'rtt',
+    label: '4. proxy CPU per round trip',
+    unit: 'CPU-µs',
+    better: 'lower',
+    perRun: (r) => proxyCpuPer(r, r.output['count'], 1e6),
+  },
   { key: 'rss_idle_MiB', step: 'memory', label: '5. RSS, no conns', unit: 'MiB', better: 'lower' },
   { key: 'rss_held_MiB', step: 'memory', label: '5. RSS, conns held', unit: 'MiB', better: 'lower' },
   { key: 'rss_per_conn_KiB', step: 'memory', label: '5. RSS per conn', unit: 'KiB', better: 'lower' },
+  // Step 6: one run per reload; latency from the rename to the first connection the new backend answers.
+  { key: 'reload_p50_ms', step: 'reload', label: '6. reload served p50', unit: 'ms', better: 'lower', field: 'latency_ms' },
+  { key: 'reload_p90_ms', step: 'reload', label: '6. reload served p90', unit: 'ms', better: 'lower', field: 'latency_ms', aggregate: 'p90' },
+  { key: 'reload_cpu_ms', step: 'reload', label: '6. proxy CPU per reload', unit: 'CPU-ms', better: 'lower', field: 'cpu_ms' },
 ];
 
 export type Figures = Partial<Record<FigureKey, number>>;
@@ -128,16 +165,22 @@ export interface BenchResults {
 const MiB = 1024 * 1024;
 
 /** Medians per figure, and their spread, for one target. */
-export function figuresOf(runs: readonly RunRecord[], memory: MemoryResult | undefined): { figures: Figures; spread: Partial<Record<FigureKey, readonly [number, number]>> } {
+export function figuresOf(
+  runs: readonly RunRecord[],
+  memory: MemoryResult | undefined,
+): { figures: Figures; spread: Partial<Record<FigureKey, readonly [number, number]>> } {
   const figures: Figures = {};
   const spread: Partial<Record<FigureKey, readonly [number, number]>> = {};
   for (const f of FIGURES) {
     const { field, perRun } = f;
     const valueOf = field !== undefined ? (r: RunRecord): number | undefined => r.output[field] : perRun;
     if (valueOf === undefined) continue;
-    const values = runs.filter((r) => r.step === f.step).map(valueOf).filter((v): v is number => v !== undefined);
+    const values = runs
+      .filter((r) => r.step === f.step)
+      .map(valueOf)
+      .filter((v): v is number => v !== undefined);
     if (values.length === 0) continue;
-    figures[f.key] = median(values);
+    figures[f.key] = f.aggregate === 'p90' ? percentile(values, 0.9) : median(values);
     spread[f.key] = [Math.min(...values), Math.max(...values)];
   }
   if (memory !== undefined) {
@@ -187,7 +230,8 @@ export function formatValue(value: number | undefined, unit: string): string {
   if (value === undefined || !Number.isFinite(value)) return '-';
   if (unit === 'MiB' || unit === 'KiB') return value.toFixed(1);
   if (unit === 'CPU-s') return value.toFixed(3);
-  if (unit === 'CPU-µs') return value.toFixed(1);
+  if (unit === 'CPU-µs' || unit === 'CPU-ms') return value.toFixed(1);
+  if (unit === 'ms') return value.toFixed(1);
   if (unit === 'µs' && value < 100) return value.toFixed(1);
   return Math.round(value).toLocaleString('en-US');
 }

@@ -1,5 +1,5 @@
 /**
- * The run itself: tools, backends, targets, then the five steps. Steps 1-4
+ * The run itself: tools, backends, targets, then the six steps. Steps 1-4
  * interleave the targets (run 1 of every target, then run 2, ...), so a burst
  * of other work on the machine lands on all of them rather than on one.
  */
@@ -13,6 +13,7 @@ import { cpuOf, figuresOf, FIGURES, formatValue, ratiosOf, type BenchResults, ty
 import { memoryStep, runStep, STEP_TITLES, type MemoryResult, type RunRecord, type StepContext, type StepKey } from './steps.js';
 import { direct, haproxyDriver, nginxDriver, nodePipeDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
 import { prepareTools } from './tools.js';
+import { reloadStep } from './reload.js';
 import type { PortPair } from './configs.js';
 
 type Partial1 = Omit<BenchResults, 'durationS' | 'machine'>;
@@ -27,12 +28,18 @@ function hardFdLimit(): number {
   return hard === undefined || hard === 'unlimited' ? 1 << 20 : Number(hard);
 }
 
-async function startBackends(options: BenchOptions, processes: Processes, ctx: Omit<StepContext, 'backend'>, fdLimit: number): Promise<{ backend: Tracked; ports: PortPair }> {
+async function startBackends(
+  options: BenchOptions,
+  processes: Processes,
+  ctx: Omit<StepContext, 'backend'>,
+  fdLimit: number,
+): Promise<{ backend: Tracked; ports: PortPair }> {
   const { command, args } = ctx.tools.command('serve', [options.host]);
   const backend = processes.spawn('backends', command, args, { fdLimit, cpus: ctx.loadCpus });
   const line = await backend.waitForLine((l) => l.includes('"discard"') || l.includes('"error"'), 10_000);
   const parsed = JSON.parse(line) as { discard?: unknown; echo?: unknown; error?: unknown };
-  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number') throw new Error(`backends: ${typeof parsed.error === 'string' ? parsed.error : line}`);
+  if (typeof parsed.discard !== 'number' || typeof parsed.echo !== 'number')
+    throw new Error(`backends: ${typeof parsed.error === 'string' ? parsed.error : line}`);
   return { backend, ports: { discard: parsed.discard, echo: parsed.echo } };
 }
 
@@ -73,7 +80,7 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   const runs: RunRecord[] = [];
   const steps = (['bulk1', 'bulk16', 'rate', 'rtt'] as const).filter((s) => options.steps.includes(s));
   for (const step of steps) {
-    progress(`step ${STEP_NUMBER[step]}/5: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
+    progress(`step ${STEP_NUMBER[step]}/${STEP_COUNT}: ${STEP_TITLES[step]}, ${sizes.reps} run(s) per target`);
     for (let rep = 1; rep <= sizes.reps; rep++) {
       for (const { target } of running) {
         const { output, usage } = await runStep(ctx, step, target).catch((err: unknown) => {
@@ -83,17 +90,25 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
         if ((output['errors'] ?? 0) > 0) notes.push(`${target.name}, ${step} run ${rep}: ${output['errors']} connection(s) failed and were retried`);
       }
     }
-    const sofar = Object.fromEntries(running.map(({ target }) => [target.name, figuresOf(runs.filter((r) => r.target === target.name), undefined).figures]));
+    const sofar = Object.fromEntries(
+      running.map(({ target }) => [
+        target.name,
+        figuresOf(
+          runs.filter((r) => r.target === target.name),
+          undefined,
+        ).figures,
+      ]),
+    );
     progress(`  ${stepSummary(step, sofar)}`);
   }
   for (const { target } of running) if (target.process !== undefined) await processes.stop(target.process);
   if (options.cpuProf) progress(`svcproxy CPU profile written under ${profiles}`);
 
-  const memory: Partial<Record<TargetName, MemoryResult>> = {};
-  if (options.steps.includes('memory')) await memorySteps(ctx, running, startCtx, memory, progress, notes);
+  const memory = options.steps.includes('memory') ? await memorySteps(ctx, running, startCtx, { progress, notes }) : {};
+  if (options.steps.includes('reload')) runs.push(...(await reloadSteps(sizes, running, startCtx, { progress, notes })));
   const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
-  return { ...assemble(options, sizes, tools, reports, runs, memory, notes), fdLimits };
+  return { ...assemble(options, { sizes, tools, targets: reports, runs, memory, notes }), fdLimits };
 }
 
 /** --pin: each proxy on the last CPU, the generator and backends on the others. */
@@ -143,45 +158,91 @@ async function startTargets(
       continue;
     }
     running.push({ driver, target });
-    reports.push({ name: driver.name, available: true, version: found.version, setup: found.setup, ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }) });
+    reports.push({
+      name: driver.name,
+      available: true,
+      version: found.version,
+      setup: found.setup,
+      ...(target.fdLimit === undefined ? {} : { fdLimit: target.fdLimit }),
+    });
     const limit = target.fdLimit === undefined ? '' : `, open-file limit ${target.fdLimit}`;
     progress(`${driver.name}: ${found.version}, listening on ${options.host}:${target.ports.discard} (discard) and :${target.ports.echo} (echo)${limit}`);
   }
   return { reports, running };
 }
 
-const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5 };
+const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5, reload: 6 };
+const STEP_COUNT = Object.keys(STEP_NUMBER).length;
+
+/** Where a step reports: progress lines as it goes, notes for the results. */
+interface Journal {
+  readonly progress: (line: string) => void;
+  readonly notes: string[];
+}
 
 async function memorySteps(
   ctx: StepContext,
   running: ReadonlyArray<{ driver: Driver }>,
   startCtx: (name: string) => Promise<StartContext>,
-  memory: Partial<Record<TargetName, MemoryResult>>,
-  progress: (line: string) => void,
-  notes: string[],
-): Promise<void> {
+  { progress, notes }: Journal,
+): Promise<Partial<Record<TargetName, MemoryResult>>> {
+  const memory: Partial<Record<TargetName, MemoryResult>> = {};
   const sizes = ctx.sizes;
-  progress(`step 5/5: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
+  progress(`step 5/${STEP_COUNT}: ${STEP_TITLES.memory}: RSS with ${sizes.holdConns} connections held, fresh instance per proxy`);
   for (const { driver } of running) {
     if (driver.name === 'direct') continue;
     const m = await memoryStep(ctx, driver, await startCtx(`${driver.name}-memory`), sizes.holdConns).catch((err: unknown) => {
       throw new Error(`${driver.name}, ${STEP_TITLES.memory}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     memory[driver.name] = m;
-    if (m.perConnBytes < 0) notes.push(`${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`);
-    progress(`  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`);
+    if (m.perConnBytes < 0)
+      notes.push(
+        `${driver.name}: RSS fell while ${m.held} connections were held (${(m.perConnBytes / 1024).toFixed(1)} KiB per connection): the process returned memory between the samples; rerun on a quieter machine`,
+      );
+    progress(
+      `  ${driver.name}: ${formatValue(m.rssBeforeBytes / 2 ** 20, 'MiB')} MiB idle, ${formatValue(m.rssHeldBytes / 2 ** 20, 'MiB')} MiB held, ${formatValue(m.perConnBytes / 1024, 'KiB')} KiB per connection`,
+    );
   }
+  return memory;
 }
 
-function assemble(
-  options: BenchOptions,
+/** Step 6 on a fresh instance of each svcproxy target; the peers have no config reload and are skipped with a note. */
+async function reloadSteps(
   sizes: BenchOptions['sizes'],
-  tools: { impl: 'c' | 'node'; description: string },
-  targets: TargetReport[],
-  runs: RunRecord[],
-  memory: Partial<Record<TargetName, MemoryResult>>,
-  notes: string[],
-): Assembled {
+  running: ReadonlyArray<{ driver: Driver }>,
+  startCtx: (name: string) => Promise<StartContext>,
+  { progress, notes }: Journal,
+): Promise<RunRecord[]> {
+  const count = sizes.reps * sizes.reloadsPerRep;
+  progress(`step 6/${STEP_COUNT}: ${STEP_TITLES.reload}: ${count} reload(s) per svcproxy target, fresh instance each`);
+  const peers = running.map(({ driver }) => driver.name).filter((n) => !n.startsWith('svcproxy'));
+  if (peers.length > 0) notes.push(`reload step: ${peers.join(', ')} skipped (no config reload to measure; svcproxy targets only)`);
+  const runs: RunRecord[] = [];
+  for (const { driver } of running.filter((r) => r.driver.name.startsWith('svcproxy'))) {
+    const done = await reloadStep(driver, await startCtx(`${driver.name}-reload`), { count, maxMs: sizes.reloadMaxMs }).catch((err: unknown) => {
+      throw new Error(`${driver.name}, ${STEP_TITLES.reload}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    runs.push(...done.runs);
+    notes.push(...done.notes);
+    const f = figuresOf(done.runs, undefined).figures;
+    progress(
+      `  ${driver.name}: served p50 ${formatValue(f.reload_p50_ms, 'ms')} ms, p90 ${formatValue(f.reload_p90_ms, 'ms')} ms, ${formatValue(f.reload_cpu_ms, 'CPU-ms')} CPU-ms per reload`,
+    );
+  }
+  return runs;
+}
+
+/** What a whole run collected, for the results file. */
+interface Collected {
+  readonly sizes: BenchOptions['sizes'];
+  readonly tools: { impl: 'c' | 'node'; description: string };
+  readonly targets: TargetReport[];
+  readonly runs: RunRecord[];
+  readonly memory: Partial<Record<TargetName, MemoryResult>>;
+  readonly notes: string[];
+}
+
+function assemble(options: BenchOptions, { sizes, tools, targets, runs, memory, notes }: Collected): Assembled {
   const figures: BenchResults['figures'] = {};
   const spread: BenchResults['spread'] = {};
   const cpu: BenchResults['cpu'] = {};

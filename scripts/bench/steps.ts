@@ -1,5 +1,5 @@
 /**
- * The five steps. Each run of the load generator is its own process with a
+ * Steps 1-5 (step 6, reload, is in reload.ts). Each run of the load generator is its own process with a
  * deadline; around it the bench reads the CPU time of the proxy's process
  * group and of the backends from /proc, and the generator reports its own.
  */
@@ -16,6 +16,7 @@ export const STEP_TITLES: Record<StepKey, string> = {
   rate: 'connection rate, 64 clients',
   rtt: 'round trip, 1-byte ping-pong',
   memory: 'memory, idle proxied connections',
+  reload: 'config reload, a watched EndpointSlice change',
 };
 
 /** CPU seconds over one run's wall time; proxyCpuS is undefined for `direct`. */
@@ -57,7 +58,13 @@ function numbers(line: string): Record<string, number> {
 }
 
 /** Runs one generator process to its end; rejects on its error line, a bad exit or the deadline. */
-export async function runGenerator(ctx: StepContext, target: Target, mode: string, args: (string | number)[], timeoutMs: number): Promise<{ output: Record<string, number>; usage: Usage }> {
+export async function runGenerator(
+  ctx: StepContext,
+  target: Target,
+  mode: string,
+  args: (string | number)[],
+  timeoutMs: number,
+): Promise<{ output: Record<string, number>; usage: Usage }> {
   const { command, args: argv } = ctx.tools.command(mode, [ctx.host, ...args, timeoutMs]);
   const proxyBefore = target.process === undefined ? undefined : groupUsage(target.process.pid).cpuS;
   const backendBefore = groupUsage(ctx.backend.pid).cpuS;
@@ -77,7 +84,7 @@ export async function runGenerator(ctx: StepContext, target: Target, mode: strin
 }
 
 /** One run of steps 1-4 against a running target. */
-export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory'>, target: Target): ReturnType<typeof runGenerator> {
+export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory' | 'reload'>, target: Target): ReturnType<typeof runGenerator> {
   const s = ctx.sizes;
   const p = target.ports;
   switch (step) {

@@ -167,7 +167,10 @@ export function svcproxyDriver(entry: string, pump: 'native' | 'js' = 'native', 
     async start(ctx) {
       const ports = await freePair(ctx.host);
       const admin = await freePort(ctx.host);
-      await writeFile(join(ctx.dir, 'bench.yaml'), svcproxyManifests({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections }));
+      await writeFile(
+        join(ctx.dir, 'bench.yaml'),
+        svcproxyManifests({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections }),
+      );
       const args = [
         ...(ctx.nodeArgs ?? []),
         '--enable-source-maps',
@@ -258,7 +261,10 @@ export function nginxDriver(): Driver {
       await mkdir(runDir, { recursive: true });
       const conf = join(ctx.dir, 'nginx.conf');
       const streamModuleFile = module ?? undefined;
-      await writeFile(conf, nginxConfig({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections, streamModule: streamModuleFile, runDir }));
+      await writeFile(
+        conf,
+        nginxConfig({ host: ctx.host, listen: ports, backends: ctx.backends, maxConnections: ctx.maxConnections, streamModule: streamModuleFile, runDir }),
+      );
       return launch(ctx, 'nginx', binary ?? 'nginx', ['-p', ctx.dir, '-e', 'stderr', '-c', conf], ports);
     },
   };

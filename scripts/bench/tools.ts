@@ -20,7 +20,7 @@ export interface Tools {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** scripts/bench/loadgen.c, found by walking up from the compiled module (build/bench or build/scripts/bench). */
+/** scripts/bench/loadgen.c, found by walking up from the compiled module (build/scripts/bench). */
 function findCSource(start = HERE): string | undefined {
   for (let dir = start; ; dir = dirname(dir)) {
     const candidate = join(dir, 'scripts', 'bench', 'loadgen.c');

@@ -136,7 +136,12 @@ function mergeEndpoints(views: readonly ServicePortView[], retired: RetiredPort 
         e.id,
         seen === undefined
           ? { ...e, connections: e.connections + (retired?.endpointConnections.get(e.id) ?? 0) }
-          : { ...seen, ejected: seen.ejected || e.ejected, activeConnections: seen.activeConnections + e.activeConnections, connections: seen.connections + e.connections },
+          : {
+              ...seen,
+              ejected: seen.ejected || e.ejected,
+              activeConnections: seen.activeConnections + e.activeConnections,
+              connections: seen.connections + e.connections,
+            },
       );
     }
   }
@@ -255,7 +260,9 @@ export interface AggregateInput {
 
 /** The whole set's snapshot. */
 export function aggregate(input: AggregateInput): AdminSnapshot {
-  const live = input.workers.filter((w) => w.state !== 'restarting').flatMap((w) => (w.snapshot === undefined ? [] : [{ worker: w.worker, snapshot: w.snapshot }]));
+  const live = input.workers
+    .filter((w) => w.state !== 'restarting')
+    .flatMap((w) => (w.snapshot === undefined ? [] : [{ worker: w.worker, snapshot: w.snapshot }]));
   const snapshots = live.map((w) => w.snapshot);
   const ready = readiness(input.workers, input.expected, input.draining);
   return {

@@ -32,6 +32,7 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
+import type { FeedEvent } from './dashboard/contract.js';
 import type { AdminEvents, AdminModel } from './model.js';
 import { portLabel, type ServicePortSnapshot } from './view.js';
 
@@ -80,8 +81,22 @@ type FromWorker = { readonly worker?: number };
 export type FeedMessage =
   | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number }
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
-  | ({ readonly type: 'listener'; readonly time: number; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & FromWorker)
-  | ({ readonly type: 'readiness'; readonly time: number; readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[] } & FromWorker)
+  | ({
+      readonly type: 'listener';
+      readonly time: number;
+      readonly listener: string;
+      readonly servicePort: string;
+      readonly state: string;
+      readonly error: string;
+    } & FromWorker)
+  | ({
+      readonly type: 'readiness';
+      readonly time: number;
+      readonly pod: string;
+      readonly ready: boolean;
+      readonly reason: string;
+      readonly services: readonly string[];
+    } & FromWorker)
   | ({ readonly type: 'toxics'; readonly time: number } & FromWorker)
   | ({ readonly type: 'pods'; readonly time: number } & FromWorker)
   | { readonly type: 'stats'; readonly time: number; readonly intervalSeconds: number; readonly servicePorts: readonly ServicePortTick[] };
@@ -93,6 +108,11 @@ interface Totals {
 }
 
 const NO_TOTALS: Totals = { connections: 0, downstreamRx: 0, upstreamRx: 0 };
+
+/** A message as sent. `satisfies FeedEvent`: every message is one the dashboard (dashboard/contract.ts) can read. */
+function encode(message: FeedMessage): Buffer {
+  return Buffer.from(JSON.stringify(message satisfies FeedEvent));
+}
 
 function worker(e: { readonly worker?: number }): FromWorker {
   return e.worker === undefined ? {} : { worker: e.worker };
@@ -152,7 +172,7 @@ export class EventFeed {
     });
     this.answered.add(ws);
     ws.on('pong', () => this.answered.add(ws));
-    this.send(ws, Buffer.from(JSON.stringify({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs } satisfies FeedMessage)));
+    this.send(ws, encode({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs }));
     if (this.timer === undefined) this.startTicking();
   }
 
@@ -193,7 +213,10 @@ export class EventFeed {
 
   private totals(snapshots: readonly ServicePortSnapshot[]): Map<string, Totals> {
     return new Map(
-      snapshots.map((s) => [s.view.key, { connections: s.view.totals.connections, downstreamRx: s.view.totals.bytesFromDownstream, upstreamRx: s.view.totals.bytesFromUpstream }]),
+      snapshots.map((s) => [
+        s.view.key,
+        { connections: s.view.totals.connections, downstreamRx: s.view.totals.bytesFromDownstream, upstreamRx: s.view.totals.bytesFromUpstream },
+      ]),
     );
   }
 
@@ -241,7 +264,9 @@ export class EventFeed {
         connectFailures: totals.connectFailures,
         upstreams: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.activeConnections])),
         upstreamConnections: Object.fromEntries(s.view.endpoints.map((e) => [e.id, e.connections])),
-        toxics: [...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`))],
+        toxics: [
+          ...new Set([...s.view.toxics, ...s.view.endpoints.flatMap((e) => e.toxics)].filter((x) => x.active).map((x) => `${x.source}:${x.owner}/${x.name}`)),
+        ],
       };
     });
     this.previous = current;
@@ -251,7 +276,7 @@ export class EventFeed {
 
   private broadcast(message: FeedMessage): void {
     if (this.wss.clients.size === 0) return;
-    const data = Buffer.from(JSON.stringify(message)); // serialized once for every client
+    const data = encode(message); // serialized once for every client
     for (const ws of this.wss.clients) this.send(ws, data);
   }
 

@@ -38,23 +38,32 @@ function servicePortLabels(s: ServicePortSnapshot): Labels {
   return { namespace: s.view.namespace, service: s.view.service, port: portLabel(s.view) };
 }
 
-/** One sample per Service port for a family whose value comes straight from the view. */
-function perPort(out: Exposition, name: string, type: 'counter' | 'gauge', help: string, snapshots: readonly ServicePortSnapshot[], value: (s: ServicePortSnapshot) => number): void {
-  out.family(name, type, help);
-  for (const s of snapshots) out.sample(name, servicePortLabels(s), value(s));
+/** Writes families of one sample per Service port, whose value comes straight from the view. */
+function perPortWriter(out: Exposition, snapshots: readonly ServicePortSnapshot[]) {
+  return (name: string, type: 'counter' | 'gauge', help: string, value: (s: ServicePortSnapshot) => number): void => {
+    out.family(name, type, help);
+    for (const s of snapshots) out.sample(name, servicePortLabels(s), value(s));
+  };
 }
 
 function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePortSnapshot[]): void {
-  perPort(out, 'svcproxy_connections_total', 'counter', 'Connections accepted on the Service port.', snapshots, (s) => s.view.totals.connections);
-  perPort(out, 'svcproxy_active_connections', 'gauge', 'Connections open now (being dialled or forwarded).', snapshots, (s) => s.view.totals.activeConnections);
+  const perPort = perPortWriter(out, snapshots);
+  perPort('svcproxy_connections_total', 'counter', 'Connections accepted on the Service port.', (s) => s.view.totals.connections);
+  perPort('svcproxy_active_connections', 'gauge', 'Connections open now (being dialled or forwarded).', (s) => s.view.totals.activeConnections);
 
   out.family('svcproxy_rejected_connections_total', 'counter', 'Connections reset instead of forwarded, by reason.');
   for (const s of snapshots) {
     // Every reason the stats know, so a reason added on the data path shows up without an edit here.
-    for (const [reason, count] of Object.entries(s.view.totals.rejected)) out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, count);
+    for (const [reason, count] of Object.entries(s.view.totals.rejected))
+      out.sample('svcproxy_rejected_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
-  perPort(out, 'svcproxy_upstream_connect_failures_total', 'counter', 'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.', snapshots, (s) => s.view.totals.connectFailures);
+  perPort(
+    'svcproxy_upstream_connect_failures_total',
+    'counter',
+    'Failed dial attempts to endpoints (refused, timed out, unreachable); one connection may make several.',
+    (s) => s.view.totals.connectFailures,
+  );
 
   out.family('svcproxy_upstream_connect_seconds', 'histogram', 'Time to connect to an endpoint, for successful dials, in seconds.');
   for (const s of snapshots) out.histogram('svcproxy_upstream_connect_seconds', servicePortLabels(s), s.connectSeconds);
@@ -67,10 +76,11 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
 
   out.family('svcproxy_closed_connections_total', 'counter', 'Forwarded connections and UDP flows that have ended, by how they ended.');
   for (const s of snapshots) {
-    for (const [reason, count] of Object.entries(s.view.totals.closed)) out.sample('svcproxy_closed_connections_total', { ...servicePortLabels(s), reason }, count);
+    for (const [reason, count] of Object.entries(s.view.totals.closed))
+      out.sample('svcproxy_closed_connections_total', { ...servicePortLabels(s), reason }, count);
   }
 
-  perPort(out, 'svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', snapshots, (s) => s.view.totals.idleTimeouts);
+  perPort('svcproxy_idle_timeouts_total', 'counter', 'Connections closed by the idle timeout.', (s) => s.view.totals.idleTimeouts);
 
   out.family('svcproxy_endpoints', 'gauge', 'Declared endpoints by condition: ready, not_ready, terminating (each endpoint counted once).');
   for (const s of snapshots) {
@@ -78,11 +88,17 @@ function writeServicePortMetrics(out: Exposition, snapshots: readonly ServicePor
     for (const e of s.view.endpoints) counts[endpointState(e)]++;
     for (const state of ENDPOINT_STATES) out.sample('svcproxy_endpoints', { ...servicePortLabels(s), state }, counts[state]);
   }
-  perPort(out, 'svcproxy_ejected_endpoints', 'gauge', 'Endpoints passive health is skipping after consecutive failed dials.', snapshots, (s) => s.view.endpoints.filter((e) => e.ejected).length);
+  perPort(
+    'svcproxy_ejected_endpoints',
+    'gauge',
+    'Endpoints passive health is skipping after consecutive failed dials.',
+    (s) => s.view.endpoints.filter((e) => e.ejected).length,
+  );
 
   out.family('svcproxy_listeners', 'gauge', 'Listening sockets of the Service port by state: listening, binding, failed (retrying).');
   for (const s of snapshots) {
-    for (const state of LISTENER_STATES) out.sample('svcproxy_listeners', { ...servicePortLabels(s), state }, s.view.listeners.filter((l) => l.state === state).length);
+    for (const state of LISTENER_STATES)
+      out.sample('svcproxy_listeners', { ...servicePortLabels(s), state }, s.view.listeners.filter((l) => l.state === state).length);
   }
 }
 
@@ -105,8 +121,18 @@ function writeToxicMetrics(out: Exposition, snapshot: AdminSnapshot): void {
     for (const l of labelled) out.sample(name, l.labels, value(l.c));
   };
   family('svcproxy_toxic_applications_total', 'counter', 'Connections that got the toxic (after its toxicity draw).', (c) => c.applications);
-  family('svcproxy_toxic_delayed_bytes_total', 'counter', 'Bytes a latency, bandwidth or slicer toxic held back before passing them on.', (c) => c.delayedBytes);
-  family('svcproxy_toxic_dropped_bytes_total', 'counter', 'Bytes a toxic threw away: held by timeout at close, beyond limit_data, after reset_peer, or held when the connection ended.', (c) => c.droppedBytes);
+  family(
+    'svcproxy_toxic_delayed_bytes_total',
+    'counter',
+    'Bytes a latency, bandwidth or slicer toxic held back before passing them on.',
+    (c) => c.delayedBytes,
+  );
+  family(
+    'svcproxy_toxic_dropped_bytes_total',
+    'counter',
+    'Bytes a toxic threw away: held by timeout at close, beyond limit_data, after reset_peer, or held when the connection ended.',
+    (c) => c.droppedBytes,
+  );
   family('svcproxy_toxic_held_bytes', 'gauge', 'Bytes held by the toxic now, across its connections.', (c) => c.heldBytes);
 }
 
@@ -122,7 +148,11 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     .sample('svcproxy_config_reloads_total', { result: 'failure' }, status.failures)
     .family('svcproxy_config_last_reload_successful', 'gauge', '1 when the last reload attempt was applied, 0 when it was rejected.')
     .sample('svcproxy_config_last_reload_successful', {}, status.lastResult === 'failure' ? 0 : 1)
-    .family('svcproxy_config_last_reload_success_timestamp_seconds', 'gauge', 'When a config was last applied, seconds since the Unix epoch (0 before the first).')
+    .family(
+      'svcproxy_config_last_reload_success_timestamp_seconds',
+      'gauge',
+      'When a config was last applied, seconds since the Unix epoch (0 before the first).',
+    )
     .sample('svcproxy_config_last_reload_success_timestamp_seconds', {}, status.lastSuccessAt / 1000)
     .family('svcproxy_admin_feed_clients', 'gauge', 'WebSocket clients of /api/events connected now.')
     .sample('svcproxy_admin_feed_clients', {}, input.feed.clients)
@@ -133,18 +163,30 @@ function writeProcessWideMetrics(out: Exposition, input: MetricsInput): void {
     out
       .family('svcproxy_access_log_lines_total', 'counter', 'Access log lines written (--access-log).')
       .sample('svcproxy_access_log_lines_total', {}, accessLog.written)
-      .family('svcproxy_access_log_dropped_lines_total', 'counter', 'Access log lines dropped: the writer fell behind (a slow reader of stdout, a slow disk) or a write failed (a full disk).')
+      .family(
+        'svcproxy_access_log_dropped_lines_total',
+        'counter',
+        'Access log lines dropped: the writer fell behind (a slow reader of stdout, a slow disk) or a write failed (a full disk).',
+      )
       .sample('svcproxy_access_log_dropped_lines_total', {}, accessLog.dropped);
   }
   const { workers } = input.snapshot;
   if (workers === undefined) return;
   out
-    .family('svcproxy_workers', 'gauge', 'Worker processes (--workers) by state: running, starting (config not applied yet), restarting (exited, being replaced).')
+    .family(
+      'svcproxy_workers',
+      'gauge',
+      'Worker processes (--workers) by state: running, starting (config not applied yet), restarting (exited, being replaced).',
+    )
     .sample('svcproxy_workers', { state: 'running' }, workers.filter((w) => w.state === 'running').length)
     .sample('svcproxy_workers', { state: 'starting' }, workers.filter((w) => w.state === 'starting').length)
     .sample('svcproxy_workers', { state: 'restarting' }, workers.filter((w) => w.state === 'restarting').length)
     .family('svcproxy_worker_restarts_total', 'counter', 'Worker processes that exited on their own and were started again.')
-    .sample('svcproxy_worker_restarts_total', {}, workers.reduce((sum, w) => sum + w.restarts, 0));
+    .sample(
+      'svcproxy_worker_restarts_total',
+      {},
+      workers.reduce((sum, w) => sum + w.restarts, 0),
+    );
 }
 
 /** The native splice pump's families, only when it runs (docs/metrics.md). */
@@ -154,7 +196,11 @@ function writeNativePumpMetrics(out: Exposition, pump: NativePumpStats | undefin
   out
     .family('svcproxy_native_pump_handoffs_total', 'counter', 'TCP connections handed to the native splice pump.')
     .sample('svcproxy_native_pump_handoffs_total', {}, pump.handedOff)
-    .family('svcproxy_native_pump_fallbacks_total', 'counter', 'Eligible connections kept in the JS pump, by reason (dup:EMFILE, pipe:EMFILE, pending_write, slots...).');
+    .family(
+      'svcproxy_native_pump_fallbacks_total',
+      'counter',
+      'Eligible connections kept in the JS pump, by reason (dup:EMFILE, pipe:EMFILE, pending_write, slots...).',
+    );
   for (const [reason, count] of Object.entries(pump.fallbacks)) out.sample('svcproxy_native_pump_fallbacks_total', { reason }, count);
   out
     .family('svcproxy_native_pump_connections', 'gauge', 'Connections the native pump owns now.')

@@ -80,7 +80,15 @@ export interface NativePumpStats {
 
 /** What happens, for the feed; `worker` says which worker it happened in (with --workers). */
 export interface AdminEvents {
-  reload: [{ readonly trigger: string; readonly result: 'success' | 'failure'; readonly errors: readonly string[]; readonly changes: number; readonly worker?: number }];
+  reload: [
+    {
+      readonly trigger: string;
+      readonly result: 'success' | 'failure';
+      readonly errors: readonly string[];
+      readonly changes: number;
+      readonly worker?: number;
+    },
+  ];
   listener: [{ readonly key: string; readonly servicePort: string; readonly state: string; readonly error: string; readonly worker?: number }];
   readiness: [{ readonly pod: string; readonly ready: boolean; readonly reason: string; readonly services: readonly string[]; readonly worker?: number }];
   /** The toxics in force changed (a Fault applied, started or ended; an API toxic added or removed). */

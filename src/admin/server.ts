@@ -13,14 +13,15 @@
  *   GET /api/pods     every Pod: workload, address, ports, readiness probe, live readiness
  *   GET /api/config   the snapshot being served and the last reload
  *   GET /api/events   WebSocket feed (events.ts)
- *   GET /             the dashboard (dashboard.ts)
+ *   GET /             the dashboard (dashboard/page.ts; its script is dashboard/client/)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isLoopback } from '../loopback.js';
 import { version } from '../version.js';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml } from './dashboard/page.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './exposition.js';
 import { renderMetrics } from './metrics.js';
@@ -65,13 +66,15 @@ function json(res: ServerResponse, body: unknown): void {
 }
 
 /** The dashboard talks only to this server: no CDN, no third-party anything. */
-const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
 
 /** node:http's own answer to a bad request, written out because a 'clientError' listener replaces it. */
 function answerClientError(err: Error, socket: Duplex): void {
   const code = errorCode(err);
   if (socket.writable && code !== 'ECONNRESET') {
-    const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const status =
+      code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   }
   // A client that never reads or closes must not keep the socket after the answer.
@@ -85,12 +88,9 @@ function pathOf(req: IncomingMessage): string {
 /** GET /api/services: every Service port's view, each Service's addresses and names and, with --workers, the workers. */
 function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[]; services: readonly ServiceView[]; workers?: readonly WorkerView[] } {
   const servicePorts = snapshot.servicePorts.map((s) => s.view);
-  return snapshot.workers === undefined ? { servicePorts, services: snapshot.services } : { servicePorts, services: snapshot.services, workers: snapshot.workers };
-}
-
-/** 127.0.0.0/8 and ::1 (options hold IP addresses, never host names). */
-export function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+  return snapshot.workers === undefined
+    ? { servicePorts, services: snapshot.services }
+    : { servicePorts, services: snapshot.services, workers: snapshot.workers };
 }
 
 export class AdminServer {
@@ -117,10 +117,11 @@ export class AdminServer {
       '/api/services': async (_req, res) => json(res, servicesView(await this.model.snapshot('view'))),
       '/api/pods': async (_req, res) => json(res, { pods: (await this.model.snapshot('view')).pods }),
       '/api/config': async (_req, res) => json(res, (await this.model.snapshot('view')).config),
-      [EVENTS_PATH]: (_req, res) => send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
+      [EVENTS_PATH]: (_req, res) =>
+        send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': async (_req, res) => {
         const snapshot = await this.model.snapshot('view');
-        const html = dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
+        const html = await dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
         send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': DASHBOARD_CSP });
       },
     };
@@ -177,7 +178,10 @@ export class AdminServer {
   /** Binds; rejects with a one-line reason (a fatal start-up error for the caller). */
   listen(host: string, port: number): Promise<number> {
     if (!isLoopback(host)) {
-      this.log.warn({ address: `${host}:${port}` }, 'admin server bound to a non-loopback address: anyone who reaches it can read the config and traffic counters');
+      this.log.warn(
+        { address: `${host}:${port}` },
+        'admin server bound to a non-loopback address: anyone who reaches it can read the config and traffic counters',
+      );
     }
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`admin server cannot listen on ${host}:${port}: ${errorCode(err)} ${errorMessage(err)}`));

@@ -43,7 +43,13 @@ export interface RegistryReadable {
 /** What the admin reads of the native splice pump (NativePump), when it runs. */
 export interface NativePumpReadable {
   readonly counts: { readonly handedOff: number; readonly fallbacks: ReadonlyMap<string, number> };
-  threadStats(): { readonly connections: number; readonly pipes: number; readonly sparePipes: number; readonly pipeFailures: number; readonly copiedChunks: number };
+  threadStats(): {
+    readonly connections: number;
+    readonly pipes: number;
+    readonly sparePipes: number;
+    readonly pipeFailures: number;
+    readonly copiedChunks: number;
+  };
 }
 
 /** Everything the admin surface reads of a running svcproxy; Svcproxy satisfies it as is. */

@@ -147,7 +147,15 @@ export class ClusterModel implements AdminModel {
     await this.refresh(purpose);
     const workers: WorkerInput[] = [...this.slots.values()]
       .sort((a, b) => a.worker - b.worker)
-      .map((s) => ({ worker: s.worker, pid: s.link.process.pid ?? 0, state: s.state, startedAt: s.startedAt, restarts: s.restarts, snapshot: s.snapshot, stale: s.stale }));
+      .map((s) => ({
+        worker: s.worker,
+        pid: s.link.process.pid ?? 0,
+        state: s.state,
+        startedAt: s.startedAt,
+        restarts: s.restarts,
+        snapshot: s.snapshot,
+        stale: s.stale,
+      }));
     const result = aggregate({
       workers,
       expected: this.options.expected,

@@ -26,7 +26,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function isSnapshotRequest(msg: unknown): msg is SnapshotRequest {
-  return isRecord(msg) && msg['type'] === 'svcproxy:snapshot-request' && typeof msg['id'] === 'number' && (msg['purpose'] === 'view' || msg['purpose'] === 'metrics');
+  return (
+    isRecord(msg) && msg['type'] === 'svcproxy:snapshot-request' && typeof msg['id'] === 'number' && (msg['purpose'] === 'view' || msg['purpose'] === 'metrics')
+  );
 }
 
 /** A message from one of our workers (anything else on the channel is ignored). */
@@ -38,7 +40,10 @@ export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
     case 'svcproxy:snapshot':
       return typeof msg['id'] === 'number' && isRecord(msg['snapshot']);
     case 'svcproxy:event':
-      return (msg['name'] === 'reload' || msg['name'] === 'listener' || msg['name'] === 'readiness' || msg['name'] === 'toxics' || msg['name'] === 'pods') && isRecord(msg['event']);
+      return (
+        (msg['name'] === 'reload' || msg['name'] === 'listener' || msg['name'] === 'readiness' || msg['name'] === 'toxics' || msg['name'] === 'pods') &&
+        isRecord(msg['event'])
+      );
     default:
       return false;
   }

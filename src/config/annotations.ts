@@ -68,7 +68,11 @@ export function readServiceOptions(annotations: Readonly<Record<string, string>>
     const path = `metadata.annotations[${key}]`;
     const reader = READERS[key.slice(ANNOTATION_PREFIX.length)];
     if (reader === undefined) {
-      sink.unsupported(path.replace(/\[.*\]$/, ''), key, SERVICE_ANNOTATIONS.map((k) => ANNOTATION_PREFIX + k));
+      sink.unsupported(
+        path.replace(/\[.*\]$/, ''),
+        key,
+        SERVICE_ANNOTATIONS.map((k) => ANNOTATION_PREFIX + k),
+      );
       continue;
     }
     const read = reader(value.trim(), path, sink);

@@ -40,14 +40,17 @@ export function crossChecks(
   const notes: ConfigNote[] = [];
   const services = new Map(snapshot.services.map((s) => [`${s.namespace}/${s.name}`, s]));
   for (const slice of snapshot.endpointSlices) {
-    const note = (msg: string): void => void notes.push({ level: 'warn', msg, where: formatSource(slice.source), object: `EndpointSlice ${slice.namespace}/${slice.name}` });
+    const note = (msg: string): void =>
+      void notes.push({ level: 'warn', msg, where: formatSource(slice.source), object: `EndpointSlice ${slice.namespace}/${slice.name}` });
     if (slice.serviceName === '') {
       note(`EndpointSlice has no ${SERVICE_NAME_LABEL} label, so it belongs to no Service and is ignored (as kube-proxy does)`);
       continue;
     }
     const service = services.get(`${slice.namespace}/${slice.serviceName}`);
     if (service?.selector !== undefined) {
-      note(`ignored: Service ${slice.namespace}/${slice.serviceName} has a selector, so its endpoints are the Pods it selects; remove the selector to use this EndpointSlice`);
+      note(
+        `ignored: Service ${slice.namespace}/${slice.serviceName} has a selector, so its endpoints are the Pods it selects; remove the selector to use this EndpointSlice`,
+      );
     }
   }
   for (const endpoints of snapshot.endpoints) {
@@ -61,7 +64,8 @@ export function crossChecks(
     });
   }
   for (const service of snapshot.services) {
-    const note = (msg: string): void => void notes.push({ level: 'warn', msg, where: formatSource(service.source), object: `Service ${service.namespace}/${service.name}` });
+    const note = (msg: string): void =>
+      void notes.push({ level: 'warn', msg, where: formatSource(service.source), object: `Service ${service.namespace}/${service.name}` });
     if (service.selector === undefined) {
       if (service.type !== 'ExternalName' && !hasDeclaredEndpoints(snapshot, service)) {
         note(`the Service has no selector and no Endpoints or EndpointSlice (labelled ${SERVICE_NAME_LABEL}=${service.name}) names it, so it has no endpoints`);
@@ -75,7 +79,9 @@ export function crossChecks(
       if (port.targetPort.kind !== 'name') return;
       const name = port.targetPort.name;
       if (selected.some((h) => h.ports.some((p) => p.name === name && p.protocol === port.protocol))) return;
-      note(`spec.ports[${i}].targetPort: no Pod or Pod template this Service selects defines a ${port.protocol} container port named "${name}", so this port has no endpoints`);
+      note(
+        `spec.ports[${i}].targetPort: no Pod or Pod template this Service selects defines a ${port.protocol} container port named "${name}", so this port has no endpoints`,
+      );
     });
   }
   return notes;

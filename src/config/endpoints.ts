@@ -19,15 +19,7 @@ import {
   type JsonRecord,
 } from './fields.js';
 import { readMetadata } from './metadata.js';
-import type {
-  AddressType,
-  EndpointPortSpec,
-  EndpointSliceSpec,
-  EndpointsSpec,
-  EndpointsSubsetSpec,
-  ObjectSource,
-  SliceEndpointSpec,
-} from './types.js';
+import type { AddressType, EndpointPortSpec, EndpointSliceSpec, EndpointsSpec, EndpointsSubsetSpec, ObjectSource, SliceEndpointSpec } from './types.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const ADDRESS_TYPES: readonly AddressType[] = ['IPv4', 'IPv6', 'FQDN'];

@@ -131,7 +131,8 @@ function readTarget(spec: JsonRecord, sink: IssueSink): FaultTargetSpec {
 
 function readToxics(spec: JsonRecord, sink: IssueSink): ToxicSpec[] {
   const list = optionalList(spec, 'toxics', 'spec.toxics', sink);
-  if (list.length === 0 && (spec['toxics'] === undefined || spec['toxics'] === null || Array.isArray(spec['toxics']))) sink.required('spec.toxics', 'at least one toxic');
+  if (list.length === 0 && (spec['toxics'] === undefined || spec['toxics'] === null || Array.isArray(spec['toxics'])))
+    sink.required('spec.toxics', 'at least one toxic');
   if (list.length > MAX_TOXICS) sink.invalid('spec.toxics', `${list.length} toxics`, `must have at most ${MAX_TOXICS} items`);
   const out: ToxicSpec[] = [];
   const names = new Set<string>();

@@ -25,7 +25,10 @@ export class IssueSink {
   readonly issues: ConfigIssue[] = [];
   private readonly where: string;
 
-  constructor(source: ObjectSource, private object: string) {
+  constructor(
+    source: ObjectSource,
+    private object: string,
+  ) {
     this.where = formatSource(source);
   }
 
@@ -100,7 +103,7 @@ export function dns1123SubdomainError(value: string): string {
 /** IANA_SVC_NAME, what a named targetPort and a container port name must be (IsValidPortName). */
 export function portNameError(value: string): string {
   if (value.length === 0 || value.length > 15) return 'must be no more than 15 characters';
-  if (!IANA_SVC_NAME.test(value)) return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)";
+  if (!IANA_SVC_NAME.test(value)) return 'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)';
   if (value.includes('--')) return 'must not contain consecutive hyphens';
   if (!/[a-z]/.test(value)) return 'must contain at least one letter (a-z)';
   if (value.startsWith('-') || value.endsWith('-')) return 'must not begin or end with a hyphen';

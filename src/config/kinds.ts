@@ -30,7 +30,17 @@ import { K8S_TYPES } from './k8s-fields.generated.js';
 import { validatePod } from './pod.js';
 import type { FieldTypes } from './schema.js';
 import { validateService } from './service.js';
-import type { EndpointSliceSpec, EndpointsSpec, FaultSpec, ObjectSource, PodSpec, ServiceSpec, WorkloadBindingSpec, WorkloadKind, WorkloadSpec } from './types.js';
+import type {
+  EndpointSliceSpec,
+  EndpointsSpec,
+  FaultSpec,
+  ObjectSource,
+  PodSpec,
+  ServiceSpec,
+  WorkloadBindingSpec,
+  WorkloadKind,
+  WorkloadSpec,
+} from './types.js';
 import { validateWorkload } from './workload.js';
 import { validateWorkloadBinding, WORKLOAD_BINDING_TYPES } from './workload-binding.js';
 

@@ -14,7 +14,6 @@ import type { ConfigIssue, ConfigNote } from './types.js';
 import type { ConfigSource } from './validate-sources.js';
 import type { ValidationResult } from './validate.js';
 
-
 export type PathKind = 'file' | 'directory' | 'stdin';
 
 /** The config path that means standard input. */
@@ -125,7 +124,8 @@ export async function readConfig(paths: readonly string[], options: ReadOptions 
   const add = (file: string, bytes: Uint8Array): void => {
     total += bytes.length;
     if (bytes.length > MAX_FILE_BYTES) return void issues.push(readIssue(file, `the file is ${bytes.length} bytes; the limit is ${MAX_FILE_BYTES}`));
-    if (total > MAX_SNAPSHOT_BYTES) return void issues.push(readIssue(file, `the config is over ${MAX_SNAPSHOT_BYTES} bytes in all with this file; that is the limit`));
+    if (total > MAX_SNAPSHOT_BYTES)
+      return void issues.push(readIssue(file, `the config is over ${MAX_SNAPSHOT_BYTES} bytes in all with this file; that is the limit`));
     // A zero-byte file is most often one an editor or a copy is still writing.
     if (bytes.length === 0) return void issues.push(readIssue(file, 'the file is empty; to remove every object, leave a comment or a `---` in it'));
     const decoded = decodeText(bytes);
@@ -207,11 +207,6 @@ export async function validateRead(read: ReadResult, paths: readonly string[], l
     hash: read.hash,
     kinds: read.kinds,
   };
-}
-
-/** Read, parse and validate: the whole pipeline from the config paths to a snapshot or its issues. */
-export async function loadConfig(paths: readonly string[], options: ReadOptions = {}, limits?: ValidationLimits): Promise<LoadResult> {
-  return validateRead(await readConfig(paths, options), paths, limits);
 }
 
 /** Standard input, whole, up to MAX_FILE_BYTES + 1 bytes (so that the size check can refuse more). */

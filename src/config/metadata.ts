@@ -1,13 +1,4 @@
-import {
-  dns1123LabelError,
-  dns1123SubdomainError,
-  isRecord,
-  labelMap,
-  optionalString,
-  stringMap,
-  type IssueSink,
-  type JsonRecord,
-} from './fields.js';
+import { dns1123LabelError, dns1123SubdomainError, isRecord, labelMap, optionalString, stringMap, type IssueSink, type JsonRecord } from './fields.js';
 
 /** `metadata` as every kind reads it, with the namespace defaulted to `default`. */
 export interface ObjectMeta {
@@ -25,12 +16,7 @@ const DEFAULT_NAMESPACE = 'default';
  * so later messages say `Service default/web` rather than nothing.
  * @param nameError the name rule of this kind (DNS-1035 for Services, subdomain for most others)
  */
-export function readMetadata(
-  raw: JsonRecord,
-  kind: string,
-  sink: IssueSink,
-  nameError: (name: string) => string = dns1123SubdomainError,
-): ObjectMeta {
+export function readMetadata(raw: JsonRecord, kind: string, sink: IssueSink, nameError: (name: string) => string = dns1123SubdomainError): ObjectMeta {
   const meta = raw['metadata'];
   if (!isRecord(meta)) {
     sink.identify(kind);

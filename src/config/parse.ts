@@ -72,7 +72,12 @@ export function parseDocuments(file: string, text: string): ParseResult {
     for (const error of document.errors) {
       if (error.code === 'DUPLICATE_KEY') {
         // kubectl converts YAML to JSON with the non-strict yaml.v2 decoder: the last value wins, silently.
-        notes.push({ level: 'warn', where, object: '', msg: `duplicate key at ${at(error.pos[0])}: the last value is used, as kubectl does (kustomize refuses the file)` });
+        notes.push({
+          level: 'warn',
+          where,
+          object: '',
+          msg: `duplicate key at ${at(error.pos[0])}: the last value is used, as kubectl does (kustomize refuses the file)`,
+        });
         continue;
       }
       failed = true;

@@ -160,13 +160,7 @@ function readContainerPorts(container: JsonRecord, path: string, containerName: 
 
 const HANDLERS = ['tcpSocket', 'httpGet', 'exec', 'grpc'] as const;
 
-function readProbe(
-  container: JsonRecord,
-  path: string,
-  containerName: string,
-  ports: readonly ContainerPortSpec[],
-  sink: IssueSink,
-): ProbeSpec | undefined {
+function readProbe(container: JsonRecord, path: string, containerName: string, ports: readonly ContainerPortSpec[], sink: IssueSink): ProbeSpec | undefined {
   const probe = optionalRecord(container, 'readinessProbe', path, sink);
   if (probe === undefined) return undefined;
   const handlers = HANDLERS.filter((h) => probe[h] !== undefined && probe[h] !== null);
@@ -178,46 +172,69 @@ function readProbe(
     sink.forbidden(`${path}.${handlers[1] ?? ''}`, 'may not specify more than 1 handler type');
     return undefined;
   }
-  const timing = readTiming(probe, path, sink);
+  const c: ProbeContext = { path, containerName, ports, sink, timing: readTiming(probe, path, sink) };
   const handler = handlers[0];
-  if (handler === 'exec') {
-    const action = optionalRecord(probe, 'exec', `${path}.exec`, sink) ?? {};
-    const command = optionalList(action, 'command', `${path}.exec.command`, sink).filter((c): c is string => typeof c === 'string');
-    const first = ports.find((p) => p.protocol === 'TCP');
-    return { container: containerName, kind: 'exec', command, fallbackPort: first === undefined ? undefined : { port: first.port, name: first.name }, ...timing };
+  if (handler === 'exec') return execProbe(probe, c);
+  if (handler === 'grpc') return grpcProbe(probe, c);
+  return socketProbe(probe, handler ?? 'tcpSocket', c);
+}
+
+/** What every handler's reader needs: where the probe is, its container and ports, and its timing (already read). */
+interface ProbeContext {
+  readonly path: string;
+  readonly containerName: string;
+  readonly ports: readonly ContainerPortSpec[];
+  readonly sink: IssueSink;
+  readonly timing: ReturnType<typeof readTiming>;
+}
+
+function execProbe(probe: JsonRecord, { path, containerName, ports, sink, timing }: ProbeContext): ProbeSpec {
+  const action = optionalRecord(probe, 'exec', `${path}.exec`, sink) ?? {};
+  const command = optionalList(action, 'command', `${path}.exec.command`, sink).filter((c): c is string => typeof c === 'string');
+  const first = ports.find((p) => p.protocol === 'TCP');
+  return { container: containerName, kind: 'exec', command, fallbackPort: first === undefined ? undefined : { port: first.port, name: first.name }, ...timing };
+}
+
+function grpcProbe(probe: JsonRecord, { path, containerName, sink, timing }: ProbeContext): ProbeSpec | undefined {
+  const action = optionalRecord(probe, 'grpc', `${path}.grpc`, sink) ?? {};
+  const port = action['port'];
+  if (port === undefined || port === null) {
+    sink.required(`${path}.grpc.port`);
+    return undefined;
   }
-  if (handler === 'grpc') {
-    const action = optionalRecord(probe, 'grpc', `${path}.grpc`, sink) ?? {};
-    const port = action['port'];
-    if (port === undefined || port === null) {
-      sink.required(`${path}.grpc.port`);
-      return undefined;
-    }
-    if (!isPortNumber(port)) {
-      sink.invalid(`${path}.grpc.port`, port, 'must be between 1 and 65535, inclusive');
-      return undefined;
-    }
-    const service = optionalString(action, 'service', `${path}.grpc.service`, sink) ?? '';
-    return { container: containerName, kind: 'grpc', port, service, ...timing };
+  if (!isPortNumber(port)) {
+    sink.invalid(`${path}.grpc.port`, port, 'must be between 1 and 65535, inclusive');
+    return undefined;
   }
-  const action = optionalRecord(probe, handler ?? '', `${path}.${handler ?? ''}`, sink) ?? {};
-  const port = readProbePort(action, `${path}.${handler ?? ''}.port`, ports, sink);
-  const host = optionalString(action, 'host', `${path}.${handler ?? ''}.host`, sink) ?? '';
+  const service = optionalString(action, 'service', `${path}.grpc.service`, sink) ?? '';
+  return { container: containerName, kind: 'grpc', port, service, ...timing };
+}
+
+/** tcpSocket and httpGet: a port (a number or a container port's name) and a host; httpGet also a scheme, a path and headers. */
+function socketProbe(probe: JsonRecord, handler: 'tcpSocket' | 'httpGet', { path, containerName, ports, sink, timing }: ProbeContext): ProbeSpec | undefined {
+  const action = optionalRecord(probe, handler, `${path}.${handler}`, sink) ?? {};
+  const port = readProbePort(action, `${path}.${handler}.port`, ports, sink);
+  const host = optionalString(action, 'host', `${path}.${handler}.host`, sink) ?? '';
   if (port === undefined) return undefined;
   if (handler === 'tcpSocket') return { container: containerName, kind: 'tcpSocket', port, host, ...timing };
   const scheme = action['scheme'] ?? 'HTTP';
   if (scheme !== 'HTTP' && scheme !== 'HTTPS') sink.unsupported(`${path}.httpGet.scheme`, scheme, ['HTTP', 'HTTPS']);
   let rawPath = optionalString(action, 'path', `${path}.httpGet.path`, sink) ?? '/';
   if (!rawPath.startsWith('/')) rawPath = `/${rawPath}`;
+  const headers = httpHeaders(action, `${path}.httpGet.httpHeaders`, sink);
+  return { container: containerName, kind: 'httpGet', port, host, path: rawPath, scheme: scheme === 'HTTPS' ? 'HTTPS' : 'HTTP', headers, ...timing };
+}
+
+function httpHeaders(action: JsonRecord, path: string, sink: IssueSink): Array<{ name: string; value: string }> {
   const headers: Array<{ name: string; value: string }> = [];
-  optionalList(action, 'httpHeaders', `${path}.httpGet.httpHeaders`, sink).forEach((h, k) => {
+  optionalList(action, 'httpHeaders', path, sink).forEach((h, k) => {
     const name = isRecord(h) ? h['name'] : undefined;
     const value = isRecord(h) ? h['value'] : undefined;
     if (typeof name !== 'string' || name === '' || typeof value !== 'string') {
-      sink.invalid(`${path}.httpGet.httpHeaders[${k}]`, h, 'must have a name and a string value');
+      sink.invalid(`${path}[${k}]`, h, 'must have a name and a string value');
     } else headers.push({ name, value });
   });
-  return { container: containerName, kind: 'httpGet', port, host, path: rawPath, scheme: scheme === 'HTTPS' ? 'HTTPS' : 'HTTP', headers, ...timing };
+  return headers;
 }
 
 /** A probe port: a number, or the name of a port of the same container (resolved here). */

@@ -45,6 +45,19 @@ function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
+const isInteger = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
+const isString = (v: unknown): boolean => typeof v === 'string';
+
+/** The leaf types of the field table: what a value must be, and how the problem says so. */
+const SCALARS: ReadonlyMap<string, { readonly test: (v: unknown) => boolean; readonly expected: string }> = new Map([
+  ['any', { test: () => true, expected: '' }],
+  ['string', { test: isString, expected: 'a string' }],
+  ['date-time', { test: isString, expected: 'a string' }],
+  ['boolean', { test: (v: unknown) => typeof v === 'boolean', expected: 'a boolean' }],
+  ['integer', { test: isInteger, expected: 'an integer' }],
+  ['int-or-string', { test: (v: unknown) => isString(v) || isInteger(v), expected: 'an integer or a string' }],
+]);
+
 function walk(value: unknown, type: FieldType, path: string, types: FieldTypes, out: FieldProblem[]): void {
   if (value === null || value === undefined || out.length >= MAX_PROBLEMS) return;
   const wrong = (expected: string): void => {
@@ -60,33 +73,30 @@ function walk(value: unknown, type: FieldType, path: string, types: FieldTypes, 
     for (const [key, item] of Object.entries(value)) walk(item, type.slice(2), `${path}[${key}]`, types, out);
     return;
   }
-  switch (type) {
-    case 'any':
-      return;
-    case 'string':
-    case 'date-time':
-      if (typeof value !== 'string') wrong('a string');
-      return;
-    case 'boolean':
-      if (typeof value !== 'boolean') wrong('a boolean');
-      return;
-    case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value)) wrong('an integer');
-      return;
-    case 'int-or-string':
-      if (typeof value !== 'string' && (typeof value !== 'number' || !Number.isInteger(value))) wrong('an integer or a string');
-      return;
+  const scalar = SCALARS.get(type);
+  if (scalar !== undefined) {
+    if (!scalar.test(value)) wrong(scalar.expected);
+    return;
   }
   const fields = types[type];
   if (fields === undefined) throw new Error(`field table has no type ${type}`); // a broken table is a bug, not bad input
   if (!isRecord(value)) return wrong('a mapping');
+  walkFields(value, fields, path, types, out);
+}
+
+/** An object's fields: each known one walked, each unknown one a problem (with the likely meant name). */
+function walkFields(value: Record<string, unknown>, fields: Readonly<Record<string, FieldType>>, path: string, types: FieldTypes, out: FieldProblem[]): void {
   for (const [key, item] of Object.entries(value)) {
     if (out.length >= MAX_PROBLEMS) return;
     const fieldType = fields[key];
     if (fieldType === undefined) {
       const full = join(path, key);
       const hint = suggest(key, Object.keys(fields));
-      out.push({ kind: 'unknown', path: full, message: `unknown field ${JSON.stringify(full)}${hint === undefined ? '' : `; did you mean ${JSON.stringify(hint)}?`}` });
+      out.push({
+        kind: 'unknown',
+        path: full,
+        message: `unknown field ${JSON.stringify(full)}${hint === undefined ? '' : `; did you mean ${JSON.stringify(hint)}?`}`,
+      });
       continue;
     }
     walk(item, fieldType, join(path, key), types, out);

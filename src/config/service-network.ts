@@ -28,19 +28,22 @@ export interface ServiceNetwork {
   readonly sourceRanges: readonly string[];
 }
 
+/** What the network fields are read from: the manifest, and what service.ts has already read of it. */
+export interface ServiceNetworkInput {
+  readonly spec: JsonRecord;
+  /** The whole manifest (for status.loadBalancer). */
+  readonly raw: JsonRecord;
+  readonly type: ServiceType;
+  /** The validated primary clusterIP ('' or 'None' or an IP). */
+  readonly clusterIP: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /**
- * @param clusterIP the validated primary clusterIP ('' or 'None' or an IP).
  * A Service that says nothing about families returns `families: []`: it is
  * single-stack in the family of `--bind-address` (decided in state/).
  */
-export function readServiceNetwork(
-  spec: JsonRecord,
-  raw: JsonRecord,
-  type: ServiceType,
-  clusterIP: string,
-  annotations: Readonly<Record<string, string>>,
-  sink: IssueSink,
-): ServiceNetwork {
+export function readServiceNetwork({ spec, raw, type, clusterIP, annotations }: ServiceNetworkInput, sink: IssueSink): ServiceNetwork {
   const families: IpFamilyName[] = [];
   optionalList(spec, 'ipFamilies', 'spec.ipFamilies', sink).forEach((f, i) => {
     if (typeof f !== 'string' || !(FAMILIES as readonly string[]).includes(f)) sink.unsupported(`spec.ipFamilies[${i}]`, f, FAMILIES);
@@ -57,7 +60,10 @@ export function readServiceNetwork(
     if (ipFamily(second) === 0) sink.invalid('spec.clusterIPs[1]', second, 'must be a valid IP address');
     else if (ipFamily(second) === ipFamily(clusterIP)) sink.invalid('spec.clusterIPs[1]', second, 'may specify no more than one IP for each IP family');
   }
-  const fromIPs = [clusterIP, second].map((ip) => ipFamily(ip)).filter((f) => f !== 0).map((f): IpFamilyName => (f === 4 ? 'IPv4' : 'IPv6'));
+  const fromIPs = [clusterIP, second]
+    .map((ip) => ipFamily(ip))
+    .filter((f) => f !== 0)
+    .map((f): IpFamilyName => (f === 4 ? 'IPv4' : 'IPv6'));
   for (const f of fromIPs) if (!families.includes(f)) families.push(f);
   if (policy === 'SingleStack' && families.length > 1) {
     sink.invalid('spec.ipFamilyPolicy', policy, 'must be RequireDualStack or PreferDualStack when multiple IP families are specified');

@@ -49,7 +49,7 @@ export function validateService(raw: JsonRecord, source: ObjectSource, sink: Iss
   const externalName = readExternalName(spec, type, sink);
   const externalIPs = readExternalIPs(spec, sink);
   readTrafficPolicies(spec, type, externalIPs.length > 0, sink);
-  const network = readServiceNetwork(spec, raw, type, clusterIP, meta.annotations, sink);
+  const network = readServiceNetwork({ spec, raw, type, clusterIP, annotations: meta.annotations }, sink);
   const options = readServiceOptions(meta.annotations, sink);
   const publishNotReady = spec['publishNotReadyAddresses'];
   if (publishNotReady !== undefined && typeof publishNotReady !== 'boolean') {
@@ -143,13 +143,7 @@ function readPorts(spec: JsonRecord, type: ServiceType, headless: boolean, sink:
   return ports;
 }
 
-function readPort(
-  raw: unknown,
-  path: string,
-  type: ServiceType,
-  requireName: boolean,
-  sink: IssueSink,
-): ServicePortSpec | undefined {
+function readPort(raw: unknown, path: string, type: ServiceType, requireName: boolean, sink: IssueSink): ServicePortSpec | undefined {
   if (!isRecord(raw)) {
     sink.invalid(path, raw, 'must be a mapping');
     return undefined;
@@ -196,11 +190,7 @@ function readNodePort(value: unknown, path: string, type: ServiceType, sink: Iss
     return 0;
   }
   if (typeof value !== 'number' || !Number.isInteger(value) || value < NODE_PORT_MIN || value > NODE_PORT_MAX) {
-    sink.invalid(
-      path,
-      value,
-      `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`,
-    );
+    sink.invalid(path, value, `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
     return 0;
   }
   return value;
@@ -224,11 +214,7 @@ function readAffinity(spec: JsonRecord, sink: IssueSink): { type: 'None' | 'Clie
   const timeout = clientIP?.['timeoutSeconds'];
   if (timeout === undefined || timeout === null) return { type, timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS };
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0 || timeout > MAX_AFFINITY_TIMEOUT_SECONDS) {
-    sink.invalid(
-      'spec.sessionAffinityConfig.clientIP.timeoutSeconds',
-      timeout,
-      `must be greater than 0 and less than ${MAX_AFFINITY_TIMEOUT_SECONDS}`,
-    );
+    sink.invalid('spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout, `must be greater than 0 and less than ${MAX_AFFINITY_TIMEOUT_SECONDS}`);
     return { type, timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS };
   }
   return { type, timeoutSeconds: timeout };

@@ -25,9 +25,7 @@ export function formatSource(source: ObjectSource): string {
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 /** How a Service port names its backend port: a number, or a named container port. */
-export type TargetPort =
-  | { readonly kind: 'number'; readonly port: number }
-  | { readonly kind: 'name'; readonly name: string };
+export type TargetPort = { readonly kind: 'number'; readonly port: number } | { readonly kind: 'name'; readonly name: string };
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
 
@@ -191,9 +189,7 @@ interface ProbeTiming {
  * it connects to `fallbackPort`, the container's first TCP port, instead
  * (with a note); a container without ports is counted ready.
  */
-export type ProbeSpec = ProbeTiming &
-  { readonly container: string } &
-  (
+export type ProbeSpec = ProbeTiming & { readonly container: string } & (
     | { readonly kind: 'tcpSocket'; readonly port: ProbePort; readonly host: string }
     | {
         readonly kind: 'httpGet';
@@ -257,7 +253,11 @@ export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'Daemon
 /** A label selector: every matchLabels pair and every expression must hold. */
 export interface LabelSelectorSpec {
   readonly matchLabels: Readonly<Record<string, string>>;
-  readonly matchExpressions: ReadonlyArray<{ readonly key: string; readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; readonly values: readonly string[] }>;
+  readonly matchExpressions: ReadonlyArray<{
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values: readonly string[];
+  }>;
 }
 
 /** A workload's Pod template: what each of its Pods starts from. */

@@ -89,7 +89,12 @@ function validateObject(raw: unknown, source: ObjectSource, run: Run): void {
     if (!misnamed(kind, apiVersion, sink)) {
       const key = `${apiVersion} ${kind}`;
       run.ignored[key] = (run.ignored[key] ?? 0) + 1;
-      run.notes.push({ level: 'debug', msg: `kind ${kind} (${apiVersion}) is not read by svcproxy; skipped`, where: formatSource(source), object: `${kind} ${name}` });
+      run.notes.push({
+        level: 'debug',
+        msg: `kind ${kind} (${apiVersion}) is not read by svcproxy; skipped`,
+        where: formatSource(source),
+        object: `${kind} ${name}`,
+      });
     }
     return finish();
   }
@@ -112,7 +117,11 @@ function misnamed(kind: string, apiVersion: string, sink: IssueSink): boolean {
   }
   const sameName = KINDS.filter((d) => d.kind === kind);
   if (sameName.length > 0 && isKnownGroup(group)) {
-    sink.unsupported('apiVersion', apiVersion, sameName.map((d) => d.apiVersion));
+    sink.unsupported(
+      'apiVersion',
+      apiVersion,
+      sameName.map((d) => d.apiVersion),
+    );
     return true;
   }
   // One slip in a short name, two in a longer one: `Node` is not a misspelt `Pod`.

@@ -29,7 +29,16 @@ import {
   type JsonRecord,
 } from './fields.js';
 import { readMetadata } from './metadata.js';
-import { formatSource, type BoundAddress, type ConfigIssue, type ConfigNote, type ObjectSource, type WorkloadBindingSpec, type WorkloadKind, type WorkloadSpec } from './types.js';
+import {
+  formatSource,
+  type BoundAddress,
+  type ConfigIssue,
+  type ConfigNote,
+  type ObjectSource,
+  type WorkloadBindingSpec,
+  type WorkloadKind,
+  type WorkloadSpec,
+} from './types.js';
 import { MAX_WORKLOAD_PODS } from './workload.js';
 
 const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'];
@@ -75,7 +84,8 @@ export function validateWorkloadBinding(raw: JsonRecord, source: ObjectSource, s
   const addresses = readAddresses(spec, sink);
   const dns = readDnsName(spec, sink);
   const given = (key: string): boolean => spec[key] !== undefined && spec[key] !== null && spec[key] !== '';
-  if (!given('addresses') && !given('dnsName')) sink.required('spec.addresses', 'one of spec.addresses (one Pod each) or spec.dnsName (one Pod per address it resolves to)');
+  if (!given('addresses') && !given('dnsName'))
+    sink.required('spec.addresses', 'one of spec.addresses (one Pod each) or spec.dnsName (one Pod per address it resolves to)');
   if (addresses !== undefined && dns !== undefined) sink.forbidden('spec.dnsName', 'may not be given with spec.addresses; a binding places its Pods one way');
   const ports = readPorts(spec, sink);
   if (sink.count > before || workload === undefined) return undefined;
@@ -178,7 +188,10 @@ function readPorts(spec: JsonRecord, sink: IssueSink): Record<string, number> {
 }
 
 /** The binding of a workload, if one names it. */
-export function bindingOf(bindings: readonly WorkloadBindingSpec[], workload: Pick<WorkloadSpec, 'kind' | 'namespace' | 'name'>): WorkloadBindingSpec | undefined {
+export function bindingOf(
+  bindings: readonly WorkloadBindingSpec[],
+  workload: Pick<WorkloadSpec, 'kind' | 'namespace' | 'name'>,
+): WorkloadBindingSpec | undefined {
   return bindings.find((b) => b.namespace === workload.namespace && b.workload.kind === workload.kind && b.workload.name === workload.name);
 }
 
@@ -199,7 +212,10 @@ export function bindingChecks(workloads: readonly WorkloadSpec[], bindings: read
     const issue = (path: string, message: string): void => void issues.push({ where, object, path, message });
     const earlier = first.get(target);
     if (earlier !== undefined) {
-      issue('spec.workload', `Duplicate value: ${target} is already bound by WorkloadBinding ${earlier.namespace}/${earlier.name} at ${formatSource(earlier.source)}`);
+      issue(
+        'spec.workload',
+        `Duplicate value: ${target} is already bound by WorkloadBinding ${earlier.namespace}/${earlier.name} at ${formatSource(earlier.source)}`,
+      );
       continue;
     }
     first.set(target, b);
@@ -211,14 +227,26 @@ export function bindingChecks(workloads: readonly WorkloadSpec[], bindings: read
     const ports = workload.template.ports;
     for (const key of Object.keys(b.ports)) {
       const found = /^\d+$/.test(key) ? ports.some((p) => p.port === Number(key)) : ports.some((p) => p.name === key);
-      if (!found) issue(`spec.ports[${key}]`, `Not found: ${JSON.stringify(key)}: the Pod template of ${target} declares no container port ${/^\d+$/.test(key) ? 'with this number' : 'with this name'}`);
+      if (!found)
+        issue(
+          `spec.ports[${key}]`,
+          `Not found: ${JSON.stringify(key)}: the Pod template of ${target} declares no container port ${/^\d+$/.test(key) ? 'with this number' : 'with this name'}`,
+        );
     }
     const hasTcp = ports.some((p) => p.protocol === 'TCP');
     if (!hasTcp) {
       b.addresses.forEach((a, i) => {
-        if (a.port !== 0) issue(`spec.addresses[${i}]`, `the port stands for the first TCP container port of ${target}, and its Pod template declares none; give the address without a port, or map ports in spec.ports`);
+        if (a.port !== 0)
+          issue(
+            `spec.addresses[${i}]`,
+            `the port stands for the first TCP container port of ${target}, and its Pod template declares none; give the address without a port, or map ports in spec.ports`,
+          );
       });
-      if (b.dnsPort !== 0) issue('spec.dnsName', `the port stands for the first TCP container port of ${target}, and its Pod template declares none; give the name without a port, or map ports in spec.ports`);
+      if (b.dnsPort !== 0)
+        issue(
+          'spec.dnsName',
+          `the port stands for the first TCP container port of ${target}, and its Pod template declares none; give the name without a port, or map ports in spec.ports`,
+        );
     }
   }
   return { issues, notes };

@@ -9,17 +9,7 @@
  * from it.
  */
 import { fnv1a32 } from '../hash.js';
-import {
-  dns1035LabelError,
-  isRecord,
-  labelMap,
-  optionalList,
-  optionalRecord,
-  optionalString,
-  show,
-  type IssueSink,
-  type JsonRecord,
-} from './fields.js';
+import { dns1035LabelError, isRecord, labelMap, optionalList, optionalRecord, optionalString, show, type IssueSink, type JsonRecord } from './fields.js';
 import { readMetadata } from './metadata.js';
 import { readPodSpec } from './pod.js';
 import type { ConfigIssue, LabelSelectorSpec, ObjectSource, PodTemplate, WorkloadBindingSpec, WorkloadKind, WorkloadSpec } from './types.js';
@@ -132,7 +122,8 @@ function readSelector(spec: JsonRecord, kind: WorkloadKind, sink: IssueSink): La
     const values = optionalList(item, 'values', `${path}.values`, sink).filter((v): v is string => typeof v === 'string');
     const op = operator as Operator;
     if ((op === 'In' || op === 'NotIn') && values.length === 0) sink.required(`${path}.values`, "must be specified when `operator` is 'In' or 'NotIn'");
-    if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) sink.forbidden(`${path}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+    if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0)
+      sink.forbidden(`${path}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
     matchExpressions.push({ key, operator: op, values });
   });
   if (Object.keys(matchLabels).length === 0 && matchExpressions.length === 0) {

@@ -33,10 +33,7 @@ export interface AnswerResult {
   readonly rcode: RcodeName | 'dropped';
 }
 
-type Lookup =
-  | { readonly kind: 'records'; readonly name: string }
-  | { readonly kind: 'nxdomain' }
-  | { readonly kind: 'refused' };
+type Lookup = { readonly kind: 'records'; readonly name: string } | { readonly kind: 'nxdomain' } | { readonly kind: 'refused' };
 
 /** Lower-case, without the trailing dot ('' for the root). */
 function canonical(name: string): string {
@@ -135,14 +132,22 @@ export function answerQuery(message: Buffer, zone: Zone, transport: Transport): 
     return bare(id, opcode, rd, 'FORMERR');
   }
   try {
-    return respond(query, id, opcode, rd, zone, transport);
+    return respond(query, { id, opcode, rd }, zone, transport);
   } catch {
     // A bug of ours, not the client's: answer SERVFAIL rather than leave it waiting.
     return bare(id, opcode, rd, 'SERVFAIL');
   }
 }
 
-function respond(query: DecodedPacket, id: number, opcode: number, rd: boolean, zone: Zone, transport: Transport): AnswerResult {
+/** What an answer repeats of the query's header. */
+interface QueryHead {
+  readonly id: number;
+  readonly opcode: number;
+  /** Recursion desired. */
+  readonly rd: boolean;
+}
+
+function respond(query: DecodedPacket, { id, opcode, rd }: QueryHead, zone: Zone, transport: Transport): AnswerResult {
   const questions = query.questions ?? [];
   if (opcode !== 0) return bare(id, opcode, rd, 'NOTIMP', questions.slice(0, 1));
   const question = questions[0];
@@ -158,7 +163,8 @@ function respond(query: DecodedPacket, id: number, opcode: number, rd: boolean, 
   else answers = recordsOf(zone, lookup.name, question.type).map((a) => ({ ...a, name: question.name }));
   const authorities = answers.length === 0 ? [zone.soa] : [];
   const additionals: Answer[] = targetAddresses(zone, answers);
-  if (opt !== undefined) additionals.push({ name: '.', type: 'OPT', udpPayloadSize: UDP_EDNS_MAX, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
+  if (opt !== undefined)
+    additionals.push({ name: '.', type: 'OPT', udpPayloadSize: UDP_EDNS_MAX, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] });
   // Every answer that is not REFUSED comes from the zone svcproxy is the authority for.
   const aa = AUTHORITATIVE;
   const packet: Packet = { ...header(id, opcode, rd, RCODE[rcode], aa), questions, answers, authorities, additionals };

@@ -51,10 +51,7 @@ export class NameService {
       ownsAddress: (ip) => typeof range !== 'string' && rangeContains(range, ip),
     };
     this.zone = this.build();
-    this.dns =
-      enabled && options.dnsAddress !== undefined
-        ? new DnsServer(this.zone, { ...options.dnsAddress, ...DNS_DEFAULTS }, log, onDnsState)
-        : undefined;
+    this.dns = enabled && options.dnsAddress !== undefined ? new DnsServer(this.zone, { ...options.dnsAddress, ...DNS_DEFAULTS }, log, onDnsState) : undefined;
   }
 
   private build(): Zone {
@@ -88,7 +85,8 @@ export class NameService {
   private writeHosts(lines: readonly string[] | undefined): Promise<void> {
     const path = this.options.hostsFile;
     const run = this.writing.then(async () => {
-      if (await updateHostsFile(path, lines)) this.log.info({ path, lines: lines?.length ?? 0 }, lines === undefined ? 'hosts file block removed' : 'hosts file updated');
+      if (await updateHostsFile(path, lines))
+        this.log.info({ path, lines: lines?.length ?? 0 }, lines === undefined ? 'hosts file block removed' : 'hosts file updated');
       this.wroteHosts = lines !== undefined;
     });
     this.writing = run.catch(() => undefined);

@@ -83,7 +83,14 @@ export class DeclaredFaults {
         old.plan = plan;
         next.set(plan.id, old);
       } else {
-        next.set(plan.id, new DeclaredFault(plan, now, plan.toxics.map((t) => new ToxicBinding('config', plan.id, t))));
+        next.set(
+          plan.id,
+          new DeclaredFault(
+            plan,
+            now,
+            plan.toxics.map((t) => new ToxicBinding('config', plan.id, t)),
+          ),
+        );
       }
     }
     for (const [id, old] of this.faults) if (next.get(id) !== old) old.retire();

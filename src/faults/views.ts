@@ -14,7 +14,17 @@ export interface PortToxicViews {
 
 function view(b: ToxicBinding, active: boolean, target: string): ToxicView {
   const { spec } = b;
-  return { source: b.source, owner: b.owner, name: spec.name, type: spec.type, stream: spec.stream, toxicity: spec.toxicity, attributes: spec.attributes, active, target };
+  return {
+    source: b.source,
+    owner: b.owner,
+    name: spec.name,
+    type: spec.type,
+    stream: spec.stream,
+    toxicity: spec.toxicity,
+    attributes: spec.attributes,
+    active,
+    target,
+  };
 }
 
 /** The views of a port's declared faults (in config order), then its API toxics (which target the whole proxy). */

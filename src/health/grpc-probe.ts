@@ -71,8 +71,7 @@ export function decodeCheckResponse(data: Buffer): number {
     } else if (wire === 2) {
       const length = readVarint(); // read first: `i += readVarint()` would add to the old i
       i += length;
-    }
-    else if (wire === 1) i += 8;
+    } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else throw new Error(`unsupported wire type ${wire}`);
   }

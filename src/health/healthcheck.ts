@@ -25,7 +25,9 @@ export function checkHealthz(host: string, port: number, timeoutMs: number): Pro
     };
     const timer = setTimeout(() => finish({ ok: false, reason: `timeout after ${timeoutMs} ms` }), timeoutMs);
     socket.setEncoding('latin1');
-    socket.once('connect', () => socket.write(`GET /healthz HTTP/1.0\r\nHost: ${host.includes(':') ? `[${host}]` : host}:${port}\r\nUser-Agent: svcproxy-healthcheck\r\n\r\n`));
+    socket.once('connect', () =>
+      socket.write(`GET /healthz HTTP/1.0\r\nHost: ${host.includes(':') ? `[${host}]` : host}:${port}\r\nUser-Agent: svcproxy-healthcheck\r\n\r\n`),
+    );
     socket.on('data', (chunk: string) => {
       head += chunk;
       const end = head.indexOf('\r\n');

@@ -9,7 +9,6 @@ import { parseLoopbackRange } from '../state/address-allocator.js';
 
 export { PUMP_CHOICES, type PumpChoice } from '../proxy/pump-choice.js';
 /** The toxiproxy API's own loopback test (what it binds without --toxiproxy-allow-remote). */
-export { isLoopbackHost } from '../proxy/ad-hoc-forward.js';
 export { DEFAULT_SERVICE_CIDR } from '../state/service-addresses.js';
 export { DEFAULT_POD_CIDR } from '../state/workload-pods.js';
 

@@ -28,7 +28,8 @@ export function logPods(log: Logger, before: ReadonlyMap<string, PodInfo>, after
   for (const [key, pod] of after) {
     if (isDeepStrictEqual(before.get(key), pod)) continue;
     changed = true;
-    if (pod.terminating) log.info({ pod: key, until: new Date(pod.removeAt).toISOString() }, `Pod ${key} terminating (removed from the config; gone after its grace period)`);
+    if (pod.terminating)
+      log.info({ pod: key, until: new Date(pod.removeAt).toISOString() }, `Pod ${key} terminating (removed from the config; gone after its grace period)`);
     else log.info({ pod: key, address: pod.address }, describePod(pod));
   }
   for (const key of before.keys()) {

@@ -131,7 +131,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.faults.onChange = () => this.events.emit('toxics');
     this.bindingNames = new AddressWatch(() => this.replan(), log, parts.lookup);
     this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
-    this.registry.onListenerState = (l) => this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
+    this.registry.onListenerState = (l) =>
+      this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
     this.admin = parts.admin?.(this);
     this.toxiproxy = toxiproxyApi(options, this.registry, this.faults, log);
   }
@@ -243,6 +244,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (read === 'unsettled') this.log.debug('config still changing; will read it again');
     if (typeof read === 'string') return read;
     const loaded = await planRead(this.options, read, this.state, this.planInputs());
+    // Stopped while validating: shutdown has closed the registry, which must not change any more.
+    if (this.draining) return 'unchanged';
     this.seenHash = loaded.hash;
     this.status.lastAttemptAt = Date.now();
     if (loaded.issues.length > 0) {

@@ -55,7 +55,9 @@ function listenEnvironment(config: InstanceConfig, running: DesiredState | undef
     udp: workerIndex() <= 1,
     ...(typeof range === 'string' ? {} : { serviceRange: range }),
     ...(typeof podRange === 'string' ? {} : { podRange }),
-    ...(running === undefined ? {} : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses, previousOwnedPods: running.ownedPods }),
+    ...(running === undefined
+      ? {}
+      : { previousNodePorts: running.nodePorts, previousAddresses: running.serviceAddresses, previousOwnedPods: running.ownedPods }),
     resolved: inputs.resolved,
     now: inputs.now,
   };
@@ -71,7 +73,14 @@ export async function readSources(sources: readonly Source[]): Promise<SourcesRe
   const reads: SourceRead[] = [];
   for (const source of sources) reads.push(await source.read());
   const only = reads.length === 1 ? reads[0]?.version : undefined;
-  return { version: only ?? createHash('sha256').update(reads.map((r) => r.version).join('\0')).digest('hex'), reads };
+  return {
+    version:
+      only ??
+      createHash('sha256')
+        .update(reads.map((r) => r.version).join('\0'))
+        .digest('hex'),
+    reads,
+  };
 }
 
 /** Validates a read (in a child process, for files), merges the sources and plans; any issue means it must not be applied. */

@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import type { Registry } from '../proxy/registry.js';
 import { ProxyCollection } from '../toxiproxy/proxy-collection.js';
 import { ToxiproxyServer } from '../toxiproxy/server.js';
-import { isLoopbackHost, type InstanceConfig } from './config.js';
+import { isLoopbackHost } from '../loopback.js';
+import type { InstanceConfig } from './config.js';
 
 /** The API when the config asks for one. */
 export function toxiproxyApi(config: InstanceConfig, registry: Registry, faults: FaultTable, log: Logger): ToxiproxyServer | undefined {
@@ -30,7 +31,8 @@ export async function listenToxiproxy(server: ToxiproxyServer, config: InstanceC
   if (config.toxiproxy === undefined) return 0;
   const { host, port } = config.toxiproxy;
   const bound = await server.listen(host, port);
-  if (!isLoopbackHost(host)) log.warn({ address: `${host}:${bound}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
+  if (!isLoopbackHost(host))
+    log.warn({ address: `${host}:${bound}` }, 'toxiproxy API on a non-loopback address: anyone who reaches it can add faults to traffic');
   log.info({ address: `${host}:${bound}` }, 'toxiproxy API listening');
   return bound;
 }

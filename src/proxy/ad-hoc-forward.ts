@@ -7,7 +7,6 @@
  * (`namespace/name[:port]`). Its connections are tracked on their own, so
  * turning it off or deleting it can reset them, as toxiproxy does.
  */
-import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import { DEFAULT_POLICY, hostPort, listenerKey, type ServicePortKey, type ServicePortPlan } from '../state/types.js';
 import { ConnectionTracker } from './connection-tracker.js';
@@ -81,7 +80,19 @@ export class AdHocForward {
       port: this.listenPort,
       protocol: 'TCP',
       targetPort: String(this.upstreamPort),
-      endpoints: [{ host: this.upstreamHost, port: this.upstreamPort, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', probed: false, hostname: '' }],
+      endpoints: [
+        {
+          host: this.upstreamHost,
+          port: this.upstreamPort,
+          ready: true,
+          serving: true,
+          terminating: false,
+          source: 'Endpoints',
+          pod: '',
+          probed: false,
+          hostname: '',
+        },
+      ],
       publishNotReadyAddresses: false,
       nodePort: 0,
       policy: DEFAULT_POLICY,
@@ -89,7 +100,14 @@ export class AdHocForward {
     this.proxy = new ServicePortProxy(plan, this.options, { ...this.context, tracker: this.tracker }, this.log);
     const role = 'bindAddress' as const;
     const listener = new ServiceListener(
-      { key: listenerKey('TCP', this.listenHost, this.listenPort), servicePort: this.key, protocol: 'TCP', address: this.listenHost, port: this.listenPort, role },
+      {
+        key: listenerKey('TCP', this.listenHost, this.listenPort),
+        servicePort: this.key,
+        protocol: 'TCP',
+        address: this.listenHost,
+        port: this.listenPort,
+        role,
+      },
       this.proxy,
       this.log,
     );
@@ -113,11 +131,4 @@ export class AdHocForward {
   get active(): number {
     return this.tracker.active;
   }
-}
-
-/** True for a host the listener may bind without --toxiproxy-allow-remote. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }

@@ -82,9 +82,19 @@ export class ServiceListener {
     // pauseOnConnect: no client byte is read before an upstream exists to take it.
     // keepAlive: a client that vanished while its connection was idle is noticed (see pump.ts for the paused case).
     const keepAliveMs = target.keepAliveMs;
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK, keepAlive: keepAliveMs > 0, keepAliveInitialDelay: keepAliveMs }, (socket: Socket) => {
-      this.target.accept(socket);
-    });
+    this.server = createServer(
+      {
+        allowHalfOpen: true,
+        pauseOnConnect: true,
+        noDelay: true,
+        highWaterMark: SOCKET_HIGH_WATER_MARK,
+        keepAlive: keepAliveMs > 0,
+        keepAliveInitialDelay: keepAliveMs,
+      },
+      (socket: Socket) => {
+        this.target.accept(socket);
+      },
+    );
     this.server.on('error', (err) => this.onServerError(err));
   }
 
@@ -117,7 +127,15 @@ export class ServiceListener {
         { cause: err },
       );
       if (this.bindFailures > 1) this.log.warn({ code: errorCode(err), retryInMs: delayMs, attempts: this.bindFailures }, 'bind failed again');
-      this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined, port), delayMs);
+      this.retryTimer = setTimeout(
+        () =>
+          this.attempt(
+            () => undefined,
+            () => undefined,
+            port,
+          ),
+        delayMs,
+      );
       this.onState(this);
       reject(failure);
     };
@@ -176,7 +194,15 @@ export class ServiceListener {
     this.lastError = `${code}: out of file descriptors; accepting paused`;
     const delayMs = bindRetryDelayMs(this.bindFailures);
     this.log.warn({ code, retryInMs: delayMs }, 'out of file descriptors: accepting paused, the waiting connections reset');
-    this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined, port), delayMs);
+    this.retryTimer = setTimeout(
+      () =>
+        this.attempt(
+          () => undefined,
+          () => undefined,
+          port,
+        ),
+      delayMs,
+    );
     this.onState(this);
   }
 }

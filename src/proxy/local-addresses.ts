@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { isLoopback } from '../loopback.js';
 
 /**
  * True when `ip` can be bound on this machine: a wildcard, anything in
@@ -7,7 +8,7 @@ import { networkInterfaces } from 'node:os';
  */
 export function isLocalAddress(ip: string): boolean {
   const lower = ip.toLowerCase();
-  if (ip.startsWith('127.') || lower === '::1' || ip === '0.0.0.0' || lower === '::') return true;
+  if (isLoopback(ip) || ip === '0.0.0.0' || lower === '::') return true;
   for (const list of Object.values(networkInterfaces())) {
     for (const info of list ?? []) {
       if (info.address.toLowerCase() === lower) return true;

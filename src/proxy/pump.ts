@@ -33,7 +33,6 @@ import type { ByteCounts, Carrier, CarrierDone, CarrierEnd, CarrierOptions } fro
 /** The JS pump's options are the carrier's deadlines (carrier.ts). */
 export type PumpOptions = CarrierOptions;
 
-
 /**
  * Stream buffer size of both sockets: 64 KiB, the size of one read by Node
  * (libuv). At Node's default (16 KiB) almost every full read makes write()

@@ -35,6 +35,8 @@ export class Registry {
   readonly listeners = new Map<ListenerKey, Listener>();
   /** Every live proxied connection, including those of removed Service ports still running. */
   readonly tracker = new ConnectionTracker();
+  /** Set by closeListeners (shutdown): a reload or re-plan still applying stops there. */
+  private closed = false;
 
   /** What every ServicePortProxy shares; ad-hoc forwards (toxiproxy API) use it too. */
   readonly context: ServicePortContext;
@@ -74,6 +76,7 @@ export class Registry {
   async apply(changes: readonly Change[]): Promise<ProxyError[]> {
     const failures: ProxyError[] = [];
     for (const change of changes) {
+      if (this.closed) break; // shut down while an earlier change was binding: nothing may open or change now
       try {
         await this.applyOne(change);
       } catch (err: unknown) {
@@ -132,6 +135,7 @@ export class Registry {
 
   /** Stops accepting everywhere at once; established connections are left running. */
   closeListeners(): void {
+    this.closed = true;
     for (const listener of this.listeners.values()) listener.close();
     this.listeners.clear();
   }

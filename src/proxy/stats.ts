@@ -28,7 +28,6 @@ class Histogram {
   }
 }
 
-
 export interface ServicePortStats {
   /** Connections accepted. */
   connections: number;

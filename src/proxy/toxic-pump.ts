@@ -176,8 +176,18 @@ class ToxicPair implements Carrier, LiveChain {
     this.done = input.done;
     this.met = input.met ?? ((): void => undefined);
     const { toxics } = chain;
-    this.up = new Direction(this, downstream, upstream, toxics.filter((t) => t.spec.stream === 'upstream'));
-    this.down = new Direction(this, upstream, downstream, toxics.filter((t) => t.spec.stream === 'downstream'));
+    this.up = new Direction(
+      this,
+      downstream,
+      upstream,
+      toxics.filter((t) => t.spec.stream === 'upstream'),
+    );
+    this.down = new Direction(
+      this,
+      upstream,
+      downstream,
+      toxics.filter((t) => t.spec.stream === 'downstream'),
+    );
     this.attach(downstream, this.up);
     this.attach(upstream, this.down);
     if (options.idleTimeoutMs > 0) this.armTimeout(downstream, options.idleTimeoutMs);

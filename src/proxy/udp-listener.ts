@@ -155,7 +155,14 @@ export class UdpListener {
       this.bindFailures++;
       this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
       const delayMs = bindRetryDelayMs(this.bindFailures);
-      this.retryTimer = setTimeout(() => this.attempt(() => undefined, () => undefined), delayMs);
+      this.retryTimer = setTimeout(
+        () =>
+          this.attempt(
+            () => undefined,
+            () => undefined,
+          ),
+        delayMs,
+      );
       this.onState(this);
       reject(
         new ProxyError(

@@ -46,7 +46,12 @@ export class FileSource implements Source {
       .filter((path) => path !== STDIN_PATH)
       .map(
         (path, i) =>
-          new ConfigWatcher(path, { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: i === 0 ? this.options.pollIntervalMs : 0, watch: this.options.watch }, onChange, log),
+          new ConfigWatcher(
+            path,
+            { debounceMs: WATCH_DEBOUNCE_MS, pollIntervalMs: i === 0 ? this.options.pollIntervalMs : 0, watch: this.options.watch },
+            onChange,
+            log,
+          ),
       );
     for (const watcher of this.watchers) watcher.start();
   }

@@ -53,13 +53,34 @@ export function mergeSources(parts: readonly SourceObjects[]): SourceObjects {
   const notes: ConfigNote[] = parts.flatMap((p) => p.notes);
   const snapshots = parts.map((p) => p.snapshot);
   const snapshot: ConfigSnapshot = {
-    services: mergeList(snapshots.map((s) => s.services), notes),
-    endpoints: mergeList(snapshots.map((s) => s.endpoints), notes),
-    endpointSlices: mergeList(snapshots.map((s) => s.endpointSlices), notes),
-    pods: mergeList(snapshots.map((s) => s.pods), notes),
-    workloads: mergeList(snapshots.map((s) => s.workloads), notes),
-    bindings: mergeList(snapshots.map((s) => s.bindings), notes),
-    faults: mergeList(snapshots.map((s) => s.faults), notes),
+    services: mergeList(
+      snapshots.map((s) => s.services),
+      notes,
+    ),
+    endpoints: mergeList(
+      snapshots.map((s) => s.endpoints),
+      notes,
+    ),
+    endpointSlices: mergeList(
+      snapshots.map((s) => s.endpointSlices),
+      notes,
+    ),
+    pods: mergeList(
+      snapshots.map((s) => s.pods),
+      notes,
+    ),
+    workloads: mergeList(
+      snapshots.map((s) => s.workloads),
+      notes,
+    ),
+    bindings: mergeList(
+      snapshots.map((s) => s.bindings),
+      notes,
+    ),
+    faults: mergeList(
+      snapshots.map((s) => s.faults),
+      notes,
+    ),
   };
   const ignored: Record<string, number> = {};
   for (const part of parts) for (const [key, n] of Object.entries(part.ignored)) ignored[key] = (ignored[key] ?? 0) + n;

@@ -12,6 +12,7 @@
  * resolved in sorted name order, so the result never depends on file order.
  */
 import { fnv1a32 } from '../hash.js';
+import { isLoopback } from '../loopback.js';
 
 /** An IPv4 CIDR, as numbers. */
 export interface Ipv4Range {
@@ -59,14 +60,14 @@ export function parseIpv4Range(text: string): Ipv4Range | string {
   return { cidr: `${numberToIpv4(base)}/${prefix}`, base, prefix, size };
 }
 
-/** Every address of 127.0.0.0/8 is local on Linux (the kernel routes the block to `lo`), so binding needs no root. */
-const LOOPBACK = { base: 127 * 2 ** 24, size: 2 ** 24 };
-
-/** A range for per-object addresses: an IPv4 CIDR inside 127.0.0.0/8. Error message or the range. */
+/**
+ * A range for per-object addresses: an IPv4 CIDR inside 127.0.0.0/8 (every address of it is local on Linux:
+ * the kernel routes the block to `lo`, so binding needs no root). Error message or the range.
+ */
 export function parseLoopbackRange(text: string): Ipv4Range | string {
   const range = parseIpv4Range(text);
   if (typeof range === 'string') return range;
-  if (range.base < LOOPBACK.base || range.base + range.size > LOOPBACK.base + LOOPBACK.size) {
+  if (!isLoopback(numberToIpv4(range.base)) || !isLoopback(numberToIpv4(range.base + range.size - 1))) {
     return `${range.cidr} is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine`;
   }
   return range;

@@ -6,25 +6,18 @@
  * protocol). Pure: the local-address test and the previous nodePort
  * allocations come in as arguments.
  */
-import {
-  formatSource,
-  type ConfigIssue,
-  type ConfigNote,
-  type ConfigSnapshot,
-  type ServicePortSpec,
-  type ServiceSpec,
-} from '../config/types.js';
+import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ServicePortSpec, type ServiceSpec } from '../config/types.js';
 import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
 import { declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
 import { NodePortAllocator, nodePortKey } from './node-ports.js';
-import { isProbed, isRunnable, podEndpoints, selectedPods, selects } from './pod-endpoints.js';
-import { podInfo } from './pod-info.js';
+import { podEndpoints, selectedPods, selects } from './pod-endpoints.js';
+import { addProbe, noteUnrunProbes, podTable, probeHeadlessPods } from './pod-probes.js';
 import { assignServiceAddresses, DEFAULT_SERVICE_CIDR, hasClusterAddress, serviceKey, type ServiceAddress } from './service-addresses.js';
 import { serviceInfo } from './service-info.js';
-import { DEFAULT_POD_CIDR, podKey, workloadPods, type OwnedPod } from './workload-pods.js';
+import { DEFAULT_POD_CIDR, workloadPods, type OwnedPod } from './workload-pods.js';
 import {
   hostPort,
   listenerKey,
@@ -32,7 +25,6 @@ import {
   type DesiredState,
   type ListenerKey,
   type ListenerPlan,
-  type PodInfo,
   type PodProbePlan,
   type ServedAddress,
   type ServiceInfo,
@@ -109,7 +101,9 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
     nodePorts: new NodePortAllocator(env.previousNodePorts ?? new Map()),
   };
   for (const r of env.reserved) {
-    build.owners.set(`TCP/${r.port}`, [{ owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` }]);
+    build.owners.set(`TCP/${r.port}`, [
+      { owner: '', protocol: 'TCP', address: r.address, port: r.port, role: 'clusterIP', label: `the ${r.what} (${hostPort(r.address, r.port)})` },
+    ]);
   }
   for (const service of written.services) {
     for (const port of service.ports) if (port.nodePort !== 0) build.nodePorts.reserve(port.nodePort, port.protocol);
@@ -138,9 +132,9 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
     const address = assigned.addresses.get(serviceKey(service));
     if (address !== undefined || !hasClusterAddress(service)) addService(build, snapshot, service, env, address);
   }
-  probeHeadlessPods(build, snapshot);
+  probeHeadlessPods(build.probes, snapshot);
   const localhost = applyLocalhostRule(build);
-  noteUnrunProbes(build, snapshot);
+  noteUnrunProbes(build.notes, snapshot);
   const services = new Map<string, ServiceInfo>();
   for (const service of snapshot.services) {
     const address = assigned.addresses.get(serviceKey(service));
@@ -157,30 +151,6 @@ export function desiredState(written: ConfigSnapshot, env: ListenEnvironment): D
   };
 }
 
-/** Every Pod for the Pods table, by key, with the Services that select it. */
-function podTable(snapshot: ConfigSnapshot, owned: ReadonlyMap<string, OwnedPod>): Map<string, PodInfo> {
-  const rows = snapshot.pods.map((pod) => {
-    const services = snapshot.services
-      .filter((s) => s.selector !== undefined && s.namespace === pod.namespace && !pod.finished && selects(s.selector, pod.labels))
-      .map((s) => serviceKey(s));
-    return podInfo(pod, owned.get(podKey(pod)), services);
-  });
-  return new Map(rows.sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r]));
-}
-
-/**
- * Pods behind a headless Service are probed too: it has no listener, but
- * DNS answers only its ready endpoints (a StatefulSet's per-Pod names).
- */
-function probeHeadlessPods(build: Build, snapshot: ConfigSnapshot): void {
-  for (const service of snapshot.services) {
-    if (service.clusterIP !== 'None' || service.type === 'ExternalName' || service.selector === undefined) continue;
-    for (const pod of selectedPods(snapshot.pods, service)) {
-      if (isProbed(pod)) addProbe(build.probes, snapshot, podKey(pod), serviceKey(service));
-    }
-  }
-}
-
 function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec, env: ListenEnvironment, address: ServiceAddress | undefined): void {
   const where = formatSource(service.source);
   const object = `Service ${service.namespace}/${service.name}`;
@@ -194,7 +164,9 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
   }
   const pods = selectedPods(snapshot.pods, service);
   if (service.selector !== undefined && pods.length === 0) {
-    const selector = Object.entries(service.selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries(service.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     const named = namedBy(snapshot, service);
     // Pods that come from a binding's DNS name when it resolves are not missing (--check does not resolve).
     if (named !== '') note('info', `selector ${selector} matches no Pod yet; its Pods are the addresses ${named} resolves to`);
@@ -230,7 +202,7 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
     });
     if (port.protocol === 'UDP' && env.udp === false) return;
     const nodeAddress = env.nodeAddress ?? env.bindAddress;
-    const { own, candidates } = listenAddresses(service, address, port.port, nodePort, { ...env, nodeAddress }, warnOnce);
+    const { own, candidates } = listenAddresses({ service, address, port: port.port, nodePort }, { ...env, nodeAddress }, warnOnce);
     for (const l of own) {
       const label = `${object} spec.ports[${i}] (${l.role} ${hostPort(l.address, l.port)}/${port.protocol})`;
       const clash = claim(build.owners, { owner: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role, label });
@@ -247,7 +219,17 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
       build.listeners.set(lkey, { key: lkey, servicePort: key, protocol: port.protocol, address: l.address, port: l.port, role: l.role });
     }
     for (const c of candidates) {
-      build.candidates.push({ owner: key, protocol: port.protocol, address: c.address, port: c.port, service: serviceKey(service), where, object, index: i, role: 'bindAddress' });
+      build.candidates.push({
+        owner: key,
+        protocol: port.protocol,
+        address: c.address,
+        port: c.port,
+        service: serviceKey(service),
+        where,
+        object,
+        index: i,
+        role: 'bindAddress',
+      });
     }
   });
 }
@@ -280,7 +262,14 @@ function applyLocalhostRule(build: Build): Map<string, string> {
     }
     for (const covered of decision.covers) build.listeners.delete(listenerKey(covered.protocol as ServicePortPlan['protocol'], covered.address, covered.port));
     const key = listenerKey(c.protocol as ServicePortPlan['protocol'], c.address, c.port);
-    build.listeners.set(key, { key, servicePort: c.owner as ServicePortKey, protocol: c.protocol as ServicePortPlan['protocol'], address: c.address, port: c.port, role: 'bindAddress' });
+    build.listeners.set(key, {
+      key,
+      servicePort: c.owner as ServicePortKey,
+      protocol: c.protocol as ServicePortPlan['protocol'],
+      address: c.address,
+      port: c.port,
+      role: 'bindAddress',
+    });
   }
   return reasons;
 }
@@ -292,9 +281,16 @@ function portInfos(build: Build, service: ServiceSpec, localhost: ReadonlyMap<st
     const mine = [...build.listeners.values()].filter((l) => l.servicePort === key && l.protocol === port.protocol);
     const servedOn: ServedAddress[] = mine.map((l) => ({ address: hostPort(l.address, l.port), protocol: l.protocol, role: l.role, via: '' }));
     for (const own of [...build.owners.values()].flat()) {
-      if (own.owner !== key || own.protocol !== port.protocol || own.role !== 'clusterIP' || build.listeners.has(listenerKey(port.protocol, own.address, own.port))) continue;
+      if (
+        own.owner !== key ||
+        own.protocol !== port.protocol ||
+        own.role !== 'clusterIP' ||
+        build.listeners.has(listenerKey(port.protocol, own.address, own.port))
+      )
+        continue;
       const wildcard = mine.find((l) => l.role === 'bindAddress' && l.port === own.port && overlaps(l.address, own.address));
-      if (wildcard !== undefined) servedOn.push({ address: hostPort(own.address, own.port), protocol: port.protocol, role: 'clusterIP', via: hostPort(wildcard.address, wildcard.port) });
+      if (wildcard !== undefined)
+        servedOn.push({ address: hostPort(own.address, own.port), protocol: port.protocol, role: 'clusterIP', via: hostPort(wildcard.address, wildcard.port) });
     }
     const order = ['clusterIP', 'bindAddress', 'nodePort', 'loadBalancer', 'externalIP'];
     servedOn.sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role) || a.address.localeCompare(b.address));
@@ -331,42 +327,6 @@ function policyOf(service: ServiceSpec): ServicePortPolicy {
     sourceRanges: service.sourceRanges,
     affinityTimeoutSeconds: service.sessionAffinity === 'ClientIP' ? service.affinityTimeoutSeconds : 0,
   };
-}
-
-function noteUnrunProbes(build: Build, snapshot: ConfigSnapshot): void {
-  const noted = new Set<string>();
-  for (const pod of snapshot.pods) {
-    for (const probe of pod.probes) {
-      if (probe.kind !== 'exec') continue;
-      // Once per workload and container, not once per replica.
-      const once = pod.owner === undefined ? '' : `${pod.namespace}/${pod.owner.kind}/${pod.owner.name}/${probe.container}`;
-      if (once !== '' && noted.has(once)) continue;
-      noted.add(once);
-      const port = probe.fallbackPort;
-      build.notes.push({
-        level: 'warn',
-        msg:
-          port === undefined
-            ? `container ${probe.container}: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready`
-            : `container ${probe.container}: an exec readiness probe cannot run here; svcproxy connects to its port ${port.name === '' ? port.port : `${port.name} (${port.port})`} instead`,
-        where: formatSource(pod.source),
-        object: pod.owner === undefined ? `Pod ${pod.namespace}/${pod.name}` : `${pod.owner.kind} ${pod.namespace}/${pod.owner.name}`,
-      });
-    }
-  }
-}
-
-/** Records that a probed Pod backs a Service (one probe plan per Pod, whatever the number of Services). */
-function addProbe(probes: Map<string, PodProbePlan>, snapshot: ConfigSnapshot, podKey: string, service: string): void {
-  const existing = probes.get(podKey);
-  if (existing !== undefined) {
-    if (!existing.services.includes(service)) probes.set(podKey, { ...existing, services: [...existing.services, service] });
-    return;
-  }
-  const pod = snapshot.pods.find((p) => `${p.namespace}/${p.name}` === podKey);
-  if (pod === undefined || !isProbed(pod)) return;
-  const runnable = pod.probes.filter(isRunnable);
-  probes.set(podKey, { pod: podKey, address: pod.address, probes: runnable, services: [service] });
 }
 
 /** Registers a bind; returns who already holds an overlapping one, if anyone. */

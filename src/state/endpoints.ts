@@ -39,7 +39,17 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
       const port = matchPort(subset.ports, servicePort);
       if (port === undefined) continue;
       for (const host of subset.addresses) {
-        add({ host, port, ready: true, serving: true, terminating: false, source: 'Endpoints', pod: '', hostname: subset.hostnames[host] ?? '', probed: false });
+        add({
+          host,
+          port,
+          ready: true,
+          serving: true,
+          terminating: false,
+          source: 'Endpoints',
+          pod: '',
+          hostname: subset.hostnames[host] ?? '',
+          probed: false,
+        });
       }
     }
   }
@@ -92,6 +102,9 @@ export function podConditions(podReady: boolean, terminating: boolean, publishNo
 
 /** The conditions of an endpoint now: probed Pods are looked up in the live readiness. */
 export function currentConditions(
-  endpoint: Pick<EndpointPlan, 'ready' | 'serving' | 'terminating' | 'probed' | 'pod'>, podReady: (pod: string) => boolean, publishNotReady: boolean): Conditions {
+  endpoint: Pick<EndpointPlan, 'ready' | 'serving' | 'terminating' | 'probed' | 'pod'>,
+  podReady: (pod: string) => boolean,
+  publishNotReady: boolean,
+): Conditions {
   return endpoint.probed ? podConditions(podReady(endpoint.pod), endpoint.terminating, publishNotReady) : endpoint;
 }

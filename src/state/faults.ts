@@ -16,7 +16,11 @@ function describeTarget(f: FaultSpec): string {
   if (t.pod !== undefined) parts.push(`Pod ${f.namespace}/${t.pod}`);
   if (t.endpoint !== undefined) parts.push(`endpoint ${t.endpoint}`);
   if (t.podSelector !== undefined) {
-    parts.push(`Pods ${Object.entries(t.podSelector).map(([k, v]) => `${k}=${v}`).join(',')} in ${f.namespace}`);
+    parts.push(
+      `Pods ${Object.entries(t.podSelector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')} in ${f.namespace}`,
+    );
   }
   return parts.join(', ');
 }

@@ -13,6 +13,7 @@
  */
 import { ipFamily } from '../config/fields.js';
 import type { IpFamilyName, ServiceSpec } from '../config/types.js';
+import { isLoopback } from '../loopback.js';
 import type { ServiceAddress } from './service-addresses.js';
 import type { ListenerRole } from './types.js';
 
@@ -41,7 +42,7 @@ const COUNTERPART: Readonly<Record<string, string>> = { '0.0.0.0': '::', '::': '
 export function addressInFamily(base: string, family: IpFamilyName): string | undefined {
   const want = family === 'IPv4' ? 4 : 6;
   if (ipFamily(base) === want) return base;
-  const other = base.startsWith('127.') ? '::1' : COUNTERPART[base];
+  const other = ipFamily(base) === 4 && isLoopback(base) ? '::1' : COUNTERPART[base];
   return other !== undefined && ipFamily(other) === want ? other : undefined;
 }
 
@@ -51,14 +52,15 @@ function serviceFamilies(service: ServiceSpec, bindAddress: string): readonly Ip
   return [ipFamily(bindAddress) === 6 ? 'IPv6' : 'IPv4'];
 }
 
-export function listenAddresses(
-  service: ServiceSpec,
-  address: ServiceAddress,
-  port: number,
-  nodePort: number,
-  env: AddressEnvironment,
-  warn: (msg: string) => void,
-): PortAddresses {
+/** One Service port to place: its Service, the Service's addresses, the port and its nodePort (0: none). */
+export interface PortToPlace {
+  readonly service: ServiceSpec;
+  readonly address: ServiceAddress;
+  readonly port: number;
+  readonly nodePort: number;
+}
+
+export function listenAddresses({ service, address, port, nodePort }: PortToPlace, env: AddressEnvironment, warn: (msg: string) => void): PortAddresses {
   const own: ListenAddress[] = [{ address: address.ipv4, port, role: 'clusterIP' }];
   const candidates: ListenAddress[] = [];
   if (address.ipv6 !== '') own.push({ address: address.ipv6, port, role: 'clusterIP' });

@@ -78,8 +78,10 @@ export function decideLocalhost(candidates: readonly LocalhostCandidate[], bound
       const where = `${hostPort(candidate.address, candidate.port)}/${candidate.protocol}`;
       if (group.length > 1) {
         const others = services.filter((s) => s !== candidate.service);
-        const list = others.length === 1 ? `Service ${others[0] ?? ''} uses` : `Services ${others.slice(0, -1).join(', ')} and ${others[others.length - 1] ?? ''} use`;
-        const reason = others.length === 0 ? `not published on ${where}: two ports of this Service want it` : `not published on ${where}: ${list} the same port`;
+        const list =
+          others.length === 1 ? `Service ${others[0] ?? ''} uses` : `Services ${others.slice(0, -1).join(', ')} and ${others[others.length - 1] ?? ''} use`;
+        const reason =
+          others.length === 0 ? `not published on ${where}: two ports of this Service want it` : `not published on ${where}: ${list} the same port`;
         decisions.push({ candidate, granted: false, reason, covers: [] });
         continue;
       }

@@ -23,7 +23,9 @@ export function describeProbe(probe: ProbeSpec): string {
     case 'grpc':
       return `grpc :${probe.port}${probe.service === '' ? '' : ` service ${probe.service}`}`;
     case 'exec':
-      return probe.fallbackPort === undefined ? 'exec (cannot run here; counted ready)' : `exec (cannot run here; connects to ${portText(probe.fallbackPort.port, probe.fallbackPort.name)} instead)`;
+      return probe.fallbackPort === undefined
+        ? 'exec (cannot run here; counted ready)'
+        : `exec (cannot run here; connects to ${portText(probe.fallbackPort.port, probe.fallbackPort.name)} instead)`;
   }
 }
 

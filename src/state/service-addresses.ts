@@ -59,25 +59,37 @@ export function hasClusterAddress(service: ServiceSpec): boolean {
   return service.type !== 'ExternalName' && service.clusterIP !== 'None';
 }
 
+/** A Service's written cluster IPs: the ones this machine can serve (kept), and the others (mapped to an address of the range). */
+interface Honoured {
+  readonly ipv4: string;
+  readonly ipv6: string;
+  readonly mappedFrom: string[];
+}
+
+function honour(service: ServiceSpec, env: AddressEnvironmentInput): Honoured {
+  const written = [service.clusterIP, service.secondaryClusterIP].filter((ip) => ip !== '' && ip !== 'None');
+  let ipv4 = '';
+  let ipv6 = '';
+  const mappedFrom: string[] = [];
+  for (const ip of written) {
+    const family = ipFamily(ip);
+    if (family === 4 && (env.isLocalAddress(ip) || rangeContains(env.range, ip))) ipv4 = ip;
+    else if (family === 6 && env.isLocalAddress(ip)) ipv6 = ip;
+    else mappedFrom.push(ip);
+  }
+  return { ipv4, ipv6, mappedFrom };
+}
+
 export function assignServiceAddresses(services: readonly ServiceSpec[], env: AddressEnvironmentInput): ServiceAddressResult {
   const notes: ConfigNote[] = [];
-  const honoured = new Map<string, { ipv4: string; ipv6: string; mappedFrom: string[] }>();
+  const honoured = new Map<string, Honoured>();
   const taken = new Set<string>(env.reserved);
   for (const service of services) {
     if (!hasClusterAddress(service)) continue;
-    const written = [service.clusterIP, service.secondaryClusterIP].filter((ip) => ip !== '' && ip !== 'None');
-    let ipv4 = '';
-    let ipv6 = '';
-    const mappedFrom: string[] = [];
-    for (const ip of written) {
-      const family = ipFamily(ip);
-      if (family === 4 && (env.isLocalAddress(ip) || rangeContains(env.range, ip))) ipv4 = ip;
-      else if (family === 6 && env.isLocalAddress(ip)) ipv6 = ip;
-      else mappedFrom.push(ip);
-    }
+    const h = honour(service, env);
     for (const ip of [...env.reserved, ...service.externalIPs, ...service.loadBalancerIPs]) taken.add(ip);
-    if (ipv4 !== '') taken.add(ipv4);
-    honoured.set(serviceKey(service), { ipv4, ipv6, mappedFrom });
+    if (h.ipv4 !== '') taken.add(h.ipv4);
+    honoured.set(serviceKey(service), h);
   }
   const needing = [...honoured].filter(([, h]) => h.ipv4 === '').map(([key]) => key);
   const allocation = allocateAddresses({ range: env.range, names: needing, previous: env.previous, taken });

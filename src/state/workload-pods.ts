@@ -54,9 +54,10 @@ export function podKey(pod: Pick<PodSpec, 'namespace' | 'name'>): string {
   return `${pod.namespace}/${pod.name}`;
 }
 
-export function workloadPods(snapshot: Pick<ConfigSnapshot, 'workloads' | 'bindings' | 'pods'>, env: PodEnvironment): WorkloadPodsResult {
-  const issues: ConfigIssue[] = [];
-  const notes: ConfigNote[] = [];
+type PodSources = Pick<ConfigSnapshot, 'workloads' | 'bindings' | 'pods'>;
+
+/** Every workload's Pods by key; a Pod whose name is taken (by a written Pod or another workload's) is an issue instead. */
+function wantedPods(snapshot: PodSources, env: PodEnvironment, issues: ConfigIssue[], notes: ConfigNote[]): Map<string, PodSpec> {
   const written = new Map(snapshot.pods.map((p) => [podKey(p), p]));
   const wanted = new Map<string, PodSpec>();
   for (const workload of snapshot.workloads) {
@@ -77,9 +78,11 @@ export function workloadPods(snapshot: Pick<ConfigSnapshot, 'workloads' | 'bindi
       wanted.set(key, pod);
     }
   }
-  const owned = new Map<string, OwnedPod>();
-  const taken = new Set(env.taken);
-  for (const p of snapshot.pods) taken.add(p.address);
+  return wanted;
+}
+
+/** The Pods that are no longer wanted and still in their grace period, at most MAX_TERMINATING_PODS of them. */
+function terminatingPods(wanted: ReadonlyMap<string, PodSpec>, env: PodEnvironment, notes: ConfigNote[]): Array<[string, OwnedPod]> {
   const leaving: Array<[string, OwnedPod]> = [];
   for (const [key, previous] of env.previous) {
     if (wanted.has(key)) continue;
@@ -93,7 +96,17 @@ export function workloadPods(snapshot: Pick<ConfigSnapshot, 'workloads' | 'bindi
   if (leaving.length > room) {
     notes.push({ level: 'warn', where: '', object: '', msg: `${leaving.length} Pods are terminating; beyond ${room}, those due soonest are removed now` });
   }
-  for (const [key, o] of leaving.slice(0, room)) {
+  return leaving.slice(0, room);
+}
+
+export function workloadPods(snapshot: PodSources, env: PodEnvironment): WorkloadPodsResult {
+  const issues: ConfigIssue[] = [];
+  const notes: ConfigNote[] = [];
+  const wanted = wantedPods(snapshot, env, issues, notes);
+  const owned = new Map<string, OwnedPod>();
+  const taken = new Set(env.taken);
+  for (const p of snapshot.pods) taken.add(p.address);
+  for (const [key, o] of terminatingPods(wanted, env, notes)) {
     owned.set(key, o);
     taken.add(o.pod.address);
   }

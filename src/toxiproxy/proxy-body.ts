@@ -3,7 +3,7 @@
  * proxy update): `{name*, upstream*, listen="127.0.0.1:0", enabled=true}`,
  * checked field by field with toxiproxy's error texts. Pure.
  */
-import { isLoopbackHost } from '../proxy/ad-hoc-forward.js';
+import { isLoopbackHost } from '../loopback.js';
 import { hostPort } from '../state/types.js';
 import { ApiError } from './api-error.js';
 
@@ -48,7 +48,8 @@ function required(value: unknown, field: string, where: string): string {
 
 function readUpstream(value: string): Address {
   const upstream = parseAddress(value);
-  if (upstream === undefined || upstream.host === '' || upstream.port === 0) throw new ApiError(`bad request body: upstream ${JSON.stringify(value)} is not host:port`, 400);
+  if (upstream === undefined || upstream.host === '' || upstream.port === 0)
+    throw new ApiError(`bad request body: upstream ${JSON.stringify(value)} is not host:port`, 400);
   return upstream;
 }
 
@@ -59,7 +60,10 @@ function readListen(value: unknown, allowRemote: boolean): Address {
   // Go's "localhost:0" and ":0" bind loopback here: svcproxy names one address family and one address.
   if (listen.host === '' || listen.host === 'localhost') listen.host = '127.0.0.1';
   if (!allowRemote && !isLoopbackHost(listen.host)) {
-    throw new ApiError(`listen ${hostPort(listen.host, listen.port)}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`, 403);
+    throw new ApiError(
+      `listen ${hostPort(listen.host, listen.port)}: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote`,
+      403,
+    );
   }
   return listen;
 }
@@ -74,7 +78,8 @@ export function checkProxyBody(body: unknown, where: string, allowRemote: boolea
   // toxiproxy checks that name and upstream are there before it checks what they say.
   const name = required(body['name'], 'name', where);
   const upstreamText = required(body['upstream'], 'upstream', where);
-  if (!PROXY_NAME.test(name)) throw new ApiError(`bad request body: invalid proxy name ${JSON.stringify(name)}: letters, digits, '-', '_', '.' and ':' only`, 400);
+  if (!PROXY_NAME.test(name))
+    throw new ApiError(`bad request body: invalid proxy name ${JSON.stringify(name)}: letters, digits, '-', '_', '.' and ':' only`, 400);
   const upstream = readUpstream(upstreamText);
   const listen = readListen(body['listen'], allowRemote);
   const enabled = body['enabled'] === undefined || body['enabled'] === null ? true : body['enabled'] === true;

@@ -200,7 +200,8 @@ export class ProxyCollection {
     if (plan !== undefined) return this.servicePortJson(p.name, plan); // a Service port is what its manifests say
     const existing = this.adHoc.get(p.name);
     if (existing !== undefined) {
-      const same = existing.upstream === hostPort(p.upstream.host, p.upstream.port) && (p.listen.port === 0 || existing.listen === hostPort(p.listen.host, p.listen.port));
+      const same =
+        existing.upstream === hostPort(p.upstream.host, p.upstream.port) && (p.listen.port === 0 || existing.listen === hostPort(p.listen.host, p.listen.port));
       if (same) return this.adHocJson(existing);
       existing.stop(); // it differs: replaced, as toxiproxy does
       this.adHoc.delete(p.name);

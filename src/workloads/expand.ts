@@ -49,14 +49,15 @@ interface Placement {
 
 export function expandWorkload(workload: WorkloadSpec, input: ExpandInput): Expanded {
   const notes: ConfigNote[] = [];
-  const note = (level: ConfigNote['level'], msg: string): void => void notes.push({ level, msg, where: formatSource(workload.source), object: `${workload.kind} ${workload.namespace}/${workload.name}` });
+  const note = (level: ConfigNote['level'], msg: string): void =>
+    void notes.push({ level, msg, where: formatSource(workload.source), object: `${workload.kind} ${workload.namespace}/${workload.name}` });
   const placements = placementsOf(workload, input, note);
   const hash = encodeHash(workload.templateHash);
   const used = new Set<string>();
   const pods = placements.map((place, i) => {
     const name = podName(workload, hash, place, i, used);
     used.add(name);
-    return makePod(workload, name, hash, workload.ordinalStart + i, place, input.binding);
+    return makePod(workload, { name, hash, ordinal: workload.ordinalStart + i }, place, input.binding);
   });
   return { pods, notes };
 }
@@ -72,7 +73,8 @@ function placementsOf(workload: WorkloadSpec, input: ExpandInput, note: (level: 
     return [];
   }
   if (resolved.length === 0) note('warn', `${bound}: ${binding.dnsName} resolves to no address; the workload has no Pod`);
-  if (resolved.length > MAX_RESOLVED_PODS) note('warn', `${bound}: ${binding.dnsName} resolves to ${resolved.length} addresses; the first ${MAX_RESOLVED_PODS} are used`);
+  if (resolved.length > MAX_RESOLVED_PODS)
+    note('warn', `${bound}: ${binding.dnsName} resolves to ${resolved.length} addresses; the first ${MAX_RESOLVED_PODS} are used`);
   return resolved.slice(0, MAX_RESOLVED_PODS).map((address, index) => ({ index, address, firstPort: binding.dnsPort, seed: address }));
 }
 
@@ -95,7 +97,11 @@ function controllerLabels(workload: WorkloadSpec, name: string, hash: string, or
     case 'Deployment':
       return { 'pod-template-hash': hash };
     case 'StatefulSet':
-      return { 'controller-revision-hash': `${workload.name}-${hash}`, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(ordinal) };
+      return {
+        'controller-revision-hash': `${workload.name}-${hash}`,
+        'statefulset.kubernetes.io/pod-name': name,
+        'apps.kubernetes.io/pod-index': String(ordinal),
+      };
     case 'DaemonSet':
       return { 'controller-revision-hash': hash };
     case 'ReplicaSet':
@@ -103,7 +109,14 @@ function controllerLabels(workload: WorkloadSpec, name: string, hash: string, or
   }
 }
 
-function makePod(workload: WorkloadSpec, name: string, hash: string, ordinal: number, place: Placement, binding: WorkloadBindingSpec | undefined): PodSpec {
+/** Which replica a Pod is: its name, the template hash its labels carry, its StatefulSet ordinal. */
+interface PodIdentity {
+  readonly name: string;
+  readonly hash: string;
+  readonly ordinal: number;
+}
+
+function makePod(workload: WorkloadSpec, { name, hash, ordinal }: PodIdentity, place: Placement, binding: WorkloadBindingSpec | undefined): PodSpec {
   const { template } = workload;
   const served = servedPorts(template.ports, binding, place.firstPort);
   const ports: ContainerPortSpec[] = template.ports.map((p) => ({ ...p, servedPort: served.get(p.port) ?? p.port }));

@@ -70,7 +70,10 @@ t.test('a full disk: lines are dropped and counted, a warning is logged, forward
   for (let i = 0; i < 100; i++) log.record(lease(i));
   await eventually(() => log.dropped === 100, 'every line dropped');
   t.equal(log.written, 0);
-  t.match(records.find((r) => r.msg === 'access log write failed; lines dropped'), { level: 'warn', code: 'ENOSPC' });
+  t.match(
+    records.find((r) => r.msg === 'access log write failed; lines dropped'),
+    { level: 'warn', code: 'ENOSPC' },
+  );
   await log.close();
 });
 

@@ -6,7 +6,17 @@ import { servicePortKey } from '../../src/state/types.js';
 const owner: LeaseOwner = { key: servicePortKey('shop', 'web', 'http'), settle: () => undefined };
 const START = Date.UTC(2026, 10, 28, 14, 50, 1, 511);
 
-function finished(over: { client?: [string, number]; protocol?: 'TCP' | 'UDP'; connectMs?: number; endpoint?: boolean; termination?: Parameters<Lease['end']>[0]; code?: string; toxics?: string[] } = {}): Lease {
+function finished(
+  over: {
+    client?: [string, number];
+    protocol?: 'TCP' | 'UDP';
+    connectMs?: number;
+    endpoint?: boolean;
+    termination?: Parameters<Lease['end']>[0];
+    code?: string;
+    toxics?: string[];
+  } = {},
+): Lease {
   const [address, port] = over.client ?? ['127.0.0.1', 53422];
   const lease = new Lease(owner, over.protocol ?? 'TCP', address, port, START);
   const connectMs = over.connectMs ?? 0.4123;
@@ -38,7 +48,11 @@ t.test('json: a pino-style line with every field', async (t) => {
     error: 'ECONNRESET',
     toxics: 'latency',
   });
-  t.match(JSON.parse(jsonLine(finished({ endpoint: false, connectMs: -1, termination: 'no_endpoints' }), { pid: 7 })), { endpoint: '', connectMs: -1, termination: 'no_endpoints' });
+  t.match(JSON.parse(jsonLine(finished({ endpoint: false, connectMs: -1, termination: 'no_endpoints' }), { pid: 7 })), {
+    endpoint: '',
+    connectMs: -1,
+    termination: 'no_endpoints',
+  });
   t.match(JSON.parse(jsonLine(finished({ client: ['::1', 40000] }), { pid: 7 })), { client: '[::1]:40000' });
 });
 

@@ -47,7 +47,13 @@ const observe = (lease: Parameters<AccessLog['record']>[0]): void => {
 
 /** A Service port named after the case, whose every finished lease goes to both logs. */
 function port(name: string, endpoints: number[], options: Partial<ServicePortOptions> = {}, policy: Partial<ServicePortPolicy> = {}) {
-  return startServicePort(t, endpoints.map((p) => endpoint(p)), { readClientAddresses: true, ...options }, silentLog, { onLeaseEnd: observe, policy, name });
+  return startServicePort(
+    t,
+    endpoints.map((p) => endpoint(p)),
+    { readClientAddresses: true, ...options },
+    silentLog,
+    { onLeaseEnd: observe, policy, name },
+  );
 }
 
 /** Waits until the proxy has closed the client's connection, answering its FIN with ours. */
@@ -59,7 +65,12 @@ async function closedByProxy(client: Socket): Promise<void> {
 async function lines(): Promise<Line[]> {
   await eventually(() => logs.json.queued === 0 && logs.text.queued === 0, 'the logs to be written');
   const text = await readFile(join(dir, 'json.log'), 'utf8');
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Line);
 }
 
 async function lineOf(name: string): Promise<Line> {
@@ -76,7 +87,15 @@ t.test('client_fin: the client closes first; client, endpoint, bytes, times', as
   const out = await request(p, 'ping');
   t.equal(out.data.toString(), 'pong!');
   const line = await lineOf('client-fin');
-  t.match(line, { msg: 'access', protocol: 'TCP', client: /^127\.0\.0\.1:\d+$/, endpoint: `127.0.0.1:${upstream}`, bytesFromClient: 4, bytesFromEndpoint: 5, termination: 'client_fin' });
+  t.match(line, {
+    msg: 'access',
+    protocol: 'TCP',
+    client: /^127\.0\.0\.1:\d+$/,
+    endpoint: `127.0.0.1:${upstream}`,
+    bytesFromClient: 4,
+    bytesFromEndpoint: 5,
+    termination: 'client_fin',
+  });
   t.ok(line.connectMs >= 0 && line.durationMs >= line.connectMs, `times: connect ${line.connectMs} ms, duration ${line.durationMs} ms`);
 });
 

@@ -40,7 +40,21 @@ function totals(over: Partial<ServicePortTotals> = {}): ServicePortTotals {
 
 function endpoint(id: string, over: Partial<EndpointView> = {}): EndpointView {
   const [address = '', port = '0'] = id.split(':');
-  return { id, address, port: Number(port), ready: true, serving: true, terminating: false, source: 'EndpointSlice', pod: '', ejected: false, activeConnections: 0, connections: 0, toxics: [], ...over };
+  return {
+    id,
+    address,
+    port: Number(port),
+    ready: true,
+    serving: true,
+    terminating: false,
+    source: 'EndpointSlice',
+    pod: '',
+    ejected: false,
+    activeConnections: 0,
+    connections: 0,
+    toxics: [],
+    ...over,
+  };
 }
 
 function port(key: string, t: ServicePortTotals, endpoints: EndpointView[], listenerState = 'listening', counts = [0, 0, 0]): ServicePortSnapshot {
@@ -53,7 +67,9 @@ function port(key: string, t: ServicePortTotals, endpoints: EndpointView[], list
       port: 80,
       protocol: 'TCP',
       targetPort: '8080',
-      listeners: [{ address: '127.0.0.1:80', protocol: 'TCP', role: 'service', state: listenerState, error: listenerState === 'failed' ? 'EADDRINUSE: taken' : '' }],
+      listeners: [
+        { address: '127.0.0.1:80', protocol: 'TCP', role: 'service', state: listenerState, error: listenerState === 'failed' ? 'EADDRINUSE: taken' : '' },
+      ],
       endpoints,
       totals: t,
       toxics: [],
@@ -88,25 +104,56 @@ function worker(n: number, snap: AdminSnapshot | undefined, over: Partial<Worker
   return { worker: n, pid: 1000 + n, state: 'running', startedAt: 0, restarts: 0, snapshot: snap, stale: false, ...over };
 }
 
-const base = { expected: 2, primary: proc({ cpuUserSeconds: 0.1, cpuSystemSeconds: 0.1, residentBytes: 500, startTimeSeconds: 90, maxFds: 4096 }), draining: false, configPath: '/cfg' };
+const base = {
+  expected: 2,
+  primary: proc({ cpuUserSeconds: 0.1, cpuSystemSeconds: 0.1, residentBytes: 500, startTimeSeconds: 90, maxFds: 4096 }),
+  draining: false,
+  configPath: '/cfg',
+};
 
 t.test('counters and load are summed; config-derived state is reported once', async (t) => {
   const w1 = snapshot([
-    port('default/web', totals({ connections: 3, activeConnections: 1, bytesFromDownstream: 10, bytesFromUpstream: 20, rejected: { no_endpoints: 1, dial_failed: 0, source_range: 0, max_connections: 0 }, closed: { ...newStats().closed, client_fin: 2 } }), [
-      endpoint('10.0.0.1:8080', { activeConnections: 1, connections: 3 }),
-      endpoint('10.0.0.2:8080'),
-    ], 'listening', [1, 2, 0]),
+    port(
+      'default/web',
+      totals({
+        connections: 3,
+        activeConnections: 1,
+        bytesFromDownstream: 10,
+        bytesFromUpstream: 20,
+        rejected: { no_endpoints: 1, dial_failed: 0, source_range: 0, max_connections: 0 },
+        closed: { ...newStats().closed, client_fin: 2 },
+      }),
+      [endpoint('10.0.0.1:8080', { activeConnections: 1, connections: 3 }), endpoint('10.0.0.2:8080')],
+      'listening',
+      [1, 2, 0],
+    ),
   ]);
   const w2 = snapshot([
-    port('default/web', totals({ connections: 5, activeConnections: 2, bytesFromDownstream: 1, bytesFromUpstream: 2, rejected: { no_endpoints: 0, dial_failed: 2, source_range: 0, max_connections: 0 } }), [
-      endpoint('10.0.0.1:8080', { activeConnections: 2, connections: 4 }),
-      endpoint('10.0.0.2:8080', { ejected: true, connections: 1 }),
-    ], 'failed', [0, 4, 1]),
+    port(
+      'default/web',
+      totals({
+        connections: 5,
+        activeConnections: 2,
+        bytesFromDownstream: 1,
+        bytesFromUpstream: 2,
+        rejected: { no_endpoints: 0, dial_failed: 2, source_range: 0, max_connections: 0 },
+      }),
+      [endpoint('10.0.0.1:8080', { activeConnections: 2, connections: 4 }), endpoint('10.0.0.2:8080', { ejected: true, connections: 1 })],
+      'failed',
+      [0, 4, 1],
+    ),
   ]);
   const out = aggregate({ ...base, workers: [worker(1, w1), worker(2, w2)], retired: new Retired() });
   const [web] = out.servicePorts;
   if (web === undefined) throw new Error('no port');
-  t.match(web.view.totals, { connections: 8, activeConnections: 3, bytesFromDownstream: 11, bytesFromUpstream: 22, rejected: { no_endpoints: 1, dial_failed: 2 }, closed: { client_fin: 2, drain: 0 } });
+  t.match(web.view.totals, {
+    connections: 8,
+    activeConnections: 3,
+    bytesFromDownstream: 11,
+    bytesFromUpstream: 22,
+    rejected: { no_endpoints: 1, dial_failed: 2 },
+    closed: { client_fin: 2, drain: 0 },
+  });
   t.same(web.connectSeconds, { bounds: BOUNDS, counts: [1, 6, 1], sum: 0.008, count: 8 }, 'histograms merged bucket by bucket');
   t.same(
     web.view.endpoints.map((e) => [e.id, e.activeConnections, e.connections, e.ejected]),
@@ -133,10 +180,28 @@ t.test('counters and load are summed; config-derived state is reported once', as
   ]);
 });
 
-t.test('a retired worker\'s counters stay in the sums; gauges do not; a port no worker serves is forgotten', async (t) => {
+t.test("a retired worker's counters stay in the sums; gauges do not; a port no worker serves is forgotten", async (t) => {
   const retired = new Retired();
-  retired.add(snapshot([port('default/web', totals({ connections: 7, activeConnections: 4, connectFailures: 2, closed: { ...newStats().closed, endpoint_reset: 3 } }), [endpoint('10.0.0.1:8080', { connections: 7, activeConnections: 4 })], 'listening', [7, 0, 0])]));
-  const live = snapshot([port('default/web', totals({ connections: 1, activeConnections: 1 }), [endpoint('10.0.0.1:8080', { connections: 1, activeConnections: 1 })], 'listening', [1, 0, 0])]);
+  retired.add(
+    snapshot([
+      port(
+        'default/web',
+        totals({ connections: 7, activeConnections: 4, connectFailures: 2, closed: { ...newStats().closed, endpoint_reset: 3 } }),
+        [endpoint('10.0.0.1:8080', { connections: 7, activeConnections: 4 })],
+        'listening',
+        [7, 0, 0],
+      ),
+    ]),
+  );
+  const live = snapshot([
+    port(
+      'default/web',
+      totals({ connections: 1, activeConnections: 1 }),
+      [endpoint('10.0.0.1:8080', { connections: 1, activeConnections: 1 })],
+      'listening',
+      [1, 0, 0],
+    ),
+  ]);
   const out = aggregate({ ...base, workers: [worker(1, live), worker(2, undefined, { state: 'starting', restarts: 1 })], retired });
   const [web] = out.servicePorts;
   t.match(web?.view.totals, { connections: 8, activeConnections: 1, connectFailures: 2, closed: { endpoint_reset: 3 } });
@@ -178,7 +243,12 @@ t.test('before any worker answers: an empty, not-ready snapshot naming the confi
 t.test('reloads: the latest applied snapshot and the latest attempt; a failure anywhere is a failure', async (t) => {
   const applied = snapshot([], { reloads: { successes: 3, failures: 1, lastSuccessAt: 2000, lastResult: 'failure' } });
   const older = snapshot([], {
-    config: { ...applied.config, hash: 'old', loadedAt: '2025-01-01T00:00:00.000Z', lastReload: { result: 'failure', at: '2027-01-01T00:00:00.000Z', errors: ['bad'] } },
+    config: {
+      ...applied.config,
+      hash: 'old',
+      loadedAt: '2025-01-01T00:00:00.000Z',
+      lastReload: { result: 'failure', at: '2027-01-01T00:00:00.000Z', errors: ['bad'] },
+    },
     reloads: { successes: 2, failures: 0, lastSuccessAt: 1000, lastResult: 'success' },
   });
   const out = aggregate({ ...base, workers: [worker(1, older), worker(2, applied)], retired: new Retired() });
@@ -186,7 +256,7 @@ t.test('reloads: the latest applied snapshot and the latest attempt; a failure a
   t.match(out.config, { hash: 'h1', lastReload: { result: 'failure', errors: ['bad'] } });
 });
 
-t.test('Pods: the lowest worker\'s list; ready only when every worker finds the Pod ready', async (t) => {
+t.test("Pods: the lowest worker's list; ready only when every worker finds the Pod ready", async (t) => {
   const pod = (key: string, ready: boolean, reason: string) => ({
     key,
     namespace: 'default',
@@ -205,6 +275,12 @@ t.test('Pods: the lowest worker\'s list; ready only when every worker finds the 
   const w1 = snapshot([], { pods: [pod('default/a', true, 'tcp connect ok'), pod('default/b', true, 'tcp connect ok')] });
   const w2 = snapshot([], { pods: [pod('default/a', false, 'ECONNREFUSED'), pod('default/b', true, 'tcp connect ok')] });
   const out = aggregate({ ...base, workers: [worker(1, w1), worker(2, w2)], retired: new Retired() });
-  t.same(out.pods.map((p) => [p.key, p.ready, p.reason]), [['default/a', false, 'ECONNREFUSED'], ['default/b', true, 'tcp connect ok']]);
+  t.same(
+    out.pods.map((p) => [p.key, p.ready, p.reason]),
+    [
+      ['default/a', false, 'ECONNREFUSED'],
+      ['default/b', true, 'tcp connect ok'],
+    ],
+  );
   t.same(aggregate({ ...base, workers: [worker(1, undefined, { state: 'starting' })], retired: new Retired() }).pods, [], 'no answer yet: no Pods');
 });

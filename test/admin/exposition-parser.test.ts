@@ -42,15 +42,26 @@ t.test('every family of /metrics parses, typed and documented, after some traffi
     { labels: { namespace: 'default', service: 'empty' }, value: '1' },
     { labels: labelsOf, value: '3' },
   ]);
-  t.match(family('svcproxy_rejected_connections_total')?.metrics.find((m) => m.labels?.['service'] === 'empty' && m.labels['reason'] === 'no_endpoints'), { value: '1' });
+  t.match(
+    family('svcproxy_rejected_connections_total')?.metrics.find((m) => m.labels?.['service'] === 'empty' && m.labels['reason'] === 'no_endpoints'),
+    { value: '1' },
+  );
 
   const histogram = family('svcproxy_upstream_connect_seconds');
   t.equal(histogram?.type, 'HISTOGRAM');
   // (An object's integer-like keys come first, so compare as sorted lists.)
-  t.same(Object.keys(histogram?.metrics[0]?.buckets ?? {}).sort(), ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'].sort(), 'every bucket docs/metrics.md lists, and +Inf');
+  t.same(
+    Object.keys(histogram?.metrics[0]?.buckets ?? {}).sort(),
+    ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'].sort(),
+    'every bucket docs/metrics.md lists, and +Inf',
+  );
   const samples = parseMetrics(body);
   const buckets = samples.filter((s) => s.name === 'svcproxy_upstream_connect_seconds_bucket' && s.labels['service'] === 'web').map((s) => s.value);
-  t.same(buckets, [...buckets].sort((a, b) => a - b), 'cumulative bucket counts');
+  t.same(
+    buckets,
+    [...buckets].sort((a, b) => a - b),
+    'cumulative bucket counts',
+  );
   t.equal(buckets.at(-1), 3);
   t.equal(metric(samples, 'svcproxy_upstream_connect_seconds_count', labelsOf), 3);
 });

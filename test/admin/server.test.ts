@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { LocalModel } from '../../src/admin/local-model.js';
 import type { AdminEvents, AdminModel } from '../../src/admin/model.js';
-import { AdminServer, isLoopback } from '../../src/admin/server.js';
+import { AdminServer } from '../../src/admin/server.js';
 import type { AdminSource, RegistryReadable } from '../../src/admin/view.js';
 import type { SvcproxyEvents } from '../../src/instance-types.js';
 import { get } from '../helpers/admin.js';
@@ -57,7 +57,9 @@ t.test('an upgrade on any path but /api/events is refused with 404', async (t) =
   t.teardown(() => socket.destroy());
   await once(socket, 'connect');
   const outcome = readAll(socket);
-  socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  socket.write(
+    'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   t.match((await outcome).data.toString(), /^HTTP\/1\.1 404 Not Found\r\n/);
 });
 
@@ -72,20 +74,6 @@ t.test('binding the admin server on a non-loopback address logs a warning; loopb
   const local = captureLogger('info');
   await startInstance(t, dir, {}, local.log);
   t.notOk(local.records.some((r) => r.msg.startsWith('admin server bound to a non-loopback address')));
-});
-
-t.test('isLoopback: 127.0.0.0/8 and ::1 only', async (t) => {
-  const cases: Array<[string, boolean]> = [
-    ['127.0.0.1', true],
-    ['127.1.2.3', true],
-    ['::1', true],
-    ['::ffff:127.0.0.1', true],
-    ['0.0.0.0', false],
-    ['::', false],
-    ['10.0.0.1', false],
-    ['192.168.1.127', false],
-  ];
-  for (const [host, want] of cases) t.equal(isLoopback(host), want, host);
 });
 
 t.test('a read that throws is answered 500 and logged; the server keeps serving', async (t) => {

@@ -45,7 +45,10 @@ t.test('a changed set is shuffled by the given shuffle', async (t) => {
 
 t.test('randomShuffle keeps every member', async (t) => {
   const list = Array.from({ length: 50 }, (_, i) => i);
-  t.same([...randomShuffle([...list])].sort((a, b) => a - b), list);
+  t.same(
+    [...randomShuffle([...list])].sort((a, b) => a - b),
+    list,
+  );
 });
 
 t.test('skip passes over rejected endpoints and keeps rotating', async (t) => {

@@ -10,7 +10,11 @@ t.test('svcproxy: two selector-less Services whose port-less slices send each po
     .map((d) => parse(d) as Record<string, unknown>);
   t.equal(docs.length, 4);
   t.match(docs[0], { kind: 'Service', metadata: { name: 'bench-discard' }, spec: { ports: [{ port: 40001, targetPort: 50001 }] } });
-  t.match(docs[1], { kind: 'EndpointSlice', metadata: { labels: { 'kubernetes.io/service-name': 'bench-discard' } }, endpoints: [{ addresses: ['127.0.0.1'] }] });
+  t.match(docs[1], {
+    kind: 'EndpointSlice',
+    metadata: { labels: { 'kubernetes.io/service-name': 'bench-discard' } },
+    endpoints: [{ addresses: ['127.0.0.1'] }],
+  });
   t.notOk('ports' in (docs[1] ?? {}), 'no ports: svcproxy dials the targetPort');
   t.match(docs[2], { kind: 'Service', metadata: { name: 'bench-echo' }, spec: { ports: [{ port: 40002, targetPort: 50002 }] } });
   t.match(docs[3], { kind: 'EndpointSlice', metadata: { name: 'bench-echo-1' } });

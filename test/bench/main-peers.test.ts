@@ -16,7 +16,10 @@ t.test('a peer that fails to start is skipped with a note; direct and svcproxy s
   t.equal(run.code, 0, 'exit 0');
   t.match(run.stderr, /\[bench\] haproxy: skipped: installed but did not start: haproxy exited before listening: \[ALERT\] fake haproxy cannot start/);
   const results = await readResults(out);
-  t.match(results.targets.find((r) => r.name === 'haproxy'), { available: false, version: '9.9.9-fake', note: /^installed but did not start/ });
+  t.match(
+    results.targets.find((r) => r.name === 'haproxy'),
+    { available: false, version: '9.9.9-fake', note: /^installed but did not start/ },
+  );
   t.equal(results.figures.haproxy, undefined);
   t.ok((results.figures.svcproxy?.rtt_p50_us ?? 0) > 0);
   t.ok((results.figures.direct?.rtt_p50_us ?? 0) > 0);

@@ -9,7 +9,7 @@ t.test('SIGINT in the middle of a step: everything started is stopped, exit 130'
   const bench = startBench(t, ['--smoke', '--verbose', '--pin', '--out', out]);
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
-      if (/step 1\/5/.test(bench.stderr())) {
+      if (/step 1\/\d/.test(bench.stderr())) {
         clearInterval(timer);
         resolve();
       }

@@ -5,23 +5,12 @@
  */
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { END, START } from '../../scripts/bench/readme.js';
 import { alive, expectedFigures, pidsStarted, readResults, smokeHolds, startBench, tempDir } from './run-bench.js';
 
-t.test('a smoke run measures every target found, writes JSON, SVG and the README section, and leaves nothing running', async (t) => {
-  const cwd = await tempDir(t);
-  await mkdir(join(cwd, 'bench'));
-  await copyFile(new URL('../../../bench/README.md', import.meta.url), join(cwd, 'bench', 'README.md'));
-  const out = join(cwd, 'bench', 'results');
-  const run = await startBench(t, ['--smoke', '--verbose', '--update-readme', '--example', '--out', out], cwd).done;
-  if (run.code !== 0) t.comment(run.stderr);
-  t.equal(run.code, 0, 'exit 0');
-
-  const results = await readResults(out);
-  t.equal(results.schema, 1);
-  t.equal(results.smoke, true);
-  t.ok(results.durationS > 0);
+/** Every target that ran has every figure, its CPU shares, and the limits it ran with. */
+function checkFigures(t: Test, results: Awaited<ReturnType<typeof readResults>>): void {
   const ran = results.targets.filter((r) => r.available).map((r) => r.name);
   t.ok(ran.includes('direct') && ran.includes('svcproxy'), 'direct and svcproxy always run');
   for (const skipped of results.targets.filter((r) => !r.available)) t.match(skipped.note, /not installed|no stream module|native splice pump is not built/);
@@ -37,6 +26,22 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   t.ok(results.fdLimits.hard > 0 && (results.fdLimits.backends ?? 0) >= 100, 'open-file limits checked and reported');
   t.ok((results.targets.find((r) => r.name === 'svcproxy')?.fdLimit ?? 0) >= 200);
   t.ok((results.memory.svcproxy?.fdLimit ?? 0) >= 2 * 100, 'the proxy ran with room for every held connection');
+}
+
+t.test('a smoke run measures every target found, writes JSON, SVG and the README section, and leaves nothing running', async (t) => {
+  const cwd = await tempDir(t);
+  await mkdir(join(cwd, 'bench'));
+  await copyFile(new URL('../../../bench/README.md', import.meta.url), join(cwd, 'bench', 'README.md'));
+  const out = join(cwd, 'bench', 'results');
+  const run = await startBench(t, ['--smoke', '--verbose', '--update-readme', '--example', '--out', out], cwd).done;
+  if (run.code !== 0) t.comment(run.stderr);
+  t.equal(run.code, 0, 'exit 0');
+
+  const results = await readResults(out);
+  t.equal(results.schema, 1);
+  t.equal(results.smoke, true);
+  t.ok(results.durationS > 0);
+  checkFigures(t, results);
 
   const files = await readdir(out);
   t.ok(files.some((f) => /^smoke-.*\.json$/.test(f)));
@@ -50,7 +55,7 @@ t.test('a smoke run measures every target found, writes JSON, SVG and the README
   t.match(readme, /Files: `.*example\.json`, `.*example\.svg`\./);
 
   t.match(run.stdout, /^figure\s+unit\s+better\s+direct\s+svcproxy/m);
-  for (const n of [1, 2, 3, 4, 5]) t.match(run.stderr, new RegExp(`\\[bench\\] step ${n}/5: `), `progress line for step ${n}`);
+  for (const n of [1, 2, 3, 4, 5, 6]) t.match(run.stderr, new RegExp(`\\[bench\\] step ${n}/6: `), `progress line for step ${n}`);
   const pids = pidsStarted(run.stderr);
   t.ok(pids.length >= 10, 'backends, proxies and one generator per run');
   t.same(pids.filter(alive), [], 'every process the bench started has exited');

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { fdSoftLimit, groupUsage, Processes } from '../../scripts/bench/processes.js';
+import { fdSoftLimit, groupCpuWithReapedS, groupUsage, Processes } from '../../scripts/bench/processes.js';
 import { alive } from './run-bench.js';
-
+import { eventually } from '../helpers/net.js';
 
 t.test('a spawned program gets its own process group and the fd limit asked for', async (t) => {
   const processes = new Processes();
@@ -29,7 +29,8 @@ t.test('stop ends the whole group: a child that outlives its parent goes too', a
   const child = Number(await p.waitForLine((l) => /^\d+$/.test(l), 5000));
   t.ok(alive(child));
   await processes.stop(p, 200);
-  await new Promise((r) => setTimeout(r, 100));
+  // Killed, then reaped by init: a poll with a deadline, not a sleep a busy machine can outlast.
+  await eventually(() => !alive(child), 'the background child to be gone', 10_000).catch(() => undefined);
   t.notOk(alive(child), 'the background child was killed with its group');
 });
 
@@ -37,10 +38,16 @@ t.test('waitForLine rejects when the process exits first, or after its timeout',
   const processes = new Processes();
   t.teardown(() => processes.killAllSync());
   const quick = processes.spawn('quick', 'sh', ['-c', 'echo oops >&2; exit 3'], { fdLimit: 1024 });
-  await t.rejects(quick.waitForLine(() => false, 5000), { message: 'quick exited before it was ready: oops' });
+  await t.rejects(
+    quick.waitForLine(() => false, 5000),
+    { message: 'quick exited before it was ready: oops' },
+  );
   t.same(await quick.exited, { code: 3, signal: null });
   const slow = processes.spawn('slow', 'sleep', ['30'], { fdLimit: 1024 });
-  await t.rejects(slow.waitForLine(() => true, 50), { message: 'slow: no answer within 50 ms' });
+  await t.rejects(
+    slow.waitForLine(() => true, 50),
+    { message: 'slow: no answer within 50 ms' },
+  );
   await processes.stopAll();
   t.same(processes.pids, []);
   await processes.stop(slow); // stopping twice is harmless
@@ -49,4 +56,20 @@ t.test('waitForLine rejects when the process exits first, or after its timeout',
 t.test('groupUsage of a group that does not exist is empty', async (t) => {
   t.same(groupUsage(2 ** 22 + 1), { pids: [], cpuS: 0, rssBytes: 0 });
   t.equal(fdSoftLimit(2 ** 22 + 1), undefined);
+});
+
+t.test("groupCpuWithReapedS counts a child that has exited and been reaped (its time is in the parent's cutime/cstime)", async (t) => {
+  const processes = new Processes();
+  t.teardown(() => processes.killAllSync());
+  // The child burns 200 ms of CPU and exits; the parent has reaped it (spawnSync) before it says "done".
+  const burn = 'const s = process.cpuUsage(); for (;;) { const u = process.cpuUsage(s); if (u.user + u.system >= 200_000) break; }';
+  const parent = `require('node:child_process').spawnSync(process.execPath, ['-e', ${JSON.stringify(burn)}]); console.log('done'); setInterval(() => undefined, 1000);`;
+  const p = processes.spawn('parent', process.execPath, ['-e', parent], { fdLimit: 1024 });
+  await p.waitForLine((l) => l === 'done', 30_000);
+  const usage = groupCpuWithReapedS(p.pid);
+  t.same(usage.pids, [p.pid], 'the child is gone');
+  t.ok(usage.reapedS >= 0.15, `reaped children's CPU ${usage.reapedS} s`);
+  t.ok(usage.cpuS >= usage.reapedS + groupUsage(p.pid).cpuS - 0.05, 'the total includes the live process and the reaped child');
+  await processes.stop(p);
+  t.same(groupCpuWithReapedS(2 ** 22 + 1), { pids: [], cpuS: 0, reapedS: 0 });
 });

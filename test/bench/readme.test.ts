@@ -20,7 +20,17 @@ t.test('figuresMarkdown names the date, machine, generator, peers and files', as
     sizes: SMOKE,
     fdLimits: { hard: 20000, backends: 1124 },
     notes: ['the machine was shared'],
-    machine: { cpu: 'AMD EPYC', cores: 2, memoryGiB: 23.5, os: 'Debian 12', kernel: '6.1', node: 'v20.20.2', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6], busyBeforePct: 37 },
+    machine: {
+      cpu: 'AMD EPYC',
+      cores: 2,
+      memoryGiB: 23.5,
+      os: 'Debian 12',
+      kernel: '6.1',
+      node: 'v20.20.2',
+      loadAverageStart: [1, 2, 3],
+      loadAverageEnd: [4, 5, 6],
+      busyBeforePct: 37,
+    },
     generator: { impl: 'c', description: 'C (cc 12, -O2)' },
     targets: [
       { name: 'direct', available: true, version: 'no proxy', setup: 'x' },

@@ -76,7 +76,17 @@ t.test('ratio columns: the JS pump against the bare Node pipe proxy and HAProxy'
 });
 
 t.test('figuresOf: medians of the runs, their spread, and memory in MiB/KiB', async (t) => {
-  const mem = { held: 100, rssBeforeBytes: 10 * 2 ** 20, rssHeldBytes: 11 * 2 ** 20, perConnBytes: 2048, rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const, rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const, gcForced: true, openSeconds: 0.1, fdLimit: 4096 };
+  const mem = {
+    held: 100,
+    rssBeforeBytes: 10 * 2 ** 20,
+    rssHeldBytes: 11 * 2 ** 20,
+    perConnBytes: 2048,
+    rssBeforeSpread: [10 * 2 ** 20, 10 * 2 ** 20] as const,
+    rssHeldSpread: [11 * 2 ** 20, 11 * 2 ** 20] as const,
+    gcForced: true,
+    openSeconds: 0.1,
+    fdLimit: 4096,
+  };
   const { figures, spread } = figuresOf(runs('svcproxy', 1), mem);
   t.equal(figures.bulk1_MBps, 1002);
   t.same(spread.bulk1_MBps, [1001, 1003]);
@@ -121,12 +131,20 @@ t.test('formatting', async (t) => {
 
 t.test('tables: a row per figure with values and ratios, text and Markdown', async (t) => {
   const figures = { direct: figuresOf(runs('direct', 2), undefined).figures, svcproxy: figuresOf(runs('svcproxy', 1), undefined).figures };
-  const results = { sizes: SMOKE, figures, ratios: ratiosOf(figures), cpu: { svcproxy: { rate: cpuOf(runs('svcproxy', 1), 'rate') } } } as unknown as BenchResults;
+  const results = {
+    sizes: SMOKE,
+    figures,
+    ratios: ratiosOf(figures),
+    cpu: { svcproxy: { rate: cpuOf(runs('svcproxy', 1), 'rate') } },
+  } as unknown as BenchResults;
   const rows = tableRows(results);
   t.same(rows[0], ['figure', 'unit', 'better', 'direct', 'svcproxy', 'svcproxy/direct']);
   t.same(rows[1], ['1. bulk, 1 conn', 'MB/s', 'higher', '2,004', '1,002', '0.50x']);
   t.equal(rows.length, FIGURES.length + 1);
-  t.ok(rows.some((r) => r[0] === `5. RSS, ${SMOKE.holdConns} conns`), 'the memory row names the connections held');
+  t.ok(
+    rows.some((r) => r[0] === `5. RSS, ${SMOKE.holdConns} conns`),
+    'the memory row names the connections held',
+  );
   const text = textTable(rows);
   t.match(text, /^figure\s+unit\s+better\s+direct\s+svcproxy\s+svcproxy\/direct$/m);
   const md = markdownTable(rows);
@@ -135,4 +153,30 @@ t.test('tables: a row per figure with values and ratios, text and Markdown', asy
   t.equal(markdownTable([]), '');
   t.same(cpuRows(results)[3], ['rate', '50 / 75 / 25']);
   t.same(cpuRows(results)[1], ['bulk1', '-']);
+});
+
+t.test('reload figures: median and 90th percentile of the reloads, CPU per reload in ms; only where reloads ran', async (t) => {
+  const reloads: RunRecord[] = [120, 100, 400, 110, 130, 105, 115, 125, 135, 140].map((latency, i) => ({
+    step: 'reload',
+    target: 'svcproxy',
+    rep: i + 1,
+    output: { latency_ms: latency, cpu_ms: 50 + i, children_cpu_ms: 40, probes: 10 },
+    usage: { wallS: latency / 1000, generatorCpuS: 0, proxyCpuS: (50 + i) / 1000, backendCpuS: 0 },
+  }));
+  const { figures, spread } = figuresOf(reloads, undefined);
+  t.equal(figures.reload_p50_ms, 120, 'the lower middle of ten');
+  t.equal(figures.reload_p90_ms, 140, 'nearest rank: the 9th of ten');
+  t.equal(figures.reload_cpu_ms, 54);
+  t.same(spread.reload_p50_ms, [100, 400]);
+  t.equal(figuresOf(runs('svcproxy', 1), undefined).figures.reload_p50_ms, undefined, 'no reloads, no figure');
+  t.equal(formatValue(123.456, 'ms'), '123.5');
+  t.equal(formatValue(12.34, 'CPU-ms'), '12.3');
+  t.same(
+    FIGURES.filter((f) => f.step === 'reload').map((f) => [f.label, f.unit, f.better]),
+    [
+      ['6. reload served p50', 'ms', 'lower'],
+      ['6. reload served p90', 'ms', 'lower'],
+      ['6. proxy CPU per reload', 'CPU-ms', 'lower'],
+    ],
+  );
 });

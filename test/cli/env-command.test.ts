@@ -24,7 +24,10 @@ t.test('svcproxy env on guestbook: the kubelet variables with the addresses --ch
   const shell = await runCli(['env', '--config', path]);
   t.equal(shell.code, 0, shell.stderr);
   const lines = shell.stdout.trim().split('\n');
-  t.ok(lines.every((l) => /^export [A-Z_0-9]+='[^']*'$/.test(l)), 'only export lines');
+  t.ok(
+    lines.every((l) => /^export [A-Z_0-9]+='[^']*'$/.test(l)),
+    'only export lines',
+  );
   for (const line of [
     `export REDIS_MASTER_SERVICE_HOST='${master}'`,
     "export REDIS_MASTER_SERVICE_PORT='6379'",

@@ -10,7 +10,12 @@ async function healthyServer(t: Parameters<typeof startServer>[0], host = '127.0
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await healthcheck(argv, env, (l) => out.push(l), (l) => err.push(l));
+  const code = await healthcheck(
+    argv,
+    env,
+    (l) => out.push(l),
+    (l) => err.push(l),
+  );
   return { code, out, err };
 }
 

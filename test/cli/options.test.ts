@@ -31,15 +31,26 @@ t.test('defaults', async (t) => {
 });
 
 t.test('Service network and name options: flags, variables and usage errors', async (t) => {
-  t.match(parseCommand(['--service-cidr', '127.10.0.0/24', '--dns-address', '127.0.0.1:5353', '--cluster-domain', 'Example.Test.', '--hosts-file', '/tmp/h'], {}), {
-    options: { serviceCidr: '127.10.0.0/24', dnsAddress: { host: '127.0.0.1', port: 5353 }, clusterDomain: 'example.test', hostsFile: '/tmp/h' },
-  });
   t.match(
-    parseCommand([], { SVCPROXY_SERVICE_CIDR: '127.20.0.0/16', SVCPROXY_DNS_ADDRESS: '[::1]:53', SVCPROXY_CLUSTER_DOMAIN: 'c.local', SVCPROXY_HOSTS_FILE: '/etc/hosts' }),
+    parseCommand(['--service-cidr', '127.10.0.0/24', '--dns-address', '127.0.0.1:5353', '--cluster-domain', 'Example.Test.', '--hosts-file', '/tmp/h'], {}),
+    {
+      options: { serviceCidr: '127.10.0.0/24', dnsAddress: { host: '127.0.0.1', port: 5353 }, clusterDomain: 'example.test', hostsFile: '/tmp/h' },
+    },
+  );
+  t.match(
+    parseCommand([], {
+      SVCPROXY_SERVICE_CIDR: '127.20.0.0/16',
+      SVCPROXY_DNS_ADDRESS: '[::1]:53',
+      SVCPROXY_CLUSTER_DOMAIN: 'c.local',
+      SVCPROXY_HOSTS_FILE: '/etc/hosts',
+    }),
     { options: { serviceCidr: '127.20.0.0/16', dnsAddress: { host: '::1', port: 53 }, clusterDomain: 'c.local', hostsFile: '/etc/hosts' } },
   );
   const errors: Array<[string[], string]> = [
-    [['--service-cidr', '10.96.0.0/12'], '--service-cidr: 10.96.0.0/12 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine'],
+    [
+      ['--service-cidr', '10.96.0.0/12'],
+      '--service-cidr: 10.96.0.0/12 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine',
+    ],
     [['--service-cidr', '127.96.0.1/16'], '--service-cidr: "127.96.0.1/16" has host bits set; the network address is 127.96.0.0/16'],
     [['--dns-address', 'localhost:53'], '--dns-address: "localhost:53" is not HOST:PORT (an IP address and a port, [::1]:5353 for IPv6)'],
     [['--cluster-domain', 'bad_domain'], '--cluster-domain: "bad_domain" is not a DNS domain such as cluster.local'],
@@ -52,10 +63,16 @@ t.test('--pod-cidr: flag, variable, loopback only, apart from the service range'
   t.match(parseCommand([], { SVCPROXY_POD_CIDR: '127.66.0.0/20' }), { options: { podCidr: '127.66.0.0/20' } });
   t.match(parseCommand(['--pod-cidr', '127.65.0.0/24'], { SVCPROXY_POD_CIDR: '127.66.0.0/20' }), { options: { podCidr: '127.65.0.0/24' } }, 'the flag wins');
   const errors: Array<[string[], string]> = [
-    [['--pod-cidr', '10.244.0.0/16'], '--pod-cidr: 10.244.0.0/16 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine'],
+    [
+      ['--pod-cidr', '10.244.0.0/16'],
+      '--pod-cidr: 10.244.0.0/16 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine',
+    ],
     [['--pod-cidr', 'pods'], '--pod-cidr: "pods" is not an IPv4 CIDR such as 127.96.0.0/16'],
     [['--pod-cidr', '127.96.16.0/20'], '--pod-cidr: 127.96.16.0/20 overlaps --service-cidr 127.96.0.0/16; Pods and Services need addresses apart'],
-    [['--pod-cidr', '127.0.0.0/8', '--service-cidr', '127.96.0.0/24'], '--pod-cidr: 127.0.0.0/8 overlaps --service-cidr 127.96.0.0/24; Pods and Services need addresses apart'],
+    [
+      ['--pod-cidr', '127.0.0.0/8', '--service-cidr', '127.96.0.0/24'],
+      '--pod-cidr: 127.0.0.0/8 overlaps --service-cidr 127.96.0.0/24; Pods and Services need addresses apart',
+    ],
   ];
   for (const [argv, message] of errors) t.same(parseCommand(argv, {}), { kind: 'usage-error', message }, argv.join(' '));
 });
@@ -77,15 +94,24 @@ t.test('drain timeout and poll interval', async (t) => {
   t.match(parseCommand(['--bind-address', '0.0.0.0'], {}), { options: { nodeAddress: '0.0.0.0' } }, 'the node address follows the bind address');
   t.match(parseCommand(['--node-address', '127.0.0.9'], { SVCPROXY_NODE_ADDRESS: '127.0.0.8' }), { options: { nodeAddress: '127.0.0.9' } });
   t.match(parseCommand(['--node-address', 'x'], {}), { kind: 'usage-error', message: '--node-address: "x" is not an IP address' });
-  t.match(parseCommand(['--drain-timeout', 'soon'], {}), { kind: 'usage-error', message: '--drain-timeout: "soon" is not a duration such as 500ms, 30s or 5m' });
+  t.match(parseCommand(['--drain-timeout', 'soon'], {}), {
+    kind: 'usage-error',
+    message: '--drain-timeout: "soon" is not a duration such as 500ms, 30s or 5m',
+  });
 });
 
 t.test('environment variables, and flags over them', async (t) => {
   const env = { SVCPROXY_CONFIG: '/etc/svcproxy', SVCPROXY_BIND_ADDRESS: '0.0.0.0', SVCPROXY_ADMIN_ADDRESS: '0.0.0.0:9901', SVCPROXY_LOG_LEVEL: 'debug' };
   t.match(parseCommand([], env), { options: { config: ['/etc/svcproxy'], bindAddress: '0.0.0.0', admin: { host: '0.0.0.0', port: 9901 }, logLevel: 'debug' } });
-  t.match(parseCommand(['--config', 'x.yaml', '--bind-address', '::1', '--admin-address', '[::1]:1234', '--log-level', 'warn', '--check', '--half-close-timeout', '5s'], env), {
-    options: { config: ['x.yaml'], bindAddress: '::1', admin: { host: '::1', port: 1234 }, logLevel: 'warn', check: true, halfCloseTimeoutMs: 5000 },
-  });
+  t.match(
+    parseCommand(
+      ['--config', 'x.yaml', '--bind-address', '::1', '--admin-address', '[::1]:1234', '--log-level', 'warn', '--check', '--half-close-timeout', '5s'],
+      env,
+    ),
+    {
+      options: { config: ['x.yaml'], bindAddress: '::1', admin: { host: '::1', port: 1234 }, logLevel: 'warn', check: true, halfCloseTimeoutMs: 5000 },
+    },
+  );
 });
 
 t.test('help and version', async (t) => {
@@ -126,7 +152,10 @@ t.test('--config repeats, in order; - is standard input, once, and not with --wo
 
 t.test('--toxiproxy-address: off by default, loopback unless --toxiproxy-allow-remote, one worker', async (t) => {
   t.match(parseCommand([], {}), { kind: 'run', options: { toxiproxy: undefined } });
-  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474'], {}), { kind: 'run', options: { toxiproxy: { host: '127.0.0.1', port: 8474 }, toxiproxyAllowRemote: false } });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474'], {}), {
+    kind: 'run',
+    options: { toxiproxy: { host: '127.0.0.1', port: 8474 }, toxiproxyAllowRemote: false },
+  });
   t.match(parseCommand([], { SVCPROXY_TOXIPROXY_ADDRESS: '[::1]:8474' }), { kind: 'run', options: { toxiproxy: { host: '::1', port: 8474 } } });
   t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474'], {}), {
     kind: 'usage-error',
@@ -134,5 +163,8 @@ t.test('--toxiproxy-address: off by default, loopback unless --toxiproxy-allow-r
   });
   t.match(parseCommand(['--toxiproxy-address', '0.0.0.0:8474', '--toxiproxy-allow-remote'], {}), { kind: 'run', options: { toxiproxyAllowRemote: true } });
   t.match(parseCommand(['--toxiproxy-address', 'localhost'], {}), { kind: 'usage-error', message: /is not HOST:PORT/ });
-  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474', '--workers', '2'], {}), { kind: 'usage-error', message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)' });
+  t.match(parseCommand(['--toxiproxy-address', '127.0.0.1:8474', '--workers', '2'], {}), {
+    kind: 'usage-error',
+    message: '--toxiproxy-address needs --workers 1 (API toxics live in one process)',
+  });
 });

@@ -9,19 +9,26 @@ import { validateYaml } from '../helpers/config.js';
 const warnings = (yaml: string): string[] => validateYaml(yaml).notes.filter((n) => n.startsWith('warn'));
 
 const SELECTED = 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http}]\n';
-const POD = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec:\n  containers:\n    - name: c\n      ports: [{name: metrics, containerPort: 8080}]\n';
+const POD =
+  'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: web}}\nspec:\n  containers:\n    - name: c\n      ports: [{name: metrics, containerPort: 8080}]\n';
 
 t.test('a selector-less Service that no Endpoints or EndpointSlice names', async (t) => {
   t.same(warnings('apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {ports: [{port: 5432}]}\n'), [
     'warn t.yaml[0] Service default/db: the Service has no selector and no Endpoints or EndpointSlice (labelled kubernetes.io/service-name=db) names it, so it has no endpoints',
   ]);
-  const withEndpoints = 'apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {ports: [{port: 5432}]}\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: db}\nsubsets: [{addresses: [{ip: 127.0.0.1}]}]\n';
+  const withEndpoints =
+    'apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {ports: [{port: 5432}]}\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: db}\nsubsets: [{addresses: [{ip: 127.0.0.1}]}]\n';
   t.same(warnings(withEndpoints), []);
-  t.same(warnings('apiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec: {type: ExternalName, externalName: example.com}\n'), [], 'ExternalName needs none');
+  t.same(
+    warnings('apiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec: {type: ExternalName, externalName: example.com}\n'),
+    [],
+    'ExternalName needs none',
+  );
 });
 
 t.test('an EndpointSlice or Endpoints for a Service that has a selector is ignored, and said so', async (t) => {
-  const slice = 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [127.0.0.1]}]\n';
+  const slice =
+    'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [127.0.0.1]}]\n';
   const endpoints = 'apiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets: [{addresses: [{ip: 127.0.0.1}]}]\n';
   t.same(warnings(`${SELECTED}---\n${slice}---\n${endpoints}`), [
     'warn t.yaml[1] EndpointSlice default/web-1: ignored: Service default/web has a selector, so its endpoints are the Pods it selects; remove the selector to use this EndpointSlice',

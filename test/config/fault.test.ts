@@ -17,7 +17,10 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
       fault('  target: {service: web, port: http}\n  toxics: [{type: bandwidth, attributes: {rate: 100}}]\n  after: 10s\n  for: 1m\n  seed: 42\n', 'a'),
       fault('  target: {pod: web-1}\n  toxics: [{type: timeout, stream: upstream, attributes: {timeout: 0}}]\n', 'b'),
       fault('  target: {endpoint: "127.0.0.1:8080"}\n  toxics: [{type: reset_peer}]\n', 'c'),
-      fault('  target: {podSelector: {matchLabels: {app: web}}}\n  toxics: [{type: slicer, attributes: {average_size: 10, size_variation: 5, delay: 100}}, {type: limit_data, stream: UPSTREAM, attributes: {bytes: 5}}, {type: slow_close, attributes: {delay: 1}}]\n', 'd'),
+      fault(
+        '  target: {podSelector: {matchLabels: {app: web}}}\n  toxics: [{type: slicer, attributes: {average_size: 10, size_variation: 5, delay: 100}}, {type: limit_data, stream: UPSTREAM, attributes: {bytes: 5}}, {type: slow_close, attributes: {delay: 1}}]\n',
+        'd',
+      ),
     ].join('---\n'),
     issues: [],
   },
@@ -34,12 +37,19 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'pod, endpoint and podSelector are exclusive; port needs service',
     yaml: fault('  target: {pod: a, endpoint: "1.2.3.4:80", port: 80}\n  toxics: [{type: latency}]\n'),
-    issues: [`${F}: spec.target.port: Forbidden: may only be set with spec.target.service`, `${F}: spec.target: Forbidden: at most one of pod, endpoint and podSelector may be set`],
+    issues: [
+      `${F}: spec.target.port: Forbidden: may only be set with spec.target.service`,
+      `${F}: spec.target: Forbidden: at most one of pod, endpoint and podSelector may be set`,
+    ],
   },
   {
-    name: 'unknown fields are errors (svcproxy\'s own kinds are strict)',
+    name: "unknown fields are errors (svcproxy's own kinds are strict)",
     yaml: fault('  target: {service: web, namespace: x}\n  toxics: [{type: latency, jitter: 5}]\n  duration: 5s\n'),
-    issues: [`${F}: spec.duration: unknown field "spec.duration"`, `${F}: spec.target.namespace: unknown field "spec.target.namespace"`, `${F}: spec.toxics[0].jitter: unknown field "spec.toxics[0].jitter"`],
+    issues: [
+      `${F}: spec.duration: unknown field "spec.duration"`,
+      `${F}: spec.target.namespace: unknown field "spec.target.namespace"`,
+      `${F}: spec.toxics[0].jitter: unknown field "spec.toxics[0].jitter"`,
+    ],
   },
   {
     name: 'toxic type, stream, toxicity and attribute ranges',

@@ -3,13 +3,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { loadConfig, MAX_DEPTH, MAX_FILE_BYTES, MAX_SNAPSHOT_BYTES, readConfig, readStream } from '../../src/config/load.js';
+import {
+  MAX_DEPTH,
+  MAX_FILE_BYTES,
+  MAX_SNAPSHOT_BYTES,
+  readConfig,
+  readStream,
+  validateRead,
+  type LoadResult,
+  type ReadOptions,
+} from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/types.js';
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'svcproxy-load-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Read, then parse and validate, as the instance does on every reload. */
+async function load(paths: readonly string[], options: ReadOptions = {}): Promise<LoadResult> {
+  return validateRead(await readConfig(paths, options), paths);
 }
 
 const SVC = 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n';
@@ -22,7 +36,7 @@ t.test('a directory: yaml, yml and json files in name order; other files and dot
   await writeFile(join(dir, 'README.md'), '# not a manifest');
   await writeFile(join(dir, '.hidden.yaml'), 'not: [valid');
   await mkdir(join(dir, 'sub.yaml'));
-  const loaded = await loadConfig([dir]);
+  const loaded = await load([dir]);
   t.same(loaded.issues, []);
   t.same(
     loaded.snapshot.services.map((s) => s.name),
@@ -35,7 +49,7 @@ t.test('a single file with several documents', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'all.yaml');
   await writeFile(file, `${SVC}---\n${SVC.replace('name: a', 'name: b')}---\n`);
-  const loaded = await loadConfig([file]);
+  const loaded = await load([file]);
   t.same(loaded.issues, []);
   t.equal(loaded.snapshot.services.length, 2);
 });
@@ -52,18 +66,18 @@ t.test('the same content hashes the same; a change changes the hash', async (t) 
 
 t.test('a missing path is one clear issue', async (t) => {
   const dir = await tempDir(t);
-  const loaded = await loadConfig([join(dir, 'nope')]);
+  const loaded = await load([join(dir, 'nope')]);
   t.equal(loaded.issues.length, 1);
   t.match(formatIssue(loaded.issues[0]!), /nope: cannot read the config: ENOENT/);
 });
 
 t.test('an empty directory and an empty file are issues, never an empty config', async (t) => {
   const dir = await tempDir(t);
-  t.match((await loadConfig([dir])).issues.map(formatIssue), [/the directory holds no \*\.yaml, \*\.yml or \*\.json file/]);
+  t.match((await load([dir])).issues.map(formatIssue), [/the directory holds no \*\.yaml, \*\.yml or \*\.json file/]);
   await writeFile(join(dir, 'a.yaml'), '');
-  t.match((await loadConfig([dir])).issues.map(formatIssue), [/a\.yaml: the file is empty/]);
+  t.match((await load([dir])).issues.map(formatIssue), [/a\.yaml: the file is empty/]);
   await writeFile(join(dir, 'a.yaml'), '# every Service removed on purpose\n');
-  const loaded = await loadConfig([dir]);
+  const loaded = await load([dir]);
   t.same(loaded.issues, []);
   t.equal(loaded.snapshot.services.length, 0);
 });
@@ -71,7 +85,7 @@ t.test('an empty directory and an empty file are issues, never an empty config',
 t.test('a dangling symlink is an issue naming the file', async (t) => {
   const dir = await tempDir(t);
   await symlink(join(dir, 'gone.yaml'), join(dir, 'a.yaml'));
-  const loaded = await loadConfig([dir]);
+  const loaded = await load([dir]);
   t.match(loaded.issues.map(formatIssue), [/cannot read the config: ENOENT|a\.yaml: cannot read: ENOENT/]);
 });
 
@@ -85,7 +99,7 @@ t.test('--config repeated: every path, in the order given; a directory is read r
   await writeFile(join(dir, 'tree', '.git', 'x.yaml'), 'not: [valid');
   await writeFile(join(dir, 'one.yaml'), SVC.replace('name: a', 'name: one'));
   await symlink(join(dir, 'tree'), join(dir, 'tree', 'apps', 'loop')); // a link back up the tree is read once
-  const loaded = await loadConfig([join(dir, 'one.yaml'), join(dir, 'tree')]);
+  const loaded = await load([join(dir, 'one.yaml'), join(dir, 'tree')]);
   t.same(loaded.issues, []);
   t.same(
     loaded.snapshot.services.map((s) => s.name),
@@ -98,19 +112,24 @@ t.test('--config repeated: every path, in the order given; a directory is read r
 t.test('- reads standard input (given as bytes), alongside files', async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, 'a.yaml'), SVC);
-  const loaded = await loadConfig(['-', join(dir, 'a.yaml')], { stdin: Buffer.from(SVC.replace('name: a', 'name: piped')) });
+  const loaded = await load(['-', join(dir, 'a.yaml')], { stdin: Buffer.from(SVC.replace('name: a', 'name: piped')) });
   t.same(loaded.issues, []);
-  t.same(loaded.snapshot.services.map((s) => `${s.source.file} ${s.name}`), ['<stdin> piped', `${join(dir, 'a.yaml')} a`]);
+  t.same(
+    loaded.snapshot.services.map((s) => `${s.source.file} ${s.name}`),
+    ['<stdin> piped', `${join(dir, 'a.yaml')} a`],
+  );
   t.same(loaded.kinds, ['stdin', 'file']);
-  t.match((await loadConfig(['-'], { stdin: new Uint8Array() })).issues.map(formatIssue), [/^<stdin>: the file is empty/]);
+  t.match((await load(['-'], { stdin: new Uint8Array() })).issues.map(formatIssue), [/^<stdin>: the file is empty/]);
 });
 
 t.test('readStream keeps what a pipe gives, and stops past the size limit', async (t) => {
   t.equal(Buffer.from(await readStream(Readable.from([Buffer.from('a: '), Buffer.from('1\n')]))).toString(), 'a: 1\n');
   const chunk = Buffer.alloc(1024 * 1024, 0x61);
-  const endless = Readable.from((function* () {
-    for (;;) yield chunk;
-  })());
+  const endless = Readable.from(
+    (function* () {
+      for (;;) yield chunk;
+    })(),
+  );
   t.ok((await readStream(endless)).length > MAX_FILE_BYTES);
 });
 
@@ -119,7 +138,7 @@ t.test('a 50 MB file is refused by its size, without being read', async (t) => {
   const file = join(dir, 'huge.yaml');
   await writeFile(file, '');
   await truncate(file, 50 * 1024 * 1024); // sparse: no 50 MB written, the size is what stat() says
-  const loaded = await loadConfig([dir]);
+  const loaded = await load([dir]);
   t.same(loaded.issues.map(formatIssue), [`${file}: the file is 52428800 bytes; the limit is ${MAX_FILE_BYTES}`]);
 });
 
@@ -138,7 +157,7 @@ t.test('binary and non-UTF-8 files are refused with what they are', async (t) =>
   await writeFile(join(dir, 'b.yaml'), Buffer.from('name: caf\xe9\n', 'latin1'));
   await writeFile(join(dir, 'c.yaml'), Buffer.from('\ufeffa: 1\n', 'utf16le'));
   await writeFile(join(dir, 'd.yaml'), Buffer.from(`\ufeff${SVC}`, 'utf8')); // a UTF-8 BOM is fine
-  const loaded = await loadConfig([dir]);
+  const loaded = await load([dir]);
   t.same(loaded.issues.map(formatIssue), [
     `${join(dir, 'a.yaml')}: the file holds binary data (a NUL byte at offset 7), not YAML or JSON text`,
     `${join(dir, 'b.yaml')}: the file is not UTF-8 text (YAML and JSON manifests are UTF-8)`,

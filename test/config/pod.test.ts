@@ -17,7 +17,10 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'container names are required and unique',
     yaml: pod('spec:\n  containers:\n    - {name: app}\n    - {name: app}\n    - {image: x}\n'),
-    issues: ['t.yaml[0] Pod default/web-1: spec.containers[1].name: Duplicate value: "app"', 't.yaml[0] Pod default/web-1: spec.containers[2].name: Required value'],
+    issues: [
+      't.yaml[0] Pod default/web-1: spec.containers[1].name: Duplicate value: "app"',
+      't.yaml[0] Pod default/web-1: spec.containers[2].name: Required value',
+    ],
   },
   {
     name: 'container ports: number required and in range, names IANA_SVC_NAME and unique per container',
@@ -31,8 +34,12 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   },
   {
     name: 'a probe on a port name the container does not declare is an error with its path',
-    yaml: pod('spec:\n  containers:\n    - name: app\n      ports: [{name: http, containerPort: 8080}]\n      readinessProbe:\n        tcpSocket: {port: health}\n'),
-    issues: ['t.yaml[0] Pod default/web-1: spec.containers[0].readinessProbe.tcpSocket.port: Not found: "health": the container declares no port with this name'],
+    yaml: pod(
+      'spec:\n  containers:\n    - name: app\n      ports: [{name: http, containerPort: 8080}]\n      readinessProbe:\n        tcpSocket: {port: health}\n',
+    ),
+    issues: [
+      't.yaml[0] Pod default/web-1: spec.containers[0].readinessProbe.tcpSocket.port: Not found: "health": the container declares no port with this name',
+    ],
   },
   {
     name: 'a probe names its port in its own container, not another one',
@@ -43,7 +50,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   },
   {
     name: 'a probe needs exactly one handler',
-    yaml: pod('spec:\n  containers:\n    - name: a\n      readinessProbe: {periodSeconds: 5}\n    - name: b\n      readinessProbe: {tcpSocket: {port: 1}, exec: {command: [true]}}\n'),
+    yaml: pod(
+      'spec:\n  containers:\n    - name: a\n      readinessProbe: {periodSeconds: 5}\n    - name: b\n      readinessProbe: {tcpSocket: {port: 1}, exec: {command: [true]}}\n',
+    ),
     issues: [
       't.yaml[0] Pod default/web-1: spec.containers[0].readinessProbe: Required value: must specify a handler type',
       't.yaml[0] Pod default/web-1: spec.containers[1].readinessProbe.exec: Forbidden: may not specify more than 1 handler type',
@@ -51,7 +60,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   },
   {
     name: 'a grpc probe needs a port number (the kubelet takes no port names there)',
-    yaml: pod('spec:\n  containers:\n    - name: a\n      ports: [{name: grpc, containerPort: 9090}]\n      readinessProbe: {grpc: {port: grpc}}\n    - name: b\n      readinessProbe: {grpc: {service: x}}\n'),
+    yaml: pod(
+      'spec:\n  containers:\n    - name: a\n      ports: [{name: grpc, containerPort: 9090}]\n      readinessProbe: {grpc: {port: grpc}}\n    - name: b\n      readinessProbe: {grpc: {service: x}}\n',
+    ),
     issues: [
       't.yaml[0] Pod default/web-1: spec.containers[0].readinessProbe.grpc.port: Invalid value: "grpc": must be between 1 and 65535, inclusive',
       't.yaml[0] Pod default/web-1: spec.containers[1].readinessProbe.grpc.port: Required value',
@@ -93,7 +104,11 @@ for (const c of cases) {
 t.test('the address: status.podIP, else podIPs[0], else the annotation, else 127.0.0.1', async (t) => {
   const { snapshot, issues } = validateYaml(
     [
-      pod('spec: {containers: [{name: a}]}\nstatus: {podIP: 127.0.0.5, podIPs: [{ip: 127.0.0.5}]}\n', 'a', '  annotations: {svcproxy.dev/address: app.local}\n'),
+      pod(
+        'spec: {containers: [{name: a}]}\nstatus: {podIP: 127.0.0.5, podIPs: [{ip: 127.0.0.5}]}\n',
+        'a',
+        '  annotations: {svcproxy.dev/address: app.local}\n',
+      ),
       pod('spec: {containers: [{name: a}]}\nstatus: {podIPs: [{ip: "::1"}]}\n', 'b'),
       pod('spec: {containers: [{name: a}]}\n', 'c', '  annotations: {svcproxy.dev/address: app.local}\n'),
       pod('spec: {containers: [{name: a}]}\n', 'd'),
@@ -108,7 +123,9 @@ t.test('the address: status.podIP, else podIPs[0], else the annotation, else 127
 
 t.test('probe defaults are Kubernetes defaults; named probe ports resolve in their container', async (t) => {
   const { snapshot, issues } = validateYaml(
-    pod('spec:\n  containers:\n    - name: app\n      ports: [{name: http, containerPort: 8080}]\n      readinessProbe:\n        httpGet: {port: http, path: healthz}\n'),
+    pod(
+      'spec:\n  containers:\n    - name: app\n      ports: [{name: http, containerPort: 8080}]\n      readinessProbe:\n        httpGet: {port: http, path: healthz}\n',
+    ),
   );
   t.same(issues, []);
   t.same(snapshot.pods[0]?.probes, [
@@ -131,7 +148,9 @@ t.test('probe defaults are Kubernetes defaults; named probe ports resolve in the
 
 t.test('deletionTimestamp marks a Pod terminating; Succeeded/Failed Pods are finished', async (t) => {
   const { snapshot } = validateYaml(
-    pod('spec: {containers: [{name: a}]}\n', 'a', '  deletionTimestamp: "2026-11-24T10:00:00Z"\n') + '---\n' + pod('spec: {containers: [{name: a}]}\nstatus: {phase: Failed}\n', 'b'),
+    pod('spec: {containers: [{name: a}]}\n', 'a', '  deletionTimestamp: "2026-11-24T10:00:00Z"\n') +
+      '---\n' +
+      pod('spec: {containers: [{name: a}]}\nstatus: {phase: Failed}\n', 'b'),
   );
   t.same(
     snapshot.pods.map((p) => [p.terminating, p.finished]),

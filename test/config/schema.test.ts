@@ -24,7 +24,14 @@ t.test('suggest: the same name in another case first, else a close one, else not
 });
 
 t.test('checkFields: unknown fields with their full path, types as Go decodes JSON, null always fine', async (t) => {
-  t.same(checkFields({ name: 'a', count: 3, on: true, port: 'http', when: '2024-01-01', extra: { any: ['thing'] }, items: [{ value: 'v' }], tags: { a: 'b' } }, 'Root', TYPES), []);
+  t.same(
+    checkFields(
+      { name: 'a', count: 3, on: true, port: 'http', when: '2024-01-01', extra: { any: ['thing'] }, items: [{ value: 'v' }], tags: { a: 'b' } },
+      'Root',
+      TYPES,
+    ),
+    [],
+  );
   t.same(checkFields({ name: null, count: null, items: null }, 'Root', TYPES), []);
   t.same(checkFields({ nmae: 'a', items: [{ valeu: 1 }] }, 'Root', TYPES), [
     { kind: 'unknown', path: 'nmae', message: 'unknown field "nmae"; did you mean "name"?' },

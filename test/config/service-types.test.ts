@@ -41,7 +41,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   },
   {
     name: 'ipFamilies and clusterIPs: known families, one IP per family, SingleStack means one',
-    yaml: service('  ipFamilies: [IPv4, IPv5]\n  ipFamilyPolicy: SingleStack\n  clusterIP: 127.0.0.10\n  clusterIPs: [127.0.0.10, 127.0.0.11]\n  ports:\n    - port: 80\n'),
+    yaml: service(
+      '  ipFamilies: [IPv4, IPv5]\n  ipFamilyPolicy: SingleStack\n  clusterIP: 127.0.0.10\n  clusterIPs: [127.0.0.10, 127.0.0.11]\n  ports:\n    - port: 80\n',
+    ),
     issues: [
       't.yaml[0] Service default/web: spec.ipFamilies[1]: Unsupported value: "IPv5": supported values: "IPv4", "IPv6"',
       't.yaml[0] Service default/web: spec.clusterIPs[1]: Invalid value: "127.0.0.11": may specify no more than one IP for each IP family',
@@ -49,7 +51,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   },
   {
     name: 'load balancer ingress IPs must be IPs',
-    yaml: service('  type: LoadBalancer\n  ports:\n    - port: 80\n') + 'status:\n  loadBalancer:\n    ingress: [{ip: 127.0.0.20}, {hostname: lb.example.com}, {ip: bogus}]\n',
+    yaml:
+      service('  type: LoadBalancer\n  ports:\n    - port: 80\n') +
+      'status:\n  loadBalancer:\n    ingress: [{ip: 127.0.0.20}, {hostname: lb.example.com}, {ip: bogus}]\n',
     issues: ['t.yaml[0] Service default/web: status.loadBalancer.ingress[2].ip: Invalid value: "bogus": must be a valid IP address'],
   },
 ];
@@ -70,7 +74,14 @@ t.test('annotations and network fields are read into the spec', async (t) => {
   );
   t.same(issues, []);
   const svc = snapshot.services[0];
-  t.same(svc?.options, { connectTimeoutMs: 1500, idleTimeoutMs: 300_000, maxConnections: 100, proxyProtocol: 'v2', udpIdleTimeoutMs: 30_000, udpMaxFlows: 10_000 });
+  t.same(svc?.options, {
+    connectTimeoutMs: 1500,
+    idleTimeoutMs: 300_000,
+    maxConnections: 100,
+    proxyProtocol: 'v2',
+    udpIdleTimeoutMs: 30_000,
+    udpMaxFlows: 10_000,
+  });
   t.same(svc?.sourceRanges, ['127.0.0.5/32', '::1/128']);
   t.same(svc?.families, ['IPv4', 'IPv6']);
   t.same(svc?.loadBalancerIPs, ['127.0.0.20']);

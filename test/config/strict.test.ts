@@ -80,7 +80,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     issues: ['t.yaml[0] Deployment default/web: spec.replicas: Invalid value: "2": must be an integer'],
   },
   {
-    name: 'a wrong type svcproxy reads is reported once, in the validator\'s words',
+    name: "a wrong type svcproxy reads is reported once, in the validator's words",
     yaml: `${SVC}spec:\n  ports: [{port: "80"}]\n`,
     issues: ['t.yaml[0] Service default/web: spec.ports[0].port: Invalid value: "80": must be between 1 and 65535, inclusive'],
   },
@@ -127,7 +127,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     issues: [],
   },
   {
-    name: 'kinds svcproxy does not read are accepted without a look, CRDs and other groups\' Services included',
+    name: "kinds svcproxy does not read are accepted without a look, CRDs and other groups' Services included",
     yaml:
       'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {whatever: 1, anything: [goes]}\n---\n' +
       'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: "* * * * *", unknownField: 1}\n---\n' +
@@ -152,17 +152,25 @@ t.test('YAML 1.1 values resolve as yaml.v2 resolves them', async (t) => {
   t.same(issues, []);
   const svc = snapshot.services[0];
   t.equal(svc?.publishNotReadyAddresses, true);
-  t.same(svc?.ports.map((p) => p.port), [15, 511, 31, 1000], '0o17 = 15, 0777 = 511 (octal), 0x1F = 31, 1_000 = 1000');
+  t.same(
+    svc?.ports.map((p) => p.port),
+    [15, 511, 31, 1000],
+    '0o17 = 15, 0777 = 511 (octal), 0x1F = 31, 1_000 = 1000',
+  );
   t.same(svc?.annotations, { date: '2024-01-01', clock: '1:30', quoted: 'yes' }, 'timestamps and base-60 stay strings; quoted yes is a string');
 });
 
 t.test('duplicate keys: the last value wins, as kubectl has it, with a warning naming the line', async (t) => {
   const { issues, notes, snapshot } = validateYaml(`${SVC}spec:\n  ports: [{port: 80}]\n  ports: [{port: 81}]\n`);
   t.same(issues, []);
-  t.same(snapshot.services[0]?.ports.map((p) => p.port), [81]);
-  t.same(notes.filter((n) => n.includes('duplicate key')), [
-    'warn t.yaml[0] : duplicate key at line 7, column 3: the last value is used, as kubectl does (kustomize refuses the file)',
-  ]);
+  t.same(
+    snapshot.services[0]?.ports.map((p) => p.port),
+    [81],
+  );
+  t.same(
+    notes.filter((n) => n.includes('duplicate key')),
+    ['warn t.yaml[0] : duplicate key at line 7, column 3: the last value is used, as kubectl does (kustomize refuses the file)'],
+  );
 });
 
 t.test('keys that YAML 1.1 reads as the same boolean are duplicates too (y and on)', async (t) => {
@@ -181,8 +189,21 @@ t.test('workloads are read with their identity, replicas and template, for the w
     snapshot.workloads.map((w) => `${w.kind} ${w.namespace}/${w.name}`),
     ['Deployment default/web', 'StatefulSet default/web', 'DaemonSet ops/agent', 'ReplicaSet default/rs'],
   );
-  t.match(snapshot.workloads[0], { replicas: 2, template: { labels: { app: 'web' }, ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }] } });
-  t.same(snapshot.workloads.map((w) => w.replicas), [2, 1, 1, 1], 'replicas default to 1; a DaemonSet has one Pod');
+  t.match(snapshot.workloads[0], {
+    replicas: 2,
+    template: {
+      labels: { app: 'web' },
+      ports: [
+        { name: 'http', port: 8080 },
+        { name: 'admin', port: 9090 },
+      ],
+    },
+  });
+  t.same(
+    snapshot.workloads.map((w) => w.replicas),
+    [2, 1, 1, 1],
+    'replicas default to 1; a DaemonSet has one Pod',
+  );
   t.same(ignored, {});
 });
 
@@ -202,20 +223,31 @@ t.test("svcproxy's own kinds get the same strict checks through the registry's t
     Mapping: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'MappingSpec' },
     MappingSpec: { workload: 'string', addresses: '[]string' },
   });
-  const own = { apiVersion: 'svcproxy.dev/v1alpha1', kind: 'Mapping', metadata: { name: 'm', lables: {} }, spec: { workload: 'web', adresses: ['127.0.0.1:3000'] } };
+  const own = {
+    apiVersion: 'svcproxy.dev/v1alpha1',
+    kind: 'Mapping',
+    metadata: { name: 'm', lables: {} },
+    spec: { workload: 'web', adresses: ['127.0.0.1:3000'] },
+  };
   t.same(
     checkFields(own, 'Mapping', types).map((p) => p.message),
     ['unknown field "metadata.lables"; did you mean "labels"?', 'unknown field "spec.adresses"; did you mean "addresses"?'],
   );
-  t.ok(KINDS.every((k) => k.types[k.rootType] !== undefined), 'every registered kind has its root type');
+  t.ok(
+    KINDS.every((k) => k.types[k.rootType] !== undefined),
+    'every registered kind has its root type',
+  );
 });
 
-t.test('a Fault (svcproxy.dev/v1alpha1) goes through the registry: its metadata checked by the table, its spec by its own validator, each unknown field named once', async (t) => {
-  const { issues } = validateYaml(
-    'apiVersion: svcproxy.dev/v1alpha1\nkind: Fault\nmetadata: {name: f, lables: {}}\nspec:\n  target: {service: web}\n  toxics: [{type: latency, attributes: {latency: 10}}]\n  after2: 1s\n',
-  );
-  t.same(issues, [
-    't.yaml[0] Fault default/f: unknown field "metadata.lables"; did you mean "labels"?',
-    't.yaml[0] Fault default/f: spec.after2: unknown field "spec.after2"',
-  ]);
-});
+t.test(
+  'a Fault (svcproxy.dev/v1alpha1) goes through the registry: its metadata checked by the table, its spec by its own validator, each unknown field named once',
+  async (t) => {
+    const { issues } = validateYaml(
+      'apiVersion: svcproxy.dev/v1alpha1\nkind: Fault\nmetadata: {name: f, lables: {}}\nspec:\n  target: {service: web}\n  toxics: [{type: latency, attributes: {latency: 10}}]\n  after2: 1s\n',
+    );
+    t.same(issues, [
+      't.yaml[0] Fault default/f: unknown field "metadata.lables"; did you mean "labels"?',
+      't.yaml[0] Fault default/f: spec.after2: unknown field "spec.after2"',
+    ]);
+  },
+);

@@ -116,7 +116,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'type must be one of the four',
     yaml: service('  type: Ingress\n  ports:\n    - port: 80\n'),
-    issues: ['t.yaml[0] Service default/web: spec.type: Unsupported value: "Ingress": supported values: "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"'],
+    issues: [
+      't.yaml[0] Service default/web: spec.type: Unsupported value: "Ingress": supported values: "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"',
+    ],
   },
   {
     name: 'Service names are RFC 1035 labels',
@@ -138,7 +140,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'NodePort Services may not be headless',
     yaml: service('  type: NodePort\n  clusterIP: None\n  ports:\n    - port: 80\n'),
-    issues: ["t.yaml[0] Service default/web: spec.clusterIP: Invalid value: \"None\": may not be set to 'None' for NodePort services"],
+    issues: ['t.yaml[0] Service default/web: spec.clusterIP: Invalid value: "None": may not be set to \'None\' for NodePort services'],
   },
   {
     name: 'headless Services need no ports',
@@ -290,7 +292,9 @@ t.test('defaults: protocol TCP, targetPort = port, type ClusterIP, namespace def
 
 t.test('targetPort 0 and "" default to port; numbers and names are kept', async (t) => {
   const { snapshot } = validateYaml(
-    service('  ports:\n    - {name: a, port: 80, targetPort: 0}\n    - {name: b, port: 81, targetPort: ""}\n    - {name: c, port: 82, targetPort: 8082}\n    - {name: d, port: 83, targetPort: http}\n'),
+    service(
+      '  ports:\n    - {name: a, port: 80, targetPort: 0}\n    - {name: b, port: 81, targetPort: ""}\n    - {name: c, port: 82, targetPort: 8082}\n    - {name: d, port: 83, targetPort: http}\n',
+    ),
   );
   t.same(
     snapshot.services[0]?.ports.map((p) => p.targetPort),
@@ -325,9 +329,7 @@ t.test('EndpointSlice conditions take kube-proxy defaults and only addresses[0] 
 });
 
 t.test('a slice without the service-name label is a warning, not an error', async (t) => {
-  const { issues, notes } = validateYaml(
-    'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: orphan}\naddressType: IPv4\nendpoints: []\n',
-  );
+  const { issues, notes } = validateYaml('apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: orphan}\naddressType: IPv4\nendpoints: []\n');
   t.same(issues, []);
   t.same(notes, [
     'warn t.yaml[0] EndpointSlice default/orphan: EndpointSlice has no kubernetes.io/service-name label, so it belongs to no Service and is ignored (as kube-proxy does)',
@@ -340,7 +342,10 @@ t.test('kinds svcproxy does not read are skipped with a debug note and counted; 
       'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: a}\n    spec: {ports: [{port: 80}]}\n' +
       '  - apiVersion: v1\n    kind: Service\n    metadata: {name: b}\n    spec: {ports: [{port: 0}]}\n',
   );
-  t.same(notes.filter((n) => n.startsWith('debug')), ['debug t.yaml[0] ConfigMap web: kind ConfigMap (v1) is not read by svcproxy; skipped']);
+  t.same(
+    notes.filter((n) => n.startsWith('debug')),
+    ['debug t.yaml[0] ConfigMap web: kind ConfigMap (v1) is not read by svcproxy; skipped'],
+  );
   t.same(issues, ['t.yaml[1].items[1] Service default/b: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive']);
   t.equal(snapshot.services.length, 1);
   t.same(ignored, { 'v1 ConfigMap': 1 });
@@ -354,7 +359,12 @@ t.test('YAML syntax errors name the file, document, line and column', async (t) 
 
 t.test('an alias bomb is an error, not an out-of-memory crash', async (t) => {
   const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+  for (let i = 1; i < 10; i++)
+    bomb.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+        .fill(`*${String.fromCharCode(96 + i)}`)
+        .join(', ')}]`,
+    );
   const { issues } = validateYaml(bomb.join('\n') + '\n');
   t.same(issues, ['t.yaml[0]: could not be parsed: too many alias expansions (more than 100): an alias bomb ("billion laughs")?']);
 });

@@ -21,8 +21,16 @@ spec:
 `;
 
 const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
-  { name: 'addresses, each one Pod', yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  addresses: [127.0.0.1:3000, "[::1]:3001", localhost]\n'), issues: [] },
-  { name: 'a DNS name and ports by name and number', yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  dnsName: web:8080\n  ports: {metrics: 9200, 8080: 8081}\n'), issues: [] },
+  {
+    name: 'addresses, each one Pod',
+    yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  addresses: [127.0.0.1:3000, "[::1]:3001", localhost]\n'),
+    issues: [],
+  },
+  {
+    name: 'a DNS name and ports by name and number',
+    yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  dnsName: web:8080\n  ports: {metrics: 9200, 8080: 8081}\n'),
+    issues: [],
+  },
   {
     name: 'strict fields, with a suggestion',
     yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  adresses: [127.0.0.1:3000]\n'),
@@ -49,7 +57,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     name: 'bad addresses: not host:port, a port out of range, a duplicate, an empty list',
     yaml:
       DEPLOY +
-      binding('  workload: {kind: Deployment, name: web}\n  addresses: ["127.0.0.1:99999", "a b", "[127.0.0.1]:80", 127.0.0.1:3000, 127.0.0.1:3000, 42, ":80"]\n') +
+      binding(
+        '  workload: {kind: Deployment, name: web}\n  addresses: ["127.0.0.1:99999", "a b", "[127.0.0.1]:80", 127.0.0.1:3000, 127.0.0.1:3000, 42, ":80"]\n',
+      ) +
       '\n---\n' +
       binding('  workload: {kind: Deployment, name: web}\n  addresses: []\n', 'empty'),
     issues: [
@@ -65,7 +75,9 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'dnsName is a name, not an address',
     yaml: DEPLOY + binding('  workload: {kind: Deployment, name: web}\n  dnsName: 10.0.0.1:80\n'),
-    issues: ['t.yaml[1] WorkloadBinding default/local: spec.dnsName: Invalid value: "10.0.0.1:80": an IP address is not a name to resolve; list it in spec.addresses'],
+    issues: [
+      't.yaml[1] WorkloadBinding default/local: spec.dnsName: Invalid value: "10.0.0.1:80": an IP address is not a name to resolve; list it in spec.addresses',
+    ],
   },
   {
     name: 'ports: keys name a container port the template declares; values are ports',

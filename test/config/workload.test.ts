@@ -49,7 +49,10 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'the selector is required, and must not be empty',
     yaml: `${workload('Deployment', TEMPLATE)}---\n${workload('ReplicaSet', `  selector: {}\n${TEMPLATE}`, 'rs')}`,
-    issues: ['t.yaml[0] Deployment default/web: spec.selector: Required value', 't.yaml[1] ReplicaSet default/rs: spec.selector: Invalid value: {}: empty selector is invalid for replicaset'],
+    issues: [
+      't.yaml[0] Deployment default/web: spec.selector: Required value',
+      't.yaml[1] ReplicaSet default/rs: spec.selector: Invalid value: {}: empty selector is invalid for replicaset',
+    ],
   },
   {
     name: "the selector must match the template's labels, as the API server requires",
@@ -59,9 +62,16 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'matchExpressions: operators and values checked, and matched against the labels',
     yaml:
-      workload('Deployment', `  selector:\n    matchExpressions: [{key: app, operator: In, values: [web, api]}, {key: tier, operator: DoesNotExist}]\n${TEMPLATE}`) +
+      workload(
+        'Deployment',
+        `  selector:\n    matchExpressions: [{key: app, operator: In, values: [web, api]}, {key: tier, operator: DoesNotExist}]\n${TEMPLATE}`,
+      ) +
       '---\n' +
-      workload('Deployment', `  selector:\n    matchExpressions: [{key: app, operator: Near, values: [web]}, {key: app, operator: In}, {key: app, operator: Exists, values: [x]}]\n${TEMPLATE}`, 'bad') +
+      workload(
+        'Deployment',
+        `  selector:\n    matchExpressions: [{key: app, operator: Near, values: [web]}, {key: app, operator: In}, {key: app, operator: Exists, values: [x]}]\n${TEMPLATE}`,
+        'bad',
+      ) +
       '---\n' +
       workload('Deployment', `  selector:\n    matchExpressions: [{key: app, operator: NotIn, values: [web]}]\n${TEMPLATE}`, 'miss'),
     issues: [
@@ -82,13 +92,16 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
   {
     name: 'replicas is strictly an integer (the OpenAPI table), and DaemonSets have none',
     yaml: `${workload('Deployment', `  replicas: three\n${SELECTOR}${TEMPLATE}`)}---\n${workload('DaemonSet', `  replicas: 2\n${SELECTOR}${TEMPLATE}`, 'ds')}`,
-    issues: ['t.yaml[0] Deployment default/web: spec.replicas: Invalid value: "three": must be an integer', 't.yaml[1] DaemonSet default/ds: unknown field "spec.replicas"'],
+    issues: [
+      't.yaml[0] Deployment default/web: spec.replicas: Invalid value: "three": must be an integer',
+      't.yaml[1] DaemonSet default/ds: unknown field "spec.replicas"',
+    ],
   },
   {
     name: 'StatefulSet: serviceName a DNS label, ordinals.start not negative',
     yaml: workload('StatefulSet', `  serviceName: Web_Svc\n  ordinals: {start: -2}\n${SELECTOR}${TEMPLATE}`),
     issues: [
-      "t.yaml[0] StatefulSet default/web: spec.serviceName: Invalid value: \"Web_Svc\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+      't.yaml[0] StatefulSet default/web: spec.serviceName: Invalid value: "Web_Svc": a DNS-1035 label must consist of lower case alphanumeric characters or \'-\', start with an alphabetic character, and end with an alphanumeric character',
       't.yaml[0] StatefulSet default/web: spec.ordinals.start: Invalid value: -2: must be greater than or equal to 0',
     ],
   },
@@ -117,15 +130,29 @@ t.test('what the workloads room gets: replicas, selector, template, hash, Statef
   );
   t.same(issues, []);
   const [sts, deploy] = snapshot.workloads;
-  t.match(sts, { kind: 'StatefulSet', replicas: 2, serviceName: 'nginx', ordinalStart: 3, selector: { matchLabels: { app: 'web' } }, template: { labels: { app: 'web' }, gracePeriodSeconds: 5 } });
-  t.match(deploy, { replicas: 1, serviceName: '', ordinalStart: 0, template: { gracePeriodSeconds: 30, ports: [{ name: 'http', port: 8080, servedPort: 8080 }] } });
+  t.match(sts, {
+    kind: 'StatefulSet',
+    replicas: 2,
+    serviceName: 'nginx',
+    ordinalStart: 3,
+    selector: { matchLabels: { app: 'web' } },
+    template: { labels: { app: 'web' }, gracePeriodSeconds: 5 },
+  });
+  t.match(deploy, {
+    replicas: 1,
+    serviceName: '',
+    ordinalStart: 0,
+    template: { gracePeriodSeconds: 30, ports: [{ name: 'http', port: 8080, servedPort: 8080 }] },
+  });
   t.ok(Number.isInteger(sts?.templateHash) && (sts?.templateHash ?? -1) >= 0, 'a 32-bit hash');
 });
 
 t.test('the template hash ignores key order and follows every change', async (t) => {
   const hash = (spec: string): number | undefined => validateYaml(workload('Deployment', spec)).snapshot.workloads[0]?.templateHash;
   const a = hash(`${SELECTOR}${TEMPLATE}`);
-  const reordered = hash(`${SELECTOR}  template:\n    spec:\n      containers:\n        - ports: [{containerPort: 8080, name: http}]\n          name: app\n    metadata: {labels: {app: web}}\n`);
+  const reordered = hash(
+    `${SELECTOR}  template:\n    spec:\n      containers:\n        - ports: [{containerPort: 8080, name: http}]\n          name: app\n    metadata: {labels: {app: web}}\n`,
+  );
   t.equal(reordered, a, 'same template, other key order');
   t.not(hash(`${SELECTOR}${TEMPLATE}          image: app:2\n`), a, 'an edit is a new template');
   t.equal(hash(`  replicas: 5\n${SELECTOR}${TEMPLATE}`), a, 'replicas are not part of the template');
@@ -140,22 +167,37 @@ t.test('the total of Pods from workloads is capped over the whole config; a bind
   const bound = `${yaml}---\napiVersion: svcproxy.dev/v1alpha1\nkind: WorkloadBinding\nmetadata: {name: b}\nspec: {workload: {kind: Deployment, name: b}, addresses: [127.0.0.1:3000]}\n`;
   t.same(validateYaml(bound).issues, [], "b's Pods are its binding's one address");
   const ds = validateYaml(workload('DaemonSet', `${SELECTOR}${TEMPLATE}`)).snapshot.workloads;
-  t.same(podTotalIssues(Array.from({ length: MAX_WORKLOAD_PODS + 1 }, () => ds[0]).filter((w) => w !== undefined), []).map((i) => i.path), [''], 'a DaemonSet has no replicas to point at');
+  t.same(
+    podTotalIssues(
+      Array.from({ length: MAX_WORKLOAD_PODS + 1 }, () => ds[0]).filter((w) => w !== undefined),
+      [],
+    ).map((i) => i.path),
+    [''],
+    'a DaemonSet has no replicas to point at',
+  );
 });
 
 t.test('validateWorkload: a spec that is not a mapping', async (t) => {
   const sink = new IssueSink({ file: 'f', doc: 0 }, '');
   t.equal(validateWorkload('Deployment', { metadata: { name: 'x' }, spec: 'nope' }, { file: 'f', doc: 0 }, sink), undefined);
-  t.match(sink.issues.map((i) => `${i.path}: ${i.message}`), ['spec: Invalid value: "nope": must be a mapping', 'spec.selector: Required value', 'spec.template.spec.containers: Required value']);
+  t.match(
+    sink.issues.map((i) => `${i.path}: ${i.message}`),
+    ['spec: Invalid value: "nope": must be a mapping', 'spec.selector: Required value', 'spec.template.spec.containers: Required value'],
+  );
 });
 
 t.test('a named targetPort is checked against the Pod templates of the workloads a Service selects', async (t) => {
-  const svc = (targetPort: string): string => `apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: ${targetPort}}]\n---\n`;
+  const svc = (targetPort: string): string =>
+    `apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: ${targetPort}}]\n---\n`;
   t.same(validateYaml(svc('http') + workload('Deployment', `${SELECTOR}${TEMPLATE}`)).notes, [], 'the template declares http');
   t.match(validateYaml(svc('grpc') + workload('Deployment', `${SELECTOR}${TEMPLATE}`)).notes, [
     /^warn t\.yaml\[0\] Service default\/web: spec\.ports\[0\]\.targetPort: no Pod or Pod template this Service selects defines a TCP container port named "grpc"/,
   ]);
-  t.same(validateYaml(svc('grpc') + workload('Deployment', `  replicas: 0\n${SELECTOR}${TEMPLATE}`)).notes, [], 'no replicas, no Pod: the endpoints say so, not this check');
+  t.same(
+    validateYaml(svc('grpc') + workload('Deployment', `  replicas: 0\n${SELECTOR}${TEMPLATE}`)).notes,
+    [],
+    'no replicas, no Pod: the endpoints say so, not this check',
+  );
 });
 
 t.test('Jobs, CronJobs and bare Pod templates are accepted, make no Pods, and are counted as not read', async (t) => {

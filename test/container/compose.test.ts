@@ -59,7 +59,8 @@ async function webConfig(dir: string): Promise<WebConfig> {
     const spec = doc['spec'];
     if (doc['kind'] === 'Service' && isRecord(spec) && Array.isArray(spec['ports'])) {
       const [p] = spec['ports'] as unknown[];
-      if (isRecord(p) && typeof p['port'] === 'number' && typeof p['targetPort'] === 'number') port = { port: p['port'], targetPort: p['targetPort'], addresses };
+      if (isRecord(p) && typeof p['port'] === 'number' && typeof p['targetPort'] === 'number')
+        port = { port: p['port'], targetPort: p['targetPort'], addresses };
     }
     if (doc['kind'] === 'EndpointSlice' && Array.isArray(doc['endpoints'])) {
       for (const e of doc['endpoints'] as unknown[]) if (isRecord(e) && Array.isArray(e['addresses'])) addresses.push(String(e['addresses'][0]));
@@ -139,20 +140,28 @@ t.test('examples/compose-replicas: the binding names a scaled compose service; t
   const binding = find('WorkloadBinding');
   const deployment = find('Deployment');
   const service = find('Service');
-  t.match(binding, { apiVersion: 'svcproxy.dev/v1alpha1', spec: { workload: { kind: 'Deployment', name: (deployment['metadata'] as { name: string }).name } } });
+  t.match(binding, {
+    apiVersion: 'svcproxy.dev/v1alpha1',
+    spec: { workload: { kind: 'Deployment', name: (deployment['metadata'] as { name: string }).name } },
+  });
   const dnsName = String((binding['spec'] as Record<string, unknown>)['dnsName']);
   const app = compose.services.get(dnsName);
   if (app === undefined) throw new Error(`no compose service named ${dnsName}`);
   const deploy = app.raw['deploy'];
   t.ok(isRecord(deploy) && typeof deploy['replicas'] === 'number' && deploy['replicas'] > 1, `${dnsName} has several replicas: one name, several addresses`);
   t.same(portsOf(app), [], `${dnsName} publishes nothing: the way in is svcproxy`);
-  const template = ((deployment['spec'] as Record<string, unknown>)['template'] as { spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> } }).spec;
-  const [port] = ((service['spec'] as Record<string, unknown>)['ports'] as Array<{ port: number; targetPort: string }>);
+  const template = (
+    (deployment['spec'] as Record<string, unknown>)['template'] as { spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> } }
+  ).spec;
+  const [port] = (service['spec'] as Record<string, unknown>)['ports'] as Array<{ port: number; targetPort: string }>;
   const named = template.containers[0]?.ports.find((p) => p.name === port?.targetPort);
   t.ok(named !== undefined, "the Service's targetPort names a port of the template");
   t.equal(listenPort(app), named?.containerPort, 'the containers listen on that container port (the binding maps no port)');
   t.equal(port?.port, 80);
-  t.same(portsOf(svcproxyService(compose)).map((p) => p.target), [80, await adminPort()]);
+  t.same(
+    portsOf(svcproxyService(compose)).map((p) => p.target),
+    [80, await adminPort()],
+  );
 });
 
 t.test("examples/sidecar: svcproxy shares app's network namespace and reaches it on 127.0.0.1:targetPort", async (t) => {

@@ -55,17 +55,28 @@ t.test('multi-stage: Node version a build argument defaulting to 24; dev deps on
   const build = fromStage('dist');
   const deps = fromStage('node_modules');
   if (build === undefined || deps === undefined) throw new Error('the runtime stage copies dist and node_modules from named stages');
-  t.ok(build.runs.some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')), 'the build stage installs dev dependencies');
+  t.ok(
+    build.runs.some((r) => /^npm ci\b/.test(r) && !r.includes('--omit=dev')),
+    'the build stage installs dev dependencies',
+  );
   t.ok(
     build.runs.some((r) => /^npm ci --ignore-scripts && rm -f node_modules\/\.bin\/node$/.test(r)),
-    'the node devDependency is not installed and its bin link is removed, so npm run build uses the image\'s Node',
+    "the node devDependency is not installed and its bin link is removed, so npm run build uses the image's Node",
   );
   t.ok(build.runs.includes('npm run build'), 'the build stage runs npm run build');
-  t.ok(deps.runs.some((r) => /^npm ci\b.*--omit=dev/.test(r)), 'node_modules comes from npm ci --omit=dev');
+  t.ok(
+    deps.runs.some((r) => /^npm ci\b.*--omit=dev/.test(r)),
+    'node_modules comes from npm ci --omit=dev',
+  );
 
   t.same(
     runtime.copies.map((c) => `${c.from ?? 'context'}:${c.sources.join(' ')} -> ${c.dest}`),
-    [`${deps.name ?? ''}:/app/node_modules -> ./node_modules`, `${build.name ?? ''}:/app/dist -> ./dist`, 'context:package.json -> ./', 'context:config/ -> /etc/svcproxy/'],
+    [
+      `${deps.name ?? ''}:/app/node_modules -> ./node_modules`,
+      `${build.name ?? ''}:/app/dist -> ./dist`,
+      'context:package.json -> ./',
+      'context:config/ -> /etc/svcproxy/',
+    ],
     'the runtime image gets the compiled output, production deps, package.json and the bundled config, nothing else',
   );
   t.same(runtime.runs, [], 'nothing is built or installed in the runtime stage');
@@ -166,7 +177,17 @@ t.test('.dockerignore keeps every file the Dockerfile COPYs from the context, an
     const dropped = files.filter((f) => ignored(patterns, f));
     t.same(dropped, [], `nothing under ${source} is ignored`);
   }
-  for (const path of ['node_modules/pino/package.json', 'dist/main.js', 'build/src/main.js', '.git/HEAD', '.tap/last-run.tap', 'test/e2e/cli.test.ts', 'examples/compose/docker-compose.yml', 'Dockerfile', 'svcproxy-0.1.0.tgz']) {
+  for (const path of [
+    'node_modules/pino/package.json',
+    'dist/main.js',
+    'build/src/main.js',
+    '.git/HEAD',
+    '.tap/last-run.tap',
+    'test/e2e/cli.test.ts',
+    'examples/compose/docker-compose.yml',
+    'Dockerfile',
+    'svcproxy-0.1.0.tgz',
+  ]) {
     t.ok(ignored(patterns, path), `${path} stays out of the build context`);
   }
 });

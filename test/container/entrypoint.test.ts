@@ -23,7 +23,19 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { freePort } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
-import { EXAMPLES, makeContainer, readCompose, readDockerfile, REPO, rewriteManifests, runToEnd, start, svcproxyService, type Container, type Stage } from './image.js';
+import {
+  EXAMPLES,
+  makeContainer,
+  readCompose,
+  readDockerfile,
+  REPO,
+  rewriteManifests,
+  runToEnd,
+  start,
+  svcproxyService,
+  type Container,
+  type Stage,
+} from './image.js';
 
 function entrypoint(image: Stage, extra: readonly string[] = []): string[] {
   if (image.entrypoint === undefined) throw new Error('no ENTRYPOINT');
@@ -46,34 +58,37 @@ const CHECK_SUMMARY: Readonly<Record<string, { verdict: string; notes: readonly 
 };
 
 for (const example of EXAMPLES) {
-  t.test(`examples/${example.name}: the image's entrypoint and env, with the compose service's mounts and environment, accept its config (--check)`, async (t) => {
-    const { runtime } = await readDockerfile();
-    const compose = await readCompose(example.file);
-    const service = svcproxyService(compose);
-    const config = service.mounts.find((m) => m.target === runtime.env['SVCPROXY_CONFIG']);
-    if (config === undefined) throw new Error(`${example.file}: no volume at SVCPROXY_CONFIG=${String(runtime.env['SVCPROXY_CONFIG'])}`);
-    t.ok((await stat(config.source)).isDirectory(), 'the config mount is a directory, not a single file');
-    t.ok(config.readOnly, 'mounted read-only');
+  t.test(
+    `examples/${example.name}: the image's entrypoint and env, with the compose service's mounts and environment, accept its config (--check)`,
+    async (t) => {
+      const { runtime } = await readDockerfile();
+      const compose = await readCompose(example.file);
+      const service = svcproxyService(compose);
+      const config = service.mounts.find((m) => m.target === runtime.env['SVCPROXY_CONFIG']);
+      if (config === undefined) throw new Error(`${example.file}: no volume at SVCPROXY_CONFIG=${String(runtime.env['SVCPROXY_CONFIG'])}`);
+      t.ok((await stat(config.source)).isDirectory(), 'the config mount is a directory, not a single file');
+      t.ok(config.readOnly, 'mounted read-only');
 
-    const container = await makeContainer(t, runtime, { mounts: service.mounts, environment: service.environment });
-    const run = await runToEnd(container, entrypoint(runtime, [...(service.command ?? []), '--check']));
-    t.equal(run.stderr, '', 'no problem and no warning (a slice without its service-name label would warn here)');
-    const [summary, ...rest] = run.stdout.trimEnd().split('\n');
-    const expected = CHECK_SUMMARY[example.name];
-    t.equal(summary, `${container.host('/etc/svcproxy')}: ${expected?.verdict ?? '?'}`);
-    // The image binds 0.0.0.0: the port is served there, which also serves the Service's own address.
-    t.match(
-      rest.filter((l) => l.startsWith('  ')),
-      [/^ {2}Service default\/web port http 80\/TCP: 127\.96\.\d+\.\d+:80 \(through 0\.0\.0\.0:80\), 0\.0\.0\.0:80 \(bind address\)$/],
-    );
-    const notes = rest.filter((l) => !l.startsWith('  '));
-    t.equal(notes.length, expected?.notes.length, notes.join('\n'));
-    expected?.notes.forEach((pattern, i) => t.match(notes[i], pattern));
-    t.equal(run.code, 0);
-  });
+      const container = await makeContainer(t, runtime, { mounts: service.mounts, environment: service.environment });
+      const run = await runToEnd(container, entrypoint(runtime, [...(service.command ?? []), '--check']));
+      t.equal(run.stderr, '', 'no problem and no warning (a slice without its service-name label would warn here)');
+      const [summary, ...rest] = run.stdout.trimEnd().split('\n');
+      const expected = CHECK_SUMMARY[example.name];
+      t.equal(summary, `${container.host('/etc/svcproxy')}: ${expected?.verdict ?? '?'}`);
+      // The image binds 0.0.0.0: the port is served there, which also serves the Service's own address.
+      t.match(
+        rest.filter((l) => l.startsWith('  ')),
+        [/^ {2}Service default\/web port http 80\/TCP: 127\.96\.\d+\.\d+:80 \(through 0\.0\.0\.0:80\), 0\.0\.0\.0:80 \(bind address\)$/],
+      );
+      const notes = rest.filter((l) => !l.startsWith('  '));
+      t.equal(notes.length, expected?.notes.length, notes.join('\n'));
+      expected?.notes.forEach((pattern, i) => t.match(notes[i], pattern));
+      t.equal(run.code, 0);
+    },
+  );
 }
 
-t.test("the bare image: the entrypoint and env accept the bundled config that COPY puts at /etc/svcproxy (--check)", async (t) => {
+t.test('the bare image: the entrypoint and env accept the bundled config that COPY puts at /etc/svcproxy (--check)', async (t) => {
   const { runtime } = await readDockerfile();
   const container = await makeContainer(t, runtime);
   const run = await runToEnd(container, entrypoint(runtime, ['--check']));
@@ -113,7 +128,12 @@ t.test('the bare image for real: serves the bundled Service, /healthz answers, t
   // The bundled config (Service 8080 -> targetPort 9901, the admin server), moved to free ports.
   const bundled = await readFile(join(REPO, 'config', 'admin-service.yaml'), 'utf8');
   const dir = await configDir(t, {
-    'admin-service.yaml': rewriteManifests(bundled, { ports: new Map([[8080, servicePort], [9901, adminPort]]) }),
+    'admin-service.yaml': rewriteManifests(bundled, {
+      ports: new Map([
+        [8080, servicePort],
+        [9901, adminPort],
+      ]),
+    }),
   });
   const container = await makeContainer(t, runtime, { mounts: [{ source: dir, target: '/etc/svcproxy', readOnly: true }], environment });
   const proxy = start(t, container, entrypoint(runtime));
@@ -126,8 +146,16 @@ t.test('the bare image for real: serves the bundled Service, /healthz answers, t
   t.equal(await proxied.text(), 'ok\n', 'the bundled Service forwards its port to the admin server');
 
   t.equal(await healthcheckExit(container, runtime), 0, 'the HEALTHCHECK command passes');
-  t.equal(await healthcheckExit(container, runtime, { SVCPROXY_ADMIN_ADDRESS: `0.0.0.0:${adminPort}` }), 0, 'a wildcard admin address (as in the image) is checked on loopback');
-  t.equal(await healthcheckExit(container, runtime, { SVCPROXY_ADMIN_ADDRESS: `127.0.0.1:${await freePort()}` }), 1, 'it follows SVCPROXY_ADMIN_ADDRESS: a port nothing listens on fails');
+  t.equal(
+    await healthcheckExit(container, runtime, { SVCPROXY_ADMIN_ADDRESS: `0.0.0.0:${adminPort}` }),
+    0,
+    'a wildcard admin address (as in the image) is checked on loopback',
+  );
+  t.equal(
+    await healthcheckExit(container, runtime, { SVCPROXY_ADMIN_ADDRESS: `127.0.0.1:${await freePort()}` }),
+    1,
+    'it follows SVCPROXY_ADMIN_ADDRESS: a port nothing listens on fails',
+  );
 
   proxy.child.kill('SIGTERM');
   const exit = await proxy.exited;
@@ -169,8 +197,14 @@ t.test('examples/compose for real: its Service forwards port -> targetPort to th
   const original = await readFile(join(mount.source, 'web.yaml'), 'utf8');
   const dir = await configDir(t, {
     'web.yaml': rewriteManifests(original, {
-      ports: new Map([[80, servicePort], [8080, appPort]]),
-      addresses: new Map([['app-1', 'localhost'], ['app-2', 'localhost']]),
+      ports: new Map([
+        [80, servicePort],
+        [8080, appPort],
+      ]),
+      addresses: new Map([
+        ['app-1', 'localhost'],
+        ['app-2', 'localhost'],
+      ]),
     }),
   });
   const { environment } = await localEnvironment();
@@ -192,7 +226,6 @@ t.test('examples/compose for real: its Service forwards port -> targetPort to th
     'no warning or error logged',
   );
 });
-
 
 t.test('examples/compose-replicas for real: each address of the bound name is a Pod, probed with the template probe, behind the Service', async (t) => {
   const { runtime, service, mount } = await composeExample('compose-replicas');

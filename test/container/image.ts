@@ -119,30 +119,24 @@ class StageBuilder {
     const text = ins.getArgumentsContent() ?? '';
     if (ins instanceof Workdir) this.workdir = posix.resolve(this.workdir, text.trim());
     else if (ins instanceof Run) this.runs.push(text);
-    else if (ins instanceof Copy) {
-      const args = ins.getArguments().map((a) => a.getValue());
-      const dest = args.pop();
-      if (dest === undefined || args.length === 0) throw new Error(`COPY without source or destination: ${text}`);
-      this.copies.push({ from: ins.getFromFlag()?.getValue() ?? undefined, sources: args, dest, workdir: this.workdir });
-    } else if (ins instanceof Label) {
-      for (const p of ins.getProperties()) this.labels[p.getName()] = p.getValue() ?? '';
-    } else if (ins instanceof Env) {
-      for (const p of ins.getProperties()) this.env[p.getName()] = p.getValue() ?? '';
-    } else if (ins instanceof User) this.user = text.trim();
+    else if (ins instanceof Copy) this.addCopy(ins, text);
+    else if (ins instanceof Label) Object.assign(this.labels, properties(ins));
+    else if (ins instanceof Env) Object.assign(this.env, properties(ins));
+    else if (ins instanceof User) this.user = text.trim();
     else if (ins instanceof Entrypoint) this.entrypoint = commandOf(text);
     else if (ins instanceof Cmd) this.cmd = commandOf(text).command;
-    else if (ins instanceof Healthcheck) {
-      const sub = ins.getSubcommand()?.getValue().toUpperCase();
-      if (sub !== 'CMD') throw new Error(`HEALTHCHECK ${sub ?? ''}: only HEALTHCHECK [options] CMD is understood here`);
-      const flags: Record<string, string> = {};
-      for (const f of ins.getFlags()) flags[f.getName()] = f.getValue() ?? '';
-      const after = text.slice(text.toUpperCase().indexOf('CMD') + 3);
-      const { command, execForm: exec } = commandOf(after.trim());
-      this.healthcheck = { flags, command, execForm: exec };
-    } else if (ins instanceof Volume) {
+    else if (ins instanceof Healthcheck) this.healthcheck = healthcheckOf(ins, text);
+    else if (ins instanceof Volume) {
       this.volumes.push(...(execForm(text) ?? text.trim().split(/\s+/)));
     } else if (ins.getKeyword() === 'EXPOSE') this.expose.push(...text.trim().split(/\s+/));
     else if (ins instanceof Stopsignal) this.stopSignal = text.trim();
+  }
+
+  private addCopy(ins: Copy, text: string): void {
+    const args = ins.getArguments().map((a) => a.getValue());
+    const dest = args.pop();
+    if (dest === undefined || args.length === 0) throw new Error(`COPY without source or destination: ${text}`);
+    this.copies.push({ from: ins.getFromFlag()?.getValue() ?? undefined, sources: args, dest, workdir: this.workdir });
   }
 
   build(): Stage {
@@ -164,6 +158,21 @@ class StageBuilder {
       labels: this.labels,
     };
   }
+}
+
+/** A LABEL's or ENV's name=value pairs. */
+function properties(ins: Label | Env): Record<string, string> {
+  return Object.fromEntries(ins.getProperties().map((p) => [p.getName(), p.getValue() ?? '']));
+}
+
+function healthcheckOf(ins: Healthcheck, text: string): NonNullable<Stage['healthcheck']> {
+  const sub = ins.getSubcommand()?.getValue().toUpperCase();
+  if (sub !== 'CMD') throw new Error(`HEALTHCHECK ${sub ?? ''}: only HEALTHCHECK [options] CMD is understood here`);
+  const flags: Record<string, string> = {};
+  for (const f of ins.getFlags()) flags[f.getName()] = f.getValue() ?? '';
+  const after = text.slice(text.toUpperCase().indexOf('CMD') + 3);
+  const { command, execForm: exec } = commandOf(after.trim());
+  return { flags, command, execForm: exec };
 }
 
 function parseDockerfile(text: string): ParsedDockerfile {
@@ -289,7 +298,8 @@ export function svcproxyService(compose: ComposeFile): ComposeService {
     const context = typeof build === 'string' ? build : isRecord(build) && typeof build['context'] === 'string' ? build['context'] : undefined;
     return context !== undefined && relative(resolve(dirname(compose.file), context), REPO) === '';
   });
-  if (found.length !== 1 || found[0] === undefined) throw new Error(`${compose.file}: expected one service built from the repository root, found ${found.length}`);
+  if (found.length !== 1 || found[0] === undefined)
+    throw new Error(`${compose.file}: expected one service built from the repository root, found ${found.length}`);
   return found[0];
 }
 
@@ -417,6 +427,35 @@ export interface Rewrite {
   readonly addresses?: ReadonlyMap<string, string>;
 }
 
+function rewriteServicePorts(obj: Record<string, unknown>, rewrite: Rewrite, used: Set<string>): void {
+  const spec = obj['spec'];
+  if (obj['kind'] !== 'Service' || !isRecord(spec) || !Array.isArray(spec['ports'])) return;
+  for (const port of spec['ports']) {
+    if (!isRecord(port)) continue;
+    for (const key of ['port', 'targetPort']) {
+      const value = port[key];
+      const to = typeof value === 'number' ? rewrite.ports?.get(value) : undefined;
+      if (to !== undefined) {
+        port[key] = to;
+        used.add(`port ${String(value)}`);
+      }
+    }
+  }
+}
+
+function rewriteSliceAddresses(obj: Record<string, unknown>, rewrite: Rewrite, used: Set<string>): void {
+  if (obj['kind'] !== 'EndpointSlice' || !Array.isArray(obj['endpoints'])) return;
+  for (const endpoint of obj['endpoints']) {
+    if (!isRecord(endpoint) || !Array.isArray(endpoint['addresses'])) continue;
+    endpoint['addresses'] = endpoint['addresses'].map((a: unknown) => {
+      const to = typeof a === 'string' ? rewrite.addresses?.get(a) : undefined;
+      if (to === undefined) return a;
+      used.add(`address ${String(a)}`);
+      return to;
+    });
+  }
+}
+
 /**
  * Rewrites ports and endpoint addresses in a manifest file (multi-document
  * YAML), for a real run outside a container where port 80 cannot be bound
@@ -429,31 +468,8 @@ export function rewriteManifests(text: string, rewrite: Rewrite): string {
   for (const doc of parseAllDocuments(text)) {
     const obj: unknown = doc.toJS();
     if (!isRecord(obj)) continue;
-    const spec = obj['spec'];
-    if (obj['kind'] === 'Service' && isRecord(spec) && Array.isArray(spec['ports'])) {
-      for (const port of spec['ports']) {
-        if (!isRecord(port)) continue;
-        for (const key of ['port', 'targetPort']) {
-          const value = port[key];
-          const to = typeof value === 'number' ? rewrite.ports?.get(value) : undefined;
-          if (to !== undefined) {
-            port[key] = to;
-            used.add(`port ${String(value)}`);
-          }
-        }
-      }
-    }
-    if (obj['kind'] === 'EndpointSlice' && Array.isArray(obj['endpoints'])) {
-      for (const endpoint of obj['endpoints']) {
-        if (!isRecord(endpoint) || !Array.isArray(endpoint['addresses'])) continue;
-        endpoint['addresses'] = endpoint['addresses'].map((a: unknown) => {
-          const to = typeof a === 'string' ? rewrite.addresses?.get(a) : undefined;
-          if (to === undefined) return a;
-          used.add(`address ${String(a)}`);
-          return to;
-        });
-      }
-    }
+    rewriteServicePorts(obj, rewrite, used);
+    rewriteSliceAddresses(obj, rewrite, used);
     out.push(JSON.stringify(obj));
   }
   const wanted = [...(rewrite.ports?.keys() ?? [])].map((p) => `port ${p}`).concat([...(rewrite.addresses?.keys() ?? [])].map((a) => `address ${a}`));

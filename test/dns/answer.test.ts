@@ -47,9 +47,15 @@ t.test('a clusterIP copied from a real cluster is answered with the mapped addre
 
 t.test('SRV for named ports only, with the target address in the additional section', async (t) => {
   const r = ask(zone, '_http._tcp.web.default.svc.cluster.local', 'SRV');
-  t.same(r.answers.map((a) => a.type === 'SRV' && a.data), [{ priority: 0, weight: 100, port: 80, target: FQDN }]);
+  t.same(
+    r.answers.map((a) => a.type === 'SRV' && a.data),
+    [{ priority: 0, weight: 100, port: 80, target: FQDN }],
+  );
   t.same(data({ ...r, answers: r.additionals }), [`A ${web}`]);
-  t.same(ask(zone, '_dns._udp.web', 'SRV').answers.map((a) => a.type === 'SRV' && a.data.port), [53]);
+  t.same(
+    ask(zone, '_dns._udp.web', 'SRV').answers.map((a) => a.type === 'SRV' && a.data.port),
+    [53],
+  );
   t.equal(ask(zone, '_http._udp.web.default.svc.cluster.local', 'SRV').rcode, 'NXDOMAIN', 'no UDP port named http');
 });
 
@@ -57,7 +63,9 @@ t.test('headless: the ready endpoints, per-Pod hostnames, SRV per endpoint', asy
   t.same(data(ask(zone, 'db.default.svc.cluster.local', 'A')), ['A 127.0.50.1', 'A 127.0.50.2', 'A 127.0.50.3']);
   t.same(data(ask(zone, 'db-0.db.default.svc.cluster.local', 'A')), ['A 127.0.50.1']);
   t.same(data(ask(zone, '127-0-50-2.db.default.svc.cluster.local', 'A')), ['A 127.0.50.2'], 'no hostname: the dashed IP, as CoreDNS names it');
-  const srv = ask(zone, '_mysql._tcp.db', 'SRV').answers.map((a) => (a.type === 'SRV' ? `${a.data.weight} ${a.data.port} ${a.data.target}` : '')).sort();
+  const srv = ask(zone, '_mysql._tcp.db', 'SRV')
+    .answers.map((a) => (a.type === 'SRV' ? `${a.data.weight} ${a.data.port} ${a.data.target}` : ''))
+    .sort();
   t.same(srv, ['33 3306 db-0.db.default.svc.cluster.local', '33 3306 db-2.db.default.svc.cluster.local', '33 3307 127-0-50-2.db.default.svc.cluster.local']);
   const notReady = zoneOf(DNS_CONFIG, () => false);
   t.same(data(ask(notReady, 'db', 'A')), ['A 127.0.50.1', 'A 127.0.50.2'], 'a probed Pod that is not ready is left out');
@@ -99,7 +107,14 @@ t.test('malformed input: FORMERR, NOTIMP, or dropped; never a throw', async (t) 
   const formerr = answerQuery(garbage, zone, 'udp');
   t.equal(formerr.rcode, 'FORMERR');
   t.match(decode(formerr.response ?? Buffer.alloc(0)), { id: 0x1234, rcode: 'FORMERR', type: 'response' });
-  const two = encode({ type: 'query', id: 2, questions: [{ name: 'web', type: 'A' }, { name: 'api', type: 'A' }] });
+  const two = encode({
+    type: 'query',
+    id: 2,
+    questions: [
+      { name: 'web', type: 'A' },
+      { name: 'api', type: 'A' },
+    ],
+  });
   t.equal(answerQuery(two, zone, 'udp').rcode, 'FORMERR', 'two questions');
   const none = encode({ type: 'query', id: 3, questions: [] });
   t.equal(answerQuery(none, zone, 'udp').rcode, 'FORMERR', 'no question');
@@ -128,7 +143,11 @@ t.test('fuzz: random bytes and mangled queries never throw, and every answer dec
 });
 
 t.test('UDP: 512 bytes without EDNS, up to 1232 with it; beyond that TC and an empty answer', async (t) => {
-  const many = Array.from({ length: 20 }, (_, i) => `---\napiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, labels: {app: big}}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 127.0.70.${i + 1}}\n`).join('');
+  const many = Array.from(
+    { length: 20 },
+    (_, i) =>
+      `---\napiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, labels: {app: big}}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 127.0.70.${i + 1}}\n`,
+  ).join('');
   const big = zoneOf(`apiVersion: v1\nkind: Service\nmetadata: {name: big}\nspec: {clusterIP: None, selector: {app: big}, ports: [{port: 80}]}\n${many}`);
   const plain = ask(big, 'big.default.svc.cluster.local', 'A');
   t.same([plain.tc, plain.answers.length], [true, 0]);

@@ -14,7 +14,12 @@ t.test('dig against --dns-address: A, short forms, SRV, PTR, NXDOMAIN, REFUSED, 
   if (DIG === undefined) throw new Error('SVCPROXY_REQUIRE_DIG=1 but dig is not installed: apt-get install dnsutils');
   const net = isolatedNetwork();
   const dir = await configDir(t, { 'bookinfo.yaml': (await sharedManifest('bookinfo.yaml')).text });
-  const proxy = await startInstance(t, dir, { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, dnsAddress: { host: '127.0.0.1', port: 0 } });
+  const proxy = await startInstance(t, dir, {
+    serviceCidr: net.serviceCidr,
+    bindAddress: net.bindAddress,
+    nodeAddress: net.bindAddress,
+    dnsAddress: { host: '127.0.0.1', port: 0 },
+  });
   const port = String(proxy.names.dns?.port ?? 0);
   const details = proxy.services.get('default/details')?.addresses[0] ?? '';
   const dig = async (...args: string[]): Promise<string> => {

@@ -13,10 +13,19 @@ t.test('the block: each Service address with its names; ready headless endpoints
   const lines = hostsBlockLines(services.values(), 'cluster.local', () => false);
   const web = services.get('default/web')?.addresses[0] ?? '';
   t.ok(lines.includes(`${web}\tweb.default.svc.cluster.local web.default.svc web.default web`));
-  t.ok(lines.some((l) => /^127\.96\.\d+\.\d+\tapi\.shop\.svc\.cluster\.local api\.shop\.svc api\.shop$/.test(l)), 'no bare name outside default');
+  t.ok(
+    lines.some((l) => /^127\.96\.\d+\.\d+\tapi\.shop\.svc\.cluster\.local api\.shop\.svc api\.shop$/.test(l)),
+    'no bare name outside default',
+  );
   t.ok(lines.includes('127.0.50.1\tdb.default.svc.cluster.local db.default.svc db.default db db-0.db.default.svc.cluster.local'));
-  t.notOk(lines.some((l) => l.startsWith('127.0.50.3')), 'a probed Pod that is not ready is left out');
-  t.notOk(lines.some((l) => l.includes('search')), 'ExternalName has no address');
+  t.notOk(
+    lines.some((l) => l.startsWith('127.0.50.3')),
+    'a probed Pod that is not ready is left out',
+  );
+  t.notOk(
+    lines.some((l) => l.includes('search')),
+    'ExternalName has no address',
+  );
   t.ok(lines.includes('::1\tdual.default.svc.cluster.local dual.default.svc dual.default dual'));
 });
 

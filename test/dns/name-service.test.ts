@@ -50,7 +50,12 @@ t.test('a hosts file that becomes unwritable: a warning on reload, the proxy kee
   const hostsDir = join(dir, 'etc');
   await mkdir(hostsDir);
   const { log, records } = captureLogger('info');
-  const proxy = await startInstance(t, dir, { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, hostsFile: join(hostsDir, 'hosts') }, log);
+  const proxy = await startInstance(
+    t,
+    dir,
+    { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, hostsFile: join(hostsDir, 'hosts') },
+    log,
+  );
   await rm(hostsDir, { recursive: true });
   await writeFile(join(dir, 'a.yaml'), svc('b'));
   t.equal(await proxy.reload('signal'), 'applied');

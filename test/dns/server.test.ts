@@ -14,7 +14,11 @@ import { DNS_CONFIG } from './fixtures.js';
 const zone = zoneOf(DNS_CONFIG, () => true);
 const web = servicesOf(DNS_CONFIG).get('default/web')?.addresses[0] ?? '';
 
-async function startDns(t: Test, z: Zone = zone, options: Partial<{ maxTcpConnections: number; tcpIdleTimeoutMs: number; port: number }> = {}): Promise<DnsServer> {
+async function startDns(
+  t: Test,
+  z: Zone = zone,
+  options: Partial<{ maxTcpConnections: number; tcpIdleTimeoutMs: number; port: number }> = {},
+): Promise<DnsServer> {
   const server = new DnsServer(z, { host: '127.0.0.1', port: 0, maxTcpConnections: 8, tcpIdleTimeoutMs: 10_000, ...options }, silentLog);
   t.teardown(() => server.close());
   await server.start();
@@ -57,7 +61,9 @@ t.test("Node's resolver over UDP: A, SRV, PTR, NXDOMAIN and REFUSED", async (t) 
   const resolver = resolverFor(server);
   t.same(await resolver.resolve4('web.default.svc.cluster.local'), [web]);
   t.same(await resolver.resolve4('web'), [web]);
-  t.match(await resolver.resolveSrv('_http._tcp.web.default.svc.cluster.local'), [{ name: 'web.default.svc.cluster.local', port: 80, priority: 0, weight: 100 }]);
+  t.match(await resolver.resolveSrv('_http._tcp.web.default.svc.cluster.local'), [
+    { name: 'web.default.svc.cluster.local', port: 80, priority: 0, weight: 100 },
+  ]);
   t.same(await resolver.reverse(web), ['web.default.svc.cluster.local']);
   t.same((await resolver.resolve4('db')).sort(), ['127.0.50.1', '127.0.50.2', '127.0.50.3']);
   await t.rejects(resolver.resolve4('nope.default.svc.cluster.local'), { code: 'ENOTFOUND' });

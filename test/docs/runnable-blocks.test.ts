@@ -46,7 +46,10 @@ const files = ['README.md', ...(await readdir(join(REPO, 'docs'))).filter((f) =>
 const blocks = (await Promise.all(files.map(async (f) => runnableBlocks(f, await readFile(join(REPO, f), 'utf8'))))).flat();
 
 t.test('README.md has runnable blocks', async (t) => {
-  t.ok(blocks.some((b) => b.file === 'README.md'), `${blocks.length} runnable blocks in all`);
+  t.ok(
+    blocks.some((b) => b.file === 'README.md'),
+    `${blocks.length} runnable blocks in all`,
+  );
 });
 
 for (const block of blocks) {

@@ -40,11 +40,17 @@ async function tempDir(t: Test): Promise<string> {
 
 async function fileLines(path: string): Promise<Array<Record<string, unknown>>> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 t.test('to a file: a TCP connection and a UDP flow, each one line; counted in /metrics', async (t) => {
-  const web = await startServer(t, (s) => s.end('hello'));
+  // It answers once the client has ended: the client's FIN is first for sure, whichever socket the proxy reads first.
+  const web = await startServer(t, (s) => s.on('data', () => undefined).on('end', () => s.end('hello')));
   const dns = await udpEcho(t, 'a');
   const [tcpPort, udpPort, admin] = [await freePort(), await freeUdpPort(), await freePort()];
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', tcpPort, [web]), 'dns.yaml': udpService(udpPort, dns) });
@@ -57,9 +63,30 @@ t.test('to a file: a TCP connection and a UDP flow, each one line; counted in /m
   t.equal((await ask(c, udpPort, 'q')).toString(), 'a|q');
   await eventually(async () => (await fileLines(log)).length === 2, 'two lines: the connection, then the flow once idle', 10_000);
   const [tcp, udp] = await fileLines(log);
-  t.match(tcp, { level: 'info', msg: 'access', protocol: 'TCP', servicePort: 'default/web', client: /^127\.0\.0\.1:\d+$/, endpoint: `127.0.0.1:${web}`, bytesFromEndpoint: 5, termination: 'client_fin' });
-  t.match(udp, { protocol: 'UDP', servicePort: 'default/dns:dns', client: `127.0.0.1:${c.address().port}`, endpoint: `127.0.0.1:${dns}`, bytesFromClient: 1, bytesFromEndpoint: 3, connectMs: -1, termination: 'idle_timeout' });
-  t.notOk(served.logs.some((l) => l['msg'] === 'access'), 'nothing of it on stdout');
+  t.match(tcp, {
+    level: 'info',
+    msg: 'access',
+    protocol: 'TCP',
+    servicePort: 'default/web',
+    client: /^127\.0\.0\.1:\d+$/,
+    endpoint: `127.0.0.1:${web}`,
+    bytesFromEndpoint: 5,
+    termination: 'client_fin',
+  });
+  t.match(udp, {
+    protocol: 'UDP',
+    servicePort: 'default/dns:dns',
+    client: `127.0.0.1:${c.address().port}`,
+    endpoint: `127.0.0.1:${dns}`,
+    bytesFromClient: 1,
+    bytesFromEndpoint: 3,
+    connectMs: -1,
+    termination: 'idle_timeout',
+  });
+  t.notOk(
+    served.logs.some((l) => l['msg'] === 'access'),
+    'nothing of it on stdout',
+  );
   const samples = await scrape(admin);
   t.equal(metric(samples, 'svcproxy_access_log_lines_total'), 2);
   t.equal(metric(samples, 'svcproxy_access_log_dropped_lines_total'), 0);
@@ -67,8 +94,8 @@ t.test('to a file: a TCP connection and a UDP flow, each one line; counted in /m
   t.equal((await served.exited).code, 0);
 });
 
-t.test('to stdout (-): pino-style lines among svcproxy\'s own; the text format', async (t) => {
-  const web = await startServer(t, (s) => s.end('hi'));
+t.test("to stdout (-): pino-style lines among svcproxy's own; the text format", async (t) => {
+  const web = await startServer(t, (s) => s.on('data', () => undefined).on('end', () => s.end('hi'))); // the client ends first
   const port = await freePort();
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [web]) });
   const json = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`, '--access-log', '-']);
@@ -78,7 +105,10 @@ t.test('to stdout (-): pino-style lines among svcproxy\'s own; the text format',
   json.child.kill('SIGTERM');
   await json.exited;
 
-  const text = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`], { SVCPROXY_ACCESS_LOG: '-', SVCPROXY_ACCESS_LOG_FORMAT: 'text' });
+  const text = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`], {
+    SVCPROXY_ACCESS_LOG: '-',
+    SVCPROXY_ACCESS_LOG_FORMAT: 'text',
+  });
   await text.waitForLog((l) => l['msg'] === 'started', 'started');
   await request(port);
   const line = await text.waitForLog((l) => l['unparsed'] === true, 'a text line');
@@ -98,8 +128,11 @@ t.test('with --workers: every worker appends to the one file, saying which worke
   for (let i = 0; i < 30; i++) await request(port);
   await eventually(async () => (await fileLines(log)).length === 30, '30 lines', 10_000);
   const lines = await fileLines(log);
-  t.ok(lines.every((l) => l['worker'] === 1 || l['worker'] === 2), 'each line names its worker');
-  await eventually(async () => metric(await scrape(admin), 'svcproxy_access_log_lines_total') === 30, 'the primary sums the workers\' counts');
+  t.ok(
+    lines.every((l) => l['worker'] === 1 || l['worker'] === 2),
+    'each line names its worker',
+  );
+  await eventually(async () => metric(await scrape(admin), 'svcproxy_access_log_lines_total') === 30, "the primary sums the workers' counts");
   served.child.kill('SIGTERM');
   t.equal((await served.exited).code, 0);
 });

@@ -36,7 +36,14 @@ interface ServicePortJson {
   targetPort: string;
   listeners: Array<{ address: string; protocol: string; role: string; state: string; error: string }>;
   endpoints: EndpointJson[];
-  totals: { connections: number; activeConnections: number; bytesFromDownstream: number; bytesFromUpstream: number; connectFailures: number; rejected: Record<string, number> };
+  totals: {
+    connections: number;
+    activeConnections: number;
+    bytesFromDownstream: number;
+    bytesFromUpstream: number;
+    connectFailures: number;
+    rejected: Record<string, number>;
+  };
 }
 interface ConfigJson {
   config: string;
@@ -61,7 +68,17 @@ endpoints: [{addresses: [127.0.0.1]${conditions}}]
 }
 
 /** shop/web:http over two echo endpoints plus a not-ready and a terminating one; shop/legacy from an Endpoints object; empty (unnamed port, no endpoints); dead (a closed port). */
-function manifests(p: { web: number; a: number; b: number; notReady: number; terminating: number; legacy: number; empty: number; dead: number; closed: number }): string {
+function manifests(p: {
+  web: number;
+  a: number;
+  b: number;
+  notReady: number;
+  terminating: number;
+  legacy: number;
+  empty: number;
+  dead: number;
+  closed: number;
+}): string {
   return `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
@@ -130,8 +147,15 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   );
   const web = servicePort(api, 'shop/web:http');
   t.match(web, { namespace: 'shop', service: 'web', portName: 'http', port: ports.web, protocol: 'TCP', targetPort: '8080' });
-  t.same(web.listeners.filter((l) => l.role === 'bindAddress'), [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }]);
-  t.match(web.listeners.filter((l) => l.role === 'clusterIP'), [{ address: new RegExp(`^127\\.96\\.\\d+\\.\\d+:${ports.web}$`), state: 'listening' }], 'and on its own address');
+  t.same(
+    web.listeners.filter((l) => l.role === 'bindAddress'),
+    [{ address: `127.0.0.1:${ports.web}`, protocol: 'TCP', role: 'bindAddress', state: 'listening', error: '' }],
+  );
+  t.match(
+    web.listeners.filter((l) => l.role === 'clusterIP'),
+    [{ address: new RegExp(`^127\\.96\\.\\d+\\.\\d+:${ports.web}$`), state: 'listening' }],
+    'and on its own address',
+  );
   t.same(web.totals, {
     connections: 4,
     activeConnections: 1,
@@ -139,20 +163,47 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
     bytesFromUpstream: sent,
     connectFailures: 0,
     rejected: { no_endpoints: 0, dial_failed: 0, source_range: 0, max_connections: 0 },
-    closed: { client_fin: 3, endpoint_fin: 0, client_reset: 0, endpoint_reset: 0, idle_timeout: 0, half_close_timeout: 0, drain: 0, client_gone: 0, evicted: 0, listener_closed: 0 },
+    closed: {
+      client_fin: 3,
+      endpoint_fin: 0,
+      client_reset: 0,
+      endpoint_reset: 0,
+      idle_timeout: 0,
+      half_close_timeout: 0,
+      drain: 0,
+      client_gone: 0,
+      evicted: 0,
+      listener_closed: 0,
+    },
     idleTimeouts: 0,
   });
   const byId = new Map(web.endpoints.map((e) => [e.id, e]));
-  t.match(byId.get(`127.0.0.1:${a}`), { address: '127.0.0.1', port: a, ready: true, serving: true, terminating: false, source: 'EndpointSlice', connections: 2 });
+  t.match(byId.get(`127.0.0.1:${a}`), {
+    address: '127.0.0.1',
+    port: a,
+    ready: true,
+    serving: true,
+    terminating: false,
+    source: 'EndpointSlice',
+    connections: 2,
+  });
   t.match(byId.get(`127.0.0.1:${b}`), { ready: true, connections: 2 });
-  t.equal((byId.get(`127.0.0.1:${a}`)?.activeConnections ?? 0) + (byId.get(`127.0.0.1:${b}`)?.activeConnections ?? 0), 1, 'the open connection is on one endpoint');
+  t.equal(
+    (byId.get(`127.0.0.1:${a}`)?.activeConnections ?? 0) + (byId.get(`127.0.0.1:${b}`)?.activeConnections ?? 0),
+    1,
+    'the open connection is on one endpoint',
+  );
   t.match(byId.get(`127.0.0.1:${ports.notReady}`), { ready: false, serving: false, terminating: false, connections: 0 });
   t.match(byId.get(`127.0.0.1:${ports.terminating}`), { ready: false, serving: true, terminating: true });
   t.match(servicePort(api, 'shop/legacy:http').endpoints, [{ id: `127.0.0.1:${a}`, source: 'Endpoints', ready: true }]);
   t.match(servicePort(api, 'default/empty'), { portName: '', endpoints: [], totals: { connections: 2, rejected: { no_endpoints: 2 } } });
   const dead = servicePort(api, 'default/dead');
   t.equal(dead.totals.connections, 1);
-  t.equal(Object.values(dead.totals.rejected).reduce((x, y) => x + y, 0), 1, 'the one connection was rejected');
+  t.equal(
+    Object.values(dead.totals.rejected).reduce((x, y) => x + y, 0),
+    1,
+    'the one connection was rejected',
+  );
   t.ok(dead.totals.connectFailures >= 1, 'failed dials counted');
 
   const answer = await get(admin, '/metrics');
@@ -203,12 +254,18 @@ t.test('/api/services and /metrics count exactly the connections and bytes the t
   open.end();
   await eventually(async () => metric(await scrape(admin), 'svcproxy_active_connections', webLabels) === 0, 'the open connection closed');
   const after = await scrape(admin);
-  t.equal(metric(after, 'svcproxy_bytes_total', { ...webLabels, direction: 'downstream_rx' }), sent, 'bytes move from open to closed without changing the total');
+  t.equal(
+    metric(after, 'svcproxy_bytes_total', { ...webLabels, direction: 'downstream_rx' }),
+    sent,
+    'bytes move from open to closed without changing the total',
+  );
   t.equal(metric(after, 'svcproxy_bytes_total', { ...webLabels, direction: 'upstream_rx' }), sent);
 });
 
 function checkHistogram(t: Test, m: readonly Sample[], labels: Record<string, string>, count: number): void {
-  const buckets = m.filter((s) => s.name === 'svcproxy_upstream_connect_seconds_bucket' && s.labels['service'] === labels['service'] && s.labels['namespace'] === labels['namespace']);
+  const buckets = m.filter(
+    (s) => s.name === 'svcproxy_upstream_connect_seconds_bucket' && s.labels['service'] === labels['service'] && s.labels['namespace'] === labels['namespace'],
+  );
   t.equal(buckets.at(-1)?.labels['le'], '+Inf', 'buckets end at +Inf');
   t.equal(buckets.at(-1)?.value, count);
   t.ok(
@@ -226,7 +283,14 @@ t.test('/api/config and the reload metrics follow a rejected and then an applied
   const proxy = await startInstance(t, dir);
   const admin = proxy.adminPort;
   const first = await getJson<ConfigJson>(admin, '/api/config');
-  t.match(first, { config: dir, ready: true, reason: 'ok', draining: false, reloads: { success: 1, failure: 0 }, lastReload: { result: 'success', errors: [] } });
+  t.match(first, {
+    config: dir,
+    ready: true,
+    reason: 'ok',
+    draining: false,
+    reloads: { success: 1, failure: 0 },
+    lastReload: { result: 'success', errors: [] },
+  });
   t.match(first.hash, /^[0-9a-f]{64}$/);
   t.equal(first.loadedAt, first.lastReload.at);
 

@@ -26,7 +26,15 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
 const SCREENSHOT_COPY = process.env['SVCPROXY_DASHBOARD_SCREENSHOT'];
 /** The flags that work in this project's containers (toolchain.md §6). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 interface Ports {
   web: number;
@@ -37,7 +45,13 @@ interface Ports {
   down: number;
 }
 
-function slice(ns: string, name: string, service: string, port: number, portName: string, conditions = ''): string {
+/** An EndpointSlice of `service` with one endpoint on 127.0.0.1:`port` (`conditions`: more of its YAML, such as its conditions). */
+function slice(
+  ns: string,
+  name: string,
+  service: string,
+  { port, portName, conditions = '' }: { port: number; portName: string; conditions?: string },
+): string {
   return `---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -55,7 +69,7 @@ kind: Service
 metadata: {name: web, namespace: shop}
 spec:
   ports: [{name: http, port: ${p.web}, targetPort: 8080}]
-${slice('shop', 'web-a', 'web', p.a, 'http')}${slice('shop', 'web-b', 'web', p.b, 'http')}${slice('shop', 'web-c', 'web', p.down, 'http', ', conditions: {ready: false, serving: false}')}---
+${slice('shop', 'web-a', 'web', { port: p.a, portName: 'http' })}${slice('shop', 'web-b', 'web', { port: p.b, portName: 'http' })}${slice('shop', 'web-c', 'web', { port: p.down, portName: 'http', conditions: ', conditions: {ready: false, serving: false}' })}---
 apiVersion: v1
 kind: Service
 metadata: {name: cart, namespace: shop}
@@ -73,12 +87,15 @@ kind: Service
 metadata: {name: payments}
 spec:
   ports: [{port: ${p.payments}, targetPort: 9000}]
-${slice('default', 'payments-1', 'payments', p.b, '', ', conditions: {ready: false, serving: true, terminating: true}')}`;
+${slice('default', 'payments-1', 'payments', { port: p.b, portName: '', conditions: ', conditions: {ready: false, serving: true, terminating: true}' })}`;
 }
 
 /** Waits until the element matched by `selector` has exactly `text`. */
 async function shows(page: Page, selector: string, text: string | RegExp, timeout = 10_000): Promise<void> {
-  await page.locator(selector, { hasText: typeof text === 'string' ? new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : text }).first().waitFor({ timeout });
+  await page
+    .locator(selector, { hasText: typeof text === 'string' ? new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : text })
+    .first()
+    .waitFor({ timeout });
 }
 
 const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -98,7 +115,12 @@ t.test('the dashboard in headless chromium: live connections, reloads, errors, r
   t.teardown(() => rm(shots, { recursive: true, force: true }));
   const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
   t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } });
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 900 },
+  });
   t.teardown(() => browser.close());
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
@@ -136,7 +158,11 @@ t.test('the dashboard in headless chromium: live connections, reloads, errors, r
   await writeFile(join(dir, 'shop.yaml'), manifests(ports, [a, b]));
   await shows(page, '[data-key="shop/cart:http"] tr[data-endpoint="127.0.0.1:' + b + '"] [data-field="state"]', 'ready');
   await shows(page, '#events', /reload \(watch\): success/);
-  await eventually(async () => Number(await page.locator('[data-key="shop/web:http"] svg.spark').getAttribute('data-points')) >= 8, 'eight sparkline points', 20_000);
+  await eventually(
+    async () => Number(await page.locator('[data-key="shop/web:http"] svg.spark').getAttribute('data-points')) >= 8,
+    'eight sparkline points',
+    20_000,
+  );
 
   const shot = join(shots, 'dashboard.png');
   await page.screenshot({ path: shot, fullPage: true });
@@ -173,7 +199,7 @@ kind: Service
 metadata: {name: svc-${String(i).padStart(2, '0')}}
 spec:
   ports: [{port: ${port}, targetPort: 8080}]
-${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${j}`, `svc-${String(i).padStart(2, '0')}`, e, '')).join('')}`,
+${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${j}`, `svc-${String(i).padStart(2, '0')}`, { port: e, portName: '' })).join('')}`,
     )
     .join('');
 }
@@ -181,7 +207,12 @@ ${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${
 async function openBrowser(t: Parameters<typeof startServer>[0]): Promise<{ page: Page; errors: string[] }> {
   const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
   t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } });
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 900 },
+  });
   t.teardown(() => browser.close());
   const page = browser.pages()[0] ?? (await browser.newPage());
   const errors: string[] = [];
@@ -212,7 +243,11 @@ t.test('30 Service ports: first paint from the served snapshot, compact, live pe
   await still.page.goto(`http://127.0.0.1:${adminPort}/`);
   t.equal(await still.page.locator('.port[data-key]').count(), 30, 'all 30 Service ports painted');
   t.equal(await still.page.locator('#conn-status').textContent(), 'connecting', 'no socket was involved');
-  t.equal(await still.page.locator('[data-key="default/svc-00"] .port-head [data-field="connections"]').textContent(), '4', 'counts from the snapshot, not zeros');
+  t.equal(
+    await still.page.locator('[data-key="default/svc-00"] .port-head [data-field="connections"]').textContent(),
+    '4',
+    'counts from the snapshot, not zeros',
+  );
   t.equal(await still.page.locator('[data-key="default/svc-00"] .port-head [data-field="cps"]').textContent(), '-', 'a rate is "-" until it is measured');
   t.match(await still.page.locator('[data-key="default/svc-00"] [data-field="endpoints"]').textContent(), /^2 endpoints: 2 ready$/);
 
@@ -245,9 +280,18 @@ t.test('the Pods table: where each Pod is expected, live readiness, a scaled-dow
   if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const net = isolatedNetwork();
   const servicePort = await freePort();
-  const dir = await configDir(t, { 'web.yaml': serviceWithDeployment(2, servicePort) });
+  // 'terminating' lasts the grace period: 2 s was shorter than a loaded machine's browser takes to show it.
+  const dir = await configDir(t, {
+    'web.yaml': serviceWithDeployment(2, servicePort).replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 10'),
+  });
   const adminPort = await freePort();
-  const proxy = await startInstance(t, dir, { admin: { host: '127.0.0.1', port: adminPort }, podCidr: net.podCidr, serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress });
+  const proxy = await startInstance(t, dir, {
+    admin: { host: '127.0.0.1', port: adminPort },
+    podCidr: net.podCidr,
+    serviceCidr: net.serviceCidr,
+    bindAddress: net.bindAddress,
+    nodeAddress: net.bindAddress,
+  });
   const pods = [...proxy.pods.values()];
   t.equal(pods.length, 2);
   const { page, errors } = await openBrowser(t);
@@ -259,17 +303,22 @@ t.test('the Pods table: where each Pod is expected, live readiness, a scaled-dow
   }
   await shows(page, `tr[data-pod="${pods[0]?.key ?? ''}"]`, /Deployment web.*8080\/TCP.*tcpSocket :8080 \(http\) \(implied: no readinessProbe\)/);
   // Start "the process" of each Pod at its address: the rows turn ready as the probes find them.
-  const servers = await Promise.all(pods.map(async (p) => {
-    const { createServer } = await import('node:net');
-    const server = createServer((s) => s.end());
-    server.listen(8080, p.address);
-    await once(server, 'listening');
-    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return server;
-  }));
+  const servers = await Promise.all(
+    pods.map(async (p) => {
+      const { createServer } = await import('node:net');
+      const server = createServer((s) => s.end());
+      server.listen(8080, p.address);
+      await once(server, 'listening');
+      t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return server;
+    }),
+  );
   t.equal(servers.length, 2);
   await shows(page, '#pods [data-field="pods"]', '2 Pods, 2 ready', 15_000);
-  await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(1, servicePort));
+  await writeFile(
+    join(dir, 'web.yaml'),
+    serviceWithDeployment(1, servicePort).replace('terminationGracePeriodSeconds: 2', 'terminationGracePeriodSeconds: 10'),
+  );
   await shows(page, '#pods [data-field="state"]', 'terminating');
   await shows(page, '#events', /pods changed/);
   await shows(page, '#pods [data-field="pods"]', '1 Pod, 1 ready', 15_000);

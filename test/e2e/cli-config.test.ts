@@ -40,10 +40,16 @@ t.test('--check with --config repeated and a directory tree; kinds not read are 
   const { mkdir } = await import('node:fs/promises');
   await mkdir(join(tree, 'apps', 'b'), { recursive: true });
   await writeFile(join(tree, 'apps', 'b', 'b.yaml'), `${service('b', '127.0.0.12')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n`);
-  await writeFile(join(tree, 'rbac.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n');
+  await writeFile(
+    join(tree, 'rbac.yaml'),
+    'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n',
+  );
   const run = await runCli(['--check', '--config', join(one, 'a.yaml'), '-c', tree]);
   t.equal(run.stderr, '');
-  t.equal(run.stdout.split('\n')[0], `${join(one, 'a.yaml')}, ${tree}: valid: 2 Services, 2 proxied ports, 2 listeners; not read by svcproxy: 2 ConfigMap (v1), 1 ServiceAccount (v1)`);
+  t.equal(
+    run.stdout.split('\n')[0],
+    `${join(one, 'a.yaml')}, ${tree}: valid: 2 Services, 2 proxied ports, 2 listeners; not read by svcproxy: 2 ConfigMap (v1), 1 ServiceAccount (v1)`,
+  );
   t.equal(run.code, 0);
 });
 
@@ -82,7 +88,14 @@ for (const name of ['bookinfo.yaml', 'guestbook-all-in-one.yaml']) {
 
   t.test(`${name}, unchanged, through --check: valid, kinds not read counted`, async (t) => {
     const run = await runCli(['--check', '--config', join(MANIFESTS, name)]);
-    t.equal(run.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('warning: ')).join('\n'), '', 'no problem line');
+    t.equal(
+      run.stderr
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('warning: '))
+        .join('\n'),
+      '',
+      'no problem line',
+    );
     t.match(run.stdout, new RegExp(`^${join(MANIFESTS, name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: valid: `));
     if (name === 'bookinfo.yaml') t.match(run.stdout, /; not read by svcproxy: 4 ServiceAccount \(v1\)\n/);
     t.equal(run.code, 0);

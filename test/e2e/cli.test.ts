@@ -33,7 +33,12 @@ t.test('--check: a valid config exits 0 with a summary and every address of ever
   const dir = await configDir(t, { 'web.yaml': serviceYaml('web', 18080, 8080) });
   const run = await runCli(['--check', '--config', dir]);
   t.equal(run.code, 0);
-  t.match(run.stdout, new RegExp(`^${dir}: valid: 1 Service, 1 proxied port, 2 listeners\n  Service default/web port 18080/TCP: 127\\.96\\.\\d+\\.\\d+:18080, 127\\.0\\.0\\.1:18080 \\(bind address\\)\n$`));
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^${dir}: valid: 1 Service, 1 proxied port, 2 listeners\n  Service default/web port 18080/TCP: 127\\.96\\.\\d+\\.\\d+:18080, 127\\.0\\.0\\.1:18080 \\(bind address\\)\n$`,
+    ),
+  );
   t.equal(run.stderr, '');
 });
 

@@ -76,7 +76,7 @@ async function twoPods(t: Test, fault: string): Promise<{ port: number; dir: str
   return { port, dir, instance };
 }
 
-t.test('a toxic on one Pod leaves the other Pods\' connections untouched', async (t) => {
+t.test("a toxic on one Pod leaves the other Pods' connections untouched", async (t) => {
   const { port } = await twoPods(t, faultYaml('{pod: web-a}', '    - {type: limit_data, attributes: {bytes: 2}}\n'));
   const seen: string[] = [];
   for (let i = 0; i < 8; i++) seen.push(await fetchTag(port));
@@ -91,13 +91,18 @@ t.test('a label selector targets the Pods it matches', async (t) => {
   t.same([...new Set(seen)].sort(), ['alpha|', 'b']);
   // Visibility: the admin API shows the toxic on web-b's endpoint only, the metrics count its applications.
   const res = await fetch(`http://127.0.0.1:${instance.adminPort}/api/services`);
-  const body = (await res.json()) as { servicePorts: Array<{ toxics: unknown[]; endpoints: Array<{ pod: string; toxics: Array<{ name: string; type: string; owner: string; source: string }> }> }> };
+  const body = (await res.json()) as {
+    servicePorts: Array<{ toxics: unknown[]; endpoints: Array<{ pod: string; toxics: Array<{ name: string; type: string; owner: string; source: string }> }> }>;
+  };
   const sp = body.servicePorts[0];
   t.same(sp?.toxics, [], 'no toxic on the whole port');
   const byPod = Object.fromEntries((sp?.endpoints ?? []).map((e) => [e.pod, e.toxics.map((x) => `${x.source}:${x.owner}:${x.name}:${x.type}`)]));
   t.same(byPod, { 'default/web-a': [], 'default/web-b': ['config:default/chaos:limit_data_downstream:limit_data'] });
   const metrics = await (await fetch(`http://127.0.0.1:${instance.adminPort}/metrics`)).text();
-  t.match(metrics, /svcproxy_toxic_applications_total\{namespace="default",service="web",port="\d+",toxic="limit_data_downstream",type="limit_data",stream="downstream",source="config",owner="default\/chaos"\} 3/);
+  t.match(
+    metrics,
+    /svcproxy_toxic_applications_total\{namespace="default",service="web",port="\d+",toxic="limit_data_downstream",type="limit_data",stream="downstream",source="config",owner="default\/chaos"\} 3/,
+  );
   t.match(metrics, /svcproxy_toxic_dropped_bytes_total\{[^}]*toxic="limit_data_downstream"[^}]*\} 12/, '3 connections x 4 bytes beyond the limit');
 });
 

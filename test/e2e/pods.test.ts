@@ -80,7 +80,10 @@ t.test('targetPort http over two Pods whose http ports differ: connections alter
   const seen = [];
   for (let i = 0; i < 6; i++) seen.push(await answers(port));
   const want = new Set([`127.0.0.2:${a}`, `127.0.0.3:${b}`]);
-  t.ok(seen.every((s) => want.has(s)), `every connection reached a Pod at its own http port: ${seen.join(', ')}`);
+  t.ok(
+    seen.every((s) => want.has(s)),
+    `every connection reached a Pod at its own http port: ${seen.join(', ')}`,
+  );
   t.not(seen[0], seen[1], 'they alternate');
   t.equal(seen[0], seen[2]);
   t.equal(seen[1], seen[3]);
@@ -96,13 +99,19 @@ t.test('a Pod whose probe port stops listening leaves the rotation, and comes ba
   const dir = await configDir(t, { 'web.yaml': serviceYaml(port) + podYaml({ name: 'a', httpPort: aPort, probe }) + podYaml({ name: 'b', httpPort: b }) });
   const proxy = await startInstance(t, dir, {}, log);
   await eventually(() => proxy.probes.isReady('default/a'), 'Pod a ready after its first probe');
-  t.match(records.find((r) => r.msg === 'endpoint ready'), { service: 'default/web', pod: 'default/a', address: '127.0.0.1', reason: 'tcp connect ok' });
+  t.match(
+    records.find((r) => r.msg === 'endpoint ready'),
+    { service: 'default/web', pod: 'default/a', address: '127.0.0.1', reason: 'tcp connect ok' },
+  );
   const both = new Set([await answers(port), await answers(port)]);
   t.same([...both].sort(), [`127.0.0.1:${aPort}`, `127.0.0.1:${b}`].sort(), 'both Pods serve');
 
   await new Promise<void>((resolve) => aServer.close(() => resolve()));
   await eventually(() => records.some((r) => r.msg === 'endpoint not ready'), 'Pod a not ready', 5000);
-  t.match(records.find((r) => r.msg === 'endpoint not ready'), { pod: 'default/a', reason: /ECONNREFUSED/ });
+  t.match(
+    records.find((r) => r.msg === 'endpoint not ready'),
+    { pod: 'default/a', reason: /ECONNREFUSED/ },
+  );
   for (let i = 0; i < 4; i++) t.equal(await answers(port), `127.0.0.1:${b}`, 'only Pod b gets new connections');
 
   aServer = await listen(aPort);
@@ -128,7 +137,9 @@ t.test('httpGet probes: a Pod answering 200 gets traffic, one answering 500 does
   const bad = await makeHttp(500);
   const port = await freePort();
   const probe = '{httpGet: {port: http, path: /ready}, periodSeconds: 1}';
-  const dir = await configDir(t, { 'web.yaml': serviceYaml(port) + podYaml({ name: 'good', httpPort: good, probe }) + podYaml({ name: 'bad', httpPort: bad, probe }) });
+  const dir = await configDir(t, {
+    'web.yaml': serviceYaml(port) + podYaml({ name: 'good', httpPort: good, probe }) + podYaml({ name: 'bad', httpPort: bad, probe }),
+  });
   const proxy = await startInstance(t, dir);
   await eventually(() => proxy.probes.isReady('default/good'), 'the 200 Pod ready');
   t.notOk(proxy.probes.isReady('default/bad'));
@@ -179,5 +190,8 @@ t.test('passive health: a Pod whose port is dead is skipped after 3 failed dials
   for (let i = 0; i < 6; i++) t.equal(await answers(port), `127.0.0.1:${live}`, 'the client never notices');
   const stats = [...proxy.registry.servicePorts.values()][0]?.stats;
   t.equal(stats?.connectFailures, 3, 'the dead endpoint was tried 3 times, then skipped');
-  t.match(records.find((r) => r.msg === 'endpoint skipped after consecutive failed dials'), { upstream: `127.0.0.1:${dead}`, backoffMs: 1000 });
+  t.match(
+    records.find((r) => r.msg === 'endpoint skipped after consecutive failed dials'),
+    { upstream: `127.0.0.1:${dead}`, backoffMs: 1000 },
+  );
 });

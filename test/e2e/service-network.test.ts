@@ -44,7 +44,10 @@ t.test('--check accepts both shared manifests unchanged and prints each Service 
     for (const line of ports) t.match(line, /: 127\.96\.\d+\.\d+:\d+/, `${line}: its own address from the default --service-cidr`);
   }
   const bookinfo = await runCli(['--check', '--config', (await sharedManifest('bookinfo.yaml')).path, '--admin-address', '127.0.0.1:0']);
-  t.match(bookinfo.stdout, /Service default\/details port http 9080\/TCP: 127\.96\.\d+\.\d+:9080 \(not on 127\.0\.0\.1:9080\/TCP: Services default\/productpage, default\/ratings and default\/reviews use the same port\)/);
+  t.match(
+    bookinfo.stdout,
+    /Service default\/details port http 9080\/TCP: 127\.96\.\d+\.\d+:9080 \(not on 127\.0\.0\.1:9080\/TCP: Services default\/productpage, default\/ratings and default\/reviews use the same port\)/,
+  );
 });
 
 t.test('bookinfo unchanged: every Service port on its own address, names resolve, a resolved address reaches the backend', async (t) => {
@@ -73,7 +76,10 @@ t.test('bookinfo unchanged: every Service port on its own address, names resolve
     t.equal(listener?.state, 'listening', `${service.key} listens on ${address}:9080`);
   }
   t.equal(own.size, 4, 'four Services, four addresses');
-  t.notOk([...proxy.registry.listeners.keys()].some((k) => k.includes(net.bindAddress)), 'port 9080 is ambiguous: nothing on the bind address');
+  t.notOk(
+    [...proxy.registry.listeners.keys()].some((k) => k.includes(net.bindAddress)),
+    'port 9080 is ambiguous: nothing on the bind address',
+  );
 
   const resolver = resolverOf(proxy);
   const details = addressOf(proxy, 'default/details');
@@ -89,7 +95,9 @@ t.test('bookinfo unchanged: every Service port on its own address, names resolve
   t.ok(hosts.startsWith('127.0.0.1\tlocalhost\n'), 'lines outside the block untouched');
   t.match(hosts, new RegExp(`${details.replace(/\./g, '\\.')}\tdetails\\.default\\.svc\\.cluster\\.local details\\.default\\.svc details\\.default details\n`));
 
-  const api = await getJson<{ services: Array<{ key: string; addresses: string[]; names: string[]; ports: Array<{ servedOn: string[]; localhost: string }> }> }>(proxy.adminPort, '/api/services');
+  const api = await getJson<{
+    services: Array<{ key: string; addresses: string[]; names: string[]; ports: Array<{ servedOn: string[]; localhost: string }> }>;
+  }>(proxy.adminPort, '/api/services');
   const view = api.services.find((s) => s.key === 'default/details');
   t.same(view?.addresses, [details]);
   t.equal(view?.names[0], 'details.default.svc.cluster.local');
@@ -104,16 +112,36 @@ t.test('guestbook unchanged: every port on its own address; the unambiguous one 
   const net = isolatedNetwork();
   const guestbook = await sharedManifest('guestbook-all-in-one.yaml');
   const dir = await configDir(t, { 'guestbook.yaml': guestbook.text });
-  const proxy = await startInstance(t, dir, { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, dnsAddress: { host: '127.0.0.1', port: 0 } });
+  const proxy = await startInstance(t, dir, {
+    serviceCidr: net.serviceCidr,
+    bindAddress: net.bindAddress,
+    nodeAddress: net.bindAddress,
+    dnsAddress: { host: '127.0.0.1', port: 0 },
+  });
   for (const service of proxy.services.values()) {
     for (const port of service.ports) {
-      for (const served of port.servedOn) t.equal([...proxy.registry.listeners.values()].find((l) => `${l.plan.protocol} ${l.plan.address}:${l.plan.port}` === `${port.protocol} ${served.address}`)?.state, 'listening', `${service.key} ${served.address}`);
-      t.ok(port.servedOn.some((s) => s.address === `${service.addresses[0] ?? ''}:${port.port}`), `${service.key} on its own address`);
+      for (const served of port.servedOn)
+        t.equal(
+          [...proxy.registry.listeners.values()].find((l) => `${l.plan.protocol} ${l.plan.address}:${l.plan.port}` === `${port.protocol} ${served.address}`)
+            ?.state,
+          'listening',
+          `${service.key} ${served.address}`,
+        );
+      t.ok(
+        port.servedOn.some((s) => s.address === `${service.addresses[0] ?? ''}:${port.port}`),
+        `${service.key} on its own address`,
+      );
     }
   }
   const frontend = proxy.services.get('default/frontend');
-  t.ok(frontend?.ports[0]?.servedOn.some((s) => s.role === 'bindAddress' && s.address === `${net.bindAddress}:80`), 'frontend alone on port 80: also on the bind address');
-  t.ok(frontend?.ports[0]?.servedOn.some((s) => s.role === 'nodePort'), 'and its nodePort stays');
+  t.ok(
+    frontend?.ports[0]?.servedOn.some((s) => s.role === 'bindAddress' && s.address === `${net.bindAddress}:80`),
+    'frontend alone on port 80: also on the bind address',
+  );
+  t.ok(
+    frontend?.ports[0]?.servedOn.some((s) => s.role === 'nodePort'),
+    'and its nodePort stays',
+  );
   t.equal(proxy.services.get('default/redis-master')?.ports[0]?.servedOn.length, 1, 'redis-master shares 6379 with redis-replica: own address only');
   const resolver = resolverOf(proxy);
   t.same(await resolver.resolve4('redis-master'), [addressOf(proxy, 'default/redis-master')]);
@@ -125,7 +153,13 @@ t.test('a reload that adds and removes Services changes DNS and the hosts block 
   const svc = (name: string, port: number): string => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec: {ports: [{port: ${port}}]}\n`;
   const dir = await configDir(t, { 'a.yaml': svc('alpha', 7001), 'b.yaml': svc('beta', 7002) });
   const hostsFile = join(dir, 'hosts.txt');
-  const proxy = await startInstance(t, dir, { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, dnsAddress: { host: '127.0.0.1', port: 0 }, hostsFile });
+  const proxy = await startInstance(t, dir, {
+    serviceCidr: net.serviceCidr,
+    bindAddress: net.bindAddress,
+    nodeAddress: net.bindAddress,
+    dnsAddress: { host: '127.0.0.1', port: 0 },
+    hostsFile,
+  });
   const resolver = resolverOf(proxy);
   const beta = addressOf(proxy, 'default/beta');
   t.same(await resolver.resolve4('alpha'), [addressOf(proxy, 'default/alpha')]);
@@ -144,10 +178,20 @@ t.test('a reload that adds and removes Services changes DNS and the hosts block 
 t.test('bad input: a DNS address that cannot bind is retried and /readyz says why; an unwritable hosts file stops the start', async (t) => {
   const net = isolatedNetwork();
   const dir = await configDir(t, { 'a.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 7010}]}\n' });
-  const first = await startInstance(t, dir, { serviceCidr: net.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, dnsAddress: { host: '127.0.0.1', port: 0 } });
+  const first = await startInstance(t, dir, {
+    serviceCidr: net.serviceCidr,
+    bindAddress: net.bindAddress,
+    nodeAddress: net.bindAddress,
+    dnsAddress: { host: '127.0.0.1', port: 0 },
+  });
   const taken = first.names.dns?.port ?? 0;
   const other = isolatedNetwork();
-  const second = await startInstance(t, dir, { serviceCidr: other.serviceCidr, bindAddress: other.bindAddress, nodeAddress: other.bindAddress, dnsAddress: { host: '127.0.0.1', port: taken } });
+  const second = await startInstance(t, dir, {
+    serviceCidr: other.serviceCidr,
+    bindAddress: other.bindAddress,
+    nodeAddress: other.bindAddress,
+    dnsAddress: { host: '127.0.0.1', port: taken },
+  });
   t.match(second.ready, { ready: false, reason: /^DNS server failed: EADDRINUSE/ });
   const readyz = await fetch(`http://127.0.0.1:${second.adminPort}/readyz`);
   t.equal(readyz.status, 503);
@@ -155,7 +199,12 @@ t.test('bad input: a DNS address that cannot bind is retried and /readyz says wh
   await first.stop();
   await eventually(() => second.ready.ready, 'the DNS server to bind once the port is free', 15_000);
   await t.rejects(
-    startInstance(t, dir, { serviceCidr: other.serviceCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, hostsFile: join(dir, 'missing', 'hosts') }),
+    startInstance(t, dir, {
+      serviceCidr: other.serviceCidr,
+      bindAddress: net.bindAddress,
+      nodeAddress: net.bindAddress,
+      hostsFile: join(dir, 'missing', 'hosts'),
+    }),
     /cannot write the hosts file .*missing\/hosts: ENOENT/,
   );
 });
@@ -167,7 +216,10 @@ t.test('bad input: a service range that is not loopback, or too small, is a usag
   t.match(remote.stderr, /^svcproxy: --service-cidr: 10\.96\.0\.0\/12 is not inside the loopback block 127\.0\.0\.0\/8/);
   const small = await runCli(['--check', '--config', path, '--service-cidr', '127.96.0.0/31']);
   t.equal(small.code, 2);
-  t.match(small.stderr, /^svcproxy: --service-cidr: 4 Services need an address of the service range 127\.96\.0\.0\/31, which has 2 usable addresses; give --service-cidr a larger range/);
+  t.match(
+    small.stderr,
+    /^svcproxy: --service-cidr: 4 Services need an address of the service range 127\.96\.0\.0\/31, which has 2 usable addresses; give --service-cidr a larger range/,
+  );
   const start = await runCli(['--config', path, '--service-cidr', '127.96.0.0/31', '--admin-address', '127.0.0.1:0']);
   t.equal(start.code, 2, 'at start-up too');
 });

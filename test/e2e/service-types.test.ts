@@ -17,7 +17,7 @@ function named(t: Test, name: string, host = '127.0.0.1'): Promise<number> {
 
 /** A Service with hand-written endpoints at 127.0.0.1:<port> (or the given hosts), and extra spec/metadata lines. */
 function svc(opts: { port: number; endpoints: Array<number | [string, number]>; spec?: string; meta?: string; addressType?: string; tail?: string }): string {
-  const endpoints = opts.endpoints.map((e) => (Array.isArray(e) ? e : ['127.0.0.1', e] as [string, number]));
+  const endpoints = opts.endpoints.map((e) => (Array.isArray(e) ? e : (['127.0.0.1', e] as [string, number])));
   const slices = endpoints
     .map(
       ([host, p], i) => `---

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { startInstance } from '../helpers/instance.js';
-import { eventually, freePort, request, startServer } from '../helpers/net.js';
+import { eventually, request, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { ask, client, freeUdpPort, udpEcho } from '../helpers/udp.js';
 
@@ -102,7 +102,7 @@ t.test('flows are bounded per listener: the oldest is evicted', async (t) => {
 t.test('TCP and UDP on the same port number coexist', async (t) => {
   const udp = await udpEcho(t, 'udp');
   const tcp = await startServer(t, (s) => s.end('tcp'));
-  const port = await freePort();
+  const port = await freeUdpPort(); // free in TCP too
   const yaml = `apiVersion: v1
 kind: Service
 metadata: {name: dns}

@@ -30,11 +30,26 @@ interface ServicesAnswer {
 
 const LABELS = { namespace: 'default', service: 'web', port: '' };
 
-async function startSet(t: Parameters<typeof startServer>[0], endpoints: number[], extra: string[] = []): Promise<{ served: Served; admin: number; port: number; dir: string }> {
+async function startSet(
+  t: Parameters<typeof startServer>[0],
+  endpoints: number[],
+  extra: string[] = [],
+): Promise<{ served: Served; admin: number; port: number; dir: string }> {
   const port = await freePort();
   const admin = await freePort();
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, endpoints) });
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2', '--no-watch', '--config-poll-interval', '0', ...extra]);
+  const served = serveCli(t, [
+    '--config',
+    dir,
+    '--admin-address',
+    `127.0.0.1:${admin}`,
+    '--workers',
+    '2',
+    '--no-watch',
+    '--config-poll-interval',
+    '0',
+    ...extra,
+  ]);
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
   return { served, admin, port, dir: dir };
@@ -45,13 +60,19 @@ t.test('one admin address for two workers: /metrics and /api/services sum both; 
   const b = await startServer(t, (s) => s.end('b'));
   const { served, admin, port, dir } = await startSet(t, [a]);
   await eventually(async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200, 'the set is ready');
-  t.match(served.logs.find((l) => l['msg'] === 'admin server listening for every worker'), { address: `127.0.0.1:${admin}`, workers: 2 });
-  t.notOk(served.logs.some((l) => l['msg'] === 'admin server listening' && l['worker'] !== undefined), 'no worker binds an admin server');
+  t.match(
+    served.logs.find((l) => l['msg'] === 'admin server listening for every worker'),
+    { address: `127.0.0.1:${admin}`, workers: 2 },
+  );
+  t.notOk(
+    served.logs.some((l) => l['msg'] === 'admin server listening' && l['worker'] !== undefined),
+    'no worker binds an admin server',
+  );
 
   for (let i = 0; i < 20; i++) t.equal((await request(port)).data.toString(), 'a');
   const key = `127.0.0.1:${a}`;
   const body = (await get(admin, '/metrics')).body;
-  t.ok(parsePrometheusTextFormat(body).length > 25, 'the primary\'s exposition parses with a real parser');
+  t.ok(parsePrometheusTextFormat(body).length > 25, "the primary's exposition parses with a real parser");
   const samples = parseMetrics(body);
   LABELS.port = String(port);
   t.equal(metric(samples, 'svcproxy_connections_total', LABELS), 20, 'every connection, whichever worker served it');
@@ -108,13 +129,20 @@ t.test('a worker that dies is started again; the summed counters survive it', as
   process.kill(victim.pid, 'SIGKILL');
 
   await served.waitForLog((l) => l['msg'] === 'worker exited; starting a new one' && l['worker'] === 2, 'the primary saw it exit');
-  await eventually(async () => {
-    const now = await getJson<ServicesAnswer>(admin, '/api/services');
-    const w2 = now.workers.find((w) => w.worker === 2);
-    return w2 !== undefined && w2.pid !== victim.pid && w2.state === 'running' && w2.ready;
-  }, 'worker 2 replaced and ready', 15_000);
+  await eventually(
+    async () => {
+      const now = await getJson<ServicesAnswer>(admin, '/api/services');
+      const w2 = now.workers.find((w) => w.worker === 2);
+      return w2 !== undefined && w2.pid !== victim.pid && w2.state === 'running' && w2.ready;
+    },
+    'worker 2 replaced and ready',
+    15_000,
+  );
   const after = await getJson<ServicesAnswer>(admin, '/api/services');
-  t.match(after.workers.find((w) => w.worker === 2), { restarts: 1 });
+  t.match(
+    after.workers.find((w) => w.worker === 2),
+    { restarts: 1 },
+  );
   t.equal(after.servicePorts[0]?.totals.connections, 10, 'what the dead worker had counted is still in the sum');
 
   for (let i = 0; i < 10; i++) t.equal((await request(port)).data.toString(), 'a', 'served while and after the worker was replaced');
@@ -169,7 +197,19 @@ spec:
 `,
   });
   const p = 60 + Math.floor(Math.random() * 30);
-  const served = serveCli(t, ['--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--workers', '2', '--no-watch', '--config-poll-interval', '0', '--pod-cidr', `127.${p}.${Math.floor(Math.random() * 256)}.0/24`]);
+  const served = serveCli(t, [
+    '--config',
+    dir,
+    '--admin-address',
+    `127.0.0.1:${admin}`,
+    '--workers',
+    '2',
+    '--no-watch',
+    '--config-poll-interval',
+    '0',
+    '--pod-cidr',
+    `127.${p}.${Math.floor(Math.random() * 256)}.0/24`,
+  ]);
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 2, 'worker 2 started');
   await served.waitForLog((l) => l['msg'] === 'started' && l['worker'] === 1, 'worker 1 started');
   type PodsAnswer = { pods: Array<{ key: string; address: string; ready: boolean; reason: string }> };
@@ -182,6 +222,13 @@ spec:
   server.listen(podPort, pod.address);
   await once(server, 'listening');
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  await eventually(async () => (await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key === pod.key)?.ready === true, 'ready in both workers', 15_000);
-  t.match((await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key !== pod.key), { ready: false, reason: /ECONNREFUSED/ });
+  await eventually(
+    async () => (await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key === pod.key)?.ready === true,
+    'ready in both workers',
+    15_000,
+  );
+  t.match(
+    (await getJson<PodsAnswer>(admin, '/api/pods')).pods.find((x) => x.key !== pod.key),
+    { ready: false, reason: /ECONNREFUSED/ },
+  );
 });

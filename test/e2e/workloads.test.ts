@@ -22,12 +22,32 @@ import { configDir, runCli } from '../helpers/process.js';
 import { isolatedNetwork, sharedManifest } from '../helpers/service-network.js';
 
 interface PodsAnswer {
-  pods: Array<{ key: string; name: string; workload: { kind: string; name: string } | null; address: string; ready: boolean; reason: string; terminating: boolean; removeAt: string; readinessProbe: string; ports: Array<{ port: number; servedAt: string }> }>;
+  pods: Array<{
+    key: string;
+    name: string;
+    workload: { kind: string; name: string } | null;
+    address: string;
+    ready: boolean;
+    reason: string;
+    terminating: boolean;
+    removeAt: string;
+    readinessProbe: string;
+    ports: Array<{ port: number; servedAt: string }>;
+  }>;
 }
 
 function network(): ReturnType<typeof isolatedNetwork> & { options: Record<string, unknown> } {
   const net = isolatedNetwork();
-  return { ...net, options: { serviceCidr: net.serviceCidr, podCidr: net.podCidr, bindAddress: net.bindAddress, nodeAddress: net.bindAddress, dnsAddress: { host: '127.0.0.1', port: 0 } } };
+  return {
+    ...net,
+    options: {
+      serviceCidr: net.serviceCidr,
+      podCidr: net.podCidr,
+      bindAddress: net.bindAddress,
+      nodeAddress: net.bindAddress,
+      dnsAddress: { host: '127.0.0.1', port: 0 },
+    },
+  };
 }
 
 function podsOf(proxy: Svcproxy, workload: string): PodInfo[] {
@@ -92,45 +112,68 @@ async function answerOf(port: number, host: string): Promise<string> {
 }
 
 t.test('--check: both shared manifests are valid unchanged and list their Pods', async (t) => {
-  const expected = { 'bookinfo.yaml': ['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3'], 'guestbook-all-in-one.yaml': ['frontend', 'frontend', 'frontend', 'redis-master', 'redis-replica', 'redis-replica'] } as const;
+  const expected = {
+    'bookinfo.yaml': ['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3'],
+    'guestbook-all-in-one.yaml': ['frontend', 'frontend', 'frontend', 'redis-master', 'redis-replica', 'redis-replica'],
+  } as const;
   for (const [name, workloads] of Object.entries(expected)) {
     const { path } = await sharedManifest(name as keyof typeof expected);
     const run = await runCli(['--check', '--config', path, '--admin-address', '127.0.0.1:0']);
     t.equal(run.code, 0, `${name}: ${run.stderr}`);
     t.match(run.stdout.split('\n')[0], new RegExp(`valid: .*, ${workloads.length} Pods \\(${workloads.length} from ${new Set(workloads).size} workloads\\)`));
     const rows = run.stdout.split('\n').filter((l) => /^ {2}Deployment /.test(l));
-    t.same(rows.map((l) => l.split(/\s+/)[2]), workloads, `${name}: one row per replica`);
-    for (const row of rows) t.match(row, /default\/[a-z0-9-]+-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]{5}\s+127\.64\.\d+\.\d+\s+\d+\/TCP\s+tcpSocket :\d+ \(implied: no readinessProbe\)$/);
+    t.same(
+      rows.map((l) => l.split(/\s+/)[2]),
+      workloads,
+      `${name}: one row per replica`,
+    );
+    for (const row of rows)
+      t.match(
+        row,
+        /default\/[a-z0-9-]+-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]{5}\s+127\.64\.\d+\.\d+\s+\d+\/TCP\s+tcpSocket :\d+ \(implied: no readinessProbe\)$/,
+      );
     t.match(run.stdout, /\n {2}WORKLOAD +POD +ADDRESS +PORTS +READINESS\n/);
   }
 });
 
-t.test('bookinfo unchanged: one endpoint per replica; a stand-in at one Pod address turns ready and is reached through the Service address and its DNS name', async (t) => {
-  const net = network();
-  const dir = await configDir(t, { 'bookinfo.yaml': (await sharedManifest('bookinfo.yaml')).text });
-  const proxy = await startInstance(t, dir, net.options);
-  const replicas: Record<string, number> = { 'default/details:http': 1, 'default/productpage:http': 1, 'default/ratings:http': 1, 'default/reviews:http': 3 };
-  for (const [key, n] of Object.entries(replicas)) {
-    const endpoints = endpointsOf(proxy, key);
-    t.equal(endpoints.length, n, `${key}: one endpoint per replica`);
-    for (const e of endpoints) t.ok(e.host.startsWith(net.podCidr.replace(/0\/24$/, '')) && e.port === 9080, `${key}: ${e.host}:${e.port} in the pod range`);
-  }
-  const [details] = podsOf(proxy, 'details-v1');
-  if (details === undefined) throw new Error('no details Pod');
-  t.notOk(proxy.probes.isReady(details.key), 'nothing listens at the Pod address yet: not ready');
-  await startHttp(t, details.address, 9080, 'details stand-in');
-  await eventually(() => proxy.probes.isReady(details.key), 'the implied probe finds the stand-in', 15_000);
-  const own = proxy.services.get('default/details')?.addresses[0] ?? '';
-  t.equal(await fetchText(own, 9080), 'details stand-in', "through the Service's own address");
-  const [resolved] = await resolverOf(proxy).resolve4('details.default.svc.cluster.local');
-  t.equal(resolved, own);
-  t.equal(await fetchText(resolved ?? '', 9080), 'details stand-in', 'through its DNS name');
-  const api = await getJson<PodsAnswer>(proxy.adminPort, '/api/pods');
-  t.equal(api.pods.length, 6);
-  t.match(api.pods.find((p) => p.key === details.key), { ready: true, reason: 'tcp connect ok', workload: { kind: 'Deployment', name: 'details-v1' }, address: details.address, ports: [{ port: 9080, servedAt: `${details.address}:9080` }] });
-  const ratings = api.pods.find((p) => p.workload?.name === 'ratings-v1');
-  t.match(ratings, { ready: false, reason: /ECONNREFUSED|not probed yet/ }, 'the others wait for their processes');
-});
+t.test(
+  'bookinfo unchanged: one endpoint per replica; a stand-in at one Pod address turns ready and is reached through the Service address and its DNS name',
+  async (t) => {
+    const net = network();
+    const dir = await configDir(t, { 'bookinfo.yaml': (await sharedManifest('bookinfo.yaml')).text });
+    const proxy = await startInstance(t, dir, net.options);
+    const replicas: Record<string, number> = { 'default/details:http': 1, 'default/productpage:http': 1, 'default/ratings:http': 1, 'default/reviews:http': 3 };
+    for (const [key, n] of Object.entries(replicas)) {
+      const endpoints = endpointsOf(proxy, key);
+      t.equal(endpoints.length, n, `${key}: one endpoint per replica`);
+      for (const e of endpoints) t.ok(e.host.startsWith(net.podCidr.replace(/0\/24$/, '')) && e.port === 9080, `${key}: ${e.host}:${e.port} in the pod range`);
+    }
+    const [details] = podsOf(proxy, 'details-v1');
+    if (details === undefined) throw new Error('no details Pod');
+    t.notOk(proxy.probes.isReady(details.key), 'nothing listens at the Pod address yet: not ready');
+    await startHttp(t, details.address, 9080, 'details stand-in');
+    await eventually(() => proxy.probes.isReady(details.key), 'the implied probe finds the stand-in', 15_000);
+    const own = proxy.services.get('default/details')?.addresses[0] ?? '';
+    t.equal(await fetchText(own, 9080), 'details stand-in', "through the Service's own address");
+    const [resolved] = await resolverOf(proxy).resolve4('details.default.svc.cluster.local');
+    t.equal(resolved, own);
+    t.equal(await fetchText(resolved ?? '', 9080), 'details stand-in', 'through its DNS name');
+    const api = await getJson<PodsAnswer>(proxy.adminPort, '/api/pods');
+    t.equal(api.pods.length, 6);
+    t.match(
+      api.pods.find((p) => p.key === details.key),
+      {
+        ready: true,
+        reason: 'tcp connect ok',
+        workload: { kind: 'Deployment', name: 'details-v1' },
+        address: details.address,
+        ports: [{ port: 9080, servedAt: `${details.address}:9080` }],
+      },
+    );
+    const ratings = api.pods.find((p) => p.workload?.name === 'ratings-v1');
+    t.match(ratings, { ready: false, reason: /ECONNREFUSED|not probed yet/ }, 'the others wait for their processes');
+  },
+);
 
 t.test('guestbook unchanged: 3 frontend, 1 redis-master and 2 redis-replica endpoints at Pod addresses', async (t) => {
   const net = network();
@@ -153,7 +196,11 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   t.equal(first.length, 3);
   for (const p of first) {
     t.ok(
-      records.some((r) => r.msg === `Pod ${p.key} (Deployment web): ${p.address}, ports http 8080/TCP; readiness tcpSocket :8080 (http) (implied: no readinessProbe)` && r['address'] === p.address),
+      records.some(
+        (r) =>
+          r.msg === `Pod ${p.key} (Deployment web): ${p.address}, ports http 8080/TCP; readiness tcpSocket :8080 (http) (implied: no readinessProbe)` &&
+          r['address'] === p.address,
+      ),
       `the start-up log says where ${p.name} is expected`,
     );
   }
@@ -183,8 +230,14 @@ t.test('scaling a Deployment in a live edit: removed Pods terminate, then go; ne
   t.equal(proxy.pods.size, 1);
   const removed = first.filter((p) => p.key !== kept[0]?.key);
   for (const p of removed) {
-    t.ok(records.some((r) => r.msg === `Pod ${p.key} terminating (removed from the config; gone after its grace period)`), `${p.name}: terminating, logged`);
-    t.ok(records.some((r) => r.msg === `Pod ${p.key} gone`), `${p.name}: gone, logged`);
+    t.ok(
+      records.some((r) => r.msg === `Pod ${p.key} terminating (removed from the config; gone after its grace period)`),
+      `${p.name}: terminating, logged`,
+    );
+    t.ok(
+      records.some((r) => r.msg === `Pod ${p.key} gone`),
+      `${p.name}: gone, logged`,
+    );
   }
   held.write('still here\n');
   await eventually(() => heard.includes('still here'), 'the connection opened before the edit still carries bytes');
@@ -233,7 +286,11 @@ spec:
   const resolver = resolverOf(proxy);
   await t.rejects(resolver.resolve4('db-2.nginx.default.svc.cluster.local'), { code: 'ENOTFOUND' }, 'not ready: no name yet');
   await startEcho(t, db2.address, port, 'db-2');
-  await eventually(async () => (await resolver.resolve4('db-2.nginx.default.svc.cluster.local').catch(() => [])).join() === db2.address, 'db-2 has its name once ready', 15_000);
+  await eventually(
+    async () => (await resolver.resolve4('db-2.nginx.default.svc.cluster.local').catch(() => [])).join() === db2.address,
+    'db-2 has its name once ready',
+    15_000,
+  );
   t.same(await resolver.resolve4('nginx.default.svc.cluster.local'), [db2.address], 'the headless name lists ready Pods only');
   t.match(await resolver.resolveSrv(`_web._tcp.nginx.default.svc.cluster.local`), [{ name: 'db-2.nginx.default.svc.cluster.local', port }]);
   t.equal(await answerOf(port, db2.address), 'db-2');
@@ -260,7 +317,15 @@ spec:
   });
   const proxy = await startInstance(t, dir, net.options, undefined, lookup);
   await eventually(() => podsOf(proxy, 'web').length === 2, 'one Pod per resolved address (not the 5 replicas)');
-  t.same(podsOf(proxy, 'web').map((p) => [p.address, p.binding, p.ports[0]?.servedAt]).sort((x, y) => String(x[0]).localeCompare(String(y[0]))), [[a, 'compose', `${a}:${backendPort}`], [b, 'compose', `${b}:${backendPort}`]]);
+  t.same(
+    podsOf(proxy, 'web')
+      .map((p) => [p.address, p.binding, p.ports[0]?.servedAt])
+      .sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    [
+      [a, 'compose', `${a}:${backendPort}`],
+      [b, 'compose', `${b}:${backendPort}`],
+    ],
+  );
   await eventually(() => podsOf(proxy, 'web').every((p) => proxy.probes.isReady(p.key)), 'both ready', 15_000);
   const own = proxy.services.get('default/web')?.addresses[0] ?? '';
   const seen = new Set<string>();
@@ -272,7 +337,10 @@ spec:
   for (let i = 0; i < 3; i++) t.equal(await answerOf(port, own), 'replica b');
   const check = await runCli(['--check', '--config', dir, '--admin-address', '127.0.0.1:0', '--pod-cidr', net.podCidr]);
   t.equal(check.code, 0, check.stderr);
-  t.match(check.stdout, `note: WorkloadBinding default/compose: Deployment default/web has one Pod per address app.compose:${backendPort} resolves to, when svcproxy runs`);
+  t.match(
+    check.stdout,
+    `note: WorkloadBinding default/compose: Deployment default/web has one Pod per address app.compose:${backendPort} resolves to, when svcproxy runs`,
+  );
 });
 
 t.test('a WorkloadBinding with addresses: a process already running on 127.0.0.1 is the Pod', async (t) => {
@@ -299,12 +367,23 @@ t.test('bad input: huge replicas, a pod range too small, template errors with th
   const small = await configDir(t, { 'web.yaml': serviceWithDeployment(5, 8080) });
   const tiny = await runCli(['--check', '--config', small, '--admin-address', '127.0.0.1:0', '--pod-cidr', '127.64.0.0/30']);
   t.equal(tiny.code, 2, 'a range too small is a usage error: the fix is an option');
-  t.match(tiny.stderr, 'svcproxy: --pod-cidr: 5 Pods need an address of the pod range 127.64.0.0/30, which has 2 usable addresses; give --pod-cidr a larger range');
-  const broken = await configDir(t, { 'web.yaml': serviceWithDeployment(1, 8080).replace('ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 8080}, {name: http, containerPort: 99999}]') });
+  t.match(
+    tiny.stderr,
+    'svcproxy: --pod-cidr: 5 Pods need an address of the pod range 127.64.0.0/30, which has 2 usable addresses; give --pod-cidr a larger range',
+  );
+  const broken = await configDir(t, {
+    'web.yaml': serviceWithDeployment(1, 8080).replace(
+      'ports: [{name: http, containerPort: 8080}]',
+      'ports: [{name: http, containerPort: 8080}, {name: http, containerPort: 99999}]',
+    ),
+  });
   const template = await runCli(['--check', '--config', broken, '--admin-address', '127.0.0.1:0']);
   t.equal(template.code, 1);
   t.match(template.stderr, 'Deployment default/web: spec.template.spec.containers[0].ports[1].name: Duplicate value: "http"');
-  t.match(template.stderr, 'Deployment default/web: spec.template.spec.containers[0].ports[1].containerPort: Invalid value: 99999: must be between 1 and 65535, inclusive');
+  t.match(
+    template.stderr,
+    'Deployment default/web: spec.template.spec.containers[0].ports[1].containerPort: Invalid value: 99999: must be between 1 and 65535, inclusive',
+  );
 });
 
 t.test('a reload that would need more Pod addresses than the range has is rejected; the running Pods keep serving', async (t) => {
@@ -316,13 +395,17 @@ t.test('a reload that would need more Pod addresses than the range has is reject
   await writeFile(join(dir, 'web.yaml'), serviceWithDeployment(4, port));
   t.equal(await proxy.reload('signal'), 'invalid');
   t.match(proxy.status.lastErrors, [/--pod-cidr: 4 Pods need an address of the pod range/]);
-  t.same(podsOf(proxy, 'web').map((p) => p.key), [pod?.key]);
+  t.same(
+    podsOf(proxy, 'web').map((p) => p.key),
+    [pod?.key],
+  );
 });
 
 t.test('a binding name whose new addresses make a Pod clash with a hand-written one: the running Pods stay, the problem is logged once', async (t) => {
   const net = network();
   let answer: string[] = [];
-  const lookup: LookupFn = (host, cb) => (host === 'db.compose' && answer.length > 0 ? cb(null, answer) : cb(Object.assign(new Error('no'), { code: 'ENOTFOUND' }), []));
+  const lookup: LookupFn = (host, cb) =>
+    host === 'db.compose' && answer.length > 0 ? cb(null, answer) : cb(Object.assign(new Error('no'), { code: 'ENOTFOUND' }), []);
   const dir = await configDir(t, {
     'db.yaml': `apiVersion: apps/v1
 kind: StatefulSet
@@ -346,10 +429,18 @@ spec: {workload: {kind: StatefulSet, name: db}, dnsName: db.compose}
   const proxy = await startInstance(t, dir, net.options, log, lookup);
   t.same([...proxy.pods.keys()], ['default/db-0'], 'the hand-written Pod; the name resolves to nothing yet');
   answer = [net.backend(3)];
-  await eventually(() => records.some((r) => /^Pods not updated: .*its Pod default\/db-0 has the name of the Pod at/.test(r.msg)), 'the clash is logged', 10_000);
+  await eventually(
+    () => records.some((r) => /^Pods not updated: .*its Pod default\/db-0 has the name of the Pod at/.test(r.msg)),
+    'the clash is logged',
+    10_000,
+  );
   t.equal(proxy.pods.get('default/db-0')?.workloadKind, '', 'the hand-written Pod stays');
   answer = [net.backend(3), net.backend(4)];
   // The re-plan runs (and fails) right after the new answer is logged.
-  await eventually(() => records.some((r) => r.msg === 'binding name resolved' && Array.isArray(r['addresses']) && r['addresses'].length === 2), 'the second answer', 10_000);
+  await eventually(
+    () => records.some((r) => r.msg === 'binding name resolved' && Array.isArray(r['addresses']) && r['addresses'].length === 2),
+    'the second answer',
+    10_000,
+  );
   t.equal(records.filter((r) => r.msg.startsWith('Pods not updated')).length, 1, 'the same problem is logged once, not on every re-plan');
 });

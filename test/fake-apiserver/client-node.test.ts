@@ -30,20 +30,32 @@ t.test('CoreV1Api and DiscoveryV1Api decode the typed lists', async (t) => {
   t.equal(services.items.length, 1);
   const svc = services.items[0];
   t.ok(svc?.metadata?.creationTimestamp instanceof Date, 'timestamps decode to Dates');
-  t.match(svc, { metadata: { name: 'web', namespace: 'shop', uid: String, resourceVersion: /^\d+$/ }, spec: { type: 'ClusterIP', clusterIP: '10.96.0.2', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
+  t.match(svc, {
+    metadata: { name: 'web', namespace: 'shop', uid: String, resourceVersion: /^\d+$/ },
+    spec: { type: 'ClusterIP', clusterIP: '10.96.0.2', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+  });
   t.match(services.metadata?.resourceVersion, /^\d+$/);
 
   const pods = await core.listPodForAllNamespaces({ labelSelector: 'app in (web,lonely),app!=lonely' });
-  t.same(pods.items.map((p) => p.metadata?.name), ['web-a', 'web-b', 'web-c']);
-  t.same(pods.items.map((p) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status), ['True', 'True', 'True']);
+  t.same(
+    pods.items.map((p) => p.metadata?.name),
+    ['web-a', 'web-b', 'web-c'],
+  );
+  t.same(
+    pods.items.map((p) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status),
+    ['True', 'True', 'True'],
+  );
 
   const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: 'shop', labelSelector: 'kubernetes.io/service-name=web' });
   t.equal(slices.items.length, 1);
-  t.same(slices.items[0]?.endpoints?.map((e) => [e.addresses[0], e.conditions?.ready, e.targetRef?.name]), [
-    ['127.0.10.1', true, 'web-a'],
-    ['127.0.10.2', true, 'web-b'],
-    ['127.0.10.3', true, 'web-c'],
-  ]);
+  t.same(
+    slices.items[0]?.endpoints?.map((e) => [e.addresses[0], e.conditions?.ready, e.targetRef?.name]),
+    [
+      ['127.0.10.1', true, 'web-a'],
+      ['127.0.10.2', true, 'web-b'],
+      ['127.0.10.3', true, 'web-c'],
+    ],
+  );
   t.same(slices.items[0]?.ports, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
 });
 
@@ -52,7 +64,11 @@ t.test('client certificates authenticate; a bad token is an ApiException with co
   seed(server);
   // From a string this time: the document the kubeconfig file holds.
   const fromString = new KubeConfig();
-  fromString.loadFromString(JSON.stringify(kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { clientCert: server.pki.clientCert, clientKey: server.pki.clientKey } })));
+  fromString.loadFromString(
+    JSON.stringify(
+      kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { clientCert: server.pki.clientCert, clientKey: server.pki.clientKey } }),
+    ),
+  );
   const byCert = fromString.makeApiClient(CoreV1Api);
   t.equal((await byCert.readNamespacedService({ namespace: 'shop', name: 'web' })).metadata?.name, 'web');
   t.equal(server.requests.at(-1)?.user, 'fake-cert-user');
@@ -75,14 +91,22 @@ function seen(slices: readonly V1EndpointSlice[]): string[] {
 }
 
 function truth(server: FakeApiServer): string[] {
-  return server.cluster.slices('shop', 'web').flatMap((s) => s.endpoints.map((e) => `${e.addresses[0]}:${String(e.conditions.ready)}`)).sort();
+  return server.cluster
+    .slices('shop', 'web')
+    .flatMap((s) => s.endpoints.map((e) => `${e.addresses[0]}:${String(e.conditions.ready)}`))
+    .sort();
 }
 
 async function sliceInformer(t: Test, server: FakeApiServer): Promise<{ list: () => readonly V1EndpointSlice[]; errors: () => number }> {
   const kc = await config(t, server);
   const api = kc.makeApiClient(DiscoveryV1Api);
   const selector = 'kubernetes.io/service-name=web';
-  const informer = makeInformer(kc, '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices', () => api.listNamespacedEndpointSlice({ namespace: 'shop', labelSelector: selector }), selector);
+  const informer = makeInformer(
+    kc,
+    '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices',
+    () => api.listNamespacedEndpointSlice({ namespace: 'shop', labelSelector: selector }),
+    selector,
+  );
   let errors = 0;
   let stopped = false;
   // client-node's ListWatch stops on any error but a 410: the caller restarts it (kubernetes-client/javascript#795),
@@ -135,7 +159,10 @@ t.test('a makeInformer informer relists and diffs after a 410, as an HTTP status
   server.cluster.setPodReady('shop', 'web-c', false);
   server.compact();
   await until(() => seen(informer.list()).join() === truth(server).join(), 'converged after the HTTP 410', 15_000);
-  t.ok(server.requests.some((r) => r.code === 410 && r.query.get('watch') === 'true'), 'a resume was refused with HTTP 410');
+  t.ok(
+    server.requests.some((r) => r.code === 410 && r.query.get('watch') === 'true'),
+    'a resume was refused with HTTP 410',
+  );
   t.equal(listsSoFar(), 2, 'one relist');
 
   // ERROR event: an open watch is told its version expired, mid-stream.

@@ -8,7 +8,15 @@ import type { EndpointConditions, EndpointSliceObject } from '../helpers/fake-ap
 function cluster(t: Test, maxEndpointsPerSlice?: number): FakeCluster {
   const c = new FakeCluster(maxEndpointsPerSlice === undefined ? {} : { maxEndpointsPerSlice });
   t.teardown(() => c.stop());
-  c.addService({ namespace: 'ns', name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'admin', port: 9000, targetPort: 9001 }] });
+  c.addService({
+    namespace: 'ns',
+    name: 'web',
+    selector: { app: 'web' },
+    ports: [
+      { name: 'http', port: 80, targetPort: 'http' },
+      { name: 'admin', port: 9000, targetPort: 9001 },
+    ],
+  });
   return c;
 }
 
@@ -29,7 +37,11 @@ function endpoints(t: Test, slices: readonly EndpointSliceObject[]): Record<stri
 
 t.test('a Service gets slices labelled with its name, ports resolved, endpoints pointing at their Pods', async (t) => {
   const c = cluster(t);
-  t.same(c.slices('ns', 'web').map((s) => s.endpoints), [[]], 'no Pods yet: one empty slice');
+  t.same(
+    c.slices('ns', 'web').map((s) => s.endpoints),
+    [[]],
+    'no Pods yet: one empty slice',
+  );
   const pod = c.addPod({ namespace: 'ns', name: 'web-1', labels: { app: 'web' }, containerPorts: httpPort });
   c.addPod({ namespace: 'ns', name: 'other', labels: { app: 'other' }, containerPorts: httpPort });
   const [slice, ...more] = c.slices('ns', 'web');
@@ -38,9 +50,23 @@ t.test('a Service gets slices labelled with its name, ports resolved, endpoints 
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     addressType: 'IPv4',
-    metadata: { generateName: 'web-', labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' }, ownerReferences: [{ kind: 'Service', name: 'web', controller: true }] },
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'admin', port: 9001, protocol: 'TCP' }],
-    endpoints: [{ addresses: ['127.0.10.1'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'fake-node', targetRef: { kind: 'Pod', namespace: 'ns', name: 'web-1', uid: pod.metadata.uid } }],
+    metadata: {
+      generateName: 'web-',
+      labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+      ownerReferences: [{ kind: 'Service', name: 'web', controller: true }],
+    },
+    ports: [
+      { name: 'http', port: 8080, protocol: 'TCP' },
+      { name: 'admin', port: 9001, protocol: 'TCP' },
+    ],
+    endpoints: [
+      {
+        addresses: ['127.0.10.1'],
+        conditions: { ready: true, serving: true, terminating: false },
+        nodeName: 'fake-node',
+        targetRef: { kind: 'Pod', namespace: 'ns', name: 'web-1', uid: pod.metadata.uid },
+      },
+    ],
   });
   t.equal(slice?.metadata.generation, 2, 'the placeholder slice was reused: generation counts its changes');
 });
@@ -65,7 +91,10 @@ t.test('maxEndpointsPerSlice splits a Service over several slices, and a change 
   const c = cluster(t, 2);
   for (let i = 1; i <= 5; i++) c.addPod({ namespace: 'ns', name: `web-${i}`, labels: { app: 'web' }, containerPorts: httpPort });
   const before = c.slices('ns', 'web');
-  t.same(before.map((s) => s.endpoints.length).sort((a, b) => a - b), [1, 2, 2]);
+  t.same(
+    before.map((s) => s.endpoints.length).sort((a, b) => a - b),
+    [1, 2, 2],
+  );
   t.equal(Object.keys(endpoints(t, before)).length, 5);
   const holder = before.find((s) => s.endpoints.some((e) => e.targetRef?.name === 'web-4'));
   c.setPodReady('ns', 'web-4', false);
@@ -107,7 +136,23 @@ t.test('a rollout with surge never has fewer ready endpoints than replicas, and 
     },
   });
   t.equal(fewest, 3, 'never below 3 ready');
-  t.same(actions, ['created', 'created', 'ready', 'ready', 'terminating', 'terminating', 'not-serving', 'not-serving', 'deleted', 'deleted', 'created', 'ready', 'terminating', 'not-serving', 'deleted']);
+  t.same(actions, [
+    'created',
+    'created',
+    'ready',
+    'ready',
+    'terminating',
+    'terminating',
+    'not-serving',
+    'not-serving',
+    'deleted',
+    'deleted',
+    'created',
+    'ready',
+    'terminating',
+    'not-serving',
+    'deleted',
+  ]);
   const final = endpoints(t, c.slices('ns', 'web'));
   t.same(Object.keys(final).sort(), created.map((p) => p.metadata.name).sort());
   t.ok(Object.values(final).every((e) => e.ready === true));

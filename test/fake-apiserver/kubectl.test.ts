@@ -20,12 +20,18 @@ t.test('kubectl get svc prints the server-side Table of the context namespace', 
   seed(server);
   const run = await kubectl(t, await server.kubeconfig(t, { namespace: 'shop' }), ['get', 'svc']);
   t.equal(run.code, 0, run.stderr);
-  const lines = run.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+  const lines = run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/));
   t.same(lines[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
-  t.same(lines.slice(1).map((l) => l.slice(0, 5)), [
-    ['db', 'ClusterIP', 'None', '<none>', '5432/TCP'],
-    ['web', 'ClusterIP', '10.96.0.2', '<none>', '80/TCP'],
-  ]);
+  t.same(
+    lines.slice(1).map((l) => l.slice(0, 5)),
+    [
+      ['db', 'ClusterIP', 'None', '<none>', '5432/TCP'],
+      ['web', 'ClusterIP', '10.96.0.2', '<none>', '80/TCP'],
+    ],
+  );
   const asked = server.requests.find((r) => r.path === '/api/v1/namespaces/shop/services');
   t.match(asked?.accept, /as=Table;v=v1;g=meta\.k8s\.io/, 'kubectl asked for a Table');
 });
@@ -33,9 +39,19 @@ t.test('kubectl get svc prints the server-side Table of the context namespace', 
 t.test('kubectl get endpointslices -o json decodes the slices the controller wrote', async (t) => {
   const server = await startFakeApiServer(t);
   seed(server);
-  const run = await kubectl(t, await server.kubeconfig(t, { namespace: 'shop' }), ['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json']);
+  const run = await kubectl(t, await server.kubeconfig(t, { namespace: 'shop' }), [
+    'get',
+    'endpointslices',
+    '-l',
+    'kubernetes.io/service-name=web',
+    '-o',
+    'json',
+  ]);
   t.equal(run.code, 0, run.stderr);
-  const list = JSON.parse(run.stdout) as { kind: string; items: Array<Record<string, unknown> & { metadata: Record<string, unknown>; endpoints: Array<Record<string, unknown>> }> };
+  const list = JSON.parse(run.stdout) as {
+    kind: string;
+    items: Array<Record<string, unknown> & { metadata: Record<string, unknown>; endpoints: Array<Record<string, unknown>> }>;
+  };
   t.equal(list.kind, 'List');
   t.equal(list.items.length, 1);
   const slice = list.items[0];
@@ -43,7 +59,14 @@ t.test('kubectl get endpointslices -o json decodes the slices the controller wro
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     addressType: 'IPv4',
-    metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' }, generation: Number, uid: String, resourceVersion: /^\d+$/, creationTimestamp: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/ },
+    metadata: {
+      namespace: 'shop',
+      labels: { 'kubernetes.io/service-name': 'web' },
+      generation: Number,
+      uid: String,
+      resourceVersion: /^\d+$/,
+      creationTimestamp: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    },
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
   });
   t.same(
@@ -60,14 +83,20 @@ t.test('kubectl get pods -A lists every namespace, with the NAMESPACE column', a
   seed(server);
   const run = await kubectl(t, await server.kubeconfig(t), ['get', 'pods', '-A']);
   t.equal(run.code, 0, run.stderr);
-  const rows = run.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 5));
+  const rows = run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/).slice(0, 5));
   t.same(rows, [
     ['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS'],
     ['other', 'lonely', '1/1', 'Running', '0'],
     ['shop', 'web-a', '1/1', 'Running', '0'],
     ['shop', 'web-b', '0/1', 'Running', '0'],
   ]);
-  t.ok(server.requests.some((r) => r.path === '/api/v1/pods'), 'one list across all namespaces');
+  t.ok(
+    server.requests.some((r) => r.path === '/api/v1/pods'),
+    'one list across all namespaces',
+  );
 });
 
 t.test('kubectl get -w sees a change made after it started', async (t) => {
@@ -111,7 +140,10 @@ t.test('kubectl reports a bad token as Unauthorized, a forbidden namespace as Fo
   t.not(bad.code, 0);
   // kubectl's words for a 401 Status from any server.
   t.match(bad.stderr, /error: You must be logged in to the server \(the server has asked for the client to provide credentials\)/);
-  t.ok(server.requests.every((r) => r.code === 401 || r.path === '/version'), 'every request was refused');
+  t.ok(
+    server.requests.every((r) => r.code === 401 || r.path === '/version'),
+    'every request was refused',
+  );
 
   const good = await server.kubeconfig(t);
   server.policy.forbiddenNamespaces.add('shop');

@@ -28,7 +28,10 @@ const cases: ReadonlyArray<{ readonly selector: string; readonly want: readonly 
 for (const c of cases) {
   t.test(`label selector "${c.selector}" selects ${c.want.join(', ')}`, async (t) => {
     const matches = parseLabelSelector(c.selector);
-    t.same(objects.filter(matches).map((o) => o.metadata.name), c.want);
+    t.same(
+      objects.filter(matches).map((o) => o.metadata.name),
+      c.want,
+    );
   });
 }
 
@@ -39,8 +42,14 @@ t.test('a label selector that does not parse is refused with the reason', async 
 });
 
 t.test('field selectors match the fields the real server converts, and refuse others', async (t) => {
-  t.same(objects.filter(parseFieldSelector('Pod', 'metadata.name=b')).map((o) => o.metadata.name), ['b']);
-  t.same(objects.filter(parseFieldSelector('Pod', 'status.phase!=Running')).map((o) => o.metadata.name), ['c']);
+  t.same(
+    objects.filter(parseFieldSelector('Pod', 'metadata.name=b')).map((o) => o.metadata.name),
+    ['b'],
+  );
+  t.same(
+    objects.filter(parseFieldSelector('Pod', 'status.phase!=Running')).map((o) => o.metadata.name),
+    ['c'],
+  );
   t.throws(() => parseFieldSelector('Pod', 'spec.image=x'), { message: 'field label not supported: spec.image' });
   t.throws(() => parseFieldSelector('Pod', 'nonsense'), { name: 'SelectorError' });
 });

@@ -64,7 +64,10 @@ function pattern2(table: FaultTable, n: number): string {
 
 t.test('endpoint and Pod filters', async (t) => {
   const table = new FaultTable();
-  table.setDeclared([faultPlan([toxic('latency')], { pods: new Set(['default/a']) }), faultPlan([toxic('bandwidth')], { id: 'default/b', endpoints: new Set([B.id]) })], 0);
+  table.setDeclared(
+    [faultPlan([toxic('latency')], { pods: new Set(['default/a']) }), faultPlan([toxic('bandwidth')], { id: 'default/b', endpoints: new Set([B.id]) })],
+    0,
+  );
   const names = (target: typeof A): string[] => {
     const got = table.forConnection('default/web', target, 0);
     return toxicsOf(got).map((c) => c.spec.type);
@@ -73,7 +76,13 @@ t.test('endpoint and Pod filters', async (t) => {
   t.same(names(B), ['bandwidth']);
   const views = table.views('default/web', [A, B], 0);
   t.same(views.port, []);
-  t.same([...views.byEndpoint.entries()].map(([id, v]) => [id, v.map((x) => x.type)]), [[A.id, ['latency']], [B.id, ['bandwidth']]]);
+  t.same(
+    [...views.byEndpoint.entries()].map(([id, v]) => [id, v.map((x) => x.type)]),
+    [
+      [A.id, ['latency']],
+      [B.id, ['bandwidth']],
+    ],
+  );
 });
 
 t.test('for: the fault ends, releasing its live connections; nextScheduleChange says when', async (t) => {
@@ -91,7 +100,10 @@ t.test('for: the fault ends, releasing its live connections; nextScheduleChange 
   t.equal(released, 1, 'the live connection was released');
   t.equal(table.forConnection('default/web', A, 1301), undefined);
   t.equal(table.nextScheduleChange(1301), undefined);
-  t.same(table.views('default/web', [A], 1301).port.map((v) => v.active), [false]);
+  t.same(
+    table.views('default/web', [A], 1301).port.map((v) => v.active),
+    [false],
+  );
 });
 
 t.test('API toxics: add, list upstream first, update in place, remove, down, reset; declared faults stay', async (t) => {
@@ -102,9 +114,16 @@ t.test('API toxics: add, list upstream first, update in place, remove, down, res
   t.ok(table.addApiToxic('default/web', 'web.default:80', toxic('slicer', { average_size: 5 })));
   t.notOk(table.addApiToxic('default/web', 'web.default:80', toxic('slicer', { average_size: 5 })), 'a duplicate name');
   t.ok(table.addApiToxic('default/web', 'web.default:80', toxic('timeout', {}, { stream: 'upstream' })));
-  t.same(table.apiToxics('default/web').map((x) => x.name), ['timeout_upstream', 'slicer_downstream']);
+  t.same(
+    table.apiToxics('default/web').map((x) => x.name),
+    ['timeout_upstream', 'slicer_downstream'],
+  );
   const before = table.forConnection('default/web', A, 0);
-  t.same(toxicsOf(before).map((c) => c.spec.type), ['latency', 'slicer', 'timeout'], 'declared first, then the API chain in the order added');
+  t.same(
+    toxicsOf(before).map((c) => c.spec.type),
+    ['latency', 'slicer', 'timeout'],
+    'declared first, then the API chain in the order added',
+  );
   t.ok(table.updateApiToxic('default/web', toxic('slicer', { average_size: 9 })));
   t.notOk(table.updateApiToxic('default/web', toxic('latency', {}, { name: 'nope' })));
   t.equal(table.apiToxics('default/web')[1]?.attributes['average_size'], 9);
@@ -117,7 +136,11 @@ t.test('API toxics: add, list upstream first, update in place, remove, down, res
   t.notOk(table.isDown('default/web'));
   t.same(table.apiToxics('default/web'), []);
   const after = table.forConnection('default/web', A, 0);
-  t.same(toxicsOf(after).map((c) => c.spec.type), ['latency'], '/reset leaves declared faults');
+  t.same(
+    toxicsOf(after).map((c) => c.spec.type),
+    ['latency'],
+    '/reset leaves declared faults',
+  );
   t.ok(changes >= 7);
   table.addApiToxic('toxiproxy:x', 'x', toxic('latency'));
   table.dropApiProxy('toxiproxy:x');
@@ -147,7 +170,10 @@ t.test('random: seeded, uniform enough, mixSeed differs by part', async (t) => {
   const a = new Random(5);
   const b = new Random(5);
   const xs = Array.from({ length: 1000 }, () => a.next());
-  t.same(xs.slice(0, 5), Array.from({ length: 5 }, () => b.next()));
+  t.same(
+    xs.slice(0, 5),
+    Array.from({ length: 5 }, () => b.next()),
+  );
   t.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   t.ok(mean > 0.45 && mean < 0.55, `mean ${mean}`);
@@ -176,7 +202,11 @@ t.test('API on: every connection gets a chain and a LiveConnection; it is in the
   table.addApiToxic('default/other', 'other.default:80', toxic('latency'));
   t.same(r.appended, [], "another proxy's toxic does not reach it");
   table.addApiToxic('default/web', 'web.default:80', toxic('latency', { latency: 5 }));
-  t.same(r.appended.map((x) => [x.spec.name, x.active]), [['latency_downstream', true]], 'appended to the open connection');
+  t.same(
+    r.appended.map((x) => [x.spec.name, x.active]),
+    [['latency_downstream', true]],
+    'appended to the open connection',
+  );
   got.live?.leave();
   got.live?.leave();
   t.equal(table.liveConnections, 0, 'gone when it leaves (twice is harmless)');
@@ -227,11 +257,21 @@ t.test('a toxic added to an open connection draws as a connection admitted after
   const pattern = (flags: readonly boolean[]): string => flags.map((f) => (f ? 'x' : '.')).join('');
   const liveSecond = pattern(recorders.map((r) => r.appended[0]?.active === true));
   t.equal(liveSecond, pattern(fresh.map((c) => c[1]?.active === true)), 'the same draws for the toxic added live');
-  t.equal(pattern(recorders.map((r) => r.admitted[0]?.active === true)), pattern(fresh.map((c) => c[0]?.active === true)), 'and for the one there at admission');
+  t.equal(
+    pattern(recorders.map((r) => r.admitted[0]?.active === true)),
+    pattern(fresh.map((c) => c[0]?.active === true)),
+    'and for the one there at admission',
+  );
   t.match(liveSecond, /x/);
   t.match(liveSecond, /\./);
-  t.ok(recorders.every((r, i) => r.appended[0]?.seed === fresh[i]?.[1]?.seed), 'the same seed for its random choices (jitter, slicer sizes)');
-  t.ok(recorders.every((r) => r.admitted[0] !== undefined), 'a toxic whose draw missed still stands in the chain (inactive), for updates to draw again');
+  t.ok(
+    recorders.every((r, i) => r.appended[0]?.seed === fresh[i]?.[1]?.seed),
+    'the same seed for its random choices (jitter, slicer sizes)',
+  );
+  t.ok(
+    recorders.every((r) => r.admitted[0] !== undefined),
+    'a toxic whose draw missed still stands in the chain (inactive), for updates to draw again',
+  );
   const applied = live.counterEntries().find((e) => e.name === 'second')?.counters.applications;
   t.equal(applied, liveSecond.replaceAll('.', '').length, 'applications count the hits only');
 });

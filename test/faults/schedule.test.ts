@@ -27,7 +27,10 @@ t.test("a Fault's window: after, then for (0 = until removed)", async (t) => {
 t.test('the next change is the nearest start or end still ahead; an expired fault has none', async (t) => {
   const faults = new DeclaredFaults();
   faults.set([faultPlan([toxic('latency')], { afterMs: 100, forMs: 200 }), faultPlan([toxic('timeout')], { id: 'default/b', afterMs: 250 })], 0);
-  t.same([0, 100, 250, 300].map((now) => faults.nextChange(now)), [100, 250, 300, undefined]);
+  t.same(
+    [0, 100, 250, 300].map((now) => faults.nextChange(now)),
+    [100, 250, 300, undefined],
+  );
   t.equal(faults.expire(299), false);
   t.equal(faults.expire(300), true);
   t.equal(faults.expire(301), false, 'expired once');

@@ -91,7 +91,12 @@ t.test('removing a Pod stops its probes and leaves no timers', async (t) => {
   const { m } = manager(t);
   const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
   const before = timers();
-  m.sync(new Map([['default/a', plan('default/a', [tcpProbe(port)])], ['default/b', plan('default/b', [tcpProbe(port)])]]));
+  m.sync(
+    new Map([
+      ['default/a', plan('default/a', [tcpProbe(port)])],
+      ['default/b', plan('default/b', [tcpProbe(port)])],
+    ]),
+  );
   await eventually(() => m.isReady('default/a') && m.isReady('default/b'), 'both ready');
   m.sync(new Map([['default/b', plan('default/b', [tcpProbe(port)])]]));
   t.equal(m.loopCount, 1);

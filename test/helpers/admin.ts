@@ -115,7 +115,14 @@ export class FeedClient {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last messages: ${this.messages.slice(-10).map((m) => m.type).join(',')}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; last messages: ${this.messages
+              .slice(-10)
+              .map((m) => m.type)
+              .join(',')}`,
+          ),
+        );
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);

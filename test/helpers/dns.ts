@@ -23,7 +23,12 @@ export function servicesOf(yaml: string): ReadonlyMap<string, ServiceInfo> {
 }
 
 export function zoneOf(yaml: string, podReady: (pod: string) => boolean = () => false): Zone {
-  return buildZone(servicesOf(yaml).values(), podReady, { domain: 'cluster.local', ttl: 5, namespace: 'default', ownsAddress: (ip) => rangeContains(RANGE, ip) });
+  return buildZone(servicesOf(yaml).values(), podReady, {
+    domain: 'cluster.local',
+    ttl: 5,
+    namespace: 'default',
+    ownsAddress: (ip) => rangeContains(RANGE, ip),
+  });
 }
 
 export interface Asked {
@@ -57,7 +62,9 @@ export function ask(zone: Zone, name: string, type: RecordType, options: { trans
     flags: 1 << 8,
     questions: [{ name, type, class: 'IN' }],
     additionals:
-      options.edns === undefined ? [] : [{ name: '.', type: 'OPT', udpPayloadSize: options.edns, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
+      options.edns === undefined
+        ? []
+        : [{ name: '.', type: 'OPT', udpPayloadSize: options.edns, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }],
   });
   const result = answerQuery(query, zone, options.transport ?? 'udp');
   if (result.response === undefined) throw new Error('query dropped');

@@ -40,15 +40,8 @@ export function startEchoServer(t: Test, host = '127.0.0.1'): Promise<number> {
   return startServer(t, (s) => s.pipe(s), host);
 }
 
-/** A port that nothing listens on right now (bound, then released). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const port = portOf(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A port held for this test process: see ports.ts (never released, so no parallel test file can take it). */
+export { freePort } from './ports.js';
 
 /** Connects; the socket is destroyed at teardown. */
 export async function dialTo(t: Test, port: number, host = '127.0.0.1', localAddress?: string): Promise<Socket> {

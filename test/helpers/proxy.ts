@@ -39,14 +39,33 @@ export async function startServicePort(
   endpoints: EndpointPlan[],
   options: Partial<ServicePortOptions> = {},
   log: Logger = silentLog,
-  extra: { podReady?: (pod: string) => boolean; policy?: Partial<ServicePortPolicy>; lookup?: LookupFn; faults?: FaultTable; onLeaseEnd?: LeaseObserver; name?: string; onListenerState?: (listener: ServiceListener) => void } = {},
+  extra: {
+    podReady?: (pod: string) => boolean;
+    policy?: Partial<ServicePortPolicy>;
+    lookup?: LookupFn;
+    faults?: FaultTable;
+    onLeaseEnd?: LeaseObserver;
+    name?: string;
+    onListenerState?: (listener: ServiceListener) => void;
+  } = {},
 ): Promise<{ port: number; proxy: ServicePortProxy; tracker: ConnectionTracker; listener: ServiceListener }> {
   const tracker = new ConnectionTracker();
-  const context = { tracker, podReady: extra.podReady ?? (() => false), resolver: new Resolver(extra.lookup), ...(extra.faults === undefined ? {} : { faults: extra.faults }),
+  const context = {
+    tracker,
+    podReady: extra.podReady ?? (() => false),
+    resolver: new Resolver(extra.lookup),
+    ...(extra.faults === undefined ? {} : { faults: extra.faults }),
     ...(extra.onLeaseEnd === undefined ? {} : { onLeaseEnd: extra.onLeaseEnd }),
   };
   const proxy = new ServicePortProxy(servicePortPlan(endpoints, extra.name ?? 'web', extra.policy), { ...FAST_OPTIONS, ...options }, context, log);
-  const plan = { key: listenerKey('TCP', '127.0.0.1', 0), servicePort: proxy.key, protocol: 'TCP' as const, address: '127.0.0.1', port: 0, role: 'bindAddress' as const };
+  const plan = {
+    key: listenerKey('TCP', '127.0.0.1', 0),
+    servicePort: proxy.key,
+    protocol: 'TCP' as const,
+    address: '127.0.0.1',
+    port: 0,
+    role: 'bindAddress' as const,
+  };
   const listener = new ServiceListener(plan, proxy, log, extra.onListenerState);
   await listener.start();
   t.teardown(async () => {

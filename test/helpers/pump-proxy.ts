@@ -15,7 +15,9 @@ import { pump, SOCKET_HIGH_WATER_MARK } from '../../src/proxy/pump.js';
 import { portOf } from './net.js';
 import { failOnLeak } from './proxy.js';
 
-type Finished = { readonly pump: 'native'; readonly result: CarrierResult } | { readonly pump: 'js'; readonly result: CarrierResult; readonly fallback: string };
+type Finished =
+  | { readonly pump: 'native'; readonly result: CarrierResult }
+  | { readonly pump: 'js'; readonly result: CarrierResult; readonly fallback: string };
 
 export interface PumpProxyOptions {
   readonly native: NativePump | undefined;
@@ -84,7 +86,10 @@ export async function startPumpProxy(t: Test, upstreamPort: number, config: Pump
   await once(server, 'listening');
   t.teardown(async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    const open = (): string[] => [...[...carriers].map((c) => `native slot ${c.slot}`), ...[...sockets].filter((s) => !s.destroyed).map((s) => `js socket ${s.remotePort ?? 0}`)];
+    const open = (): string[] => [
+      ...[...carriers].map((c) => `native slot ${c.slot}`),
+      ...[...sockets].filter((s) => !s.destroyed).map((s) => `js socket ${s.remotePort ?? 0}`),
+    ];
     await failOnLeak(t, open, () => {
       for (const c of carriers) c.abort();
       for (const s of sockets) s.destroy();

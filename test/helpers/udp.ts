@@ -28,11 +28,5 @@ export async function ask(socket: DgramSocket, port: number, payload: Buffer | s
   return msg;
 }
 
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+/** A UDP port no other test process gets: see ports.ts. */
+export { freeUdpPort } from './ports.js';

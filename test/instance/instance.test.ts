@@ -55,7 +55,10 @@ t.test('a source that says it changed, with nothing changed: unchanged, nothing 
 t.test('the same object in two sources: the first source wins', async (t) => {
   const port = await freePort();
   const other = await freePort();
-  const proxy = await start(t, [new MemorySource('a.yaml', serviceWithEndpoints('web', port, [1])), new MemorySource('b.yaml', serviceWithEndpoints('web', other, [2]))]);
+  const proxy = await start(t, [
+    new MemorySource('a.yaml', serviceWithEndpoints('web', port, [1])),
+    new MemorySource('b.yaml', serviceWithEndpoints('web', other, [2])),
+  ]);
   t.same(
     proxy.services.get('default/web')?.ports.map((p) => p.port),
     [port],

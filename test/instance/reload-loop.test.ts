@@ -188,7 +188,11 @@ t.test('after close(), nothing pending starts and re-plans are refused', async (
 });
 
 t.test('a step that throws: its caller hears the error and the loop goes on', async (t) => {
-  const steps = { calls: 0, reload: async (): Promise<ReloadOutcome> => (++steps.calls === 1 ? Promise.reject(new Error('boom')) : 'applied'), replan: async (): Promise<ReloadOutcome> => 'applied' };
+  const steps = {
+    calls: 0,
+    reload: async (): Promise<ReloadOutcome> => (++steps.calls === 1 ? Promise.reject(new Error('boom')) : 'applied'),
+    replan: async (): Promise<ReloadOutcome> => 'applied',
+  };
   const loop = new ReloadLoop(steps);
   loop.open();
   await t.rejects(loop.reload('watch'), { message: 'boom' });

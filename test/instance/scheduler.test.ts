@@ -79,10 +79,11 @@ t.test('a job may set itself again from its run (a Fault window that ends after 
   const s = new Scheduler<'faults'>(clock);
   const seen: number[] = [];
   const windows = [clock.time + 100, clock.time + 300];
-  const arm = (): void => s.set('faults', windows.shift(), (now) => {
-    seen.push(now);
-    arm();
-  });
+  const arm = (): void =>
+    s.set('faults', windows.shift(), (now) => {
+      seen.push(now);
+      arm();
+    });
   arm();
   clock.advance(1000);
   t.same(seen, [1_000_101, 1_000_301]);

@@ -33,7 +33,14 @@ interface Child {
 }
 
 async function startChild(t: Test, upstreamPort: number, freeAtHandOff: number, fdLimit: number): Promise<Child> {
-  const child: ChildProcessWithoutNullStreams = spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, CHILD, String(upstreamPort), String(freeAtHandOff)]);
+  const child: ChildProcessWithoutNullStreams = spawn('bash', [
+    '-c',
+    `ulimit -n ${fdLimit} && exec "$0" "$@"`,
+    process.execPath,
+    CHILD,
+    String(upstreamPort),
+    String(freeAtHandOff),
+  ]);
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.stdin.end();
@@ -131,7 +138,11 @@ t.test('more connections than the fd limit allows: the excess is refused, nothin
   t.comment(`accept errors ${during.acceptErrors}, accept storms ${during.storms}`);
   const fellBack = Object.values(during.fallbacks).reduce((a, b) => a + b, 0);
   t.equal(during.thread.connections + fellBack, served, 'every served connection is pumped, natively or (at the limit) in JS');
-  t.same(Object.keys(during.fallbacks).filter((k) => !/^(dup|pipe):EMFILE$/.test(k)), [], 'fallbacks are only for want of descriptors');
+  t.same(
+    Object.keys(during.fallbacks).filter((k) => !/^(dup|pipe):EMFILE$/.test(k)),
+    [],
+    'fallbacks are only for want of descriptors',
+  );
   for (const s of held) s.destroy();
   await eventually(
     async () => {

@@ -135,11 +135,7 @@ t.test(`fuzzing client: ${CONNECTIONS} connections, random half-closes, resets a
   t.equal(outcomes.length, CONNECTIONS);
   const clean = outcomes.filter((o) => o.clean);
   t.ok(clean.length > CONNECTIONS / 3, `most connections ran clean (${clean.length})`);
-  t.same(
-    clean.filter((o) => o.sent !== o.received).length,
-    0,
-    'every clean connection got back exactly what it sent',
-  );
+  t.same(clean.filter((o) => o.sent !== o.received).length, 0, 'every clean connection got back exactly what it sent');
   t.ok(native.counts.handedOff - handedOffBefore >= CONNECTIONS * 0.9, 'the connections went through the native pump');
   await eventually(() => tracker.active === 0 && native.threadStats().connections === statsBefore.connections, 'every connection to end', 20_000);
   const after = native.threadStats();

@@ -66,7 +66,10 @@ t.test('a pair is handed off and 16 MiB each way arrive intact; the JS sockets a
   t.equal(got, 16 * 1024 * 1024);
   t.equal(received.digest('hex'), sent.digest('hex'));
   await eventually(() => proxy.finished.length === 1, 'the end to be reported');
-  t.match(proxy.finished[0], { pump: 'native', result: { end: 'client_fin', errorCode: '', bytesFromDownstream: 16 * 1024 * 1024, bytesFromUpstream: 16 * 1024 * 1024 } });
+  t.match(proxy.finished[0], {
+    pump: 'native',
+    result: { end: 'client_fin', errorCode: '', bytesFromDownstream: 16 * 1024 * 1024, bytesFromUpstream: 16 * 1024 * 1024 },
+  });
   t.same(carrier?.bytes(), { fromDownstream: 16 * 1024 * 1024, fromUpstream: 16 * 1024 * 1024 }, 'final counts stay readable');
 });
 

@@ -12,10 +12,7 @@ t.test('v1: the text line, TCP4 and TCP6; IPv4-mapped clients are IPv4', async (
 });
 
 t.test('v2: signature, version/command, family, length, addresses and ports in network order', async (t) => {
-  t.equal(
-    proxyHeaderV2(v4).toString('hex'),
-    '0d0a0d0a000d0a515549540a' + '21' + '11' + '000c' + '7f000005' + '7f000001' + 'c738' + '1f90',
-  );
+  t.equal(proxyHeaderV2(v4).toString('hex'), '0d0a0d0a000d0a515549540a' + '21' + '11' + '000c' + '7f000005' + '7f000001' + 'c738' + '1f90');
   t.equal(
     proxyHeaderV2(v6).toString('hex'),
     '0d0a0d0a000d0a515549540a' + '21' + '21' + '0024' + '00000000000000000000000000000001' + '20010db8000000000000000000000007' + 'c738' + '01bb',

@@ -22,7 +22,10 @@ t.test('--pump js: the JS pump, said in one line', async (t) => {
 
 t.test('--pump native without the addon: the JS pump, with the reason, in one warning', async (t) => {
   const { log, records } = captureLogger('info');
-  t.equal(selectPump('native', log, () => ({ addon: undefined, reason: 'not built here' })), undefined);
+  t.equal(
+    selectPump('native', log, () => ({ addon: undefined, reason: 'not built here' })),
+    undefined,
+  );
   t.match(records, [{ level: 'warn', msg: 'native splice pump unavailable; using the JavaScript pump', pump: 'js', reason: 'not built here' }]);
 });
 
@@ -82,7 +85,10 @@ t.test('a slot table that is full keeps the next connection in JS, counted as sl
   }
   const [first, second] = pairs as [[Socket, Socket], [Socket, Socket]];
   t.not(typeof pump.handOff(first[0], first[1], { halfCloseTimeoutMs: 0, idleTimeoutMs: 0 }, () => undefined), 'string');
-  t.equal(pump.handOff(second[0], second[1], { halfCloseTimeoutMs: 0, idleTimeoutMs: 0 }, () => undefined), 'slots');
+  t.equal(
+    pump.handOff(second[0], second[1], { halfCloseTimeoutMs: 0, idleTimeoutMs: 0 }, () => undefined),
+    'slots',
+  );
   t.same(Object.fromEntries(pump.counts.fallbacks), { slots: 1 });
   t.equal(second[0].destroyed, false, 'the fallen-back pair is untouched');
 });

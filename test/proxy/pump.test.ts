@@ -176,7 +176,11 @@ const CASES: ReadonlyArray<readonly [string, (t: Test, c: PumpCase) => Promise<v
           t.ok(s.writableLength <= 1024 * 1024, `the proxy buffers at most 1 MiB per socket (${s.writableLength})`);
         }
       } else {
-        t.same([...tracker.leases].map((l) => [l.downstream, l.upstream]), [[undefined, undefined]], 'no net.Socket is kept for the connection');
+        t.same(
+          [...tracker.leases].map((l) => [l.downstream, l.upstream]),
+          [[undefined, undefined]],
+          'no net.Socket is kept for the connection',
+        );
         const { pipes, sparePipes } = (nativePump as NativePump).threadStats();
         t.ok(pipes - sparePipes <= 1, `the proxy holds at most one pipe (64 KiB) for the stalled direction (${pipes - sparePipes})`);
       }

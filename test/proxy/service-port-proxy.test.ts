@@ -8,7 +8,10 @@ import { endpoint, servicePortPlan, startServicePort } from '../helpers/proxy.js
 
 t.test('round robin: 3 endpoints, 30 connections, exactly 10 each, in turn', async (t) => {
   const ports = [await startNamedServer(t, 'a'), await startNamedServer(t, 'b'), await startNamedServer(t, 'c')];
-  const { port, proxy } = await startServicePort(t, ports.map((p) => endpoint(p)));
+  const { port, proxy } = await startServicePort(
+    t,
+    ports.map((p) => endpoint(p)),
+  );
   const seen: string[] = [];
   for (let i = 0; i < 30; i++) seen.push((await request(port)).data.toString());
   t.same(seen.slice(0, 6), ['a', 'b', 'c', 'a', 'b', 'c']);
@@ -28,7 +31,11 @@ t.test('a port switched off (toxiproxy API) while a connection is dialled: both 
   };
   const faults = new FaultTable();
   const ended: Lease[] = [];
-  const { port, proxy, tracker } = await startServicePort(t, [endpoint(backend, 'web.test')], {}, undefined, { lookup, faults, onLeaseEnd: (l) => ended.push(l) });
+  const { port, proxy, tracker } = await startServicePort(t, [endpoint(backend, 'web.test')], {}, undefined, {
+    lookup,
+    faults,
+    onLeaseEnd: (l) => ended.push(l),
+  });
   const client = await dialTo(t, port);
   const outcome = readAll(client);
   await eventually(() => answer !== undefined, 'the dial to wait on the name');
@@ -93,12 +100,11 @@ t.test('warnings about rejected connections are rate limited', async (t) => {
 t.test('not-ready endpoints get no traffic; terminating ones only when none is ready', async (t) => {
   const ready = await startNamedServer(t, 'ready');
   const terminating = await startNamedServer(t, 'terminating');
-  const { port, proxy } = await startServicePort(t, [
-    endpoint(ready),
-    endpoint(terminating, '127.0.0.1', { ready: false, terminating: true }),
-  ]);
+  const { port, proxy } = await startServicePort(t, [endpoint(ready), endpoint(terminating, '127.0.0.1', { ready: false, terminating: true })]);
   t.same([(await request(port)).data.toString(), (await request(port)).data.toString()], ['ready', 'ready']);
-  proxy.update(servicePortPlan([endpoint(ready, '127.0.0.1', { ready: false, serving: false }), endpoint(terminating, '127.0.0.1', { ready: false, terminating: true })]));
+  proxy.update(
+    servicePortPlan([endpoint(ready, '127.0.0.1', { ready: false, serving: false }), endpoint(terminating, '127.0.0.1', { ready: false, terminating: true })]),
+  );
   t.equal((await request(port)).data.toString(), 'terminating');
 });
 
@@ -156,6 +162,8 @@ t.test('isLocalAddress: loopback, wildcards and interface addresses are local; o
   t.ok(isLocalAddress('::1'));
   t.ok(isLocalAddress('0.0.0.0'));
   t.notOk(isLocalAddress('192.0.2.1'), 'TEST-NET-1 is never configured here');
-  const own = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && !i.internal);
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && !i.internal);
   if (own !== undefined) t.ok(isLocalAddress(own.address), `an interface address (${own.address})`);
 });

@@ -96,7 +96,7 @@ t.test('a toxic appended to a live chain: bytes an earlier toxic holds pass thro
   t.equal(table.liveConnections, 0);
 });
 
-t.test("an update draws toxicity again on the open connection: a hit makes a no-op toxic act, a miss releases what it held, in order", async (t) => {
+t.test('an update draws toxicity again on the open connection: a hit makes a no-op toxic act, a miss releases what it held, in order', async (t) => {
   const backend = await startRecorder(t);
   const table = apiTable();
   // Toxicity 0: the draw at admission misses; the toxic stands in the chain as a no-op.

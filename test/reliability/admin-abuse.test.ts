@@ -79,7 +79,10 @@ t.test('connections beyond the limit are closed at accept; those within it are s
   await eventually(() => clients.filter((c) => c.closed()).length >= extra, `${extra} connections over the limit to be closed`, 5000);
   t.ok(clients.filter((c) => c.closed()).length < ADMIN_LIMITS.maxConnections, 'the others are held (until the header timeout)');
   for (const c of clients) c.socket.destroy();
-  await eventually(async () => (await fetch(`http://127.0.0.1:${proxy.adminPort}/healthz`).catch(() => undefined))?.status === 200, 'a slot for a real request');
+  await eventually(
+    async () => (await fetch(`http://127.0.0.1:${proxy.adminPort}/healthz`).catch(() => undefined))?.status === 200,
+    'a slot for a real request',
+  );
 });
 
 t.test('200 feed clients that never read are disconnected within a few heartbeats', async (t) => {

@@ -83,7 +83,12 @@ const BAD_FILES: ReadonlyArray<{ name: string; write: (file: string) => Promise<
     name: 'an alias bomb',
     write: (file) => {
       const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
-      for (let i = 1; i < 12; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+      for (let i = 1; i < 12; i++)
+        levels.push(
+          `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+            .fill(`*${String.fromCharCode(96 + i)}`)
+            .join(', ')}]`,
+        );
       return writeFile(file, `${levels.join('\n')}\n`);
     },
     problem: /bad\.yaml\[0\]: could not be parsed: too many alias expansions/,
@@ -121,7 +126,9 @@ for (const bad of BAD_FILES) {
 
 t.test('fuzz: mangled, huge and deeply nested documents through live reload never crash, and the last good config keeps serving', async (t) => {
   const { dir, port, proxy } = await setup(t);
-  const base = serviceWithEndpoints('fz', 47001, [47002]).replace('ports: [{port: 47001}]', 'ports: [{port: 47001, name: a}, {port: 47003, name: b}]');
+  // Held ports, not fixed ones: a mangled copy is served, and a fixed port may be one another test file holds.
+  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+  const base = serviceWithEndpoints('fz', a, [b]).replace(`ports: [{port: ${a}}]`, `ports: [{port: ${a}, name: a}, {port: ${c}, name: b}]`);
   const seed = 20_261_128;
   const rand = random(seed);
   const outcomes: Record<string, number> = {};

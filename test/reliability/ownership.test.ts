@@ -46,8 +46,9 @@ endpoints: [{addresses: [127.0.0.1]}]
 t.test('a UDP flow whose listener a reload retargets stays counted on the port that admitted it', async (t) => {
   const backend = await udpEcho(t, 'e');
   const port = await freeUdpPort();
-  // Long enough that the flow outlives the reload on a loaded machine (at 400 ms a slow reload let it expire first).
-  const idle = ', annotations: {svcproxy.dev/udp-idle-timeout: 2500ms}';
+  // Long enough that the flow outlives the reload below on a loaded machine (400 ms did not: the reply then came
+  // on a new flow of the new port); the expiry is awaited with a deadline.
+  const idle = ', annotations: {svcproxy.dev/udp-idle-timeout: 5s}';
   const dir = await configDir(t, { 'dns.yaml': udpService('old', port, backend, idle) });
   const proxy = await startInstance(t, dir);
   const c = await client(t);
@@ -62,7 +63,7 @@ t.test('a UDP flow whose listener a reload retargets stays counted on the port t
   t.equal((await ask(c, port, 'b')).toString(), 'e|b', 'the established flow still relays');
   t.equal(renamed.stats.active, 0, 'the new port has admitted nothing');
 
-  await eventually(() => old.stats.active === 0, 'the flow to expire', 10_000);
+  await eventually(() => old.stats.active === 0, 'the flow to expire', 30_000);
   t.equal(renamed.stats.active, 0, 'closing the old flow does not touch the new port (it went to -1 before)');
   t.equal(old.stats.closed.idle_timeout, 1, 'the idle end is counted on the owner');
   t.same(old.bytes(), { fromDownstream: 2, fromUpstream: 6 }, 'both datagrams and both replies on the owner');

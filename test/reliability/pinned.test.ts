@@ -45,14 +45,33 @@ for (const kind of [...PUMPS, 'toxic'] as const) {
     });
     const faults = new FaultTable();
     if (kind === 'toxic') faults.enableApi(); // no toxic: an empty chain, as every connection has with the API on
-    const { port, proxy, tracker } = await startServicePort(t, [endpoint(upstreamPort)], kind === 'native' ? { nativePump: nativePump as NativePump } : {}, undefined, { faults });
+    const { port, proxy, tracker } = await startServicePort(
+      t,
+      [endpoint(upstreamPort)],
+      kind === 'native' ? { nativePump: nativePump as NativePump } : {},
+      undefined,
+      { faults },
+    );
     const client = await dialTo(t, port);
     const chunk = Buffer.alloc(256 * 1024, 1);
-    // Write until the client's own buffer stops draining: every buffer on the way is full and the pump is paused.
+    // Write until the pump is paused by backpressure (an awaited state, not "no drain within N ms", which a busy
+    // machine fakes): the JS and toxic pumps pause their reader of the client with bytes queued for the endpoint;
+    // the native pump's pipe holds bytes the endpoint will not take.
+    const paused = (): boolean => {
+      if (kind === 'native') {
+        const stats = nativePump?.threadStats();
+        return stats !== undefined && stats.pipes - stats.sparePipes > 0;
+      }
+      const lease = [...tracker.leases][0];
+      return lease?.downstream?.isPaused() === true && (lease.upstream?.writableLength ?? 0) > 0;
+    };
     let stalled = false;
     for (let i = 0; i < 400 && !stalled; i++) {
       if (!client.write(chunk)) {
-        stalled = await Promise.race([once(client, 'drain').then(() => false), new Promise<boolean>((r) => setTimeout(r, 500, true))]);
+        let drained = false;
+        client.once('drain', () => (drained = true));
+        await eventually(() => drained || paused(), 'the client to drain or the pump to pause', 30_000);
+        stalled = !drained;
       }
     }
     t.ok(stalled, 'the path is stalled by backpressure');

@@ -17,7 +17,9 @@ t.test('a serving svcproxy whose stdout reader left keeps serving and exits 0 on
   const port = await freePort();
   const admin = await freePort();
   const dir = await configDir(t, { 'web.yaml': serviceWithEndpoints('web', port, [echo]) });
-  const child = spawn(process.execPath, [CLI, '--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--bind-address', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--config', dir, '--admin-address', `127.0.0.1:${admin}`, '--bind-address', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -29,7 +31,10 @@ t.test('a serving svcproxy whose stdout reader left keeps serving and exits 0 on
   t.equal((await request(port, 'still here')).data.toString(), 'still here', 'forwarding goes on without a log reader');
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   child.kill('SIGTERM');
-  const [code, signal] = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 10 s; stderr: ${stderr}`)), 10_000))]);
+  const [code, signal] = await Promise.race([
+    exited,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 10 s; stderr: ${stderr}`)), 10_000)),
+  ]);
   t.same({ code, signal }, { code: 0, signal: null }, 'a clean exit');
 });
 

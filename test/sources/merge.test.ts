@@ -49,7 +49,12 @@ t.test('the same kind, namespace and name in two sources: the earlier source win
     ],
   );
   t.same(mergeNotes(merged), [
-    { level: 'warn', where: 'b.yaml[0]', object: 'Service default/web', msg: 'Service default/web is also defined at a.yaml[0], by an earlier source; this one is ignored' },
+    {
+      level: 'warn',
+      where: 'b.yaml[0]',
+      object: 'Service default/web',
+      msg: 'Service default/web is also defined at a.yaml[0], by an earlier source; this one is ignored',
+    },
   ]);
 });
 

@@ -23,7 +23,10 @@ t.test('CIDR parsing: normalised, host bits refused, loopback only', async (t) =
   for (const bad of ['127.96.0.0', '127.96.0.0/33', '127.96.0/16', 'x/8', '127.096.0.0/16', '::1/128']) {
     t.match(parseIpv4Range(bad), /is not an IPv4 CIDR such as 127\.96\.0\.0\/16/, bad);
   }
-  t.equal(parseLoopbackRange('10.96.0.0/12'), '10.96.0.0/12 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine');
+  t.equal(
+    parseLoopbackRange('10.96.0.0/12'),
+    '10.96.0.0/12 is not inside the loopback block 127.0.0.0/8: only loopback addresses can be bound without configuring the machine',
+  );
   t.match(parseLoopbackRange('126.0.0.0/7'), /not inside the loopback block/);
   t.match(parseLoopbackRange('127.0.0.0/8'), { size: 2 ** 24 });
   t.equal(ipv4ToNumber('256.0.0.1'), undefined);
@@ -79,7 +82,11 @@ t.test('the previous address is kept while free; taken addresses are never hande
 t.test('a range too small says how many are needed and free', async (t) => {
   const r = range('127.96.0.0/30');
   t.same(allocateAddresses({ range: r, names: ['a', 'b', 'c'], previous: new Map(), taken: new Set() }), { ok: false, needed: 3, free: 2 });
-  t.same(allocateAddresses({ range: r, names: ['a', 'b'], previous: new Map(), taken: new Set(['127.96.0.1', '10.0.0.1']) }), { ok: false, needed: 2, free: 1 });
+  t.same(allocateAddresses({ range: r, names: ['a', 'b'], previous: new Map(), taken: new Set(['127.96.0.1', '10.0.0.1']) }), {
+    ok: false,
+    needed: 2,
+    free: 1,
+  });
   const single = allocateAddresses({ range: range('127.96.0.9/32'), names: ['a'], previous: new Map(), taken: new Set() });
   t.same(single.ok && [...single.addresses], [['a', '127.96.0.9']]);
 });

@@ -43,7 +43,11 @@ t.test('a Service without clusterIP listens on its own address from the range an
 
 t.test('a local clusterIP is bound as is; a foreign one is mapped to a range address with a note', async (t) => {
   t.same(desired(service('  clusterIP: 127.0.0.10\n  ports:\n    - port: 80\n')).listeners, ['TCP 127.0.0.10:80 -> default/web (clusterIP)']);
-  t.same(desired(service('  clusterIP: 127.96.7.7\n  ports:\n    - port: 80\n')).listeners, ['TCP 127.96.7.7:80 -> default/web (clusterIP)'], 'one inside the range too');
+  t.same(
+    desired(service('  clusterIP: 127.96.7.7\n  ports:\n    - port: 80\n')).listeners,
+    ['TCP 127.96.7.7:80 -> default/web (clusterIP)'],
+    'one inside the range too',
+  );
   const foreign = desired(service('  clusterIP: 10.96.0.10\n  ports:\n    - port: 80\n'));
   t.same(foreign.listeners, [`TCP ${own('web')}:80 -> default/web (clusterIP)`, 'TCP 127.0.0.1:80 -> default/web (bindAddress)']);
   t.same(foreign.notes, [
@@ -52,7 +56,10 @@ t.test('a local clusterIP is bound as is; a foreign one is mapped to a range add
 });
 
 t.test('IPv6 listeners are keyed with brackets; an IPv6 Service has its IPv4 address too', async (t) => {
-  t.same(desired(service('  clusterIP: "::1"\n  ports:\n    - port: 80\n')).listeners, [`TCP ${own('web')}:80 -> default/web (clusterIP)`, 'TCP [::1]:80 -> default/web (clusterIP)']);
+  t.same(desired(service('  clusterIP: "::1"\n  ports:\n    - port: 80\n')).listeners, [
+    `TCP ${own('web')}:80 -> default/web (clusterIP)`,
+    'TCP [::1]:80 -> default/web (clusterIP)',
+  ]);
 });
 
 t.test('two Services on one port: both valid, each on its own address, neither on the bind address (the localhost rule)', async (t) => {
@@ -66,7 +73,9 @@ t.test('two Services on one port: both valid, each on its own address, neither o
 });
 
 t.test('two written clusterIPs on one address and port are still an error, as in a cluster', async (t) => {
-  const d = desired(service('  clusterIP: 127.0.0.10\n  ports:\n    - port: 8080\n', 'a') + '\n---\n' + service('  clusterIP: 127.0.0.10\n  ports:\n    - port: 8080\n', 'b'));
+  const d = desired(
+    service('  clusterIP: 127.0.0.10\n  ports:\n    - port: 8080\n', 'a') + '\n---\n' + service('  clusterIP: 127.0.0.10\n  ports:\n    - port: 8080\n', 'b'),
+  );
   t.same(d.issues, [
     't.yaml[1] Service default/b: spec.ports[0]: Duplicate value: "127.0.0.10:8080/TCP": would listen on the same address, port and protocol as Service default/a spec.ports[0] (clusterIP 127.0.0.10:8080/TCP)',
   ]);
@@ -89,7 +98,12 @@ t.test("a Service port on the admin server's port is served on its own address o
 });
 
 t.test('a service range too small for the Services is one issue naming the option', async (t) => {
-  const yaml = service('  ports:\n    - port: 1\n', 'a') + '\n---\n' + service('  ports:\n    - port: 1\n', 'b') + '\n---\n' + service('  clusterIP: 127.97.0.1\n  ports:\n    - port: 1\n', 'c');
+  const yaml =
+    service('  ports:\n    - port: 1\n', 'a') +
+    '\n---\n' +
+    service('  ports:\n    - port: 1\n', 'b') +
+    '\n---\n' +
+    service('  clusterIP: 127.97.0.1\n  ports:\n    - port: 1\n', 'c');
   const range = parseLoopbackRange('127.97.0.0/30');
   if (typeof range === 'string') throw new Error(range);
   t.same(desired(yaml, { ...env, serviceRange: range }).issues, [

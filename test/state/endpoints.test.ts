@@ -26,7 +26,8 @@ t.test('Endpoints: ready addresses only, ports matched by name', async (t) => {
 t.test('a subset or slice with no ports dials the numeric targetPort (default: port)', async (t) => {
   const explicit = service('  ports:\n    - {port: 80, targetPort: 8080}\n') + slice('web-1', 'endpoints:\n  - addresses: [10.0.0.1]\n');
   t.same(endpointsOf(explicit), ['10.0.0.1:8080 EndpointSlice']);
-  const defaulted = service('  ports:\n    - {port: 80}\n') + '\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets:\n  - addresses: [{ip: 10.0.0.1}]\n';
+  const defaulted =
+    service('  ports:\n    - {port: 80}\n') + '\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets:\n  - addresses: [{ip: 10.0.0.1}]\n';
   t.same(endpointsOf(defaulted), ['10.0.0.1:80 Endpoints']);
   const named = service('  ports:\n    - {port: 80, targetPort: http}\n') + slice('web-1', 'endpoints:\n  - addresses: [10.0.0.1]\n');
   t.same(endpointsOf(named), [], 'a named targetPort cannot be resolved without a Pod');
@@ -54,7 +55,13 @@ t.test('duplicates across Endpoints and slices collapse; a ready duplicate wins'
 
 t.test('usable endpoints: ready ones; if none, serving and terminating ones', async (t) => {
   const e = (ready: boolean, serving: boolean, terminating: boolean, id: string) => ({ ready, serving, terminating, id });
-  t.same(usableEndpoints([e(true, true, false, 'a'), e(false, true, true, 'b')]).map((x) => x.id), ['a']);
-  t.same(usableEndpoints([e(false, true, true, 'b'), e(false, false, true, 'c'), e(false, true, false, 'd')]).map((x) => x.id), ['b']);
+  t.same(
+    usableEndpoints([e(true, true, false, 'a'), e(false, true, true, 'b')]).map((x) => x.id),
+    ['a'],
+  );
+  t.same(
+    usableEndpoints([e(false, true, true, 'b'), e(false, false, true, 'c'), e(false, true, false, 'd')]).map((x) => x.id),
+    ['b'],
+  );
   t.same(usableEndpoints([e(false, false, false, 'x')]), []);
 });

@@ -56,7 +56,10 @@ t.test('an allocation never takes a nodePort written in a manifest', async (t) =
 });
 
 t.test('LoadBalancer: port on each local ingress IP, plus the nodePort; a remote ingress IP is a warning', async (t) => {
-  const r = run(service('  type: LoadBalancer\n  ports:\n    - {port: 8080, nodePort: 30081}\n') + 'status:\n  loadBalancer:\n    ingress: [{ip: 127.0.0.20}, {ip: 203.0.113.9}]\n');
+  const r = run(
+    service('  type: LoadBalancer\n  ports:\n    - {port: 8080, nodePort: 30081}\n') +
+      'status:\n  loadBalancer:\n    ingress: [{ip: 127.0.0.20}, {ip: 203.0.113.9}]\n',
+  );
   t.same(r.listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.1:30081 nodePort', 'TCP 127.0.0.20:8080 loadBalancer', 'TCP 127.0.0.1:8080 bindAddress']);
   t.match(r.notes, ['warn: load balancer ingress IP 203.0.113.9 is not an address of this machine; not listening on it']);
 });
@@ -68,15 +71,20 @@ t.test('externalIPs: a listener on each local one (loopback allowed)', async (t)
 });
 
 t.test('dual-stack: both families on the bind address and its counterpart, or on both clusterIPs', async (t) => {
-  t.same(run(service('  ipFamilyPolicy: RequireDualStack\n  ports:\n    - port: 8080\n')).listeners, [`TCP ${WEB}:8080 clusterIP`, 'TCP 127.0.0.1:8080 bindAddress', 'TCP [::1]:8080 bindAddress']);
-  t.same(run(service('  clusterIPs: [127.0.0.10, "::1"]\n  clusterIP: 127.0.0.10\n  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n')).listeners, [
-    'TCP 127.0.0.10:8080 clusterIP',
-    'TCP [::1]:8080 clusterIP',
+  t.same(run(service('  ipFamilyPolicy: RequireDualStack\n  ports:\n    - port: 8080\n')).listeners, [
+    `TCP ${WEB}:8080 clusterIP`,
+    'TCP 127.0.0.1:8080 bindAddress',
+    'TCP [::1]:8080 bindAddress',
   ]);
-  t.same(run(service('  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n'), { ...env, bindAddress: '0.0.0.0' }).listeners, [
-    'TCP 0.0.0.0:8080 bindAddress',
-    'TCP [::]:8080 bindAddress',
-  ], 'the two wildcards do not collide (:: is bound IPv6-only); 0.0.0.0 serves the own address too');
+  t.same(
+    run(service('  clusterIPs: [127.0.0.10, "::1"]\n  clusterIP: 127.0.0.10\n  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n')).listeners,
+    ['TCP 127.0.0.10:8080 clusterIP', 'TCP [::1]:8080 clusterIP'],
+  );
+  t.same(
+    run(service('  ipFamilyPolicy: PreferDualStack\n  ports:\n    - port: 8080\n'), { ...env, bindAddress: '0.0.0.0' }).listeners,
+    ['TCP 0.0.0.0:8080 bindAddress', 'TCP [::]:8080 bindAddress'],
+    'the two wildcards do not collide (:: is bound IPv6-only); 0.0.0.0 serves the own address too',
+  );
 });
 
 t.test('an IPv6-only Service with an IPv4 bind address listens on ::1, and on its IPv4 address', async (t) => {
@@ -94,8 +102,16 @@ t.test('a nodePort on the port of another Service keeps the node address; the ot
   t.same(r.issues, []);
   t.ok(r.listeners.includes('TCP 127.0.0.1:30090 nodePort'));
   t.match(r.notes, [/not published on 127\.0\.0\.1:30090\/TCP: taken by Service default\/a spec\.ports\[0\] \(nodePort 127\.0\.0\.1:30090\/TCP\)/]);
-  const twoNodePorts = run(service('  type: NodePort\n  ports:\n    - {port: 1, nodePort: 30090}\n', 'a') + '\n---\n' + service('  type: NodePort\n  ports:\n    - {port: 2, nodePort: 30090}\n', 'b'));
-  t.match(twoNodePorts.issues, [/Service default\/b: spec\.ports\[0\]\.nodePort: Duplicate value: "127\.0\.0\.1:30090\/TCP"/], 'one nodePort twice is refused, as a cluster does');
+  const twoNodePorts = run(
+    service('  type: NodePort\n  ports:\n    - {port: 1, nodePort: 30090}\n', 'a') +
+      '\n---\n' +
+      service('  type: NodePort\n  ports:\n    - {port: 2, nodePort: 30090}\n', 'b'),
+  );
+  t.match(
+    twoNodePorts.issues,
+    [/Service default\/b: spec\.ports\[0\]\.nodePort: Duplicate value: "127\.0\.0\.1:30090\/TCP"/],
+    'one nodePort twice is refused, as a cluster does',
+  );
 });
 
 t.test('policy: annotations, source ranges and ClientIP affinity reach the Service port plan', async (t) => {
@@ -112,7 +128,13 @@ t.test('policy: annotations, source ranges and ClientIP affinity reach the Servi
 
 t.test('addressInFamily', async (t) => {
   t.same(
-    [addressInFamily('127.0.0.7', 'IPv6'), addressInFamily('::1', 'IPv4'), addressInFamily('0.0.0.0', 'IPv6'), addressInFamily('::', 'IPv4'), addressInFamily('10.0.0.1', 'IPv6')],
+    [
+      addressInFamily('127.0.0.7', 'IPv6'),
+      addressInFamily('::1', 'IPv4'),
+      addressInFamily('0.0.0.0', 'IPv6'),
+      addressInFamily('::', 'IPv4'),
+      addressInFamily('10.0.0.1', 'IPv6'),
+    ],
     ['::1', '127.0.0.1', '::', '0.0.0.0', undefined],
   );
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { decideLocalhost, type BoundClaim, type LocalhostCandidate } from '../../src/state/localhost-rule.js';
 
 function candidate(service: string, port: number, address = '127.0.0.1', protocol = 'TCP'): LocalhostCandidate {
-  return { owner: `${service}`, protocol, address, port, service };
+  return { owner: service, protocol, address, port, service };
 }
 
 function own(owner: string, address: string, port: number, role: BoundClaim['role'] = 'clusterIP'): BoundClaim {
@@ -26,7 +26,10 @@ t.test('the decision does not depend on the order of the Services', async (t) =>
 });
 
 t.test('TCP and UDP on one port do not contend', async (t) => {
-  t.same(summary(decideLocalhost([candidate('default/dns', 53, '127.0.0.1', 'UDP'), candidate('default/dns-tcp', 53)], [])), ['default/dns-tcp:53 yes', 'default/dns:53 yes']);
+  t.same(summary(decideLocalhost([candidate('default/dns', 53, '127.0.0.1', 'UDP'), candidate('default/dns-tcp', 53)], [])), [
+    'default/dns-tcp:53 yes',
+    'default/dns:53 yes',
+  ]);
 });
 
 t.test('a listener that must be bound (nodePort, external IP, admin) keeps the address', async (t) => {

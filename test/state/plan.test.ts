@@ -4,7 +4,10 @@ import { listenerKey, servicePortKey, type DesiredState, type ListenerPlan, type
 import { endpoint, servicePortPlan } from '../helpers/proxy.js';
 
 function sp(name: string, hosts: string[] = []): ServicePortPlan {
-  return servicePortPlan(hosts.map((host) => endpoint(80, host)), name);
+  return servicePortPlan(
+    hosts.map((host) => endpoint(80, host)),
+    name,
+  );
 }
 
 function listener(service: string, port: number, address = '127.0.0.1'): ListenerPlan {
@@ -19,7 +22,17 @@ function listener(service: string, port: number, address = '127.0.0.1'): Listene
 }
 
 function state(ports: ServicePortPlan[], listeners: ListenerPlan[]): DesiredState {
-  return { servicePorts: new Map(ports.map((p) => [p.key, p])), listeners: new Map(listeners.map((l) => [l.key, l])), probes: new Map(), nodePorts: new Map(), services: new Map(), serviceAddresses: new Map(), faults: [], pods: new Map(), ownedPods: new Map() };
+  return {
+    servicePorts: new Map(ports.map((p) => [p.key, p])),
+    listeners: new Map(listeners.map((l) => [l.key, l])),
+    probes: new Map(),
+    nodePorts: new Map(),
+    services: new Map(),
+    serviceAddresses: new Map(),
+    faults: [],
+    pods: new Map(),
+    ownedPods: new Map(),
+  };
 }
 
 const cases: ReadonlyArray<{ name: string; from: DesiredState; to: DesiredState; want: string[] }> = [

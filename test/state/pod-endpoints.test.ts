@@ -30,7 +30,7 @@ const service = (ports: string, selector = 'app: web', extra = ''): string =>
 t.test('a named targetPort resolves per Pod to its own container port', async (t) => {
   const r = run(
     service('{port: 80, targetPort: http}') +
-      pod('a', 'app: web', '{name: http, containerPort: 8080}', '') .replace('spec:', 'status: {podIP: 127.0.0.2}\nspec:') +
+      pod('a', 'app: web', '{name: http, containerPort: 8080}', '').replace('spec:', 'status: {podIP: 127.0.0.2}\nspec:') +
       pod('b', 'app: web', '{name: http, containerPort: 9090}').replace('spec:', 'status: {podIP: 127.0.0.3}\nspec:'),
   );
   t.same(r.endpoints, [['127.0.0.2:8080 default/a ready serving', '127.0.0.3:9090 default/b ready serving']]);
@@ -69,31 +69,50 @@ t.test('terminating Pods are not ready but serving and terminating; finished Pod
 });
 
 t.test('publishNotReadyAddresses makes even terminating Pods ready', async (t) => {
-  const r = run(service('{port: 80, targetPort: 8080}', 'app: web', '  publishNotReadyAddresses: true\n') + pod('a', 'app: web', '', '  deletionTimestamp: "2026-11-24T00:00:00Z"\n'));
+  const r = run(
+    service('{port: 80, targetPort: 8080}', 'app: web', '  publishNotReadyAddresses: true\n') +
+      pod('a', 'app: web', '', '  deletionTimestamp: "2026-11-24T00:00:00Z"\n'),
+  );
   t.same(r.endpoints, [['127.0.0.1:8080 default/a ready serving terminating']]);
 });
 
 t.test('probed Pods start not ready and get a probe plan naming their Services', async (t) => {
   const r = run(
     service('{port: 80, targetPort: 8080}') +
-      pod('a', 'app: web', '{name: http, containerPort: 8080}').replace("ports: [{name: http, containerPort: 8080}]", 'ports: [{name: http, containerPort: 8080}]\n      readinessProbe: {tcpSocket: {port: http}}'),
+      pod('a', 'app: web', '{name: http, containerPort: 8080}').replace(
+        'ports: [{name: http, containerPort: 8080}]',
+        'ports: [{name: http, containerPort: 8080}]\n      readinessProbe: {tcpSocket: {port: http}}',
+      ),
   );
   t.same(r.endpoints, [['127.0.0.1:8080 default/a']]);
   t.match(r.probes, [{ pod: 'default/a', address: '127.0.0.1', services: ['default/web'], probes: [{ kind: 'tcpSocket', port: { port: 8080 } }] }]);
 });
 
 t.test('an exec probe of a container without ports: a warning, and the Pod counts as ready', async (t) => {
-  const r = run(service('{port: 80, targetPort: 8080}') + pod('a', 'app: web', '').replace('      ports: []', '      ports: []\n      readinessProbe: {exec: {command: ["true"]}}'));
+  const r = run(
+    service('{port: 80, targetPort: 8080}') +
+      pod('a', 'app: web', '').replace('      ports: []', '      ports: []\n      readinessProbe: {exec: {command: ["true"]}}'),
+  );
   t.same(r.endpoints, [['127.0.0.1:8080 default/a ready serving']]);
   t.same(r.probes, []);
-  t.match(r.notes, ['warn Pod default/a: container app: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready']);
+  t.match(r.notes, [
+    'warn Pod default/a: container app: an exec readiness probe cannot run here and the container declares no port to connect to instead; it counts as ready',
+  ]);
 });
 
-t.test('an exec probe connects to the container\'s first TCP port instead, with a warning', async (t) => {
+t.test("an exec probe connects to the container's first TCP port instead, with a warning", async (t) => {
   const probe = '      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 2}';
-  const r = run(service('{port: 80, targetPort: 8080}') + pod('a', 'app: web', '{name: metrics, containerPort: 9000, protocol: UDP}, {name: http, containerPort: 8080}').replace(/(      ports: .*)\n/, `$1\n${probe}\n`));
+  const r = run(
+    service('{port: 80, targetPort: 8080}') +
+      pod('a', 'app: web', '{name: metrics, containerPort: 9000, protocol: UDP}, {name: http, containerPort: 8080}').replace(
+        /(      ports: .*)\n/,
+        `$1\n${probe}\n`,
+      ),
+  );
   t.same(r.endpoints, [['127.0.0.1:8080 default/a']], 'probed, so not ready until the first success');
-  t.match(r.probes, [{ pod: 'default/a', probes: [{ kind: 'exec', command: ['cat', '/tmp/ready'], fallbackPort: { port: 8080, name: 'http' }, periodSeconds: 2 }] }]);
+  t.match(r.probes, [
+    { pod: 'default/a', probes: [{ kind: 'exec', command: ['cat', '/tmp/ready'], fallbackPort: { port: 8080, name: 'http' }, periodSeconds: 2 }] },
+  ]);
   t.match(r.notes, ['warn Pod default/a: container app: an exec readiness probe cannot run here; svcproxy connects to its port http (8080) instead']);
 });
 
@@ -115,7 +134,23 @@ t.test('selects and findPort', async (t) => {
   t.notOk(selects({ a: 'b' }, {}));
   t.equal(
     findPort(
-      { kind: 'Pod', namespace: 'd', name: 'p', source: { file: 'f', doc: 0 }, labels: {}, address: '', terminating: false, finished: false, hostname: '', subdomain: '', ports: [], probes: [], owner: undefined, gracePeriodSeconds: 30, implicitProbe: false },
+      {
+        kind: 'Pod',
+        namespace: 'd',
+        name: 'p',
+        source: { file: 'f', doc: 0 },
+        labels: {},
+        address: '',
+        terminating: false,
+        finished: false,
+        hostname: '',
+        subdomain: '',
+        ports: [],
+        probes: [],
+        owner: undefined,
+        gracePeriodSeconds: 30,
+        implicitProbe: false,
+      },
       { name: '', protocol: 'TCP', port: 80, targetPort: { kind: 'name', name: 'http' }, nodePort: 0 },
     ),
     undefined,

@@ -54,7 +54,16 @@ t.test('headless endpoints: Endpoints and slices merged by address, ports per so
         { name: 'metrics', protocol: 'TCP', port: 9100 },
       ],
     },
-    { address: '127.0.80.2', hostname: '', ready: false, serving: true, terminating: false, probed: false, pod: '', ports: [{ name: 'metrics', protocol: 'TCP', port: 9100 }] },
+    {
+      address: '127.0.80.2',
+      hostname: '',
+      ready: false,
+      serving: true,
+      terminating: false,
+      probed: false,
+      pod: '',
+      ports: [{ name: 'metrics', protocol: 'TCP', port: 9100 }],
+    },
   ]);
   const published = validateYaml(HEADLESS.replace('  clusterIP: None\n', '  clusterIP: None\n  publishNotReadyAddresses: true\n')).snapshot;
   t.equal(headlessEndpoints(published, published.services[0] ?? service)[1]?.ready, true, 'publishNotReadyAddresses: every endpoint is ready');
@@ -65,7 +74,10 @@ t.test('a ClusterIP Service carries no endpoints; a headless one no address', as
   t.same(services.get('default/web')?.endpoints, []);
   t.same(services.get('default/db')?.addresses, []);
   t.equal(services.get('default/db')?.headless, true);
-  t.same(services.get('default/db')?.ports.map((p) => p.servedOn), [[], []]);
+  t.same(
+    services.get('default/db')?.ports.map((p) => p.servedOn),
+    [[], []],
+  );
 });
 
 t.test('serviceNames: the bare name only in default', async (t) => {
@@ -74,7 +86,9 @@ t.test('serviceNames: the bare name only in default', async (t) => {
 });
 
 t.test('an IPv6-primary dual-stack Service lists its IPv6 address first', async (t) => {
-  const services = servicesOf('apiVersion: v1\nkind: Service\nmetadata: {name: v6}\nspec:\n  clusterIPs: ["::1", 127.0.0.71]\n  ipFamilies: [IPv6, IPv4]\n  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n');
+  const services = servicesOf(
+    'apiVersion: v1\nkind: Service\nmetadata: {name: v6}\nspec:\n  clusterIPs: ["::1", 127.0.0.71]\n  ipFamilies: [IPv6, IPv4]\n  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n',
+  );
   t.same(services.get('default/v6')?.addresses, ['::1', '127.0.0.71']);
 });
 

@@ -43,7 +43,11 @@ t.test('each Pod gets an address of the pod range, kept from the previous plan w
     t.match(a, /^127\.64\.\d+\.\d+$/);
     t.not(a, '127.64.0.1', 'never a taken address');
   }
-  t.same([...plan(deployment(3)).owned.values()].map((o) => o.pod.address), addresses, 'a restart gives the same addresses (derived from the names)');
+  t.same(
+    [...plan(deployment(3)).owned.values()].map((o) => o.pod.address),
+    addresses,
+    'a restart gives the same addresses (derived from the names)',
+  );
   const scaled = plan(deployment(5), first.owned);
   for (const [key, o] of first.owned) t.equal(scaled.owned.get(key)?.pod.address, o.pod.address, `${key} keeps its address`);
   t.equal([...scaled.owned.values()].filter((o) => o.removeAt === 0).length, 5);
@@ -61,12 +65,28 @@ t.test('a Pod the config no longer makes terminates for its grace period, keeps 
   }
   t.equal(nextRemoval(down.owned), 12_000);
   const later = plan(deployment(1, 2), down.owned, 11_000);
-  t.same([...later.owned.values()].map((o) => o.removeAt).sort((x, y) => x - y), [0, 12_000, 12_000], 'the deadline does not move on later plans');
+  t.same(
+    [...later.owned.values()].map((o) => o.removeAt).sort((x, y) => x - y),
+    [0, 12_000, 12_000],
+    'the deadline does not move on later plans',
+  );
   const gone = plan(deployment(1, 2), later.owned, 12_000);
-  t.same([...gone.owned.values()].map((o) => o.removeAt), [0], 'gone at the deadline');
+  t.same(
+    [...gone.owned.values()].map((o) => o.removeAt),
+    [0],
+    'gone at the deadline',
+  );
   t.equal(nextRemoval(gone.owned), undefined);
   const back = plan(deployment(3, 2), down.owned, 11_000);
-  t.same([...back.owned.values()].map((o) => [o.removeAt, o.pod.terminating]), [[0, false], [0, false], [0, false]], 'scaled back up in time: the same Pods, wanted again');
+  t.same(
+    [...back.owned.values()].map((o) => [o.removeAt, o.pod.terminating]),
+    [
+      [0, false],
+      [0, false],
+      [0, false],
+    ],
+    'scaled back up in time: the same Pods, wanted again',
+  );
   const zero = plan(deployment(1, 0), plan(deployment(3, 0)).owned, 10_000);
   t.equal(zero.owned.size, 1, 'a grace period of 0: gone at once');
 });
@@ -74,14 +94,19 @@ t.test('a Pod the config no longer makes terminates for its grace period, keeps 
 t.test('a range too small for the Pods is one clear issue naming --pod-cidr', async (t) => {
   const tiny = parseLoopbackRange('127.64.0.0/30') as Ipv4Range;
   const result = plan(deployment(3), new Map(), 0, tiny);
-  t.same(result.issues.map(formatIssue), ['--pod-cidr: 3 Pods need an address of the pod range 127.64.0.0/30, which has 2 usable addresses (1 taken by other addresses); give --pod-cidr a larger range']);
+  t.same(result.issues.map(formatIssue), [
+    '--pod-cidr: 3 Pods need an address of the pod range 127.64.0.0/30, which has 2 usable addresses (1 taken by other addresses); give --pod-cidr a larger range',
+  ]);
   t.equal(result.owned.size, 0);
 });
 
 t.test('a generated Pod with the name of a Pod written by hand is an error naming both', async (t) => {
-  const sts = 'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  selector: {matchLabels: {app: db}}\n  template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c}]}}\n';
+  const sts =
+    'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  selector: {matchLabels: {app: db}}\n  template: {metadata: {labels: {app: db}}, spec: {containers: [{name: c}]}}\n';
   const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: db-0}\nspec: {containers: [{name: c}]}\n';
-  t.same(plan(`${sts}---\n${pod}`).issues.map(formatIssue), ['t.yaml[0] StatefulSet default/db: metadata.name: its Pod default/db-0 has the name of the Pod at t.yaml[1]; rename one of them']);
+  t.same(plan(`${sts}---\n${pod}`).issues.map(formatIssue), [
+    't.yaml[0] StatefulSet default/db: metadata.name: its Pod default/db-0 has the name of the Pod at t.yaml[1]; rename one of them',
+  ]);
 });
 
 const env: ListenEnvironment = {
@@ -107,7 +132,15 @@ t.test('desired state: one endpoint per replica, at its Pod address and containe
   t.equal(s.probes.size, 3, 'one probe plan per Pod');
   const table = [...s.pods.values()];
   t.equal(table.length, 3);
-  t.match(table[0], { workloadKind: 'Deployment', workloadName: 'web', binding: '', probed: true, terminating: false, services: ['default/web'], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
+  t.match(table[0], {
+    workloadKind: 'Deployment',
+    workloadName: 'web',
+    binding: '',
+    probed: true,
+    terminating: false,
+    services: ['default/web'],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  });
   t.equal(table[0]?.ports[0]?.servedAt, `${table[0]?.address ?? ''}:8080`);
   t.equal(table[0]?.readiness, 'tcpSocket :8080 (http) (implied: no readinessProbe)');
 });
@@ -116,9 +149,18 @@ t.test('desired state: removed Pods are endpoints that are terminating, until th
   const first = state(SERVICE + deployment(2, 5), { now: 1000 });
   const down = state(SERVICE + deployment(1, 5), { now: 2000, previousOwnedPods: first.ownedPods });
   const endpoints = down.servicePorts.get('default/web' as never)?.endpoints ?? [];
-  t.same(endpoints.map((e) => e.terminating).sort((x, y) => Number(x) - Number(y)), [false, true]);
+  t.same(
+    endpoints.map((e) => e.terminating).sort((x, y) => Number(x) - Number(y)),
+    [false, true],
+  );
   t.equal(down.probes.size, 2, 'a terminating Pod is still probed: serving follows its readiness');
-  t.same([...down.pods.values()].map((p) => [p.terminating, p.removeAt]).sort((x, y) => Number(x[1]) - Number(y[1])), [[false, 0], [true, 7000]]);
+  t.same(
+    [...down.pods.values()].map((p) => [p.terminating, p.removeAt]).sort((x, y) => Number(x[1]) - Number(y[1])),
+    [
+      [false, 0],
+      [true, 7000],
+    ],
+  );
 });
 
 t.test('desired state: Pods behind a headless Service are probed (DNS answers only ready ones), with StatefulSet hostnames', async (t) => {
@@ -127,8 +169,17 @@ t.test('desired state: Pods behind a headless Service are probed (DNS answers on
     'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web}\nspec:\n  replicas: 2\n  serviceName: nginx\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\n';
   const s = state(yaml);
   t.same([...s.probes.keys()].sort(), ['default/web-0', 'default/web-1']);
-  t.same([...s.probes.values()].map((p) => p.services), [['default/nginx'], ['default/nginx']]);
-  t.same(s.services.get('default/nginx')?.endpoints.map((e) => e.hostname).sort(), ['web-0', 'web-1']);
+  t.same(
+    [...s.probes.values()].map((p) => p.services),
+    [['default/nginx'], ['default/nginx']],
+  );
+  t.same(
+    s.services
+      .get('default/nginx')
+      ?.endpoints.map((e) => e.hostname)
+      .sort(),
+    ['web-0', 'web-1'],
+  );
 });
 
 t.test('desired state: a bound Pod is dialled where the binding serves the port', async (t) => {
@@ -137,27 +188,52 @@ t.test('desired state: a bound Pod is dialled where the binding serves the port'
     deployment(3) +
     '---\napiVersion: svcproxy.dev/v1alpha1\nkind: WorkloadBinding\nmetadata: {name: local}\nspec: {workload: {kind: Deployment, name: web}, addresses: [127.0.0.1:3000]}\n';
   const s = state(yaml);
-  t.same(s.servicePorts.get('default/web' as never)?.endpoints.map((e) => `${e.host}:${e.port}`), ['127.0.0.1:3000']);
+  t.same(
+    s.servicePorts.get('default/web' as never)?.endpoints.map((e) => `${e.host}:${e.port}`),
+    ['127.0.0.1:3000'],
+  );
   t.match([...s.pods.values()], [{ binding: 'local', address: '127.0.0.1', ports: [{ port: 8080, servedAt: '127.0.0.1:3000' }] }]);
   const numeric = state(yaml.replace('targetPort: http', 'targetPort: 8080'));
-  t.same(numeric.servicePorts.get('default/web' as never)?.endpoints.map((e) => `${e.host}:${e.port}`), ['127.0.0.1:3000'], 'a numeric targetPort that is a declared container port is mapped too');
+  t.same(
+    numeric.servicePorts.get('default/web' as never)?.endpoints.map((e) => `${e.host}:${e.port}`),
+    ['127.0.0.1:3000'],
+    'a numeric targetPort that is a declared container port is mapped too',
+  );
   const dns = state(yaml.replace('addresses: [127.0.0.1:3000]', 'dnsName: app:3000'), { resolved: new Map([['app', ['10.0.0.5', '10.0.0.6']]]) });
-  t.same(dns.servicePorts.get('default/web' as never)?.endpoints.map((e) => `${e.host}:${e.port}`).sort(), ['10.0.0.5:3000', '10.0.0.6:3000']);
+  t.same(
+    dns.servicePorts
+      .get('default/web' as never)
+      ?.endpoints.map((e) => `${e.host}:${e.port}`)
+      .sort(),
+    ['10.0.0.5:3000', '10.0.0.6:3000'],
+  );
 });
 
 t.test('desired state: an exec probe is noted once per workload, not once per replica', async (t) => {
-  const yaml = deployment(3).replace('containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]', 'containers: [{name: app, ports: [{name: http, containerPort: 8080}], readinessProbe: {exec: {command: ["true"]}}}]');
+  const yaml = deployment(3).replace(
+    'containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]',
+    'containers: [{name: app, ports: [{name: http, containerPort: 8080}], readinessProbe: {exec: {command: ["true"]}}}]',
+  );
   const result = desiredState(snapshotOf(yaml), env);
-  t.same(result.notes.filter((n) => /exec/.test(n.msg)).map((n) => n.object), ['Deployment default/web']);
+  t.same(
+    result.notes.filter((n) => /exec/.test(n.msg)).map((n) => n.object),
+    ['Deployment default/web'],
+  );
 });
 
 t.test('probe descriptions for the Pods table', async (t) => {
   const timing = { container: 'c', initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 };
-  t.equal(describeProbe({ ...timing, kind: 'httpGet', port: { port: 8080, name: '' }, host: '', path: '/healthz', scheme: 'HTTPS', headers: [] }), 'httpGet https://:8080/healthz');
+  t.equal(
+    describeProbe({ ...timing, kind: 'httpGet', port: { port: 8080, name: '' }, host: '', path: '/healthz', scheme: 'HTTPS', headers: [] }),
+    'httpGet https://:8080/healthz',
+  );
   t.equal(describeProbe({ ...timing, kind: 'grpc', port: 9090, service: 'api' }), 'grpc :9090 service api');
   t.equal(describeProbe({ ...timing, kind: 'grpc', port: 9090, service: '' }), 'grpc :9090');
   t.equal(describeProbe({ ...timing, kind: 'exec', command: ['true'], fallbackPort: undefined }), 'exec (cannot run here; counted ready)');
-  t.equal(describeProbe({ ...timing, kind: 'exec', command: ['true'], fallbackPort: { port: 80, name: 'web' } }), 'exec (cannot run here; connects to :80 (web) instead)');
+  t.equal(
+    describeProbe({ ...timing, kind: 'exec', command: ['true'], fallbackPort: { port: 80, name: 'web' } }),
+    'exec (cannot run here; connects to :80 (web) instead)',
+  );
 });
 
 t.test('fuzz: whatever survives validation of mangled workloads and bindings, planning never throws', async (t) => {
@@ -195,7 +271,10 @@ t.test('terminating Pods are capped: beyond the cap, those due soonest go at onc
   const template = [...plan(deployment(1)).owned.values()][0];
   if (template === undefined) throw new Error('no Pod');
   for (let i = 0; i < MAX_TERMINATING_PODS + 5; i++) {
-    previous.set(`default/old-${i}`, { pod: { ...template.pod, name: `old-${i}`, address: `127.65.${Math.floor(i / 250)}.${(i % 250) + 1}` }, removeAt: 10_000 + i });
+    previous.set(`default/old-${i}`, {
+      pod: { ...template.pod, name: `old-${i}`, address: `127.65.${Math.floor(i / 250)}.${(i % 250) + 1}` },
+      removeAt: 10_000 + i,
+    });
   }
   const result = plan(deployment(1), previous, 1000);
   const terminating = [...result.owned.values()].filter((o) => o.removeAt !== 0);

@@ -26,16 +26,27 @@ const bad: ReadonlyArray<{ name: string; body: unknown; where?: string; status: 
   { name: 'no name (checked before upstream)', body: {}, status: 400, message: 'missing required field: name' },
   { name: 'no upstream, with where', body: { name: 'a' }, where: ' at proxy 2', status: 400, message: 'missing required field: upstream at proxy 2' },
   { name: 'a missing upstream comes before a bad name', body: { name: 'a/b' }, status: 400, message: 'missing required field: upstream' },
-  { name: 'a bad name', body: { name: 'a/b', upstream: 'x:1' }, status: 400, message: `bad request body: invalid proxy name "a/b": letters, digits, '-', '_', '.' and ':' only` },
+  {
+    name: 'a bad name',
+    body: { name: 'a/b', upstream: 'x:1' },
+    status: 400,
+    message: `bad request body: invalid proxy name "a/b": letters, digits, '-', '_', '.' and ':' only`,
+  },
   { name: 'upstream port 0', body: { name: 'a', upstream: 'x:0' }, status: 400, message: 'bad request body: upstream "x:0" is not host:port' },
   { name: 'upstream without host', body: { name: 'a', upstream: ':80' }, status: 400, message: 'bad request body: upstream ":80" is not host:port' },
   { name: 'listen not an address', body: { name: 'a', upstream: 'x:1', listen: 5 }, status: 400, message: 'bad request body: listen 5 is not host:port' },
-  { name: 'listen port out of range', body: { name: 'a', upstream: 'x:1', listen: '127.0.0.1:70000' }, status: 400, message: 'bad request body: listen "127.0.0.1:70000" is not host:port' },
+  {
+    name: 'listen port out of range',
+    body: { name: 'a', upstream: 'x:1', listen: '127.0.0.1:70000' },
+    status: 400,
+    message: 'bad request body: listen "127.0.0.1:70000" is not host:port',
+  },
   {
     name: 'listen off loopback without --toxiproxy-allow-remote',
     body: { name: 'a', upstream: 'x:1', listen: '10.1.2.3:80' },
     status: 403,
-    message: "listen 10.1.2.3:80: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote",
+    message:
+      "listen 10.1.2.3:80: not a loopback address; svcproxy's toxiproxy API creates forwards on loopback only unless started with --toxiproxy-allow-remote",
   },
 ];
 

@@ -14,7 +14,10 @@ function workload(kind: string, spec: string, name = 'web'): WorkloadSpec {
   return w;
 }
 
-const TEMPLATE = (extra = '', ports = '[{name: http, containerPort: 8080}, {name: metrics, containerPort: 9100}]'): string => `  selector: {matchLabels: {app: web}}
+const TEMPLATE = (
+  extra = '',
+  ports = '[{name: http, containerPort: 8080}, {name: metrics, containerPort: 9100}]',
+): string => `  selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
     spec:
@@ -48,11 +51,22 @@ t.test('Deployment: <name>-<pod-template-hash>-<5>, one per replica, determinist
     t.same(p.owner, { kind: 'Deployment', name: 'web', binding: '' });
   }
   t.equal(new Set(pods.map((p) => p.name)).size, 3, 'distinct names');
-  t.same(expandWorkload(d, none).pods.map((p) => p.name), pods.map((p) => p.name), 'the same names every time');
+  t.same(
+    expandWorkload(d, none).pods.map((p) => p.name),
+    pods.map((p) => p.name),
+    'the same names every time',
+  );
   const scaled = expandWorkload(workload('Deployment', `  replicas: 5\n${TEMPLATE()}`), none).pods.map((p) => p.name);
-  t.same(scaled.slice(0, 3), pods.map((p) => p.name), 'scaling up keeps the first Pods');
+  t.same(
+    scaled.slice(0, 3),
+    pods.map((p) => p.name),
+    'scaling up keeps the first Pods',
+  );
   const edited = expandWorkload(workload('Deployment', `  replicas: 3\n${TEMPLATE('          image: app:2\n')}`), none).pods;
-  t.notOk(edited.some((p) => pods.some((q) => q.name === p.name)), 'a new template: new Pods, as a rollout makes');
+  t.notOk(
+    edited.some((p) => pods.some((q) => q.name === p.name)),
+    'a new template: new Pods, as a rollout makes',
+  );
 });
 
 t.test('ReplicaSet and DaemonSet: <name>-<5>; a DaemonSet has one Pod (one node) and controller-revision-hash', async (t) => {
@@ -72,8 +86,17 @@ t.test('ReplicaSet and DaemonSet: <name>-<5>; a DaemonSet has one Pod (one node)
 t.test('StatefulSet: <name>-<ordinal> from spec.ordinals.start, hostname and subdomain, its labels', async (t) => {
   const w = workload('StatefulSet', `  replicas: 2\n  serviceName: nginx\n  ordinals: {start: 3}\n${TEMPLATE()}`);
   const { pods } = expandWorkload(w, none);
-  t.same(pods.map((p) => p.name), ['web-3', 'web-4']);
-  t.same(pods.map((p) => [p.hostname, p.subdomain]), [['web-3', 'nginx'], ['web-4', 'nginx']]);
+  t.same(
+    pods.map((p) => p.name),
+    ['web-3', 'web-4'],
+  );
+  t.same(
+    pods.map((p) => [p.hostname, p.subdomain]),
+    [
+      ['web-3', 'nginx'],
+      ['web-4', 'nginx'],
+    ],
+  );
   t.same(pods[1]?.labels, {
     app: 'web',
     'controller-revision-hash': `web-${encodeHash(w.templateHash)}`,
@@ -87,7 +110,8 @@ t.test('StatefulSet: <name>-<ordinal> from spec.ordinals.start, hostname and sub
 t.test('readiness: the template probe; without one, a connect to the first TCP port, every 2 s; no TCP port: ready', async (t) => {
   const probed = expandWorkload(workload('Deployment', TEMPLATE('          readinessProbe: {httpGet: {port: http, path: /ready}}\n')), none).pods[0];
   t.match(probed, { implicitProbe: false, probes: [{ kind: 'httpGet', port: { port: 8080, name: 'http' }, path: '/ready', periodSeconds: 10 }] });
-  const implicit = expandWorkload(workload('Deployment', TEMPLATE('', '[{containerPort: 53, protocol: UDP}, {name: http, containerPort: 8080}]')), none).pods[0];
+  const implicit = expandWorkload(workload('Deployment', TEMPLATE('', '[{containerPort: 53, protocol: UDP}, {name: http, containerPort: 8080}]')), none)
+    .pods[0];
   t.same(implicit?.probes, [{ container: 'app', kind: 'tcpSocket', port: { port: 8080, name: 'http' }, host: '', ...IMPLICIT_PROBE_TIMING }]);
   t.equal(implicit?.implicitProbe, true);
   const portless = expandWorkload(workload('Deployment', TEMPLATE('', '[]')), none).pods[0];
@@ -96,7 +120,10 @@ t.test('readiness: the template probe; without one, a connect to the first TCP p
 
 t.test('terminationGracePeriodSeconds is kept, up to the cap', async (t) => {
   t.equal(expandWorkload(workload('Deployment', TEMPLATE('      terminationGracePeriodSeconds: 3\n')), none).pods[0]?.gracePeriodSeconds, 3);
-  t.equal(expandWorkload(workload('Deployment', TEMPLATE('      terminationGracePeriodSeconds: 86400\n')), none).pods[0]?.gracePeriodSeconds, MAX_GRACE_SECONDS);
+  t.equal(
+    expandWorkload(workload('Deployment', TEMPLATE('      terminationGracePeriodSeconds: 86400\n')), none).pods[0]?.gracePeriodSeconds,
+    MAX_GRACE_SECONDS,
+  );
 });
 
 function binding(over: Partial<WorkloadBindingSpec>): WorkloadBindingSpec {
@@ -116,12 +143,33 @@ function binding(over: Partial<WorkloadBindingSpec>): WorkloadBindingSpec {
 
 t.test('a binding with addresses: one Pod per address; the port given stands for the first TCP port; ports map others, probes follow', async (t) => {
   const w = workload('Deployment', `  replicas: 5\n${TEMPLATE('          readinessProbe: {tcpSocket: {port: metrics}}\n')}`);
-  const b = binding({ addresses: [{ host: '127.0.0.1', port: 3000 }, { host: '127.0.0.2', port: 0 }], ports: { metrics: 9200 } });
+  const b = binding({
+    addresses: [
+      { host: '127.0.0.1', port: 3000 },
+      { host: '127.0.0.2', port: 0 },
+    ],
+    ports: { metrics: 9200 },
+  });
   const { pods } = expandWorkload(w, { binding: b, resolved: new Map() });
   t.equal(pods.length, 2, 'the addresses, not the replicas');
-  t.same(pods.map((p) => p.address), ['127.0.0.1', '127.0.0.2']);
-  t.same(pods[0]?.ports.map((p) => [p.name, p.port, p.servedPort]), [['http', 8080, 3000], ['metrics', 9100, 9200]]);
-  t.same(pods[1]?.ports.map((p) => [p.name, p.port, p.servedPort]), [['http', 8080, 8080], ['metrics', 9100, 9200]]);
+  t.same(
+    pods.map((p) => p.address),
+    ['127.0.0.1', '127.0.0.2'],
+  );
+  t.same(
+    pods[0]?.ports.map((p) => [p.name, p.port, p.servedPort]),
+    [
+      ['http', 8080, 3000],
+      ['metrics', 9100, 9200],
+    ],
+  );
+  t.same(
+    pods[1]?.ports.map((p) => [p.name, p.port, p.servedPort]),
+    [
+      ['http', 8080, 8080],
+      ['metrics', 9100, 9200],
+    ],
+  );
   t.match(pods[0]?.probes, [{ kind: 'tcpSocket', port: { port: 9200, name: 'metrics' } }], 'the probe goes where the port is served');
   t.same(pods[0]?.owner, { kind: 'Deployment', name: 'web', binding: 'local' });
   const implicit = expandWorkload(workload('Deployment', TEMPLATE()), { binding: b, resolved: new Map() }).pods[0];
@@ -135,7 +183,14 @@ t.test('a binding with a DNS name: one Pod per resolved address; none until it r
   t.same(pending.pods, []);
   t.match(pending.notes, [{ level: 'info', msg: /app is not resolved yet/ }]);
   const three = expandWorkload(w, { binding: b, resolved: new Map([['app', ['172.20.0.2', '172.20.0.3', '172.20.0.4']]]) }).pods;
-  t.same(three.map((p) => [p.name, p.address, p.ports[0]?.servedPort]), [['web-0', '172.20.0.2', 3000], ['web-1', '172.20.0.3', 3000], ['web-2', '172.20.0.4', 3000]]);
+  t.same(
+    three.map((p) => [p.name, p.address, p.ports[0]?.servedPort]),
+    [
+      ['web-0', '172.20.0.2', 3000],
+      ['web-1', '172.20.0.3', 3000],
+      ['web-2', '172.20.0.4', 3000],
+    ],
+  );
   const empty = expandWorkload(w, { binding: b, resolved: new Map([['app', []]]) });
   t.same(empty.pods, []);
   t.match(empty.notes, [{ level: 'warn', msg: /resolves to no address/ }]);
@@ -150,6 +205,9 @@ t.test('Deployment Pods of a DNS name are named from their address: one address 
   const b = binding({ dnsName: 'app' });
   const before = expandWorkload(w, { binding: b, resolved: new Map([['app', ['10.0.0.1', '10.0.0.2', '10.0.0.3']]]) }).pods;
   const after = expandWorkload(w, { binding: b, resolved: new Map([['app', ['10.0.0.1', '10.0.0.3']]]) }).pods;
-  t.same(after.map((p) => p.name), [before[0]?.name, before[2]?.name]);
+  t.same(
+    after.map((p) => p.name),
+    [before[0]?.name, before[2]?.name],
+  );
   for (const p of before) t.match(p.name.split('-').at(-1), ALPHABET);
 });

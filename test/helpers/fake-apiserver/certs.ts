@@ -36,7 +36,23 @@ async function signedBy(dir: string, name: string, subject: string, extensions: 
   await writeFile(join(dir, `${name}.ext`), extensions);
   await openssl(['req', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
   await openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, '-extfile', `${name}.ext`],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      `${name}.crt`,
+      '-extfile',
+      `${name}.ext`,
+    ],
     dir,
   );
 }
@@ -45,15 +61,38 @@ async function generate(): Promise<FakePki> {
   const dir = await mkdtemp(join(tmpdir(), 'fake-apiserver-pki-'));
   try {
     await openssl(
-      ['req', '-x509', ...EC_KEY, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=fake-apiserver-ca',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+      [
+        'req',
+        '-x509',
+        ...EC_KEY,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=fake-apiserver-ca',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
       dir,
     );
     // Go refuses a server certificate without subjectAltName (no CN fallback since 1.15).
-    await signedBy(dir, 'server', '/CN=fake-apiserver',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-    await signedBy(dir, 'client', `/O=system:masters/CN=${CLIENT_CERT_USER}`,
-      'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+    await signedBy(
+      dir,
+      'server',
+      '/CN=fake-apiserver',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
+    );
+    await signedBy(
+      dir,
+      'client',
+      `/O=system:masters/CN=${CLIENT_CERT_USER}`,
+      'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
+    );
     const read = (file: string): Promise<string> => readFile(join(dir, file), 'utf8');
     return {
       caCert: await read('ca.crt'),

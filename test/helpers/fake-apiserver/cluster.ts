@@ -27,7 +27,10 @@ export class FakeCluster {
 
   constructor(options: ClusterOptions = {}) {
     this.store = new Store(options.maxHistory);
-    this.controller = new EndpointSliceController(this.store, options.maxEndpointsPerSlice === undefined ? {} : { maxEndpointsPerSlice: options.maxEndpointsPerSlice });
+    this.controller = new EndpointSliceController(
+      this.store,
+      options.maxEndpointsPerSlice === undefined ? {} : { maxEndpointsPerSlice: options.maxEndpointsPerSlice },
+    );
     this.podNetwork = (options.podNetwork ?? '127.0.10').split('.').map(Number);
     for (const ns of ['default', 'kube-node-lease', 'kube-public', 'kube-system']) this.ensureNamespace(ns);
   }

@@ -71,7 +71,10 @@ export class EndpointSliceController {
   private readonly max: number;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly store: Store, options: ControllerOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    options: ControllerOptions = {},
+  ) {
     this.max = options.maxEndpointsPerSlice ?? 100;
     this.unsubscribe = store.subscribe((event) => this.onChange(event));
   }
@@ -84,7 +87,8 @@ export class EndpointSliceController {
     const { kind, metadata } = event.object;
     if (kind === 'Pod') for (const svc of this.store.list('Service', metadata.namespace ?? '')) this.sync(svc as ServiceObject);
     else if (kind === 'Service') {
-      if (event.type === 'DELETED') for (const s of this.slicesOf(metadata.namespace ?? '', metadata.name)) this.store.delete('EndpointSlice', nsOf(s), s.metadata.name);
+      if (event.type === 'DELETED')
+        for (const s of this.slicesOf(metadata.namespace ?? '', metadata.name)) this.store.delete('EndpointSlice', nsOf(s), s.metadata.name);
       else this.sync(event.object as ServiceObject);
     }
   }

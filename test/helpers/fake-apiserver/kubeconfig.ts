@@ -21,7 +21,15 @@ export type KubeconfigAuth =
 function userOf(auth: KubeconfigAuth): Record<string, unknown> {
   if ('token' in auth) return { token: auth.token };
   if ('exec' in auth) {
-    return { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: auth.exec.command, args: [...(auth.exec.args ?? [])], interactiveMode: 'Never', provideClusterInfo: false } };
+    return {
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        command: auth.exec.command,
+        args: [...(auth.exec.args ?? [])],
+        interactiveMode: 'Never',
+        provideClusterInfo: false,
+      },
+    };
   }
   return { 'client-certificate-data': b64(auth.clientCert), 'client-key-data': b64(auth.clientKey) };
 }

@@ -76,7 +76,10 @@ export async function kubectlWatch(t: Test, kubeconfig: string, args: readonly s
     stdout: () => stdout,
     waitFor: (pattern, timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`kubectl: no ${String(pattern)} in ${timeoutMs} ms; stdout:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`kubectl: no ${String(pattern)} in ${timeoutMs} ms; stdout:\n${stdout}\nstderr:\n${stderr}`)),
+          timeoutMs,
+        );
         const finish = (err?: Error): void => {
           clearTimeout(timer);
           waiters.delete(check);

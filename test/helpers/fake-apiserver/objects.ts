@@ -10,7 +10,13 @@ export interface ServiceInput {
   readonly name: string;
   /** Absent: a Service without selector (no EndpointSlices are managed for it). */
   readonly selector?: Record<string, string>;
-  readonly ports?: ReadonlyArray<{ readonly name?: string; readonly port: number; readonly targetPort?: number | string; readonly protocol?: ServicePort['protocol']; readonly nodePort?: number }>;
+  readonly ports?: ReadonlyArray<{
+    readonly name?: string;
+    readonly port: number;
+    readonly targetPort?: number | string;
+    readonly protocol?: ServicePort['protocol'];
+    readonly nodePort?: number;
+  }>;
   readonly type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
   /** 'None' for a headless Service. Default: the next free address of 10.96.0.0/16. */
   readonly clusterIP?: string;
@@ -91,13 +97,26 @@ export function podStatus(ip: string, ready: boolean, startTime: string): PodObj
       { type: 'PodScheduled', status: 'True', lastTransitionTime: startTime },
     ],
     containerStatuses: [
-      { name: 'app', image: 'registry.k8s.io/e2e-test-images/agnhost:2.52', imageID: '', containerID: 'containerd://fake', ready, started: true, restartCount: 0, state: { running: { startedAt: startTime } } },
+      {
+        name: 'app',
+        image: 'registry.k8s.io/e2e-test-images/agnhost:2.52',
+        imageID: '',
+        containerID: 'containerd://fake',
+        ready,
+        started: true,
+        restartCount: 0,
+        state: { running: { startedAt: startTime } },
+      },
     ],
   };
 }
 
 export function podObject(input: PodInput, ip: string): NewObject {
-  const ports = (input.containerPorts ?? []).map((p) => ({ ...(p.name === undefined ? {} : { name: p.name }), containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' }));
+  const ports = (input.containerPorts ?? []).map((p) => ({
+    ...(p.name === undefined ? {} : { name: p.name }),
+    containerPort: p.containerPort,
+    protocol: p.protocol ?? 'TCP',
+  }));
   return {
     apiVersion: 'v1',
     kind: 'Pod',

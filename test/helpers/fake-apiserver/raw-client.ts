@@ -62,7 +62,13 @@ export async function rawGet(server: FakeApiServer, path: string, options: RawOp
 
 interface WatchEventJson {
   readonly type: string;
-  readonly object: { readonly kind?: string; readonly code?: number; readonly reason?: string; readonly metadata?: { readonly name?: string; readonly resourceVersion?: string }; readonly [field: string]: unknown };
+  readonly object: {
+    readonly kind?: string;
+    readonly code?: number;
+    readonly reason?: string;
+    readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
+    readonly [field: string]: unknown;
+  };
 }
 
 export interface RawWatch {

@@ -18,10 +18,40 @@ export interface ResourceInfo {
 
 export const RESOURCES: readonly ResourceInfo[] = [
   // kubectl asks for the Namespace after a namespaced 404, to tell "no such object" from "no such namespace".
-  { kind: 'Namespace', listKind: 'NamespaceList', group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], categories: [], namespaced: false },
-  { kind: 'Service', listKind: 'ServiceList', group: '', version: 'v1', plural: 'services', singular: 'service', shortNames: ['svc'], categories: ['all'], namespaced: true },
+  {
+    kind: 'Namespace',
+    listKind: 'NamespaceList',
+    group: '',
+    version: 'v1',
+    plural: 'namespaces',
+    singular: 'namespace',
+    shortNames: ['ns'],
+    categories: [],
+    namespaced: false,
+  },
+  {
+    kind: 'Service',
+    listKind: 'ServiceList',
+    group: '',
+    version: 'v1',
+    plural: 'services',
+    singular: 'service',
+    shortNames: ['svc'],
+    categories: ['all'],
+    namespaced: true,
+  },
   { kind: 'Pod', listKind: 'PodList', group: '', version: 'v1', plural: 'pods', singular: 'pod', shortNames: ['po'], categories: ['all'], namespaced: true },
-  { kind: 'EndpointSlice', listKind: 'EndpointSliceList', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', singular: 'endpointslice', shortNames: [], categories: [], namespaced: true },
+  {
+    kind: 'EndpointSlice',
+    listKind: 'EndpointSliceList',
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    plural: 'endpointslices',
+    singular: 'endpointslice',
+    shortNames: [],
+    categories: [],
+    namespaced: true,
+  },
 ];
 
 /** `v1` or `discovery.k8s.io/v1`. */

@@ -39,11 +39,17 @@ const NAMED = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/
 function target(path: string): Target | undefined {
   const core = CORE.exec(path);
   const named = core === null ? NAMED.exec(path) : null;
-  const [group, version, namespace, plural, name] = core !== null ? ['', core[1], core[2], core[3], core[4]] : named !== null ? [named[1], named[2], named[3], named[4], named[5]] : [];
+  const [group, version, namespace, plural, name] =
+    core !== null ? ['', core[1], core[2], core[3], core[4]] : named !== null ? [named[1], named[2], named[3], named[4], named[5]] : [];
   if (version === undefined || plural === undefined) return undefined;
   const info = resourceByPath(group ?? '', version, plural);
-  if (info === undefined || (namespace !== undefined && !info.namespaced)) throw new StatusError(status(404, 'NotFound', 'the server could not find the requested resource'));
-  return { info, namespace: namespace === undefined ? undefined : decodeURIComponent(namespace), name: name === undefined ? undefined : decodeURIComponent(name) };
+  if (info === undefined || (namespace !== undefined && !info.namespaced))
+    throw new StatusError(status(404, 'NotFound', 'the server could not find the requested resource'));
+  return {
+    info,
+    namespace: namespace === undefined ? undefined : decodeURIComponent(namespace),
+    name: name === undefined ? undefined : decodeURIComponent(name),
+  };
 }
 
 function tableOf(accept: string, query: URLSearchParams): IncludeObject | undefined {
@@ -116,7 +122,13 @@ function list(ctx: RestContext, found: Target, query: URLSearchParams, table: In
   const items = ctx.store.list(info.kind, found.namespace).filter(selection(found, query));
   if (table !== undefined) sendJson(res, 200, toTable(info.kind, items, rv, table));
   // As the real server: items of a list carry no kind/apiVersion (clients take them from the list).
-  else sendJson(res, 200, { kind: info.listKind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: rv }, items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest) });
+  else
+    sendJson(res, 200, {
+      kind: info.listKind,
+      apiVersion: apiVersionOf(info),
+      metadata: { resourceVersion: rv },
+      items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest),
+    });
 }
 
 /** Serves `url` if it names a resource; returns false when it does not (the caller answers 404). */

@@ -71,11 +71,16 @@ export class FakeApiServer {
   private outageMode: OutageMode | undefined;
   private boundPort = 0;
 
-  private constructor(readonly pki: FakePki, options: FakeApiServerOptions) {
+  private constructor(
+    readonly pki: FakePki,
+    options: FakeApiServerOptions,
+  ) {
     this.cluster = new FakeCluster(options);
     this.hub = new WatchHub(this.cluster.store, options);
     this.tokens = options.tokens ?? { [DEFAULT_TOKEN]: 'fake-token-user' };
-    this.server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: [pki.caCert], requestCert: true, rejectUnauthorized: false }, (req, res) => this.handle(req, res));
+    this.server = createServer({ key: pki.serverKey, cert: pki.serverCert, ca: [pki.caCert], requestCert: true, rejectUnauthorized: false }, (req, res) =>
+      this.handle(req, res),
+    );
     // Longer than any pause in a test: a keep-alive connection closed by the server just as a client reuses it
     // is a client-side error (undici's "other side closed"), and a flaky test.
     this.server.keepAliveTimeout = 60_000;
@@ -157,9 +162,13 @@ export class FakeApiServer {
   }
 
   /** A kubeconfig for this server: the default token, the client certificate, or a given token. */
-  kubeconfig(t: Test, options: { readonly auth?: 'token' | 'cert' | KubeconfigAuth; readonly namespace?: string; readonly context?: string } = {}): Promise<string> {
+  kubeconfig(
+    t: Test,
+    options: { readonly auth?: 'token' | 'cert' | KubeconfigAuth; readonly namespace?: string; readonly context?: string } = {},
+  ): Promise<string> {
     const auth = options.auth ?? 'token';
-    const resolved: KubeconfigAuth = auth === 'token' ? { token: DEFAULT_TOKEN } : auth === 'cert' ? { clientCert: this.pki.clientCert, clientKey: this.pki.clientKey } : auth;
+    const resolved: KubeconfigAuth =
+      auth === 'token' ? { token: DEFAULT_TOKEN } : auth === 'cert' ? { clientCert: this.pki.clientCert, clientKey: this.pki.clientKey } : auth;
     return writeKubeconfig(t, {
       server: this.url,
       caCert: this.pki.caCert,
@@ -219,7 +228,15 @@ export class FakeApiServer {
   }
 
   private record(req: IncomingMessage, url: URL): RequestRecord {
-    const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, accept: req.headers.accept ?? '', userAgent: req.headers['user-agent'] ?? '', user: undefined, code: 0 };
+    const record: RequestRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      accept: req.headers.accept ?? '',
+      userAgent: req.headers['user-agent'] ?? '',
+      user: undefined,
+      code: 0,
+    };
     this.requests.push(record);
     if (this.requests.length > MAX_RECORDS) this.requests.splice(0, this.requests.length - MAX_RECORDS);
     return record;
@@ -262,7 +279,8 @@ export class FakeApiServer {
       return;
     }
     const ctx = { store: this.cluster.store, hub: this.hub, policy: this.policy, user };
-    if (!serveResource(ctx, url, req.headers.accept ?? '', res)) res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+    if (!serveResource(ctx, url, req.headers.accept ?? '', res))
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
   }
 }
 

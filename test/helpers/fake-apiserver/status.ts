@@ -48,4 +48,3 @@ export function expired(asked: number, oldest: number): StatusBody {
 }
 
 export const badRequest = (message: string): StatusBody => status(400, 'BadRequest', message);
-

@@ -43,7 +43,10 @@ export class Store {
   private dispatching = false;
 
   /** @param maxHistory changes kept for watch resumption; older ones are compacted away. */
-  constructor(private readonly maxHistory = 5000, firstRv = 1000) {
+  constructor(
+    private readonly maxHistory = 5000,
+    firstRv = 1000,
+  ) {
     this.rv = firstRv;
     this.floorRv = firstRv;
   }
@@ -115,7 +118,13 @@ export class Store {
     if (byKey === undefined || previous === undefined) throw new StatusError(status(404, 'NotFound', `${kind} "${name}" not found`));
     const next = structuredClone(previous);
     mutate(next);
-    next.metadata = { ...next.metadata, name, ...(namespace === '' ? {} : { namespace }), uid: previous.metadata.uid, creationTimestamp: previous.metadata.creationTimestamp };
+    next.metadata = {
+      ...next.metadata,
+      name,
+      ...(namespace === '' ? {} : { namespace }),
+      uid: previous.metadata.uid,
+      creationTimestamp: previous.metadata.creationTimestamp,
+    };
     if (JSON.stringify(next) === JSON.stringify(previous)) return structuredClone(previous);
     const rv = ++this.rv;
     next.metadata.resourceVersion = String(rv);

@@ -36,8 +36,18 @@ function servicePorts(svc: ServiceObject): string {
 
 function serviceRow(svc: ServiceObject): unknown[] {
   const external = svc.spec.type === 'ExternalName' ? (svc.spec.externalName ?? '<none>') : svc.spec.type === 'LoadBalancer' ? '<pending>' : '<none>';
-  const selector = Object.entries(svc.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-  return [svc.metadata.name, svc.spec.type, svc.spec.clusterIP ?? '<none>', external, servicePorts(svc), humanAge(svc.metadata.creationTimestamp), selector === '' ? '<none>' : selector];
+  const selector = Object.entries(svc.spec.selector ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return [
+    svc.metadata.name,
+    svc.spec.type,
+    svc.spec.clusterIP ?? '<none>',
+    external,
+    servicePorts(svc),
+    humanAge(svc.metadata.creationTimestamp),
+    selector === '' ? '<none>' : selector,
+  ];
 }
 
 function podRow(pod: PodObject): unknown[] {
@@ -45,13 +55,24 @@ function podRow(pod: PodObject): unknown[] {
   const ready = statuses.filter((c) => c.ready === true).length;
   const restarts = statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
   const phase = pod.metadata.deletionTimestamp === undefined ? pod.status.phase : 'Terminating';
-  return [pod.metadata.name, `${ready}/${pod.spec.containers.length}`, phase, String(restarts), humanAge(pod.metadata.creationTimestamp), pod.status.podIP ?? '<none>', pod.spec.nodeName ?? '<none>', '<none>', '<none>'];
+  return [
+    pod.metadata.name,
+    `${ready}/${pod.spec.containers.length}`,
+    phase,
+    String(restarts),
+    humanAge(pod.metadata.creationTimestamp),
+    pod.status.podIP ?? '<none>',
+    pod.spec.nodeName ?? '<none>',
+    '<none>',
+    '<none>',
+  ];
 }
 
 function sliceRow(slice: EndpointSliceObject): unknown[] {
   const ports = slice.ports.length === 0 ? '<unset>' : slice.ports.map((p) => String(p.port)).join(',');
   const addresses = slice.endpoints.flatMap((e) => e.addresses);
-  const shown = addresses.length === 0 ? '<unset>' : addresses.length > 3 ? `${addresses.slice(0, 3).join(',')} + ${addresses.length - 3} more...` : addresses.join(',');
+  const shown =
+    addresses.length === 0 ? '<unset>' : addresses.length > 3 ? `${addresses.slice(0, 3).join(',')} + ${addresses.length - 3} more...` : addresses.join(',');
   return [slice.metadata.name, slice.addressType, ports, shown, humanAge(slice.metadata.creationTimestamp)];
 }
 
@@ -62,11 +83,29 @@ interface Printer {
 
 const PRINTERS: Readonly<Record<string, Printer>> = {
   Service: {
-    columns: [col('Name', 'string', 0, 'name'), col('Type'), col('Cluster-IP'), col('External-IP'), col('Port(s)'), col('Age', 'date'), col('Selector', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Type'),
+      col('Cluster-IP'),
+      col('External-IP'),
+      col('Port(s)'),
+      col('Age', 'date'),
+      col('Selector', 'string', 1),
+    ],
     row: (o) => serviceRow(o as ServiceObject),
   },
   Pod: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready'), col('Status'), col('Restarts'), col('Age', 'date'), col('IP', 'string', 1), col('Node', 'string', 1), col('Nominated Node', 'string', 1), col('Readiness Gates', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Status'),
+      col('Restarts'),
+      col('Age', 'date'),
+      col('IP', 'string', 1),
+      col('Node', 'string', 1),
+      col('Nominated Node', 'string', 1),
+      col('Readiness Gates', 'string', 1),
+    ],
     row: (o) => podRow(o as PodObject),
   },
   Namespace: {

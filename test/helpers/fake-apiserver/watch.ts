@@ -43,7 +43,11 @@ class OpenWatch {
   private unsubscribe: () => void = () => undefined;
   private ended = false;
 
-  constructor(readonly req: WatchRequest, readonly res: ServerResponse, private readonly onEnd: (w: OpenWatch) => void) {}
+  constructor(
+    readonly req: WatchRequest,
+    readonly res: ServerResponse,
+    private readonly onEnd: (w: OpenWatch) => void,
+  ) {}
 
   start(store: Store, initial: readonly StoreEvent[] | 'all', options: Required<WatchHubOptions>): void {
     this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
@@ -55,7 +59,8 @@ class OpenWatch {
     const asked = this.req.timeoutSeconds;
     const seconds = asked !== undefined && Number.isFinite(asked) && asked > 0 ? Math.min(asked, options.maxWatchSeconds) : options.maxWatchSeconds;
     this.timers.push(setTimeout(() => this.end(), seconds * 1000));
-    if (this.req.bookmarks && options.bookmarkIntervalMs > 0) this.timers.push(setInterval(() => this.bookmark(store.resourceVersion), options.bookmarkIntervalMs));
+    if (this.req.bookmarks && options.bookmarkIntervalMs > 0)
+      this.timers.push(setInterval(() => this.bookmark(store.resourceVersion), options.bookmarkIntervalMs));
   }
 
   /** Turns a store change into this watcher's event, if any. */
@@ -106,7 +111,8 @@ class OpenWatch {
 
   private send(type: EventType, object: unknown, stored: KubeObject | undefined): void {
     if (this.ended) return;
-    const body = stored !== undefined && this.req.table !== undefined ? toTable(this.req.info.kind, [stored], stored.metadata.resourceVersion, this.req.table) : object;
+    const body =
+      stored !== undefined && this.req.table !== undefined ? toTable(this.req.info.kind, [stored], stored.metadata.resourceVersion, this.req.table) : object;
     this.res.write(`${JSON.stringify({ type, object: body })}\n`);
     if (this.res.writableLength > MAX_BUFFERED_BYTES) this.end(true);
   }
@@ -118,7 +124,10 @@ export class WatchHub {
   /** How a watch from below the compaction floor is refused: HTTP 410, or 200 and an ERROR event. */
   tooOld: 'http' | 'event' = 'http';
 
-  constructor(private readonly store: Store, options: WatchHubOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    options: WatchHubOptions = {},
+  ) {
     this.options = { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000, maxWatchSeconds: options.maxWatchSeconds ?? 1800 };
   }
 
