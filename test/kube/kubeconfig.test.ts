@@ -24,7 +24,13 @@ async function write(dir: string, name: string, doc: unknown): Promise<string> {
 }
 
 function doc(server: FakeApiServer, context: string, namespace?: string): Record<string, unknown> {
-  return kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { token: 'fake-token' }, context, ...(namespace === undefined ? {} : { namespace }) });
+  return kubeconfigDocument({
+    server: server.url,
+    caCert: server.pki.caCert,
+    auth: { token: 'fake-token' },
+    context,
+    ...(namespace === undefined ? {} : { namespace }),
+  });
 }
 
 async function tempDir(t: Test): Promise<string> {
@@ -134,20 +140,40 @@ t.test('every broken kubeconfig is one clear error naming the path(s) and the co
   const good = await write(dir, 'good', doc(server, 'fake'));
   const missing = join(dir, 'nope');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: missing, env: {} }), new RegExp(`kubeconfig ${missing} does not exist`), 'missing --kubeconfig');
-  throwsKubeconfig(t, () => loadClusterAccess({ env: { KUBECONFIG: `${missing}${delimiter}${missing}2` } }), new RegExp(`${missing}.*${missing}2 does not exist \\(from \\$KUBECONFIG\\)`), 'no file in $KUBECONFIG');
+  throwsKubeconfig(
+    t,
+    () => loadClusterAccess({ env: { KUBECONFIG: `${missing}${delimiter}${missing}2` } }),
+    new RegExp(`${missing}.*${missing}2 does not exist \\(from \\$KUBECONFIG\\)`),
+    'no file in $KUBECONFIG',
+  );
   throwsKubeconfig(t, () => loadClusterAccess({ env: { HOME: join(dir, 'empty-home') } }), /empty-home\/\.kube\/config does not exist/, 'no ~/.kube/config');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: dir, env: {} }), new RegExp(`kubeconfig ${dir} cannot be read`), 'unreadable (a directory)');
   const malformed = await write(dir, 'malformed', 'clusters: [ {');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: malformed, env: {} }), new RegExp(`kubeconfig ${malformed} is malformed`), 'malformed YAML');
   const noName = await write(dir, 'no-name', { ...doc(server, 'fake'), contexts: [{ context: { cluster: 'fake', user: 'fake' } }] });
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: noName, env: {} }), /is malformed: contexts\[0\]\.name is missing/, 'a context without a name');
-  throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: good, context: 'other', env: {} }), new RegExp(`kubeconfig ${good} has no context "other" \\(contexts: fake\\)`), 'missing context');
+  throwsKubeconfig(
+    t,
+    () => loadClusterAccess({ kubeconfig: good, context: 'other', env: {} }),
+    new RegExp(`kubeconfig ${good} has no context "other" \\(contexts: fake\\)`),
+    'missing context',
+  );
   const noCurrent = await write(dir, 'no-current', { ...doc(server, 'fake'), 'current-context': '' });
-  throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: noCurrent, env: {} }), new RegExp(`kubeconfig ${noCurrent} has no current-context; pass --context`), 'no current-context');
+  throwsKubeconfig(
+    t,
+    () => loadClusterAccess({ kubeconfig: noCurrent, env: {} }),
+    new RegExp(`kubeconfig ${noCurrent} has no current-context; pass --context`),
+    'no current-context',
+  );
   const empty = await write(dir, 'empty', '');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: empty, env: {} }), /has no current-context.*contexts: none/, 'an empty file');
   const noCluster = await write(dir, 'no-cluster', { ...doc(server, 'fake'), clusters: [] });
-  throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: noCluster, env: {} }), /context "fake" names cluster "fake", which is not defined/, 'missing cluster');
+  throwsKubeconfig(
+    t,
+    () => loadClusterAccess({ kubeconfig: noCluster, env: {} }),
+    /context "fake" names cluster "fake", which is not defined/,
+    'missing cluster',
+  );
   const noUser = await write(dir, 'no-user', { ...doc(server, 'fake'), users: [] });
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: noUser, env: {} }), /context "fake" names user "fake", which is not defined/, 'missing user');
   const badServer = await write(dir, 'bad-server', { ...doc(server, 'fake'), clusters: [{ name: 'fake', cluster: { server: 'ftp://x' } }] });

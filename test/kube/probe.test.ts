@@ -15,7 +15,10 @@ t.test('probeCluster: the server version; refused credentials, a refused certifi
   const bad = loadClusterAccess({ kubeconfig: await server.kubeconfig(t, { auth: { token: 'nope' }, context: 'dev' }), env: {} });
   const unauthorized = await probeCluster(bad).catch((err: unknown) => err);
   t.ok(unauthorized instanceof ClusterUnavailable);
-  t.match(unauthorized, { code: 401, message: `the API server ${server.url} (context "dev", user "dev") answered 401 Unauthorized: Unauthorized: the credentials were refused` });
+  t.match(unauthorized, {
+    code: 401,
+    message: `the API server ${server.url} (context "dev", user "dev") answered 401 Unauthorized: Unauthorized: the credentials were refused`,
+  });
 
   server.interceptor = () => ({ code: 200, body: 'not json' });
   t.same(await probeCluster(good), { gitVersion: '' }, 'an odd /version body is no failure');

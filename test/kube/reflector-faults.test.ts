@@ -101,7 +101,11 @@ t.test('403: phase forbidden, logged once, retried slowly; served as soon as acc
   const { log, records } = captureLogger('info');
   const f = await follow(t, server, { namespace: 'secret', log });
   await until(() => (f.reflector.counters().requests.get('list 403') ?? 0) >= 3, 'three refused lists');
-  t.match(f.reflector.state(), { phase: 'forbidden', synced: false, lastError: /403 Forbidden: services is forbidden: User "fake-token-user" cannot list resource "services"/ });
+  t.match(f.reflector.state(), {
+    phase: 'forbidden',
+    synced: false,
+    lastError: /403 Forbidden: services is forbidden: User "fake-token-user" cannot list resource "services"/,
+  });
   const warnings = records.filter((r) => /forbidden/.test(r.msg));
   t.equal(warnings.length, 1, 'logged once');
   t.match(warnings[0], { level: 'warn', namespace: 'secret', resource: 'services' });
@@ -149,8 +153,14 @@ t.test('invalid objects and unknown events are refused, counted and logged by ki
   ];
   server.writeToWatches(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
   await until(() => f.reflector.counters().refusedObjects === 3 && f.reflector.counters().refusedEvents === 1, 'the refusals');
-  t.match(records.find((r) => r.reason === 'no metadata.name'), { kind: 'Service', namespace: 'shop', msg: /refused an object/ });
-  t.match(records.find((r) => r.name === 'bad-labels'), { kind: 'Service', namespace: 'shop', reason: 'metadata.labels is not a string map' });
+  t.match(
+    records.find((r) => r.reason === 'no metadata.name'),
+    { kind: 'Service', namespace: 'shop', msg: /refused an object/ },
+  );
+  t.match(
+    records.find((r) => r.name === 'bad-labels'),
+    { kind: 'Service', namespace: 'shop', reason: 'metadata.labels is not a string map' },
+  );
   addServices(server, 'shop', 'b');
   await converged(f, ['shop/a', 'shop/b']);
   t.equal(f.reflector.state().watchRestarts, 0, 'the same watch');
@@ -164,10 +174,14 @@ t.test('a list with an invalid item keeps the rest; a malformed list or a 500 wa
     const watch = req.query.get('watch') === 'true';
     if (mode === 'bad-item' && !watch) {
       const items = [{ metadata: { name: 'good', namespace: 'shop', resourceVersion: '1' } }, { metadata: { namespace: 'shop' } }];
-      return { code: 200, body: JSON.stringify({ kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: server.cluster.store.resourceVersion }, items }) };
+      return {
+        code: 200,
+        body: JSON.stringify({ kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: server.cluster.store.resourceVersion }, items }),
+      };
     }
     if (mode === 'malformed' && !watch) return { code: 200, body: '{"kind":"ServiceList","items":[' };
-    if (mode === '500-watch' && watch) return { code: 500, body: JSON.stringify({ kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is sad' }) };
+    if (mode === '500-watch' && watch)
+      return { code: 500, body: JSON.stringify({ kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd is sad' }) };
     return undefined;
   };
   const first = await follow(t, server);
@@ -211,7 +225,10 @@ t.test('a flood: thousands of bad objects are counted with a few log lines; hund
   const names: string[] = [];
   for (let i = 0; i < 300; i++) names.push(`svc-${i}`);
   addServices(server, 'shop', ...names);
-  await converged(f, names.map((n) => `shop/${n}`));
+  await converged(
+    f,
+    names.map((n) => `shop/${n}`),
+  );
 });
 
 t.test('a watch silent past its timeout plus the margin is aborted and resumed (a server that never ends it)', async (t) => {
@@ -225,7 +242,9 @@ t.test('a watch silent past its timeout plus the margin is aborted and resumed (
       hung.add(res);
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'a', namespace: 'shop' } }] }));
+    res
+      .writeHead(200, { 'Content-Type': 'application/json' })
+      .end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'a', namespace: 'shop' } }] }));
   });
   stub.listen(0, '127.0.0.1');
   await once(stub, 'listening');

@@ -11,7 +11,11 @@ t.test('list, then watch from its resourceVersion: adds, changes and deletes con
   const f = await follow(t, server);
   await converged(f, ['shop/a', 'shop/b']);
   t.equal(f.reflector.state().synced, true);
-  t.match(f.reflector.objects().get('shop/a'), { kind: 'Service', apiVersion: 'v1', metadata: { name: 'a', namespace: 'shop' } }, 'list items get their kind and apiVersion');
+  t.match(
+    f.reflector.objects().get('shop/a'),
+    { kind: 'Service', apiVersion: 'v1', metadata: { name: 'a', namespace: 'shop' } },
+    'list items get their kind and apiVersion',
+  );
   await until(() => f.reflector.state().phase === 'watching', 'watching');
   const [watch] = watches(server, SERVICES);
   t.equal(watch?.query.get('allowWatchBookmarks'), 'true');
@@ -51,7 +55,11 @@ t.test('every namespace, EndpointSlices by label, Pods', async (t) => {
   await converged(all, ['other/db', 'shop/web']);
   const slices = await follow(t, server, { resource: 'endpointslices', namespace: '', labelSelector: 'kubernetes.io/service-name=web' });
   await until(() => slices.reflector.objects().size === 1, 'the slice of web');
-  t.match([...slices.reflector.objects().values()][0], { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', endpoints: [{ addresses: ['127.0.10.1'] }] });
+  t.match([...slices.reflector.objects().values()][0], {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    endpoints: [{ addresses: ['127.0.10.1'] }],
+  });
   t.ok(server.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.query.get('labelSelector') === 'kubernetes.io/service-name=web'));
   const pods = await follow(t, server, { resource: 'pods' });
   await converged(pods, ['shop/web-1']);

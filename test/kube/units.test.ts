@@ -6,7 +6,10 @@ import { LineSplitter } from '../../src/kube/watch-lines.js';
 
 t.test('Backoff: full jitter under a doubling ceiling, capped, reset', async (t) => {
   const top = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0.999 });
-  t.same([1, 2, 3, 4, 5, 6].map(() => top.next()), [99, 199, 399, 799, 999, 999]);
+  t.same(
+    [1, 2, 3, 4, 5, 6].map(() => top.next()),
+    [99, 199, 399, 799, 999, 999],
+  );
   t.equal(top.attempts, 6);
   top.reset();
   t.equal(top.next(), 99, 'from the start after reset()');
@@ -41,7 +44,11 @@ t.test('paths, Status errors, object validation, events', async (t) => {
   t.equal(resourcePath('endpointslices', ''), '/apis/discovery.k8s.io/v1/endpointslices');
   t.equal(resourcePath('endpointslices', 'shop'), '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices');
 
-  t.match(statusError(403, '{"kind":"Status","code":403,"reason":"Forbidden","message":"no"}'), { code: 403, reason: 'Forbidden', message: '403 Forbidden: no' });
+  t.match(statusError(403, '{"kind":"Status","code":403,"reason":"Forbidden","message":"no"}'), {
+    code: 403,
+    reason: 'Forbidden',
+    message: '403 Forbidden: no',
+  });
   t.match(statusError(502, '<html>bad gateway</html>'), { code: 502, message: '502: <html>bad gateway</html>' });
   t.match(statusError(500, ''), { code: 500, message: '500: no message' });
   t.match(statusError(500, { code: 410, reason: 'Expired', message: 'too old resource version' }), { code: 410, reason: 'Expired' });
