@@ -1,0 +1,102 @@
+/**
+ * The Kubernetes API client room: what a kubeconfig context gives (ClusterAccess) and
+ * what a list+watch of one resource keeps (Reflector). Only types here; the cluster
+ * Source builds on them.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../log.ts';
+
+export interface KubeObjectMeta {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly deletionTimestamp?: string;
+}
+
+export interface KubeObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: KubeObjectMeta;
+  readonly [field: string]: unknown;
+}
+
+export type KubeResource = 'services' | 'endpointslices' | 'pods';
+
+export interface KubeRequestOptions {
+  readonly signal: AbortSignal;
+  /** Aborts the request when no response headers arrived within this many ms. */
+  readonly timeoutMs?: number;
+}
+
+/** From loadClusterAccess(): a kubeconfig context, ready to talk to its API server. */
+export interface ClusterAccess {
+  readonly contextName: string;
+  readonly server: string;
+  readonly user: string;
+  /** The context's namespace, else 'default'. */
+  readonly namespace: string;
+  readonly kubeconfigPaths: readonly string[];
+  /** A GET of `path` (with its query) on the API server, with the context's auth; resolves on the response headers. */
+  request(path: string, options: KubeRequestOptions): Promise<IncomingMessage>;
+}
+
+export type WatchPhase = 'listing' | 'watching' | 'backoff' | 'forbidden' | 'unauthorized' | 'stopped';
+
+export interface ReflectorState {
+  readonly resource: KubeResource;
+  /** '' = all namespaces. */
+  readonly namespace: string;
+  readonly phase: WatchPhase;
+  /** A list has succeeded at least once (objects() reflects the server as of some RV). */
+  readonly synced: boolean;
+  readonly resourceVersion: string;
+  readonly relists: number;
+  readonly watchRestarts: number;
+  readonly lastError: string;
+  /** Epoch ms; 0 = never. */
+  readonly lastErrorAt: number;
+  /** Epoch ms of the last response or watch line from the server; 0 = never. */
+  readonly lastContactAt: number;
+  /** Epoch ms the current phase began. */
+  readonly since: number;
+}
+
+export interface ReflectorCounters {
+  /** Keyed `${verb} ${code}`: verb is 'list' or 'watch', code an HTTP status or an error code (ECONNREFUSED, timeout...). */
+  readonly requests: ReadonlyMap<string, number>;
+  readonly refusedObjects: number;
+  readonly refusedEvents: number;
+}
+
+export interface Reflector {
+  start(): void;
+  stop(): void;
+  /** Keyed `ns/name` ('' namespace for cluster-scoped objects: `/name`). */
+  objects(): ReadonlyMap<string, KubeObject>;
+  state(): ReflectorState;
+  counters(): ReflectorCounters;
+}
+
+/** The clock and timer a reflector uses; tests pass a fake one (same shape as the instance Scheduler's Clock). */
+export interface KubeClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ReflectorOptions {
+  readonly access: ClusterAccess;
+  readonly resource: KubeResource;
+  /** '' = all namespaces. */
+  readonly namespace: string;
+  readonly labelSelector?: string;
+  /** Called after the store changed (once per event, once per relist). */
+  readonly onChange: () => void;
+  readonly log: Logger;
+  readonly clock?: KubeClock;
+  /** In [0, 1); for backoff and watch-timeout jitter. */
+  readonly random?: () => number;
+}
