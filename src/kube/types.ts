@@ -4,7 +4,7 @@
  * Source builds on them.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../log.js';
 
 export interface KubeObjectMeta {
   readonly name: string;
@@ -99,4 +99,24 @@ export interface ReflectorOptions {
   readonly clock?: KubeClock;
   /** In [0, 1); for backoff and watch-timeout jitter. */
   readonly random?: () => number;
+  /** Timings and limits; the defaults suit a real cluster, tests shorten them. */
+  readonly tuning?: ReflectorTuning;
+}
+
+export interface ReflectorTuning {
+  /** Backoff after an error: full jitter, from this ceiling (default 250 ms) doubling to maxMs (default 30 s). */
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Between retries while forbidden (403), ms (default 60 s). */
+  readonly forbiddenRetryMs?: number;
+  /** The watch's timeoutSeconds before jitter (default 300; each watch asks 80-120 % of it). */
+  readonly watchTimeoutSeconds?: number;
+  /** A watch silent for its timeout plus this long is aborted and resumed, ms (default 30 s). */
+  readonly silenceMarginMs?: number;
+  /** A list, or a watch's response headers, must arrive within this long, ms (default 60 s). */
+  readonly requestTimeoutMs?: number;
+  /** A longer watch line aborts the watch (default 8 MiB). */
+  readonly maxLineBytes?: number;
+  /** A larger list answer fails the list (default 512 MiB). */
+  readonly maxListBytes?: number;
 }
