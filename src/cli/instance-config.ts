@@ -4,7 +4,11 @@
  * CLI adds for itself does not leak into the core.
  */
 import { readStream, STDIN_PATH } from '../config/load.js';
-import type { InstanceConfig } from '../instance/config.js';
+import type { ClusterConfig, InstanceConfig } from '../instance/config.js';
+import { loadClusterAccess } from '../kube/kubeconfig.js';
+import { createReflector } from '../kube/reflector.js';
+import type { Logger } from '../log.js';
+import { ClusterSource } from '../sources/cluster-source.js';
 import { FileSource } from '../sources/file-source.js';
 import type { Options } from './options.js';
 
@@ -25,6 +29,7 @@ export function instanceConfig(o: Options): InstanceConfig {
     clusterDomain: o.clusterDomain,
     hostsFile: o.hostsFile,
     pump: o.pump,
+    ...(o.cluster === undefined ? {} : { cluster: o.cluster }),
     ...(o.toxiproxy === undefined ? {} : { toxiproxy: o.toxiproxy, toxiproxyAllowRemote: o.toxiproxyAllowRemote === true }),
   };
 }
@@ -36,4 +41,15 @@ export function instanceConfig(o: Options): InstanceConfig {
 export async function configSource(options: Options, stdin: NodeJS.ReadableStream): Promise<FileSource> {
   const input = options.config.includes(STDIN_PATH) ? { stdin: await readStream(stdin) } : {};
   return new FileSource({ paths: options.config, watch: options.watch, pollIntervalMs: options.configPollIntervalMs, ...input });
+}
+
+/**
+ * `--cluster` as a source: the kubeconfig read (a KubeconfigError names the
+ * path and the context), one reflector per resource and namespace (the
+ * context's namespace unless --namespace or --all-namespaces). Not started.
+ */
+export function clusterSource(cluster: ClusterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): ClusterSource {
+  const access = loadClusterAccess({ ...(cluster.kubeconfig === '' ? {} : { kubeconfig: cluster.kubeconfig }), ...(cluster.context === '' ? {} : { context: cluster.context }), env });
+  const namespaces = cluster.allNamespaces ? [''] : cluster.namespaces.length > 0 ? cluster.namespaces : [access.namespace];
+  return new ClusterSource({ access, namespaces, reflector: createReflector, log: log.child({ source: 'cluster', context: access.contextName }) });
 }

@@ -8,7 +8,7 @@
  * says since when (clusterStatus(), the log) and converges when it returns.
  */
 import { createHash } from 'node:crypto';
-import type { Reflector, ReflectorOptions, ReflectorState, ClusterAccess, KubeResource } from '../kube/types.js';
+import type { ClusterAccess, KubeResource, Reflector, ReflectorOptions, ReflectorState, ReflectorTuning } from '../kube/types.js';
 import type { Logger } from '../log.js';
 import { clusterObjects, clusterOrigin } from './cluster-objects.js';
 import type { ClusterStatus, ClusterWatchStatus } from './cluster-status.js';
@@ -20,6 +20,12 @@ const RESOURCES: readonly KubeResource[] = ['services', 'endpointslices'];
 const STATE_CHECK_MS = 1000;
 /** A 401 after start is logged at most this often. */
 const UNAUTHORIZED_LOG_MS = 60_000;
+/**
+ * Backoff ceiling after an error: 5 s rather than client-go's 30 s, so that
+ * svcproxy converges within seconds of an API server's return (one client
+ * on one machine: the load it adds is nothing).
+ */
+const DEFAULT_TUNING: ReflectorTuning = { backoffMaxMs: 5000 };
 
 export type ReflectorFactory = (options: ReflectorOptions) => Reflector;
 
@@ -30,6 +36,8 @@ export interface ClusterSourceOptions {
   readonly reflector: ReflectorFactory;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The reflectors' timings; tests shorten them. */
+  readonly tuning?: ReflectorTuning;
 }
 
 interface Watch {
@@ -63,7 +71,14 @@ export class ClusterSource implements Source {
       RESOURCES.map((resource) => ({
         resource,
         namespace,
-        reflector: options.reflector({ access, resource, namespace, onChange: () => this.onChange('watch'), log: options.log.child({ resource, namespace: namespace || '*' }) }),
+        reflector: options.reflector({
+          access,
+          resource,
+          namespace,
+          onChange: () => this.onChange('watch'),
+          log: options.log.child({ resource, namespace: namespace || '*' }),
+          tuning: { ...DEFAULT_TUNING, ...options.tuning },
+        }),
       })),
     );
   }
@@ -117,6 +132,8 @@ export class ClusterSource implements Source {
   watch(onChange: (trigger: SourceTrigger) => void, _log: SourceLog): void {
     this.start();
     this.onChange = onChange;
+    // What changed between the first read and now is read at once.
+    onChange('watch');
   }
 
   stop(): void {
