@@ -10,7 +10,7 @@ import { envName } from './flags.js';
 type Values = Readonly<Record<string, string | boolean | ReadonlyArray<string | boolean> | undefined>>;
 
 /** A boolean flag, else its variable: 1/true/yes (any case) set it, 0/false/no/'' leave it off. */
-export function booleanFlag(values: Values, env: NodeJS.ProcessEnv, name: string): boolean | string {
+function booleanFlag(values: Values, env: NodeJS.ProcessEnv, name: string): boolean | string {
   if (values[name] === true) return true;
   const text = (env[envName(name)] ?? '').toLowerCase();
   if (text === '' || text === '0' || text === 'false' || text === 'no') return false;

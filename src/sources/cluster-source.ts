@@ -27,7 +27,7 @@ const UNAUTHORIZED_LOG_MS = 60_000;
  */
 const DEFAULT_TUNING: ReflectorTuning = { backoffMaxMs: 5000 };
 
-export type ReflectorFactory = (options: ReflectorOptions) => Reflector;
+type ReflectorFactory = (options: ReflectorOptions) => Reflector;
 
 export interface ClusterSourceOptions {
   readonly access: ClusterAccess;
@@ -49,7 +49,7 @@ interface Watch {
 const iso = (ms: number): string => (ms > 0 ? new Date(ms).toISOString() : '');
 
 /** The reason a start cannot go on: a watch refused for its credentials. */
-export class ClusterAuthError extends Error {
+class ClusterAuthError extends Error {
   override readonly name = 'ClusterAuthError';
 }
 
