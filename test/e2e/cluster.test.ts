@@ -4,6 +4,7 @@
  * ClusterSource (and a FileSource where local objects override), real
  * servers on the fake's Pod IPs, real client connections.
  */
+import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -68,7 +69,11 @@ interface Started {
 }
 
 /** svcproxy in this process following the fake (and `files`, which win); stopped at teardown. */
-async function startClusterInstance(t: Test, server: FakeApiServer, options: { namespaces?: string[]; files?: string; kubeconfig?: string } = {}): Promise<Started> {
+async function startClusterInstance(
+  t: Test,
+  server: FakeApiServer,
+  options: { namespaces?: string[]; files?: string; kubeconfig?: string; dns?: boolean } = {},
+): Promise<Started> {
   const kubeconfig = options.kubeconfig ?? (await server.kubeconfig(t, { namespace: 'shop' }));
   const access = loadClusterAccess({ kubeconfig });
   const cluster = new ClusterSource({ access, namespaces: options.namespaces ?? ['shop'], reflector: createReflector, log: silentLog, tuning: TUNING });
@@ -77,6 +82,7 @@ async function startClusterInstance(t: Test, server: FakeApiServer, options: { n
   sources.push(cluster);
   const config = testConfig(options.files === undefined ? [] : [options.files], {
     cluster: { kubeconfig, context: '', namespaces: options.namespaces ?? ['shop'], allNamespaces: false, podNetwork: 'direct' },
+    ...(options.dns === true ? { dnsAddress: { host: '127.0.0.1', port: 0 } } : {}),
   });
   t.teardown(() => cluster.stop());
   await cluster.synced(WAIT_MS);
@@ -322,4 +328,39 @@ endpoints: [{addresses: [127.0.0.37]}]
   t.match(answer.services.find((s) => s.key === 'shop/api')?.source, /^cluster:/, 'api comes from the cluster');
   for (let i = 0; i < 3; i++) t.equal(await fetchFrom(webAddress, 9080), '127.0.0.37');
   t.equal(await fetchFrom(apiAddress, 9081), apiIp);
+});
+
+t.test('DNS answers for cluster Services: ClusterIP, headless per-Pod names, ExternalName', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.38' });
+  server.cluster.addService(SVC);
+  server.cluster.addService({ namespace: 'shop', name: 'db', selector: { app: 'db' }, clusterIP: 'None', ports: [{ name: 'pg', port: 5432 }] });
+  server.cluster.addService({ namespace: 'shop', name: 'ext', type: 'ExternalName', externalName: 'example.com' });
+  server.cluster.addPod({ namespace: 'shop', name: 'web-0', labels: { app: 'web' } });
+  const db0 = server.cluster.addPod({ namespace: 'shop', name: 'db-0', labels: { app: 'db' }, hostname: 'db-0', subdomain: 'db' }).status.podIP ?? '';
+  const db1 = server.cluster.addPod({ namespace: 'shop', name: 'db-1', labels: { app: 'db' }, hostname: 'db-1', subdomain: 'db', ready: false }).status.podIP ?? '';
+  const { proxy, admin } = await startClusterInstance(t, server, { dns: true });
+  const address = await addressOf(admin, 'shop/web');
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  resolver.setServers([`127.0.0.1:${proxy.names.dns?.port ?? 0}`]);
+  await eventually(async () => (await resolver.resolve4('db.shop.svc.cluster.local').catch(() => [])).length > 0, 'the headless name', WAIT_MS);
+  t.same(await resolver.resolve4('web.shop.svc.cluster.local'), [address]);
+  t.same(await resolver.resolve4('db.shop.svc.cluster.local'), [db0], 'ready endpoints only');
+  t.same(await resolver.resolve4('db-0.db.shop.svc.cluster.local'), [db0], 'the per-Pod name');
+  t.same(await resolver.resolveCname('ext.shop.svc.cluster.local'), ['example.com']);
+  server.cluster.setPodReady('shop', 'db-1', true);
+  await eventually(async () => (await resolver.resolve4('db.shop.svc.cluster.local')).length === 2, 'db-1 to become ready in DNS', WAIT_MS);
+  t.same((await resolver.resolve4('db.shop.svc.cluster.local')).sort(), [db0, db1].sort());
+});
+
+t.test('--check says which source each Service port comes from', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.39' });
+  server.cluster.addService(SVC);
+  server.cluster.addPod({ namespace: 'shop', name: 'web-0', labels: { app: 'web' } });
+  const kubeconfig = await server.kubeconfig(t, { namespace: 'shop' });
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['--cluster', '--kubeconfig', kubeconfig, '--check'], {}, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  t.equal(code, 0, err.join('\n'));
+  t.match(out.join('\n'), /valid: 1 Service/);
+  t.match(out.join('\n'), /Service shop\/web \(from cluster:[^)]+\) port http 9080\/TCP: 127\.96\./);
 });
