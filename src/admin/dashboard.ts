@@ -230,6 +230,7 @@ function serviceMeta(info) {
   if (info.externalName) parts.push('CNAME ' + info.externalName);
   if (info.names.length > 0) parts.push(info.names[0]);
   if (info.mappedFrom.length > 0) parts.push('manifest clusterIP ' + info.mappedFrom.join(', ') + ' mapped');
+  if (info.source && info.source.indexOf('cluster:') === 0) parts.push('from ' + info.source.replace(/\\[0\\]$/, ''));
   return el('span', { class: 'meta', 'data-field': 'addresses', text: '  ' + parts.join(' \\u00b7 ') });
 }
 
