@@ -17,7 +17,7 @@ const RESOURCES: Readonly<Record<KubeResource, ResourceInfo>> = {
   pods: { group: '', version: 'v1', kind: 'Pod' },
 };
 
-export function kindOf(resource: KubeResource): string {
+function kindOf(resource: KubeResource): string {
   return RESOURCES[resource].kind;
 }
 
@@ -46,7 +46,7 @@ export class KubeStatusError extends Error {
 }
 
 /** A body larger than the limit. */
-export class BodyTooLarge extends Error {
+class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
@@ -113,11 +113,13 @@ export function validObject(value: unknown, resource: KubeResource): KubeObject 
   if (meta.resourceVersion !== undefined && typeof meta.resourceVersion !== 'string') return 'metadata.resourceVersion is not a string';
   for (const field of ['labels', 'annotations'] as const) {
     const map = meta[field];
-    if (map !== undefined && map !== null && (!isRecord(map) || Object.values(map).some((v) => typeof v !== 'string'))) return `metadata.${field} is not a string map`;
+    const bad = map !== undefined && map !== null && (!isRecord(map) || Object.values(map).some((v) => typeof v !== 'string'));
+    if (bad) return `metadata.${field} is not a string map`;
   }
   const kind = kindOf(resource);
   if (value.kind !== undefined && value.kind !== kind) return `kind ${JSON.stringify(value.kind)} is not ${kind}`;
-  return { ...value, kind, apiVersion: typeof value.apiVersion === 'string' ? value.apiVersion : apiVersionOf(resource), metadata: meta as unknown as KubeObject['metadata'] };
+  const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : apiVersionOf(resource);
+  return { ...value, kind, apiVersion, metadata: meta as unknown as KubeObject['metadata'] };
 }
 
 /** The store key of an object: `namespace/name` ('' namespace for a cluster-scoped one). */
@@ -140,7 +142,7 @@ export function parseList(body: string): ParsedList {
   return { resourceVersion: rv, items: parsed.items };
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface ParsedEvent {
   readonly type: WatchEventType;

@@ -94,7 +94,9 @@ export function loadClusterAccess(options: LoadClusterAccessOptions = {}): Clust
   const kc = merge(configs);
   const where = describe(paths);
   const contextName = options.context !== undefined && options.context !== '' ? options.context : kc.getCurrentContext();
-  if (contextName === undefined || contextName === '') throw new KubeconfigError(`${where} has no current-context; pass --context (contexts: ${names(kc)})`);
+  if (contextName === undefined || contextName === '') {
+    throw new KubeconfigError(`${where} has no current-context; pass --context (contexts: ${names(kc)})`);
+  }
   const context = kc.getContextObject(contextName);
   if (context === null) throw new KubeconfigError(`${where} has no context "${contextName}" (contexts: ${names(kc)})`);
   const cluster = kc.getCluster(context.cluster);
@@ -110,7 +112,8 @@ export function loadClusterAccess(options: LoadClusterAccessOptions = {}): Clust
   if (server.protocol !== 'https:' && server.protocol !== 'http:') {
     throw new KubeconfigError(`${where}: cluster "${cluster.name}" of context "${contextName}" has an unsupported server URL "${cluster.server}"`);
   }
-  return new KubeconfigAccess(kc, { contextName, server: cluster.server, user: context.user, namespace: context.namespace ?? 'default', kubeconfigPaths: paths });
+  const namespace = context.namespace ?? 'default';
+  return new KubeconfigAccess(kc, { contextName, server: cluster.server, user: context.user, namespace, kubeconfigPaths: paths });
 }
 
 function names(kc: KubeConfig): string {
@@ -127,7 +130,7 @@ interface AccessInfo {
 }
 
 /** A request that got no response headers in time. */
-export class KubeRequestTimeout extends Error {
+class KubeRequestTimeout extends Error {
   override readonly name = 'KubeRequestTimeout';
   readonly code = 'ETIMEDOUT';
 }

@@ -13,9 +13,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { errorCode, errorMessage } from '../errors.js';
-import { describeObject, KubeStatusError, objectKey, parseEvent, parseList, readBody, resourcePath, resourceVersionOf, statusError, validObject } from './api.js';
+import {
+  describeObject,
+  KubeStatusError,
+  objectKey,
+  parseEvent,
+  parseList,
+  readBody,
+  resourcePath,
+  resourceVersionOf,
+  statusError,
+  validObject,
+} from './api.js';
 import { Backoff } from './backoff.js';
-import { LineSplitter } from './watch-lines.js';
+import { readWatch } from './watch-stream.js';
 import type { KubeClock, KubeObject, Reflector, ReflectorCounters, ReflectorOptions, ReflectorState, WatchPhase } from './types.js';
 
 const systemClock: KubeClock = {
@@ -48,6 +59,8 @@ class KubeReflector implements Reflector {
   private rv = '';
   private needList = true;
   private freshList = false;
+  /** The current (or last) watch started from a list rather than resumed. */
+  private watchFromList = false;
   private phase: WatchPhase = 'stopped';
   private synced = false;
   private relists = 0;
@@ -134,7 +147,7 @@ class KubeReflector implements Reflector {
     this.noteError(err);
     if (gone) {
       this.log.info({ resourceVersion: this.rv, err: errorMessage(err) }, 'resourceVersion too old; relisting');
-      const again = this.freshList || this.needList; // a 410 right after a list: do not spin
+      const again = this.watchFromList || this.needList; // a 410 right after a list: do not spin
       this.needList = true;
       if (again) await this.sleep(this.backoff.next(), gen);
       return;
@@ -236,7 +249,8 @@ class KubeReflector implements Reflector {
         // Unchanged objects keep their identity, so a consumer can tell what changed by reference.
         const key = objectKey(object);
         const old = this.store.get(key);
-        next.set(key, old !== undefined && object.metadata.resourceVersion !== undefined && old.metadata.resourceVersion === object.metadata.resourceVersion ? old : object);
+        const same = old !== undefined && object.metadata.resourceVersion !== undefined && old.metadata.resourceVersion === object.metadata.resourceVersion;
+        next.set(key, same ? old : object);
       }
     }
     const removed = [...this.store.keys()].filter((key) => !next.has(key)).length;
@@ -254,11 +268,14 @@ class KubeReflector implements Reflector {
 
   /** One watch, until it ends; true when it was a healthy one (it delivered an event or lasted). */
   private async watch(gen: number): Promise<boolean> {
-    if (!this.freshList) this.watchRestarts++;
+    this.watchFromList = this.freshList;
+    this.freshList = false;
+    if (!this.watchFromList) this.watchRestarts++;
     const t = this.options.tuning ?? {};
     const timeoutSeconds = Math.max(1, Math.round((t.watchTimeoutSeconds ?? 300) * (0.8 + 0.4 * this.random())));
     const controller = new AbortController();
-    const res = await this.get('watch', this.query({ watch: 'true', resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) }), controller);
+    const query = { watch: 'true', resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) };
+    const res = await this.get('watch', this.query(query), controller);
     if (!this.active(gen)) {
       res.destroy();
       return true;
@@ -266,52 +283,17 @@ class KubeReflector implements Reflector {
     this.setPhase('watching');
     const started = this.clock.now();
     let delivered = 0;
-    await this.stream(res, controller, timeoutSeconds * 1000 + (t.silenceMarginMs ?? 30_000), () => delivered++);
-    this.freshList = false;
-    return delivered > 0 || this.clock.now() - started >= HEALTHY_WATCH_MS;
-  }
-
-  /** Reads a watch's lines until it ends; rejects on a cut connection, a silence, a bad stream or an ERROR event. */
-  private stream(res: IncomingMessage, controller: AbortController, silenceMs: number, onEvent: () => void): Promise<void> {
-    const splitter = new LineSplitter(this.options.tuning?.maxLineBytes ?? 8 * 1024 * 1024);
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      let done = false;
-      const finish = (err?: unknown): void => {
-        if (done) return;
-        done = true;
-        this.clock.clearTimeout(timer);
-        if (err === undefined) resolve();
-        else {
-          controller.abort();
-          res.destroy();
-          reject(err instanceof Error ? err : new Error(errorMessage(err)));
-        }
-      };
-      const arm = (): void => {
-        this.clock.clearTimeout(timer);
-        timer = this.clock.setTimeout(() => finish(new Error(`the watch was silent for ${silenceMs} ms`)), silenceMs);
-      };
-      res.on('data', (chunk: Buffer) => {
-        if (done) return;
-        arm();
-        this.lastContactAt = this.clock.now();
-        try {
-          for (const line of splitter.push(chunk)) if (!done && this.onLine(line)) onEvent();
-        } catch (err) {
-          if (err instanceof Error && err.name === 'LineTooLong') this.refuseEvent(err.message, '');
-          finish(err);
-        }
-      });
-      res.on('end', () => {
-        const rest = splitter.end();
-        if (rest !== '') this.refuseEvent('truncated line at the end of the watch', rest);
-        finish();
-      });
-      res.on('error', (err) => finish(err));
-      res.on('close', () => finish(res.complete ? undefined : new Error('the watch connection was cut')));
-      arm();
+    await readWatch(res, controller, {
+      clock: this.clock,
+      silenceMs: timeoutSeconds * 1000 + (t.silenceMarginMs ?? 30_000),
+      maxLineBytes: t.maxLineBytes ?? 8 * 1024 * 1024,
+      onData: () => (this.lastContactAt = this.clock.now()),
+      onLine: (line) => {
+        if (this.onLine(line)) delivered++;
+      },
+      onRefused: (reason, line) => this.refuseEvent(reason, line),
     });
+    return delivered > 0 || this.clock.now() - started >= HEALTHY_WATCH_MS;
   }
 
   /** Applies one watch line; true when it was an event for the store. Throws Gone, a Status, or StreamDamaged. */
