@@ -12,7 +12,7 @@ import type { ClusterAccess, KubeResource, Reflector, ReflectorOptions, Reflecto
 import type { Logger } from '../log.js';
 import { clusterObjects, clusterOrigin } from './cluster-objects.js';
 import type { ClusterStatus, ClusterWatchStatus } from './cluster-status.js';
-import type { Source, SourceLog, SourceRead, SourceTrigger } from './source.js';
+import type { Source, SourceLog, SourceObjects, SourceRead, SourceTrigger } from './source.js';
 
 /** The resources followed, in this order. */
 const RESOURCES: readonly KubeResource[] = ['services', 'endpointslices'];
@@ -62,6 +62,8 @@ export class ClusterSource implements Source {
   /** What was last logged, so each state is told once. */
   private told = { forbidden: new Set<string>(), unreachable: false, unauthorizedAt: 0 };
   private started = false;
+  /** The notes of the last conversion (see onlyNewNotes). */
+  private toldNotes = new Set<string>();
 
   constructor(private readonly options: ClusterSourceOptions) {
     const { access } = options;
@@ -126,7 +128,19 @@ export class ClusterSource implements Source {
     const origin = clusterOrigin(this.options.access.contextName);
     const services = pick('services');
     const endpointSlices = pick('endpointslices');
-    return { version: `cluster:${hash.digest('hex')}`, objects: async () => clusterObjects({ origin, services, endpointSlices }) };
+    return { version: `cluster:${hash.digest('hex')}`, objects: async () => this.onlyNewNotes(clusterObjects({ origin, services, endpointSlices })) };
+  }
+
+  /**
+   * A refused object is told once while it stays refused, not on every
+   * reload a cluster's changes cause (a rollout makes dozens): the notes
+   * already told are left out; one that comes back after a fix is told again.
+   */
+  private onlyNewNotes(objects: SourceObjects): SourceObjects {
+    const keys = objects.notes.map((n) => `${n.object}\0${n.msg}`);
+    const fresh = objects.notes.filter((_, i) => !this.toldNotes.has(keys[i] ?? ''));
+    this.toldNotes = new Set(keys);
+    return fresh.length === objects.notes.length ? objects : { ...objects, notes: fresh };
   }
 
   watch(onChange: (trigger: SourceTrigger) => void, _log: SourceLog): void {

@@ -364,3 +364,18 @@ t.test('--check says which source each Service port comes from', async (t) => {
   t.match(out.join('\n'), /valid: 1 Service/);
   t.match(out.join('\n'), /Service shop\/web \(from cluster:[^)]+\) port http 9080\/TCP: 127\.96\./);
 });
+
+t.test('an object that fails validation is refused alone; the rest is served and follows changes', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.40' });
+  server.cluster.addService(SVC);
+  const ip0 = server.cluster.addPod({ namespace: 'shop', name: 'web-0', labels: { app: 'web' } }).status.podIP ?? '';
+  server.cluster.store.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'broken', namespace: 'shop' }, spec: { ports: [{ port: 99999 }] } });
+  const { admin } = await startClusterInstance(t, server);
+  await endpointsBecome(admin, 'shop/web:http', [ip0], 'web is served');
+  t.notOk((await services(admin)).services.some((s) => s.key === 'shop/broken'));
+  const ip1 = server.cluster.addPod({ namespace: 'shop', name: 'web-1', labels: { app: 'web' } }).status.podIP ?? '';
+  await endpointsBecome(admin, 'shop/web:http', [ip0, ip1], 'a later change is applied despite the refused object');
+  const config = await getJson<{ reloads: { success: number; failure: number } }>(admin, '/api/config');
+  t.equal(config.reloads.failure, 0, 'no reload was rejected');
+  t.ok(config.reloads.success > 1, 'the later change was a reload of its own');
+});

@@ -161,3 +161,19 @@ t.test('a forbidden namespace is logged once, by name; the status lists it', asy
   t.equal(cluster.status().reachable, true);
   t.same(cluster.status().requests, { 'list 200': 4 });
 });
+
+t.test('a refused object is told once while it stays refused, again after a fix and a relapse', async (t) => {
+  const { cluster, reflectors } = source();
+  t.teardown(() => cluster.stop());
+  const [services] = reflectors;
+  const bad = { spec: { ports: [{ port: 99999 }] } };
+  services?.put('bad', '1', bad);
+  const notes = async (): Promise<number> => (await (await cluster.read()).objects()).notes.length;
+  t.equal(await notes(), 1);
+  services?.put('web', '2', SERVICE);
+  t.equal(await notes(), 0, 'not again on the next change');
+  services?.put('bad', '3', SERVICE);
+  t.equal(await notes(), 0);
+  services?.put('bad', '4', bad);
+  t.equal(await notes(), 1, 'broken again: told again');
+});
