@@ -4,6 +4,7 @@
  * ClusterSource (and a FileSource where local objects override), real
  * servers on the fake's Pod IPs, real client connections.
  */
+import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -378,4 +379,35 @@ t.test('an object that fails validation is refused alone; the rest is served and
   const config = await getJson<{ reloads: { success: number; failure: number } }>(admin, '/api/config');
   t.equal(config.reloads.failure, 0, 'no reload was rejected');
   t.ok(config.reloads.success > 1, 'the later change was a reload of its own');
+});
+
+t.test('UDP in direct mode: datagrams reach the Pod and come back', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.41' });
+  server.cluster.addService({ namespace: 'shop', name: 'dns', selector: { app: 'dns' }, ports: [{ name: 'dns', port: 9053, targetPort: POD_PORT, protocol: 'UDP' }] });
+  const ip = server.cluster.addPod({ namespace: 'shop', name: 'dns-0', labels: { app: 'dns' }, containerPorts: [{ containerPort: POD_PORT, protocol: 'UDP' }] }).status.podIP ?? '';
+  const pod = createSocket('udp4');
+  pod.on('message', (msg, rinfo) => pod.send(Buffer.concat([Buffer.from(`${ip}|`), msg]), rinfo.port, rinfo.address));
+  pod.bind(POD_PORT, ip);
+  await once(pod, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => pod.close(() => resolve())));
+  const { admin } = await startClusterInstance(t, server);
+  const address = await addressOf(admin, 'shop/dns');
+  await endpointsBecome(admin, 'shop/dns:dns', [ip], 'the UDP endpoint');
+  const client = createSocket('udp4');
+  client.bind(0, '127.0.0.1');
+  await once(client, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => client.close(() => resolve())));
+  let reply = '';
+  client.on('message', (msg) => {
+    reply = msg.toString();
+  });
+  await eventually(
+    () => {
+      if (reply === '') client.send('ping', 9053, address);
+      return reply !== '';
+    },
+    'a UDP reply',
+    WAIT_MS,
+  );
+  t.equal(reply, `${ip}|ping`);
 });
