@@ -60,7 +60,7 @@ async function load(options: Options, con: Console, log: Logger): Promise<Loaded
   let cluster: ClusterSource | undefined;
   if (options.cluster !== undefined) {
     try {
-      cluster = clusterSource(options.cluster, log);
+      cluster = await clusterSource(options.cluster, log);
       sources.push(cluster);
       await cluster.synced(CLUSTER_SYNC_TIMEOUT_MS);
     } catch (err: unknown) {

@@ -5,10 +5,8 @@
  */
 import { readStream, STDIN_PATH } from '../config/load.js';
 import type { ClusterConfig, InstanceConfig } from '../instance/config.js';
-import { loadClusterAccess } from '../kube/kubeconfig.js';
-import { createReflector } from '../kube/reflector.js';
 import type { Logger } from '../log.js';
-import { ClusterSource } from '../sources/cluster-source.js';
+import type { ClusterSource } from '../sources/cluster-source.js';
 import { FileSource } from '../sources/file-source.js';
 import type { Options } from './options.js';
 
@@ -47,8 +45,15 @@ export async function configSource(options: Options, stdin: NodeJS.ReadableStrea
  * `--cluster` as a source: the kubeconfig read (a KubeconfigError names the
  * path and the context), one reflector per resource and namespace (the
  * context's namespace unless --namespace or --all-namespaces). Not started.
+ * The Kubernetes client (@kubernetes/client-node, large, and needing a newer
+ * Node than svcproxy's minimum) is loaded here, only with --cluster.
  */
-export function clusterSource(cluster: ClusterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): ClusterSource {
+export async function clusterSource(cluster: ClusterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ClusterSource> {
+  const [{ loadClusterAccess }, { createReflector }, { ClusterSource }] = await Promise.all([
+    import('../kube/kubeconfig.js'),
+    import('../kube/reflector.js'),
+    import('../sources/cluster-source.js'),
+  ]);
   const access = loadClusterAccess({ ...(cluster.kubeconfig === '' ? {} : { kubeconfig: cluster.kubeconfig }), ...(cluster.context === '' ? {} : { context: cluster.context }), env });
   const namespaces = cluster.allNamespaces ? [''] : cluster.namespaces.length > 0 ? cluster.namespaces : [access.namespace];
   return new ClusterSource({ access, namespaces, reflector: createReflector, log: log.child({ source: 'cluster', context: access.contextName }) });
