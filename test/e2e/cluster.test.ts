@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -418,4 +418,55 @@ t.test('UDP in direct mode: datagrams reach the Pod and come back', async (t) =>
     WAIT_MS,
   );
   t.equal(reply, `${ip}|ping`);
+});
+
+t.test('a Pod deleted under a live connection ends that connection only', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.42' });
+  server.cluster.addService(SVC);
+  const echoes = new Map<string, { close: () => Promise<void> }>();
+  for (let i = 0; i < 2; i++) {
+    const ip = server.cluster.addPod({ namespace: 'shop', name: `web-${i}`, labels: { app: 'web' } }).status.podIP ?? '';
+    const sockets = new Set<Socket>();
+    const echo = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+      s.write(`${ip}\n`);
+      s.pipe(s);
+    });
+    echo.listen(POD_PORT, ip);
+    await once(echo, 'listening');
+    const close = async (): Promise<void> => {
+      for (const s of sockets) s.destroy();
+      if (echo.listening) await new Promise<void>((resolve) => echo.close(() => resolve()));
+    };
+    t.teardown(close);
+    echoes.set(ip, { close });
+  }
+  const { admin } = await startClusterInstance(t, server);
+  const address = await addressOf(admin, 'shop/web');
+  await endpointsBecome(admin, 'shop/web:http', [...echoes.keys()], 'two endpoints');
+  /** A live connection and the Pod it reached (the first line the echo sends). */
+  const open = async (): Promise<{ socket: Socket; pod: string; closed: Promise<unknown> }> => {
+    const socket = connect({ host: address, port: 9080 });
+    socket.on('error', () => undefined);
+    t.teardown(() => socket.destroy());
+    const [first] = (await once(socket, 'data')) as [Buffer];
+    return { socket, pod: first.toString().trim(), closed: once(socket, 'close') };
+  };
+  const a = await open();
+  let b = await open();
+  for (let i = 0; b.pod === a.pod && i < 10; i++) {
+    b.socket.destroy();
+    b = await open();
+  }
+  t.not(b.pod, a.pod, 'two connections on two Pods');
+  const name = server.cluster.pods('shop', { app: 'web' }).find((p) => p.status.podIP === a.pod)?.metadata.name ?? '';
+  server.cluster.deletePod('shop', name);
+  await endpointsBecome(admin, 'shop/web:http', [b.pod], 'the deleted Pod out of the endpoints');
+  await echoes.get(a.pod)?.close(); // the Pod's process goes with it
+  await a.closed;
+  b.socket.write('still here');
+  const [echoed] = (await once(b.socket, 'data')) as [Buffer];
+  t.equal(echoed.toString(), 'still here', 'the other connection carries on');
 });
