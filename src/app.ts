@@ -63,6 +63,11 @@ async function load(options: Options, con: Console, log: Logger): Promise<Loaded
       cluster = await clusterSource(options.cluster, log);
       sources.push(cluster);
       await cluster.synced(CLUSTER_SYNC_TIMEOUT_MS);
+      const status = cluster.status();
+      log.info(
+        { context: status.context, server: status.server, namespaces: status.namespaces, synced: status.watches.every((w) => w.synced) },
+        `following ${cluster.description}, namespaces ${status.namespaces.join(', ')}`,
+      );
     } catch (err: unknown) {
       cluster?.stop();
       return errorMessage(err);
