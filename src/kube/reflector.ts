@@ -283,17 +283,24 @@ class KubeReflector implements Reflector {
     this.setPhase('watching');
     const started = this.clock.now();
     let delivered = 0;
-    await readWatch(res, controller, {
-      clock: this.clock,
-      silenceMs: timeoutSeconds * 1000 + (t.silenceMarginMs ?? 30_000),
-      maxLineBytes: t.maxLineBytes ?? 8 * 1024 * 1024,
-      onData: () => (this.lastContactAt = this.clock.now()),
-      onLine: (line) => {
-        if (this.onLine(line)) delivered++;
-      },
-      onRefused: (reason, line) => this.refuseEvent(reason, line),
-    });
-    return delivered > 0 || this.clock.now() - started >= HEALTHY_WATCH_MS;
+    const healthy = (): boolean => delivered > 0 || this.clock.now() - started >= HEALTHY_WATCH_MS;
+    try {
+      await readWatch(res, controller, {
+        clock: this.clock,
+        silenceMs: timeoutSeconds * 1000 + (t.silenceMarginMs ?? 30_000),
+        maxLineBytes: t.maxLineBytes ?? 8 * 1024 * 1024,
+        onData: () => (this.lastContactAt = this.clock.now()),
+        onLine: (line) => {
+          if (this.onLine(line)) delivered++;
+        },
+        onRefused: (reason, line) => this.refuseEvent(reason, line),
+      });
+    } catch (err) {
+      // A watch that served well and then failed starts the backoff over: its first retry comes soon.
+      if (healthy()) this.backoff.reset();
+      throw err;
+    }
+    return healthy();
   }
 
   /** Applies one watch line; true when it was an event for the store. Throws Gone, a Status, or StreamDamaged. */

@@ -1,5 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
@@ -22,6 +25,12 @@ async function write(dir: string, name: string, doc: unknown): Promise<string> {
 
 function doc(server: FakeApiServer, context: string, namespace?: string): Record<string, unknown> {
   return kubeconfigDocument({ server: server.url, caCert: server.pki.caCert, auth: { token: 'fake-token' }, context, ...(namespace === undefined ? {} : { namespace }) });
+}
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'svcproxy-kubeconfig-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 function throwsKubeconfig(t: Test, fn: () => unknown, pattern: RegExp, what: string): void {
@@ -62,7 +71,7 @@ t.test('token, client certificate and exec plugin kubeconfigs authenticate; the 
 
 t.test('relative certificate paths resolve against the kubeconfig; insecure-skip-tls-verify needs no CA', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   await mkdir(join(dir, 'certs'));
   await writeFile(join(dir, 'certs', 'client.crt'), server.pki.clientCert);
   await writeFile(join(dir, 'certs', 'client.key'), server.pki.clientKey);
@@ -94,7 +103,7 @@ t.test('relative certificate paths resolve against the kubeconfig; insecure-skip
 
 t.test('precedence and merging as kubectl: --kubeconfig, else $KUBECONFIG (first wins), else ~/.kube/config', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   const a = await write(dir, 'a', doc(server, 'alpha', 'ns-a'));
   // b names a context "alpha" too (ignored: a defined it first) and its own current-context (ignored too).
   const bDoc = doc(server, 'beta', 'ns-b');
@@ -121,7 +130,7 @@ t.test('precedence and merging as kubectl: --kubeconfig, else $KUBECONFIG (first
 
 t.test('every broken kubeconfig is one clear error naming the path(s) and the context', async (t) => {
   const server = await startFakeApiServer(t);
-  const dir = t.testdir();
+  const dir = await tempDir(t);
   const good = await write(dir, 'good', doc(server, 'fake'));
   const missing = join(dir, 'nope');
   throwsKubeconfig(t, () => loadClusterAccess({ kubeconfig: missing, env: {} }), new RegExp(`kubeconfig ${missing} does not exist`), 'missing --kubeconfig');
@@ -156,4 +165,39 @@ t.test('request: timeoutMs bounds the wait for headers; the signal aborts', asyn
   await t.rejects(pending, { name: 'AbortError' });
   await server.recover();
   t.equal((await get(access, '/api/v1/services')).res.statusCode, 200);
+});
+
+t.test('proxy-url: requests go through the HTTP CONNECT proxy the cluster names', async (t) => {
+  const server = await startFakeApiServer(t);
+  const tunnels: string[] = [];
+  const sockets: { destroy(): void }[] = [];
+  const proxy = createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.push(client, upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    proxy.closeAllConnections();
+    proxy.close();
+  });
+  const dir = await tempDir(t);
+  const viaProxy = doc(server, 'proxied');
+  const clusters = viaProxy.clusters as { name: string; cluster: Record<string, unknown> }[];
+  viaProxy.clusters = clusters.map((c) => ({ ...c, cluster: { ...c.cluster, 'proxy-url': `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } }));
+  const access = loadClusterAccess({ kubeconfig: await write(dir, 'config', viaProxy), env: {} });
+  t.equal((await get(access, '/api/v1/services')).res.statusCode, 200);
+  t.same(tunnels, [`127.0.0.1:${server.port}`], 'one tunnel to the API server');
+  t.equal(server.requests.at(-1)?.user, 'fake-token-user');
 });
