@@ -9,11 +9,11 @@ import { AccessLog, openAccessLog, type AccessLogTarget } from './access-log/acc
 import { LocalModel } from './admin/local-model.js';
 import { AdminServer } from './admin/server.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
-import { configSource, instanceConfig } from './cli/instance-config.js';
+import { pino } from 'pino';
+import { clusterSource, configSource, instanceConfig } from './cli/instance-config.js';
 import { parseCommand, USAGE, type Command, type Options } from './cli/options.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
-import { describePaths } from './config/load.js';
 import { formatIssue, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { Svcproxy } from './instance/instance.js';
@@ -21,6 +21,7 @@ import { loadDesired, type Loaded } from './instance/plan.js';
 import { createLogger, exitAfterLogFlush, type Logger } from './log.js';
 import { podTableLines } from './report/pods-table.js';
 import { describeServicePort } from './report/service-port-line.js';
+import type { ClusterSource } from './sources/cluster-source.js';
 import type { Source } from './sources/source.js';
 import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
 import { version } from './version.js';
@@ -38,10 +39,51 @@ const processConsole: Console = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** The config's source and its first load (`--config -` reads standard input here, once). */
-async function load(options: Options, con: Console): Promise<{ source: Source; loaded: Loaded }> {
-  const source = await configSource(options, con.in ?? process.stdin);
-  return { source, loaded: await loadDesired(instanceConfig(options), [source]) };
+/** How long the first read waits for every cluster watch to list once; then what is there is served and the rest follows. */
+const CLUSTER_SYNC_TIMEOUT_MS = 10_000;
+
+interface LoadedSources {
+  /** The config files first (they win on the same object), then the cluster. */
+  readonly sources: readonly Source[];
+  readonly cluster: ClusterSource | undefined;
+  readonly loaded: Loaded;
+}
+
+/**
+ * The sources and their first load (`--config -` reads standard input here,
+ * once; a cluster is listed once). A kubeconfig that cannot be used or
+ * credentials the API server refuses (401) are a start-up error: its text.
+ */
+async function load(options: Options, con: Console, log: Logger): Promise<LoadedSources | string> {
+  const sources: Source[] = [];
+  if (options.config.length > 0) sources.push(await configSource(options, con.in ?? process.stdin));
+  let cluster: ClusterSource | undefined;
+  if (options.cluster !== undefined) {
+    try {
+      cluster = await clusterSource(options.cluster, log);
+      sources.push(cluster);
+      await cluster.synced(CLUSTER_SYNC_TIMEOUT_MS);
+      const status = cluster.status();
+      log.info(
+        { context: status.context, server: status.server, namespaces: status.namespaces, synced: status.watches.every((w) => w.synced) },
+        `following ${cluster.description}, namespaces ${status.namespaces.join(', ')}`,
+      );
+    } catch (err: unknown) {
+      cluster?.stop();
+      return errorMessage(err);
+    }
+  }
+  return { sources, cluster, loaded: await loadDesired(instanceConfig(options), sources) };
+}
+
+/** What the sources are called in --check: the config paths, the cluster's context and server. */
+function describeSources(sources: readonly Source[]): string {
+  return sources.map((s) => s.description).join(' + ') || 'no source';
+}
+
+/** The log of --check and `svcproxy env`: warnings and errors only, on stderr (stdout is their answer). */
+function quietLogger(): Logger {
+  return pino({ level: 'warn', base: null }, pino.destination({ fd: 2, sync: true }));
 }
 
 /** "2 ConfigMap (v1), 1 Kustomization (kustomize.config.k8s.io/v1beta1)": what was accepted without being read. */
@@ -73,9 +115,15 @@ function rangeError(issues: readonly ConfigIssue[], con: Console): boolean {
  * port with the addresses it would be served on; exit 0 when valid, 1 when not.
  */
 async function check(options: Options, con: Console): Promise<number> {
-  const { loaded } = await load(options, con);
+  const read = await load(options, con, quietLogger());
+  if (typeof read === 'string') {
+    con.err(`svcproxy: ${read}`);
+    return 1;
+  }
+  read.cluster?.stop();
+  const { loaded } = read;
   if (rangeError(loaded.issues, con)) return 2;
-  const paths = describePaths(options.config);
+  const paths = describeSources(read.sources);
   for (const note of loaded.notes) {
     if (note.level === 'warn') con.err(`warning: ${[note.where, note.object].filter((s) => s !== '').join(' ')}: ${note.msg}`);
   }
@@ -136,7 +184,13 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
     con.err('Try svcproxy env --help.');
     return 2;
   }
-  const { loaded } = await load(command.options, con);
+  const read = await load(command.options, con, quietLogger());
+  if (typeof read === 'string') {
+    con.err(`svcproxy env: ${read}`);
+    return 1;
+  }
+  read.cluster?.stop();
+  const { loaded } = read;
   if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
@@ -182,11 +236,18 @@ function fail(index: number, con: Console, message: string): number {
 
 /** Loads the config, then serves it: as the --workers primary, or as one instance (alone, or a worker). */
 async function serve(options: Options, con: Console): Promise<number | 'serving'> {
-  const { source, loaded } = await load(options, con);
-  if (rangeError(loaded.issues, con)) return 2;
+  const root = createLogger(options.logLevel);
+  const read = await load(options, con, root);
+  if (typeof read === 'string') return fail(workerIndex(), con, read);
+  const { loaded } = read;
+  const stopCluster = (code: number): number => {
+    read.cluster?.stop();
+    return code;
+  };
+  if (rangeError(loaded.issues, con)) return stopCluster(2);
   if (loaded.issues.length > 0) {
     for (const issue of loaded.issues) con.err(formatIssue(issue));
-    return 1;
+    return stopCluster(1);
   }
   const index = workerIndex();
   // An access log that cannot be opened is an error at start (the primary checks it for its workers too).
@@ -194,9 +255,8 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
   try {
     target = options.accessLog === '' ? undefined : openAccessLog(options.accessLog);
   } catch (err: unknown) {
-    return fail(index, con, errorMessage(err));
+    return stopCluster(fail(index, con, errorMessage(err)));
   }
-  const root = createLogger(options.logLevel);
   if (options.workers > 1 && cluster.isPrimary) {
     if (target?.owned === true) closeSync(target.fd); // each worker opens its own
     // The primary's admin server and its workers keep it alive: leave explicitly.
@@ -207,12 +267,13 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
     target === undefined
       ? undefined
       : new AccessLog(target, { format: options.accessLogFormat, base: { pid: process.pid, ...(index > 0 ? { worker: index } : {}) } }, log);
-  return startInstance({ options, source, loaded, log, index, accessLog, con });
+  return startInstance({ options, sources: read.sources, cluster: read.cluster, loaded, log, index, accessLog, con });
 }
 
 interface InstanceStart {
   readonly options: Options;
-  readonly source: Source;
+  readonly sources: readonly Source[];
+  readonly cluster: ClusterSource | undefined;
   readonly loaded: Loaded;
   readonly log: Logger;
   /** The --workers worker's index, 0 when alone. */
@@ -226,10 +287,11 @@ interface InstanceStart {
  * outside, so neither imports the other. A --workers worker has none: its
  * admin model goes to the primary, which serves the admin address for the set.
  */
-async function startInstance({ options, source, loaded, log, index, accessLog, con }: InstanceStart): Promise<number | 'serving'> {
+async function startInstance({ options, sources, cluster, loaded, log, index, accessLog, con }: InstanceStart): Promise<number | 'serving'> {
   const extras = accessLog === undefined ? {} : { accessLog };
   const proxy = new Svcproxy(instanceConfig(options), log, {
-    sources: [source],
+    sources,
+    ...(cluster === undefined ? {} : { cluster: () => cluster.status() }),
     ...(index > 0 ? {} : { admin: (instance: Svcproxy) => new AdminServer(new LocalModel(instance, extras), log) }),
     ...(accessLog === undefined ? {} : { onLeaseEnd: accessLog.record, readClientAddresses: true }),
   });

@@ -13,5 +13,5 @@ t.test('tests run on Node 24 LTS', async (t) => {
 
 t.test('engines names a Node that has every feature svcproxy uses', async (t) => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } };
-  t.equal(pkg.engines.node, '>=22.12');
+  t.equal(pkg.engines.node, '>=22.15');
 });

@@ -65,6 +65,7 @@ export class LocalModel implements AdminModel {
       ...(this.extras.accessLog === undefined ? {} : { accessLog: { written: this.extras.accessLog.written, dropped: this.extras.accessLog.dropped } }),
       toxicCounters: (this.source.faults?.counterEntries() ?? []).map((e) => ({ ...e, counters: { ...e.counters } })),
       ...nativePumpStats(this.source.nativePump),
+      ...(this.source.cluster === undefined ? {} : { cluster: this.source.cluster() }),
     };
   }
 

@@ -8,6 +8,7 @@
  * series disappear with it, as Prometheus expects of a target that no longer
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
+import { writeClusterMetrics } from './cluster-metrics.js';
 import { Exposition, type Labels } from './exposition.js';
 import type { AdminSnapshot, NativePumpStats } from './model.js';
 import { writeProcessMetrics } from './process-metrics.js';
@@ -221,6 +222,7 @@ export function renderMetrics(input: MetricsInput): string {
   writeServicePortMetrics(out, input.snapshot.servicePorts);
   writeToxicMetrics(out, input.snapshot);
   writeNativePumpMetrics(out, input.snapshot.nativePump);
+  writeClusterMetrics(out, input.snapshot.cluster);
   writeProcessMetrics(out, input.snapshot.process);
   return out.text();
 }

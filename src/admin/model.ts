@@ -7,6 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ToxicCounterEntry } from '../faults/fault-table.js';
+import type { ClusterStatus } from '../sources/cluster-status.js';
 import type { ProcessSample } from './process-metrics.js';
 import type { ConfigView, PodView, ServicePortSnapshot, ServiceView } from './view.js';
 
@@ -64,6 +65,8 @@ export interface AdminSnapshot {
   readonly toxicCounters: readonly ToxicCounterEntry[];
   /** The native splice pump's figures, when it runs (--pump native and built). */
   readonly nativePump?: NativePumpStats;
+  /** With --cluster only: the API server, the namespaces and every watch (/api/cluster). */
+  readonly cluster?: ClusterStatus;
 }
 
 /** What the native splice pump reports, as plain numbers. */

@@ -7,19 +7,20 @@
  * anyone who reaches it can read the config and traffic counters.
  *
  *   GET /healthz      200 while the process runs
- *   GET /readyz       200 when ready, 503 with the reason otherwise
+ *   GET /readyz       200 when ready, 503 with the reason otherwise (JSON on Accept: application/json)
  *   GET /metrics      Prometheus text format (metrics.ts, docs/metrics.md)
  *   GET /api/services one entry per Service port, and each Service's addresses and names (view.ts)
  *   GET /api/pods     every Pod: workload, address, ports, readiness probe, live readiness
  *   GET /api/config   the snapshot being served and the last reload
+ *   GET /api/cluster  with --cluster: context, server, namespaces, every watch (404 without)
  *   GET /api/events   WebSocket feed (events.ts)
  *   GET /             the dashboard (dashboard/page.ts; its script is dashboard/client/)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorCode, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
 import { isLoopback } from '../loopback.js';
+import type { Logger } from '../log.js';
 import { version } from '../version.js';
 import { dashboardHtml } from './dashboard/page.js';
 import { EventFeed, FEED_DEFAULTS, type EventFeedOptions } from './events.js';
@@ -93,6 +94,29 @@ function servicesView(snapshot: AdminSnapshot): { servicePorts: ServicePortView[
     : { servicePorts, services: snapshot.services, workers: snapshot.workers };
 }
 
+/**
+ * GET /readyz: 200 when ready, 503 with the reason otherwise. An API server
+ * out of reach is not a failure (the last state seen is served): it is said
+ * in a line of its own, and in the `cluster` field of the JSON answer
+ * (`Accept: application/json` or `?format=json`).
+ */
+function readyz(req: IncomingMessage, res: ServerResponse, snapshot: AdminSnapshot): void {
+  const { ready, reason } = snapshot.config;
+  const { cluster } = snapshot;
+  const status = ready ? 200 : 503;
+  const wantsJson = (req.headers.accept ?? '').includes('application/json') || /[?&]format=json(&|$)/.test(req.url ?? '');
+  const apiServer = cluster === undefined ? undefined : { server: cluster.server, reachable: cluster.reachable, unreachableSince: cluster.unreachableSince };
+  if (wantsJson) {
+    send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ ready, reason, ...(apiServer === undefined ? {} : { cluster: apiServer }) })}\n`);
+    return;
+  }
+  const outage =
+    apiServer !== undefined && !apiServer.reachable
+      ? `cluster: the API server ${apiServer.server} is out of reach since ${apiServer.unreachableSince}; serving the last state seen\n`
+      : '';
+  text(res, status, `${ready ? 'ready' : `not ready: ${reason}`}\n${outage}`);
+}
+
 export class AdminServer {
   readonly feed: EventFeed;
   private readonly server: Server;
@@ -106,10 +130,7 @@ export class AdminServer {
     this.feed = new EventFeed(model, log, version(), feedOptions);
     this.routes = {
       '/healthz': (_req, res) => text(res, 200, 'ok\n'),
-      '/readyz': async (_req, res) => {
-        const { ready, reason } = (await this.model.snapshot('view')).config;
-        text(res, ready ? 200 : 503, ready ? 'ready\n' : `not ready: ${reason}\n`);
-      },
+      '/readyz': async (req, res) => readyz(req, res, await this.model.snapshot('view')),
       '/metrics': async (_req, res) => {
         const snapshot = await this.model.snapshot('metrics');
         send(res, 200, METRICS_CONTENT_TYPE, renderMetrics({ snapshot, feed: this.feed, version: version() }));
@@ -117,6 +138,11 @@ export class AdminServer {
       '/api/services': async (_req, res) => json(res, servicesView(await this.model.snapshot('view'))),
       '/api/pods': async (_req, res) => json(res, { pods: (await this.model.snapshot('view')).pods }),
       '/api/config': async (_req, res) => json(res, (await this.model.snapshot('view')).config),
+      '/api/cluster': async (_req, res) => {
+        const { cluster } = await this.model.snapshot('view');
+        if (cluster === undefined) text(res, 404, 'no cluster is followed (start with --cluster)\n');
+        else json(res, cluster);
+      },
       [EVENTS_PATH]: (_req, res) =>
         send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': async (_req, res) => {

@@ -10,6 +10,7 @@ import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/f
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { ServicePortStats } from '../proxy/stats.js';
+import type { ClusterStatusReader } from '../sources/cluster-status.js';
 import { currentConditions } from '../state/endpoints.js';
 import { serviceNames } from '../state/service-info.js';
 import { hostPort, type EndpointSource, type ListenerPlan, type PodInfo, type ServiceInfo, type ServicePortPlan } from '../state/types.js';
@@ -69,6 +70,8 @@ export interface AdminSource {
   readonly events: EventEmitter<SvcproxyEvents>;
   /** The toxics in force (declared Faults and toxiproxy-API toxics); absent = none. */
   readonly faults?: FaultsReadable;
+  /** With --cluster: the cluster source's state, read-only. */
+  readonly cluster?: ClusterStatusReader | undefined;
 }
 
 /** What the admin reads of the FaultTable. */
@@ -234,6 +237,8 @@ export interface ServiceView {
   readonly name: string;
   readonly type: string;
   readonly headless: boolean;
+  /** Where it came from: a file (`web.yaml[0]`) or a cluster (`cluster:<context>[0]`). */
+  readonly source: string;
   /** Its own addresses, primary first ([] for headless and ExternalName). */
   readonly addresses: readonly string[];
   /** Manifest clusterIPs that are not addresses of this machine (mapped to `addresses`). */
@@ -263,6 +268,7 @@ export function serviceViews(source: AdminSource): ServiceView[] {
       name: s.name,
       type: s.type,
       headless: s.headless,
+      source: s.source ?? '',
       addresses: s.addresses,
       mappedFrom: s.mappedFrom,
       names: serviceNames(s, domain),

@@ -12,6 +12,7 @@ import { parseDuration } from '../duration.js';
 import { isLoopbackHost } from '../loopback.js';
 import { checkAddressRanges, PUMP_CHOICES, type HostPortAddress, type InstanceConfig, type PumpChoice } from '../instance/config.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
+import { parseClusterOptions } from './cluster-options.js';
 import { envName, FLAGS, optionsHelp, parseArgsOptions, type Flag, type FlagName } from './flags.js';
 import { parseHostPort } from './host-port.js';
 
@@ -37,8 +38,8 @@ const ACCESS_LOG_FORMATS = Object.keys({ json: true, text: true } satisfies Reco
 
 export const USAGE = `Usage: svcproxy [options]
 
-Serves Kubernetes Services from manifests: a listener on every Service port,
-each connection forwarded to an endpoint's targetPort.
+Serves Kubernetes Services from manifests or a live cluster (--cluster): a
+listener on every Service port, each connection forwarded to an endpoint.
 
 Options:
 ${optionsHelp()}
@@ -89,7 +90,9 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
 /** Reads and checks every option, in the order of the help text's first flags (the first problem is the one reported). */
 function parseOptions(values: Values, env: NodeJS.ProcessEnv): Options {
   const read = reader(values, env);
-  const config = parseConfigPaths(values, env);
+  const cluster = parseClusterOptions(values, env);
+  if (typeof cluster === 'string') throw new UsageError(cluster);
+  const config = parseConfigPaths(values, env, cluster !== undefined);
   const bindAddress = ipAddress('bind-address', read('bind-address') ?? '');
   const nodeAddress = ipAddress('node-address', read('node-address') ?? bindAddress);
   const admin = hostPort('admin-address', read('admin-address') ?? '', '[::1]:9901 for IPv6');
@@ -99,6 +102,7 @@ function parseOptions(values: Values, env: NodeJS.ProcessEnv): Options {
   const drainTimeoutMs = duration('drain-timeout', read);
   const configPollIntervalMs = duration('config-poll-interval', read);
   const workers = parseWorkers(read('workers') ?? '1', config);
+  if (cluster !== undefined && workers > 1) throw new UsageError('--cluster needs --workers 1 (one process follows the cluster)');
   const accessLogFormat = oneOf('access-log-format', read('access-log-format') ?? '', ACCESS_LOG_FORMATS, isAccessLogFormat);
   const toxiproxy = parseToxiproxy(read, values['toxiproxy-allow-remote'] === true, workers);
   const ranges = checkAddressRanges(read('service-cidr') ?? '', read('pod-cidr') ?? '');
@@ -124,11 +128,14 @@ function parseOptions(values: Values, env: NodeJS.ProcessEnv): Options {
     ...names,
     pump,
     ...toxiproxy,
+    ...(cluster === undefined ? {} : { cluster }),
   };
 }
 
-function parseConfigPaths(values: Values, env: NodeJS.ProcessEnv): string[] {
+/** The --config paths; with --cluster and no --config (flag or variable), none: the cluster is the only source. */
+function parseConfigPaths(values: Values, env: NodeJS.ProcessEnv, cluster: boolean): string[] {
   const given = values['config'];
+  if (cluster && !Array.isArray(given) && (env[envName('config')] ?? '') === '') return [];
   const config = Array.isArray(given) ? given.map(String) : [env[envName('config')] ?? FLAG_BY_NAME.get('config')?.default ?? ''];
   if (config.some((p) => p === '')) throw new UsageError('--config: an empty path');
   if (config.filter((p) => p === '-').length > 1) throw new UsageError('--config: standard input (-) may be given once');

@@ -18,8 +18,24 @@ export interface HostPortAddress {
   readonly port: number;
 }
 
+/** How cluster Pods are reached: `direct` dials podIP:targetPort (`portforward`, through the API server, is the next step). */
+export const POD_NETWORKS = ['direct'] as const;
+export type PodNetwork = (typeof POD_NETWORKS)[number];
+
+/** `--cluster` and the flags that choose what it follows (docs/cluster.md). */
+export interface ClusterConfig {
+  /** `--kubeconfig`; '' = $KUBECONFIG, else ~/.kube/config. */
+  readonly kubeconfig: string;
+  /** `--context`; '' = the kubeconfig's current-context. */
+  readonly context: string;
+  /** `--namespace` (repeatable); [] = the context's namespace. Ignored with allNamespaces. */
+  readonly namespaces: readonly string[];
+  readonly allNamespaces: boolean;
+  readonly podNetwork: PodNetwork;
+}
+
 export interface InstanceConfig {
-  /** The config paths as given (files, directories, `-`): shown by the admin API; the FileSource reads them. */
+  /** The config paths as given (files, directories, `-`; [] with --cluster alone): shown by the admin API; the FileSource reads them. */
   readonly config: readonly string[];
   readonly bindAddress: string;
   /** Where nodePorts listen; defaults to the bind address. */
@@ -51,6 +67,8 @@ export interface InstanceConfig {
   readonly hostsFile: string;
   /** Who moves TCP bytes: the native splice pump where it is built (falling back to JS), or always the JS pump. */
   readonly pump: PumpChoice;
+  /** A live cluster to follow besides (or instead of) the config; absent = none. */
+  readonly cluster?: ClusterConfig;
 }
 
 /**

@@ -17,7 +17,10 @@ export function logServedAddresses(log: Logger, before: ReadonlyMap<string, Serv
     const sameAddresses = was !== undefined && isDeepStrictEqual(was.addresses, service.addresses);
     service.ports.forEach((port, i) => {
       if (sameAddresses && isDeepStrictEqual(was.ports[i], port)) return;
-      log.info({ service: key, port: port.name || port.port, addresses: port.servedOn.map((a) => a.address) }, describeServicePort(service, port));
+      log.info(
+        { service: key, port: port.name || port.port, addresses: port.servedOn.map((a) => a.address), source: service.source },
+        describeServicePort(service, port),
+      );
     });
   }
 }

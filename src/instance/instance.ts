@@ -26,6 +26,7 @@ import { selectPump } from '../proxy/pump-choice.js';
 import { Registry } from '../proxy/registry.js';
 import { Resolver, type LookupFn } from '../proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from '../proxy/service-port-proxy.js';
+import type { ClusterStatusReader } from '../sources/cluster-status.js';
 import type { Source } from '../sources/source.js';
 import { describeChange, planChanges } from '../state/plan.js';
 import { EMPTY_STATE, type DesiredState, type PodInfo, type ServiceInfo } from '../state/types.js';
@@ -63,6 +64,8 @@ export interface SvcproxyParts<A extends AdminHandle> {
   readonly readClientAddresses?: boolean;
   /** The clock of the time-based re-plans (tests pass a fake one). */
   readonly clock?: Clock;
+  /** A cluster source's state (--cluster), read-only, for the admin surface. */
+  readonly cluster?: ClusterStatusReader;
 }
 
 export class Svcproxy<A extends AdminHandle = AdminHandle> {
@@ -94,6 +97,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly bindingNames: AddressWatch;
   /** One reload or re-plan at a time. */
   readonly loop: ReloadLoop;
+  /** With --cluster: the cluster source's state, for /api/cluster, /readyz and the metrics. */
+  readonly cluster: ClusterStatusReader | undefined;
   draining = false;
   adminPort = 0;
   toxiproxyPort = 0;
@@ -112,6 +117,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     parts: SvcproxyParts<A>,
   ) {
     this.sources = parts.sources;
+    this.cluster = parts.cluster;
     this.timers = new Scheduler(parts.clock);
     this.loop = new ReloadLoop({ reload: (trigger) => this.reloadOnce(trigger), replan: () => this.replanOnce() });
     this.probes = new ProbeManager({ onChange: (change) => this.onReadinessChange(change), onSuccess: (pod) => this.registry.podProbeSucceeded(pod) }, log);

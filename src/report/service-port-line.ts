@@ -20,8 +20,14 @@ function describeAddress(a: ServedAddress): string {
   return notes.length === 0 ? a.address : `${a.address} (${notes.join(', ')})`;
 }
 
+/** ` (from cluster:kind-dev)` for a cluster's Service, '' for a file's (the usual case needs no word). */
+function origin(service: ServiceInfo): string {
+  const source = service.source ?? '';
+  return source.startsWith('cluster:') ? ` (from ${source.replace(/\[0\]$/, '')})` : '';
+}
+
 export function describeServicePort(service: ServiceInfo, port: ServicePortInfo): string {
-  const head = `Service ${service.key} port ${port.name === '' ? '' : `${port.name} `}${port.port}/${port.protocol}`;
+  const head = `Service ${service.key}${origin(service)} port ${port.name === '' ? '' : `${port.name} `}${port.port}/${port.protocol}`;
   if (port.servedOn.length === 0) {
     const why =
       service.type === 'ExternalName' ? 'ExternalName' : service.headless ? 'headless' : port.protocol === 'SCTP' ? 'SCTP is not supported' : 'no listener';

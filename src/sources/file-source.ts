@@ -6,7 +6,7 @@
  */
 import { describePaths, readConfig, STDIN_PATH, validateRead, type PathKind } from '../config/load.js';
 import { ConfigWatcher } from '../config/watch.js';
-import type { Source, SourceLog, SourceRead, SourceTrigger } from './source.js';
+import type { Source, SourceLog, SourceObjects, SourceRead, SourceTrigger } from './source.js';
 
 /** Quiet time after the last file event before a reload. */
 const WATCH_DEBOUNCE_MS = 150;
@@ -27,6 +27,8 @@ export class FileSource implements Source {
   /** What each path was at the first read: a later read that finds a directory turned into a file (or back) is an issue. */
   private expect: readonly (PathKind | undefined)[] | undefined;
   private watchers: ConfigWatcher[] = [];
+  /** The last validated version and its objects. */
+  private last: { readonly version: string; readonly objects: Promise<SourceObjects> } | undefined;
 
   constructor(private readonly options: FileSourceOptions) {
     this.description = describePaths(options.paths);
@@ -36,7 +38,22 @@ export class FileSource implements Source {
     const { paths, stdin } = this.options;
     const read = await readConfig(paths, { ...(this.expect === undefined ? {} : { expect: this.expect }), ...(stdin === undefined ? {} : { stdin }) });
     this.expect ??= read.kinds;
-    return { version: read.hash, objects: () => validateRead(read, paths) };
+    return { version: read.hash, objects: () => this.validated(read, paths) };
+  }
+
+  /**
+   * The files' objects, validated once per version: beside a cluster source,
+   * a reload for a cluster change reads the files unchanged, and must not
+   * start a validation child process for them every time.
+   */
+  private validated(read: Awaited<ReturnType<typeof readConfig>>, paths: readonly string[]): Promise<SourceObjects> {
+    if (this.last?.version !== read.hash) this.last = { version: read.hash, objects: validateRead(read, paths) };
+    const { objects } = this.last;
+    // A failed validation is not kept: the next reload tries again.
+    objects.catch(() => {
+      if (this.last?.objects === objects) this.last = undefined;
+    });
+    return objects;
   }
 
   /** One watcher per path; standard input cannot change. Only the first path polls: one poll re-reads them all. */

@@ -10,6 +10,11 @@
  * that source's own problem (validation reports it as an issue), so the
  * rule only ever decides between sources. Issues and notes are kept from
  * every source; a single issue anywhere rejects the merged snapshot.
+ *
+ * A Service's endpoints go with it: when a later source's Service is dropped
+ * for an earlier one's, that later source's EndpointSlices and Endpoints for
+ * it are dropped too (a local Service with its own Pods replaces a cluster's
+ * Service without the cluster's endpoints mixing in).
  */
 import { formatSource, type ConfigNote, type ConfigSnapshot, type ObjectSource } from '../config/types.js';
 import type { SourceObjects } from './source.js';
@@ -47,11 +52,26 @@ function mergeList<T extends Named>(lists: ReadonlyArray<readonly T[]>, notes: C
   return kept;
 }
 
+/** Each source's snapshot without the endpoints of its Services that an earlier source's Service of the same name replaces. */
+function withoutShadowedEndpoints(snapshots: readonly ConfigSnapshot[]): ConfigSnapshot[] {
+  const owners = new Set<string>();
+  return snapshots.map((snapshot, index) => {
+    const shadowed = new Set(snapshot.services.map((s) => `${s.namespace}/${s.name}`).filter((key) => owners.has(key)));
+    for (const s of snapshot.services) owners.add(`${s.namespace}/${s.name}`);
+    if (index === 0 || shadowed.size === 0) return snapshot;
+    return {
+      ...snapshot,
+      endpointSlices: snapshot.endpointSlices.filter((e) => !shadowed.has(`${e.namespace}/${e.serviceName}`)),
+      endpoints: snapshot.endpoints.filter((e) => !shadowed.has(`${e.namespace}/${e.name}`)),
+    };
+  });
+}
+
 /** One snapshot from every source's objects, earlier sources first and winning on the same kind, namespace and name. */
 export function mergeSources(parts: readonly SourceObjects[]): SourceObjects {
   if (parts.length === 1 && parts[0] !== undefined) return parts[0];
   const notes: ConfigNote[] = parts.flatMap((p) => p.notes);
-  const snapshots = parts.map((p) => p.snapshot);
+  const snapshots = withoutShadowedEndpoints(parts.map((p) => p.snapshot));
   const snapshot: ConfigSnapshot = {
     services: mergeList(
       snapshots.map((s) => s.services),

@@ -9,7 +9,7 @@
  * Endpoints/EndpointSlices of a Service without a selector.
  */
 import { ipFamily } from '../config/fields.js';
-import type { ConfigSnapshot, ServiceSpec } from '../config/types.js';
+import { formatSource, type ConfigSnapshot, type ServiceSpec } from '../config/types.js';
 import { matchPort, podConditions } from './endpoints.js';
 import { findPort, isProbed, podHostname, selectedPods } from './pod-endpoints.js';
 import type { ServiceAddress } from './service-addresses.js';
@@ -96,6 +96,7 @@ export function serviceInfo(
     name: service.name,
     type: service.type,
     headless,
+    source: formatSource(service.source),
     externalName: service.externalName,
     addresses: ownAddresses(service, address),
     ipv6Alias,

@@ -160,6 +160,8 @@ export interface ServiceInfo {
   readonly name: string;
   readonly type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
   readonly headless: boolean;
+  /** Where the Service came from: its file (`web.yaml[0]`), or `cluster:<context>[0]` for a cluster's. */
+  readonly source?: string;
   /** The CNAME target of an ExternalName Service, '' otherwise. */
   readonly externalName: string;
   /** The Service's own addresses, primary family first; [] for headless and ExternalName Services. */

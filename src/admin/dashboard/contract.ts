@@ -62,6 +62,8 @@ export interface ServiceInfo {
   readonly mappedFrom: readonly string[];
   readonly names: readonly string[];
   readonly externalName: string;
+  /** Where the Service comes from when it is not the config files (`cluster:<context>`); absent for files. */
+  readonly source?: string;
 }
 
 export interface WorkerInfo {

@@ -11,6 +11,8 @@ function serviceMeta(info: ServiceInfo | undefined): HTMLElement | null {
   if (info.externalName) parts.push(`CNAME ${info.externalName}`);
   if (info.names[0] !== undefined) parts.push(info.names[0]);
   if (info.mappedFrom.length > 0) parts.push(`manifest clusterIP ${info.mappedFrom.join(', ')} mapped`);
+  // Where a Service comes from when it is not the config files: `cluster:<context>`.
+  if (info.source?.startsWith('cluster:') === true) parts.push(`from ${info.source.replace(/\[0\]$/, '')}`);
   return el('span', { class: 'meta', 'data-field': 'addresses', text: `  ${parts.join(' \u00b7 ')}` });
 }
 
