@@ -24,7 +24,7 @@ import type { NativePump } from '../proxy/native-pump.js';
 import type { LeaseObserver } from '../proxy/port-ledger.js';
 import { selectPump } from '../proxy/pump-choice.js';
 import { Registry } from '../proxy/registry.js';
-import { Resolver, type LookupFn } from '../proxy/resolver.js';
+import { DNS_CACHE_MS, Resolver, type LookupFn } from '../proxy/resolver.js';
 import { DIAL_TIMEOUTS_MS } from '../proxy/service-port-proxy.js';
 import type { ClusterStatusReader } from '../sources/cluster-status.js';
 import type { Source } from '../sources/source.js';
@@ -103,7 +103,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   adminPort = 0;
   toxiproxyPort = 0;
   private readonly sources: readonly Source[];
-  private readonly timers: Scheduler<'pods' | 'faults'>;
+  private readonly timers: Scheduler<'pods' | 'faults' | 'bindings'>;
   private state: DesiredState = EMPTY_STATE;
   private seenHash = '';
   /** The applied objects, planned again when binding names resolve anew or a removed Pod's grace period ends. */
@@ -135,7 +135,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       { podReady: (pod) => this.probes.isReady(pod), resolver: new Resolver(parts.lookup), onLeaseEnd: parts.onLeaseEnd, faults: this.faults },
     );
     this.faults.onChange = () => this.events.emit('toxics');
-    this.bindingNames = new AddressWatch(() => this.replan(), log, parts.lookup);
+    // Binding names are resolved again on the instance's one scheduler ('bindings'), not on a timer of their own.
+    this.bindingNames = new AddressWatch(() => this.replan(), log, parts.lookup, 0);
     this.names = new NameService(options, log, (pod) => this.probes.isReady(pod), workerIndex() <= 1);
     this.registry.onListenerState = (l) =>
       this.events.emit('listener', { key: l.plan.key, servicePort: l.plan.servicePort, state: l.state, error: l.lastError });
@@ -244,6 +245,15 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     });
   }
 
+  /** Every DNS_CACHE_MS while any WorkloadBinding name is watched: resolve them again (a changed answer re-plans). */
+  private scheduleBindings(): void {
+    const at = this.draining || !this.bindingNames.watching ? undefined : Date.now() + DNS_CACHE_MS;
+    this.timers.set('bindings', at, () => {
+      this.bindingNames.refresh();
+      this.scheduleBindings();
+    });
+  }
+
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const forced = trigger === 'signal' || trigger === 'api';
     const read = await settledRead(this.sources, { seen: this.seenHash, forced, wait: () => delay(SETTLE_MS) });
@@ -275,6 +285,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (trigger !== 'start') this.log.info({ trigger, changes, hash: loaded.hash.slice(0, 12), listeners: this.registry.listeners.size }, 'config applied');
     // A name resolved from here on plans again, after this apply (re-plans wait for a running reload, and for the start).
     this.bindingNames.watch([...new Set(loaded.snapshot.bindings.map((b) => b.dnsName).filter((n) => n !== ''))]);
+    this.scheduleBindings();
     this.status.successes++;
     this.status.lastResult = 'success';
     this.status.lastErrors = [];

@@ -28,7 +28,8 @@ export class AddressWatch {
 
   /**
    * @param onChange called (off the data path) when a name's addresses change.
-   * @param periodMs how often every name is resolved again.
+   * @param periodMs how often every name is resolved again; 0: never by itself, the owner
+   *   calls refresh() on its own schedule (the instance does, from its one scheduler).
    */
   constructor(
     private readonly onChange: () => void,
@@ -57,12 +58,22 @@ export class AddressWatch {
     if (this.names.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
-    } else if (this.timer === undefined) {
+    } else if (this.timer === undefined && this.periodMs > 0) {
       this.timer = setInterval(() => {
         for (const name of this.names.keys()) this.ask(name);
       }, this.periodMs);
       this.timer.unref();
     }
+  }
+
+  /** True while some name is watched (and so wants refreshing). */
+  get watching(): boolean {
+    return !this.stopped && this.names.size > 0;
+  }
+
+  /** Resolves every watched name again now (a lookup still in flight is not doubled). */
+  refresh(): void {
+    for (const name of this.names.keys()) this.ask(name);
   }
 
   stop(): void {
