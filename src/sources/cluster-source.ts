@@ -61,6 +61,8 @@ export class ClusterSource implements Source {
   private readonly now: () => number;
   /** What was last logged, so each state is told once. */
   private told = { forbidden: new Set<string>(), unreachable: false, unauthorizedAt: 0 };
+  /** When the current outage was first seen (epoch ms), 0 while reachable: each retry's error must not move it. */
+  private outageSince = 0;
   private started = false;
   /** The notes of the last conversion (see onlyNewNotes). */
   private toldNotes = new Set<string>();
@@ -214,6 +216,14 @@ export class ClusterSource implements Source {
    * backing off, and none has heard from the server since its backoff began.
    */
   private unreachableSince(): number {
+    const now = this.outageNow();
+    if (now === 0) this.outageSince = 0;
+    else if (this.outageSince === 0) this.outageSince = now;
+    return this.outageSince;
+  }
+
+  /** The outage as the reflectors' states show it now: the earliest of their latest errors, 0 while reachable. */
+  private outageNow(): number {
     const states = this.watches.map((w) => w.reflector.state()).filter((s) => s.phase !== 'forbidden' && s.phase !== 'stopped');
     if (states.length === 0 || !states.every((s) => s.phase === 'backoff' || s.phase === 'listing' || s.phase === 'unauthorized')) return 0;
     if (!states.some((s) => s.phase === 'backoff')) return 0;
