@@ -32,7 +32,7 @@ async function start(t: Test, source: MemorySource): Promise<{ proxy: Svcproxy; 
 }
 
 function headlessNotes(records: readonly LogRecord[]): string[] {
-  return records.filter((r) => /^not proxied: /.test(r.msg)).map((r) => String(r['object']));
+  return records.filter((r) => r.msg.startsWith('not proxied: ')).map((r) => String(r['object']));
 }
 
 t.test('a note is logged once while the reloads keep it, again when it comes back', async (t) => {
