@@ -217,9 +217,15 @@ export class ClusterSource implements Source {
    */
   private unreachableSince(): number {
     const now = this.outageNow();
-    if (now === 0) this.outageSince = 0;
-    else if (this.outageSince === 0) this.outageSince = now;
-    return this.outageSince;
+    if (now > 0) {
+      if (this.outageSince === 0) this.outageSince = now;
+      return this.outageSince;
+    }
+    // Between retries (every watch listing at once, say) the outage goes on until a watch hears from the server.
+    const lastContact = Math.max(0, ...this.watches.map((w) => w.reflector.state().lastContactAt));
+    if (this.outageSince > 0 && lastContact <= this.outageSince) return this.outageSince;
+    this.outageSince = 0;
+    return 0;
   }
 
   /** The outage as the reflectors' states show it now: the earliest of their latest errors, 0 while reachable. */
