@@ -147,7 +147,8 @@ export class AdminServer {
         send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),
       '/': async (_req, res) => {
         const snapshot = await this.model.snapshot('view');
-        const html = await dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods });
+        const cluster = snapshot.cluster === undefined ? {} : { cluster: snapshot.cluster };
+        const html = await dashboardHtml({ services: servicesView(snapshot), config: snapshot.config, pods: snapshot.pods, ...cluster });
         send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': DASHBOARD_CSP });
       },
     };

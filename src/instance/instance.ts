@@ -34,7 +34,7 @@ import { nextRemoval } from '../state/workload-pods.js';
 import type { ToxiproxyServer } from '../toxiproxy/server.js';
 import { workerIndex } from '../workers.js';
 import type { InstanceConfig } from './config.js';
-import { logPods, logServedAddresses } from './diff-log.js';
+import { logNewNotes, logPods, logServedAddresses } from './diff-log.js';
 import { planRead, planSnapshot, type Loaded, type PlanInputs } from './plan.js';
 import { ReloadLoop, type ReloadOutcome } from './reload-loop.js';
 import { Scheduler, type Clock } from './scheduler.js';
@@ -106,6 +106,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   private readonly timers: Scheduler<'pods' | 'faults' | 'bindings'>;
   private state: DesiredState = EMPTY_STATE;
   private seenHash = '';
+  /** The notes of the last applied reload (diff-log.ts's keys): a note is logged when it is new. */
+  private loggedNotes: ReadonlySet<string> = new Set();
   /** The applied objects, planned again when binding names resolve anew or a removed Pod's grace period ends. */
   private snapshot: ConfigSnapshot | undefined;
   /** The problems of the last re-plan that could not be applied ('' after one that could), logged once. */
@@ -299,8 +301,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
    * probes, names, and the timers. Shared by reloads and re-plans.
    */
   private async applyState(state: DesiredState, notes: readonly ConfigNote[], trigger: ReloadTrigger | 'pods', hash = ''): Promise<number> {
-    // A re-plan repeats the notes of the config it plans again; only reloads log them.
-    if (trigger !== 'pods') for (const note of notes) this.log[note.level]({ where: note.where, object: note.object }, note.msg);
+    // A re-plan repeats the notes of the config it plans again; only reloads log them, and only those the last one had not.
+    if (trigger !== 'pods') this.loggedNotes = logNewNotes(this.log, this.loggedNotes, notes);
     const changes = planChanges(this.state, state);
     if (trigger !== 'pods') this.log.info({ trigger, changes: changes.length, hash: hash.slice(0, 12) }, 'applying config');
     else if (changes.length > 0) this.log.info({ changes: changes.length }, 'applying Pod changes');

@@ -61,6 +61,8 @@ export class ClusterSource implements Source {
   private readonly now: () => number;
   /** What was last logged, so each state is told once. */
   private told = { forbidden: new Set<string>(), unreachable: false, unauthorizedAt: 0 };
+  /** When the current outage was first seen (epoch ms), 0 while reachable: each retry's error must not move it. */
+  private outageSince = 0;
   private started = false;
   /** The notes of the last conversion (see onlyNewNotes). */
   private toldNotes = new Set<string>();
@@ -214,6 +216,20 @@ export class ClusterSource implements Source {
    * backing off, and none has heard from the server since its backoff began.
    */
   private unreachableSince(): number {
+    const now = this.outageNow();
+    if (now > 0) {
+      if (this.outageSince === 0) this.outageSince = now;
+      return this.outageSince;
+    }
+    // Between retries (every watch listing at once, say) the outage goes on until a watch hears from the server.
+    const lastContact = Math.max(0, ...this.watches.map((w) => w.reflector.state().lastContactAt));
+    if (this.outageSince > 0 && lastContact <= this.outageSince) return this.outageSince;
+    this.outageSince = 0;
+    return 0;
+  }
+
+  /** The outage as the reflectors' states show it now: the earliest of their latest errors, 0 while reachable. */
+  private outageNow(): number {
     const states = this.watches.map((w) => w.reflector.state()).filter((s) => s.phase !== 'forbidden' && s.phase !== 'stopped');
     if (states.length === 0 || !states.every((s) => s.phase === 'backoff' || s.phase === 'listing' || s.phase === 'unauthorized')) return 0;
     if (!states.some((s) => s.phase === 'backoff')) return 0;

@@ -1,6 +1,6 @@
 /**
  * What the dashboard page reads: the snapshot it is served with, the JSON of
- * /api/services, /api/config and /api/pods, and the feed's messages. Only
+ * /api/services, /api/config, /api/pods and /api/cluster, and the feed's messages. Only
  * the fields the page uses, as plain types with no imports, so the browser
  * script (client/, compiled with the DOM library and no Node types) can be
  * typed against them. The server side is checked against the same types:
@@ -109,11 +109,23 @@ export interface PodInfo {
   readonly services: readonly string[];
 }
 
-/** What the page is served with, for its first paint (the same data as the three API answers). */
+/** GET /api/cluster (with --cluster): what the page says of the cluster followed. */
+export interface ClusterInfo {
+  readonly context: string;
+  readonly server: string;
+  /** ['*'] with --all-namespaces. */
+  readonly namespaces: readonly string[];
+  readonly reachable: boolean;
+  /** ISO 8601, '' while reachable. */
+  readonly unreachableSince: string;
+}
+
+/** What the page is served with, for its first paint (the same data as the API answers; `cluster` with --cluster only). */
 export interface DashboardData {
   readonly services: ServicesPayload;
   readonly config: ConfigInfo;
   readonly pods: readonly PodInfo[];
+  readonly cluster?: ClusterInfo;
 }
 
 /** One Service port's figures in a stats tick. */

@@ -15,14 +15,17 @@
  * away behind a one-line summary, so 30 ports fit in about two screens. With
  * --workers the header lists the workers and each port says how its
  * connections split. Below the Services, the Pods table says where each Pod's
- * process is expected and whether it is ready.
+ * process is expected and whether it is ready. With --cluster the header
+ * names the context, server and namespaces followed, and while the API
+ * server is out of reach a banner says since when (the last state is served);
+ * the page re-reads /api/cluster every few seconds, as no feed event says so.
  */
 import { readFile } from 'node:fs/promises';
 import type { DashboardData } from './contract.js';
 import { STYLE } from './style.js';
 
 /** client/'s files in the order they run: helpers first, main.js (state, the feed, the first paint) last. */
-const CLIENT_FILES = ['dom.js', 'header.js', 'ports.js', 'services.js', 'pods.js', 'main.js'];
+const CLIENT_FILES = ['dom.js', 'header.js', 'cluster.js', 'ports.js', 'services.js', 'pods.js', 'main.js'];
 
 let script: Promise<string> | undefined;
 
@@ -66,10 +69,12 @@ export async function dashboardHtml(initial: DashboardData): Promise<string> {
   <span id="conn-status" class="pill warn">connecting</span>
   <span id="ready" class="pill warn">unknown</span>
   <span id="config-meta" class="meta"></span>
+  <span id="cluster" class="meta"></span>
   <div id="workers"></div>
 </header>
 <main>
   <div id="reload-errors" role="alert"></div>
+  <div id="cluster-outage" role="alert"></div>
   <div id="services"></div>
   <h3 class="meta">Pods</h3>
   <div id="pods-box"><div id="pods"></div></div>

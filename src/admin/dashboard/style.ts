@@ -12,6 +12,7 @@ main { padding:12px 20px; max-width:1480px; }
 #workers { display:flex; flex-wrap:wrap; gap:6px; width:100%; }
 #workers:empty { display:none; }
 #reload-errors { display:none; margin-bottom:12px; padding:10px 14px; border:1px solid var(--bad); border-radius:6px; background:#ffebe9; }
+#cluster-outage { display:none; margin-bottom:12px; padding:8px 14px; border:1px solid var(--warn); border-radius:6px; background:#fff8c5; color:var(--warn); font-weight:600; }
 #reload-errors h2 { margin:0 0 6px; font-size:15px; color:var(--bad); }
 #reload-errors pre { margin:0; white-space:pre-wrap; font:12px/1.5 ui-monospace, monospace; }
 .service { background:#fff; border:1px solid var(--line); border-radius:6px; margin-bottom:8px; }

@@ -4,14 +4,18 @@
  * round trip); then stats ticks update the figures in place, and reload,
  * listener, readiness, toxics and pods events re-fetch the structure. When
  * the socket closes (svcproxy restarting) the page says so and reconnects
- * with a growing delay (0.5 s to 5 s).
+ * with a growing delay (0.5 s to 5 s). With --cluster, /api/cluster is
+ * re-read every CLUSTER_POLL_MS (an outage of the API server sends no event).
  */
+
+const CLUSTER_POLL_MS = 2000;
 
 const state: PageState = {
   pods: [],
   services: [],
   serviceInfo: {},
   config: null,
+  cluster: null,
   workers: null,
   history: {},
   live: {},
@@ -76,6 +80,15 @@ async function refresh(): Promise<void> {
   }
 }
 
+async function refreshCluster(): Promise<void> {
+  try {
+    state.cluster = await getJson<ClusterInfo>('api/cluster');
+    renderCluster(state.cluster);
+  } catch {
+    // svcproxy is restarting: the socket's close handler says so; the next poll tries again.
+  }
+}
+
 function scheduleRefresh(): void {
   clearTimeout(state.refreshTimer);
   state.refreshTimer = setTimeout(() => void refresh(), 100);
@@ -112,4 +125,7 @@ function connect(): void {
 
 const initial = JSON.parse(byId('initial').textContent ?? '') as DashboardData;
 show(initial.services, initial.config, initial.pods);
+state.cluster = initial.cluster ?? null;
+renderCluster(state.cluster);
+if (state.cluster !== null) setInterval(() => void refreshCluster(), CLUSTER_POLL_MS);
 connect();

@@ -13,6 +13,7 @@ type ToxicInfo = import('../contract.js').ToxicInfo;
 type WorkerInfo = import('../contract.js').WorkerInfo;
 type ConfigInfo = import('../contract.js').ConfigInfo;
 type PodInfo = import('../contract.js').PodInfo;
+type ClusterInfo = import('../contract.js').ClusterInfo;
 type FeedEvent = import('../contract.js').FeedEvent;
 
 /** A Service port's live figures: a stats tick's, or its totals at first paint (rates not measured yet: null). */
@@ -55,6 +56,8 @@ interface PageState {
   services: readonly PortInfo[];
   serviceInfo: Record<string, ServiceInfo>;
   config: ConfigInfo | null;
+  /** With --cluster only (known from the snapshot: a cluster is followed from start to stop or not at all). */
+  cluster: ClusterInfo | null;
   workers: readonly WorkerInfo[] | null;
   /** Up to HISTORY rate points per Service port, kept across re-renders. */
   readonly history: Record<string, RatePoint[]>;
