@@ -127,15 +127,7 @@ export class ServiceListener {
         { cause: err },
       );
       if (this.bindFailures > 1) this.log.warn({ code: errorCode(err), retryInMs: delayMs, attempts: this.bindFailures }, 'bind failed again');
-      this.retryTimer = setTimeout(
-        () =>
-          this.attempt(
-            () => undefined,
-            () => undefined,
-            port,
-          ),
-        delayMs,
-      );
+      this.retryLater(port, delayMs);
       this.onState(this);
       reject(failure);
     };
@@ -194,6 +186,12 @@ export class ServiceListener {
     this.lastError = `${code}: out of file descriptors; accepting paused`;
     const delayMs = bindRetryDelayMs(this.bindFailures);
     this.log.warn({ code, retryInMs: delayMs }, 'out of file descriptors: accepting paused, the waiting connections reset');
+    this.retryLater(port, delayMs);
+    this.onState(this);
+  }
+
+  /** Binds again after `delayMs` (a bind that failed, or accepting paused at the fd limit). */
+  private retryLater(port: number, delayMs: number): void {
     this.retryTimer = setTimeout(
       () =>
         this.attempt(
@@ -203,6 +201,5 @@ export class ServiceListener {
         ),
       delayMs,
     );
-    this.onState(this);
   }
 }

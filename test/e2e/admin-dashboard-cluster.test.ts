@@ -13,20 +13,11 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Test } from 'tap';
 import t from 'tap';
-import { LocalModel } from '../../src/admin/local-model.js';
-import { AdminServer } from '../../src/admin/server.js';
-import { Svcproxy } from '../../src/instance/instance.js';
-import { loadDesired } from '../../src/instance/plan.js';
-import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
-import { createReflector } from '../../src/kube/reflector.js';
-import { ClusterSource } from '../../src/sources/cluster-source.js';
 import type { ClusterStatus } from '../../src/sources/cluster-status.js';
 import { get, getJson } from '../helpers/admin.js';
+import { POD_PORT, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { type FakeApiServer, startFakeApiServer } from '../helpers/fake-apiserver/server.js';
-import { testConfig } from '../helpers/instance.js';
-import { silentLog } from '../helpers/log.js';
 import { eventually } from '../helpers/net.js';
-import { isolatedNetwork } from '../helpers/service-network.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
@@ -40,41 +31,11 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-/** Generous but finite: a loaded 2-core CI machine. */
-const WAIT_MS = 20_000;
-const TUNING = { backoffInitialMs: 50, backoffMaxMs: 300, requestTimeoutMs: 3000 };
-
-/** svcproxy in this process following the fake's namespace shop; stopped at teardown. Returns the admin port. */
-async function startClusterInstance(t: Test, server: FakeApiServer): Promise<number> {
-  server.cluster.addService({ namespace: 'shop', name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 9080, targetPort: 18080 }] });
+/** svcproxy following the fake's namespace shop, with one Service and one Pod; returns the admin port. */
+async function startWithWeb(t: Test, server: FakeApiServer): Promise<number> {
+  server.cluster.addService({ namespace: 'shop', name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 9080, targetPort: POD_PORT }] });
   server.cluster.addPod({ namespace: 'shop', name: 'web-0', labels: { app: 'web' } });
-  const kubeconfig = await server.kubeconfig(t, { namespace: 'shop' });
-  const cluster = new ClusterSource({
-    access: loadClusterAccess({ kubeconfig }),
-    namespaces: ['shop'],
-    reflector: createReflector,
-    log: silentLog,
-    tuning: TUNING,
-  });
-  const net = isolatedNetwork();
-  const config = testConfig([], {
-    serviceCidr: net.serviceCidr,
-    podCidr: net.podCidr,
-    bindAddress: net.bindAddress,
-    nodeAddress: net.bindAddress,
-    cluster: { kubeconfig, context: '', namespaces: ['shop'], allNamespaces: false, podNetwork: 'direct' },
-  });
-  t.teardown(() => cluster.stop());
-  await cluster.synced(WAIT_MS);
-  const loaded = await loadDesired(config, [cluster]);
-  const proxy = new Svcproxy<AdminServer>(config, silentLog, {
-    sources: [cluster],
-    admin: (instance) => new AdminServer(new LocalModel(instance), silentLog),
-    cluster: () => cluster.status(),
-  });
-  t.teardown(() => proxy.stop());
-  await proxy.start(loaded);
-  return proxy.adminPort;
+  return (await startClusterInstance(t, server)).admin;
 }
 
 async function outageSeen(admin: number, reachable: boolean): Promise<ClusterStatus> {
@@ -93,7 +54,7 @@ async function outageSeen(admin: number, reachable: boolean): Promise<ClusterSta
 
 t.test('the served page carries the cluster status for its first paint', async (t) => {
   const server = await startFakeApiServer(t, { podNetwork: '127.0.63' });
-  const admin = await startClusterInstance(t, server);
+  const admin = await startWithWeb(t, server);
   const page = await get(admin, '/');
   t.match(page.body, /"cluster":\{"context":"[^"]+"/, 'the snapshot has the cluster');
   t.match(page.body, /"reachable":true/);
@@ -111,7 +72,7 @@ const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIU
 t.test('the dashboard in headless chromium: the cluster followed, an outage banner while the API server is away', { skip }, async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const server = await startFakeApiServer(t, { podNetwork: '127.0.64' });
-  const admin = await startClusterInstance(t, server);
+  const admin = await startWithWeb(t, server);
   const status = await getJson<ClusterStatus>(admin, '/api/cluster');
   const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
   t.teardown(() => rm(profile, { recursive: true, force: true }));

@@ -2,97 +2,23 @@
  * svcproxy --cluster under churn (issue 20's tests): watches dropped every
  * second or two (abrupt and clean, one 410 relist) while a client connects
  * continuously and a Pod is replaced; the API server down for 20 s and back.
- * Direct mode against the fake API server; helpers as in cluster.test.ts.
+ * Direct mode against the fake API server; the set-up is test/helpers/cluster.ts.
  */
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Test } from 'tap';
 import t from 'tap';
-import { LocalModel } from '../../src/admin/local-model.js';
-import { AdminServer } from '../../src/admin/server.js';
-import { Svcproxy } from '../../src/instance/instance.js';
-import { loadDesired } from '../../src/instance/plan.js';
-import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
-import { createReflector } from '../../src/kube/reflector.js';
-import { ClusterSource } from '../../src/sources/cluster-source.js';
 import type { ClusterStatus } from '../../src/sources/cluster-status.js';
-import type { Source } from '../../src/sources/source.js';
 import { getJson } from '../helpers/admin.js';
+import { POD_PORT, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { type FakeApiServer, startFakeApiServer } from '../helpers/fake-apiserver/server.js';
-import { testConfig } from '../helpers/instance.js';
-import { silentLog } from '../helpers/log.js';
 import { eventually, request } from '../helpers/net.js';
-import { isolatedNetwork } from '../helpers/service-network.js';
 
 // The real work: ~10 s of drops plus convergence, and a 20 s outage plus convergence, each
 // with waits bounded by WAIT_MS on a loaded 2-core machine: 3 minutes leaves room for both.
 t.setTimeout(180_000);
 
-/** Generous but finite: a loaded 2-core CI machine. */
-const WAIT_MS = 20_000;
-const POD_PORT = 18080;
-const TUNING = { backoffInitialMs: 50, backoffMaxMs: 300, requestTimeoutMs: 3000 };
 const SVC = { namespace: 'shop', name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 9080, targetPort: POD_PORT }] };
 const PORT_KEY = 'shop/web:http';
-
-interface ServicesAnswer {
-  servicePorts: Array<{ key: string; endpoints: Array<{ address: string; ready: boolean }> }>;
-  services: Array<{ key: string; addresses: string[] }>;
-}
-
-/** A server on a Pod's IP that answers every connection with that IP and closes; closed at teardown. */
-async function podServer(t: Test, ip: string): Promise<void> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    s.end(ip);
-  });
-  server.listen(POD_PORT, ip);
-  await once(server, 'listening');
-  t.teardown(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-}
-
-/** svcproxy in this process following the fake's namespace shop; stopped at teardown. Returns the admin port. */
-async function startClusterInstance(t: Test, server: FakeApiServer): Promise<number> {
-  const kubeconfig = await server.kubeconfig(t, { namespace: 'shop' });
-  const cluster = new ClusterSource({
-    access: loadClusterAccess({ kubeconfig }),
-    namespaces: ['shop'],
-    reflector: createReflector,
-    log: silentLog,
-    tuning: TUNING,
-  });
-  const sources: Source[] = [cluster];
-  const net = isolatedNetwork();
-  const config = testConfig([], {
-    serviceCidr: net.serviceCidr,
-    podCidr: net.podCidr,
-    bindAddress: net.bindAddress,
-    nodeAddress: net.bindAddress,
-    cluster: { kubeconfig, context: '', namespaces: ['shop'], allNamespaces: false, podNetwork: 'direct' },
-  });
-  t.teardown(() => cluster.stop());
-  await cluster.synced(WAIT_MS);
-  const loaded = await loadDesired(config, sources);
-  const proxy = new Svcproxy<AdminServer>(config, silentLog, {
-    sources,
-    admin: (instance) => new AdminServer(new LocalModel(instance), silentLog),
-    cluster: () => cluster.status(),
-  });
-  t.teardown(() => proxy.stop());
-  await proxy.start(loaded);
-  return proxy.adminPort;
-}
-
-async function services(admin: number): Promise<ServicesAnswer> {
-  return getJson<ServicesAnswer>(admin, '/api/services');
-}
 
 async function addressOf(admin: number): Promise<string> {
   let address = '';
@@ -159,7 +85,7 @@ t.test('watches dropped every 1-2 s and a 410 relist while a Pod is replaced: no
   server.cluster.addService(SVC);
   const ips: string[] = [];
   for (let i = 0; i < 3; i++) ips.push(await addServingPod(t, server, `web-${i}`));
-  const admin = await startClusterInstance(t, server);
+  const admin = (await startClusterInstance(t, server)).admin;
   const address = await addressOf(admin);
   await endpointsBecome(admin, ips, 'three ready endpoints');
   const reflectors = (await getJson<ClusterStatus>(admin, '/api/cluster')).watches.length;
@@ -219,7 +145,7 @@ t.test('the API server down for 20 s: the last state serves, /readyz says since 
   const server = await startFakeApiServer(t, { podNetwork: '127.0.62' });
   server.cluster.addService(SVC);
   const ips = [await addServingPod(t, server, 'web-0'), await addServingPod(t, server, 'web-1')];
-  const admin = await startClusterInstance(t, server);
+  const admin = (await startClusterInstance(t, server)).admin;
   const address = await addressOf(admin);
   await endpointsBecome(admin, ips, 'two ready endpoints');
   const downAt = Date.now();

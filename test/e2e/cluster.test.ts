@@ -8,107 +8,17 @@ import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Test } from 'tap';
 import t from 'tap';
-import { LocalModel } from '../../src/admin/local-model.js';
-import { AdminServer } from '../../src/admin/server.js';
 import { main } from '../../src/app.js';
-import { Svcproxy } from '../../src/instance/instance.js';
-import { loadDesired } from '../../src/instance/plan.js';
-import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
-import { createReflector } from '../../src/kube/reflector.js';
-import { ClusterSource } from '../../src/sources/cluster-source.js';
 import type { ClusterStatus } from '../../src/sources/cluster-status.js';
-import { FileSource } from '../../src/sources/file-source.js';
-import type { Source } from '../../src/sources/source.js';
 import { get, getJson } from '../helpers/admin.js';
-import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver/server.js';
+import { startFakeApiServer } from '../helpers/fake-apiserver/server.js';
+import { POD_PORT, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { rollout } from '../helpers/fake-apiserver/rollout.js';
-import { testConfig } from '../helpers/instance.js';
-import { isolatedNetwork } from '../helpers/service-network.js';
-import { silentLog } from '../helpers/log.js';
 import { eventually, request } from '../helpers/net.js';
-
-/** Generous but finite: a loaded 2-core CI machine. */
-const WAIT_MS = 20_000;
-const POD_PORT = 18080;
-const TUNING = { backoffInitialMs: 50, backoffMaxMs: 300, requestTimeoutMs: 3000 };
-
-interface ServicesAnswer {
-  servicePorts: Array<{ key: string; endpoints: Array<{ address: string; ready: boolean }> }>;
-  services: Array<{ key: string; source: string; addresses: string[]; names: string[] }>;
-}
-
-/** A server on a Pod's IP that answers every connection with that IP and closes; closed at teardown (or by `close`). */
-async function podServer(t: Test, ip: string): Promise<{ close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    s.end(ip);
-  });
-  server.listen(POD_PORT, ip);
-  await once(server, 'listening');
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  t.teardown(close);
-  return { close };
-}
-
-interface Started {
-  readonly proxy: Svcproxy<AdminServer>;
-  readonly admin: number;
-  readonly cluster: ClusterSource;
-}
-
-/** svcproxy in this process following the fake (and `files`, which win); stopped at teardown. */
-async function startClusterInstance(
-  t: Test,
-  server: FakeApiServer,
-  options: { namespaces?: string[]; files?: string; kubeconfig?: string; dns?: boolean } = {},
-): Promise<Started> {
-  const kubeconfig = options.kubeconfig ?? (await server.kubeconfig(t, { namespace: 'shop' }));
-  const access = loadClusterAccess({ kubeconfig });
-  const cluster = new ClusterSource({ access, namespaces: options.namespaces ?? ['shop'], reflector: createReflector, log: silentLog, tuning: TUNING });
-  const sources: Source[] = [];
-  if (options.files !== undefined) sources.push(new FileSource({ paths: [options.files], watch: true, pollIntervalMs: 0 }));
-  sources.push(cluster);
-  // Other suites run beside this one: a corner of 127/8 of its own (the bind address too: the localhost rule).
-  const net = isolatedNetwork();
-  const config = testConfig(options.files === undefined ? [] : [options.files], {
-    serviceCidr: net.serviceCidr,
-    podCidr: net.podCidr,
-    bindAddress: net.bindAddress,
-    nodeAddress: net.bindAddress,
-    cluster: { kubeconfig, context: '', namespaces: options.namespaces ?? ['shop'], allNamespaces: false, podNetwork: 'direct' },
-    ...(options.dns === true ? { dnsAddress: { host: '127.0.0.1', port: 0 } } : {}),
-  });
-  t.teardown(() => cluster.stop());
-  await cluster.synced(WAIT_MS);
-  const loaded = await loadDesired(config, sources);
-  t.same(loaded.issues, [], 'the first snapshot is valid');
-  const proxy = new Svcproxy<AdminServer>(config, silentLog, {
-    sources,
-    admin: (instance) => new AdminServer(new LocalModel(instance), silentLog),
-    cluster: () => cluster.status(),
-  });
-  t.teardown(() => proxy.stop());
-  await proxy.start(loaded);
-  return { proxy, admin: proxy.adminPort, cluster };
-}
-
-async function services(admin: number): Promise<ServicesAnswer> {
-  return getJson<ServicesAnswer>(admin, '/api/services');
-}
 
 /** The Service's address, once svcproxy serves it. */
 async function addressOf(admin: number, key: string): Promise<string> {
