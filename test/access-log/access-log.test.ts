@@ -89,7 +89,10 @@ t.test('a reader that never reads: the queue is bounded, lines beyond it are dro
   const ticker = setInterval(() => turns++, 1);
   for (let i = 0; i < lines; i++) {
     log.record(lease(i));
-    if (i % 250 === 0) await new Promise((resolve) => setImmediate(resolve)); // let writes start, as traffic would
+    // Let writes start, as traffic would: the first 250 lines (about 60 KB) must reach the pipe before the rest come,
+    // or a loaded machine's late flush timer finds only a full queue and nothing written yet.
+    if (i === 250) await eventually(() => log.written > 0, 'the first lines to be written');
+    else if (i % 250 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   await eventually(() => log.queued === 500, 'the pipe to fill, and the queue with it');
   clearInterval(ticker);
