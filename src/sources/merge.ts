@@ -72,35 +72,16 @@ export function mergeSources(parts: readonly SourceObjects[]): SourceObjects {
   if (parts.length === 1 && parts[0] !== undefined) return parts[0];
   const notes: ConfigNote[] = parts.flatMap((p) => p.notes);
   const snapshots = withoutShadowedEndpoints(parts.map((p) => p.snapshot));
+  // Each kind merges the same way: its lists in source order, the earlier winning.
+  const merged = <T extends Named>(pick: (s: ConfigSnapshot) => readonly T[]): T[] => mergeList(snapshots.map(pick), notes);
   const snapshot: ConfigSnapshot = {
-    services: mergeList(
-      snapshots.map((s) => s.services),
-      notes,
-    ),
-    endpoints: mergeList(
-      snapshots.map((s) => s.endpoints),
-      notes,
-    ),
-    endpointSlices: mergeList(
-      snapshots.map((s) => s.endpointSlices),
-      notes,
-    ),
-    pods: mergeList(
-      snapshots.map((s) => s.pods),
-      notes,
-    ),
-    workloads: mergeList(
-      snapshots.map((s) => s.workloads),
-      notes,
-    ),
-    bindings: mergeList(
-      snapshots.map((s) => s.bindings),
-      notes,
-    ),
-    faults: mergeList(
-      snapshots.map((s) => s.faults),
-      notes,
-    ),
+    services: merged((s) => s.services),
+    endpoints: merged((s) => s.endpoints),
+    endpointSlices: merged((s) => s.endpointSlices),
+    pods: merged((s) => s.pods),
+    workloads: merged((s) => s.workloads),
+    bindings: merged((s) => s.bindings),
+    faults: merged((s) => s.faults),
   };
   const ignored: Record<string, number> = {};
   for (const part of parts) for (const [key, n] of Object.entries(part.ignored)) ignored[key] = (ignored[key] ?? 0) + n;
