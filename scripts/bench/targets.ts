@@ -9,12 +9,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haproxyConfig, nginxConfig, svcproxyManifests, type PortPair } from './configs.js';
 import { assertLoopback } from './loopback.js';
 import type { TargetName } from './options.js';
+import { freePort as heldPort } from '../../test/helpers/ports.js';
 import { fdSoftLimit, type Processes, type Tracked } from './processes.js';
 
 export interface StartContext {
@@ -54,15 +55,15 @@ export interface Driver {
   start(ctx: StartContext): Promise<Target>;
 }
 
-/** A port the kernel just handed out on host:0, closed again: free when we checked. */
+/**
+ * A port held for this bench run (test/helpers/ports.ts): never released, so no other process that binds port 0
+ * (a parallel test file, another job) can take it between this pick and the proxy's listen. A bind-release pick lost
+ * that race now and then ("load generator: connection closed early"). The proxies bind it with SO_REUSEADDR, as the
+ * holder does, so they can listen on it; the holder closes with this process.
+ */
 export async function freePort(host: string): Promise<number> {
   assertLoopback(host, 'freePort');
-  const server = createServer();
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, host, ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
+  return heldPort(host);
 }
 
 async function freePair(host: string): Promise<PortPair> {
