@@ -47,6 +47,11 @@ export interface EndpointPlan {
    * above are only the start state (not ready) and are recomputed at run time.
    */
   readonly probed: boolean;
+  /**
+   * A cluster's endpoint whose targetRef names its Pod (`pod`): with `--pod-network portforward`
+   * it is reached through the API server's pods/{name}/portforward, not dialled. Absent: dialled.
+   */
+  readonly portForward?: boolean;
 }
 
 /** Everything the data path needs to serve one Service port. */
