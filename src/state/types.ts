@@ -136,6 +136,8 @@ export interface ServicePortInfo {
   readonly servedOn: readonly ServedAddress[];
   /** Why the port is not on the bind address, '' when it is or was never a candidate. */
   readonly localhost: string;
+  /** Why a port that would be proxied is not served (a cluster UDP port under --pod-network portforward); absent when served. */
+  readonly notServed?: string;
 }
 
 /** An endpoint as DNS sees it (headless Services): its address, name and conditions. */
