@@ -164,13 +164,6 @@ export class ServicePort {
     return this.options.portForwarder;
   }
 
-  /**
-   * Whether this port's cluster Pods are out of reach: a UDP port whose endpoints would be
-   * port-forwarded (the API carries TCP only, kubernetes/kubernetes#47862); they are left out.
-   */
-  get udpNotForwarded(): boolean {
-    return this.plan.protocol === 'UDP' && this.options.portForwarder !== undefined && this.plan.endpoints.some((e) => e.portForward === true);
-  }
 
   /** Installs a new plan: endpoints (the rotation restarts only if the usable set changed) and policy. */
   update(plan: ServicePortPlan): void {
