@@ -31,7 +31,12 @@ export function withoutForwardedUdp(result: DesiredResult): DesiredResult {
       if (p.protocol !== 'UDP' || p.servedOn.length === 0) return p;
       dropped.add(servicePortKey(service.namespace, service.name, p.name));
       const object = `Service ${service.key}`;
-      notes.push({ level: 'warn', where: service.source ?? '', object, msg: `${object} port ${p.name === '' ? '' : `${p.name} `}${p.port}/UDP is not served: ${UDP_NOT_FORWARDED}` });
+      notes.push({
+        level: 'warn',
+        where: service.source ?? '',
+        object,
+        msg: `${object} port ${p.name === '' ? '' : `${p.name} `}${p.port}/UDP is not served: ${UDP_NOT_FORWARDED}`,
+      });
       return { ...p, servedOn: [], notServed: UDP_NOT_FORWARDED };
     });
     services.set(key, { ...service, ports });
