@@ -10,7 +10,7 @@ import type { DesiredResult } from '../state/desired.js';
 import { servicePortKey, type ListenerKey, type ListenerPlan, type ServiceInfo } from '../state/types.js';
 
 /** Why, as /api/services and `--check` give it. */
-export const UDP_NOT_FORWARDED = 'port-forward carries TCP only (kubernetes/kubernetes#47862); --pod-network direct serves it';
+const UDP_NOT_FORWARDED = 'port-forward carries TCP only (kubernetes/kubernetes#47862); --pod-network direct serves it';
 
 function fromCluster(service: ServiceInfo): boolean {
   return (service.source ?? '').startsWith('cluster:');

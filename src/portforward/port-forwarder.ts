@@ -47,7 +47,7 @@ export interface PortForwardTuning {
   readonly upgradeTimeoutMs: number;
 }
 
-export const DEFAULT_PORT_FORWARD_TUNING: PortForwardTuning = {
+const DEFAULT_PORT_FORWARD_TUNING: PortForwardTuning = {
   streamsPerSession: 250,
   sessionsPerPod: 4,
   maxSessions: 256,
