@@ -32,7 +32,9 @@ export function newWebSocketKey(): string {
 
 /** The Sec-WebSocket-Accept answer to a key: base64(sha1(key + GUID)). */
 export function webSocketAccept(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** A peer that broke the WebSocket framing rules (code 'EWSPROTO'). */

@@ -215,7 +215,10 @@ const BAD: ReadonlyArray<{ readonly name: string; readonly wire: Buffer; readonl
   { name: 'a frame over the limit (header only)', wire: frame(2, Buffer.alloc(2000), { mask: Buffer.from([1, 2, 3, 4]) }).subarray(0, 8), limit: 1024 },
   {
     name: 'a fragmented message over the limit',
-    wire: Buffer.concat([frame(2, Buffer.alloc(600), { fin: false, mask: Buffer.from([1, 2, 3, 4]) }), frame(0, Buffer.alloc(600), { mask: Buffer.from([1, 2, 3, 4]) })]),
+    wire: Buffer.concat([
+      frame(2, Buffer.alloc(600), { fin: false, mask: Buffer.from([1, 2, 3, 4]) }),
+      frame(0, Buffer.alloc(600), { mask: Buffer.from([1, 2, 3, 4]) }),
+    ]),
     limit: 1024,
   },
   { name: 'a 2^63 length', wire: Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]) },
