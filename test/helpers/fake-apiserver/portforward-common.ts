@@ -29,6 +29,16 @@ export interface ForwardContext {
   readonly sandbox: string;
   /** Called once per forwarded connection before it dials. */
   readonly counted: () => void;
+  /** Called for every stream a client opens (SPDY forms). */
+  readonly opened: (stream: OpenedStream) => void;
+}
+
+/** A SPDY stream a client opened, as the fake saw it (`FakePortForward.streamLog`). */
+export interface OpenedStream {
+  readonly pod: string;
+  readonly protocol: PortForwardProtocol;
+  readonly id: number;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Writes an HTTP answer on a socket that was never upgraded, and ends it. */

@@ -91,6 +91,7 @@ class SpdyForwardSession implements PortForwardSession {
 
   private onStream(stream: SpdyStream): void {
     stream.on('error', () => undefined);
+    this.forward.opened({ pod: this.forward.pod, protocol: this.protocol, id: stream.id, headers: { ...stream.headers } });
     const refused = invalid(stream);
     if (refused !== undefined) {
       stream.reset();

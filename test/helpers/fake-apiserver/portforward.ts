@@ -19,6 +19,7 @@ import {
   answerRaw,
   answerStatus,
   type ForwardContext,
+  type OpenedStream,
   type PortForwardProtocol,
   type PortForwardRefusal,
   type PortForwardSession,
@@ -51,6 +52,8 @@ export class FakePortForward {
   readonly forwardsByPod = new Map<string, number>();
   /** Upgrades refused (any answer but 101), by code. */
   readonly refusals = new Map<number, number>();
+  /** The streams clients opened (SPDY forms), oldest first; the last 2000 are kept. */
+  readonly streamLog: OpenedStream[] = [];
   private readonly sessions = new Set<PortForwardSession>();
   private readonly channels = new ChannelForwarder();
 
@@ -113,6 +116,10 @@ export class FakePortForward {
       podIp: pod.status.podIP ?? '127.0.0.1',
       sandbox: createHash('sha256').update(pod.metadata.uid).digest('hex'),
       counted: () => this.forwardsByPod.set(key, (this.forwardsByPod.get(key) ?? 0) + 1),
+      opened: (stream) => {
+        this.streamLog.push(stream);
+        if (this.streamLog.length > 2000) this.streamLog.splice(0, this.streamLog.length - 2000);
+      },
     };
     if (websocket) this.upgradeWebSocket(req, socket, head, forward);
     else this.upgradeSpdy(req, socket, head, forward);
