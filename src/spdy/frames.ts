@@ -11,7 +11,7 @@ import { SpdyProtocolError } from './errors.js';
 export const SPDY_VERSION = 3;
 export const FRAME_HEADER_BYTES = 8;
 
-export const FrameType = {
+const FrameType = {
   SYN_STREAM: 1,
   SYN_REPLY: 2,
   RST_STREAM: 3,
