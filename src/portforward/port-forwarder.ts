@@ -24,9 +24,10 @@ import type { ClusterAccess } from '../kube/types.js';
 import { UpgradeRefused } from '../kube/upgrade.js';
 import type { Logger } from '../log.js';
 import type { ForwardDone, PortForwarder, PortForwardSession, PortForwardStats } from '../proxy/forwarded.js';
-import { PortForwardDialer, type WebSocketDial } from './dialer.js';
+import { PortForwardDialer } from './dialer.js';
 import { PortForwardError, type ForwardedStream } from './forwarded-stream.js';
 import { PodSession } from './pod-session.js';
+import { webSocketDial } from './websocket-dial.js';
 
 export interface PortForwardTuning {
   /** Forwarded connections one session carries before another is opened (2 streams each). Default 250. */
@@ -62,8 +63,6 @@ export interface PortForwarderOptions {
   readonly access: ClusterAccess;
   readonly log: Logger;
   readonly tuning?: Partial<PortForwardTuning>;
-  /** The WebSocket form, tried first (kubectl >= 1.31's default); absent: the plain SPDY upgrade only. */
-  readonly webSocket?: WebSocketDial;
 }
 
 interface PodEntry {
@@ -111,7 +110,8 @@ class PodPortForwarder implements PortForwarder {
 
   constructor(private readonly options: PortForwarderOptions) {
     this.tuning = { ...DEFAULT_PORT_FORWARD_TUNING, ...options.tuning };
-    this.dialer = new PortForwardDialer(options.access, options.webSocket);
+    // The WebSocket form first (kubectl >= 1.31's default), the plain SPDY upgrade on refusal.
+    this.dialer = new PortForwardDialer(options.access, webSocketDial);
     this.timer = setInterval(() => this.tick(), Math.min(this.tuning.pingIntervalMs, this.tuning.idleSessionMs, 5000));
     this.timer.unref();
   }

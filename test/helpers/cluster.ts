@@ -108,7 +108,9 @@ export async function startClusterInstance(
   const loaded = await loadDesired(config, sources);
   t.same(loaded.issues, [], 'the first snapshot is valid');
   const portForwarder =
-    podNetwork === 'portforward' ? createPortForwarder({ access, log: silentLog, ...(options.portForwardTuning === undefined ? {} : { tuning: options.portForwardTuning }) }) : undefined;
+    podNetwork === 'portforward'
+      ? createPortForwarder({ access, log: silentLog, ...(options.portForwardTuning === undefined ? {} : { tuning: options.portForwardTuning }) })
+      : undefined;
   const proxy = new Svcproxy<AdminServer>(config, silentLog, {
     sources,
     admin: (instance) => new AdminServer(new LocalModel(instance), silentLog),
