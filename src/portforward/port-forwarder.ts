@@ -144,11 +144,7 @@ class PodPortForwarder implements PortForwarder {
     session.slots++;
     session.idleSince = 0;
     let finished = false;
-    let cancel: (() => void) | undefined;
-    const timer = setTimeout(() => {
-      if (cancel !== undefined) cancel();
-      else finish(new PortForwardError('ETIMEDOUT', `no port-forward stream to ${pod}:${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     const finish = (err: Error | null, stream?: ForwardedStream): void => {
       if (finished) {
         if (stream !== undefined) {
@@ -169,10 +165,17 @@ class PodPortForwarder implements PortForwarder {
       }
       settle(err, stream);
     };
+    // The dial timeout is the stream open's (a TCP connect's counterpart). A session still being upgraded is
+    // waited for within its own upgradeTimeoutMs: a cold Pod's first connection costs a TLS handshake and an
+    // upgrade, longer than kube-proxy's first 250 ms, and moving on would only start another cold upgrade.
     session.whenReady((err) => {
       if (finished) return;
-      if (err !== undefined) finish(err);
-      else cancel = session.openStreams(port, finish).cancel;
+      if (err !== undefined) {
+        finish(err);
+        return;
+      }
+      const { cancel } = session.openStreams(port, finish);
+      if (!finished) timer = setTimeout(cancel, timeoutMs);
     });
   }
 

@@ -223,52 +223,100 @@ async function longConnection(t: Test, address: string): Promise<Socket> {
 
 /** Resolves when the socket has closed, reset or not (events.once would reject on the reset's 'error'). */
 function closed(s: Socket): Promise<void> {
-  return new Promise((resolve) => s.once('close', () => resolve()));
+  return bounded(new Promise((resolve) => s.once('close', () => resolve())), 'the connection to close');
 }
 
+/** `p`, or a rejection naming `what` after WAIT_MS: no wait in these tests is unbounded. */
+function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Writes `text` and reads until as many bytes came back (the Pods echo). */
 async function roundTrip(s: Socket, text: string): Promise<string> {
+  const got = new Promise<string>((resolve) => {
+    let answer = '';
+    const onData = (c: Buffer): void => {
+      answer += c.toString();
+      if (answer.length >= text.length) {
+        s.off('data', onData);
+        resolve(answer);
+      }
+    };
+    s.on('data', onData);
+    s.once('close', () => resolve(answer));
+  });
   s.write(text);
-  const [chunk] = (await once(s, 'data')) as [Buffer];
-  return chunk.toString();
+  return bounded(got, `the echo of ${text}`);
+}
+
+/** A connection to a Pod that greets with its IP and a newline, then echoes: the connection and the Pod it reached. */
+async function greeted(t: Test, address: string): Promise<{ socket: Socket; pod: string }> {
+  const socket = await longConnection(t, address);
+  const pod = await bounded(
+    new Promise<string>((resolve) => {
+      let text = '';
+      const onData = (c: Buffer): void => {
+        text += c.toString();
+        const nl = text.indexOf('\n');
+        if (nl < 0) return;
+        socket.off('data', onData);
+        resolve(text.slice(0, nl));
+      };
+      socket.on('data', onData);
+    }),
+    'the greeting',
+  );
+  return { socket, pod };
 }
 
 t.test('an upgraded connection killed, a Pod refused or deleted mid-traffic: only its connections end; new ones go on', async (t) => {
   const server = await startFakeApiServer(t, { podNetwork: '127.0.75' });
   server.cluster.addService(SVC);
-  const ips: string[] = [];
+  const names = new Map<string, string>();
   for (let i = 0; i < 2; i++) {
     const ip = server.cluster.addPod({ namespace: 'shop', name: `web-${i}`, labels: { app: 'web' } }).status.podIP ?? '';
-    await podHandler(t, ip, (s) => s.pipe(s));
-    ips.push(ip);
+    await podHandler(t, ip, (s) => {
+      s.write(`${ip}\n`);
+      s.pipe(s);
+    });
+    names.set(ip, `web-${i}`);
   }
   const { admin } = await startClusterInstance(t, server, { podNetwork: 'portforward', portForwardTuning: { refusedSkipMs: 300 } });
-  const address = await addressOf(admin, ips);
-  const a = await longConnection(t, address);
-  const b = await longConnection(t, address);
-  t.equal(await roundTrip(a, 'a1'), 'a1');
-  t.equal(await roundTrip(b, 'b1'), 'b1');
-  // Round robin put a on web-0, b on web-1. The fake resets web-0's upgraded connection.
-  const aClosed = closed(a);
-  server.killPortForwards('shop/web-0');
+  const address = await addressOf(admin, [...names.keys()]);
+  const a = await greeted(t, address);
+  const b = await greeted(t, address);
+  t.not(a.pod, b.pod, 'round robin: two connections, two Pods');
+  const p = names.get(a.pod) ?? '';
+  const q = names.get(b.pod) ?? '';
+  t.equal(await roundTrip(a.socket, 'a1'), 'a1');
+  t.equal(await roundTrip(b.socket, 'b1'), 'b1');
+  // The fake resets the upgraded connection of a's Pod: a ends, b keeps moving.
+  const aClosed = closed(a.socket);
+  server.killPortForwards(`shop/${p}`);
   await aClosed;
-  t.equal(await roundTrip(b, 'b2'), 'b2', "web-1's connection keeps moving");
-  // web-0 refuses its upgrades from now on: new connections go to web-1, none fails.
-  server.portForward.refuse.set('shop/web-0', 403);
+  t.equal(await roundTrip(b.socket, 'b2'), 'b2', "the other Pod's connection keeps moving");
+  // a's Pod refuses its upgrades from now on: new connections go to the other one, none fails.
+  server.portForward.refuse.set(`shop/${p}`, 403);
   for (let i = 0; i < 4; i++) {
-    const c = await longConnection(t, address);
-    t.equal(await roundTrip(c, `c${i}`), `c${i}`);
-    c.destroy();
+    const c = await greeted(t, address);
+    t.equal(c.pod, b.pod, `connection ${i} reached the Pod that is not refused`);
+    c.socket.destroy();
   }
-  server.portForward.refuse.delete('shop/web-0');
-  // web-1 deleted while b is open on it: b ends; new connections reach web-0 again once web-1 has left.
-  const bClosed = closed(b);
-  server.cluster.deletePod('shop', 'web-1');
-  await eventually(async () => JSON.stringify(await readyEndpoints(admin)) === JSON.stringify([ips[0]]), 'web-1 to leave', WAIT_MS);
-  server.killPortForwards('shop/web-1'); // the kubelet's forward ends with its Pod
+  server.portForward.refuse.delete(`shop/${p}`);
+  // b's Pod deleted while b is open on it: b ends; new connections reach a's Pod again once the other has left.
+  const bClosed = closed(b.socket);
+  server.cluster.deletePod('shop', q);
+  await eventually(async () => JSON.stringify(await readyEndpoints(admin)) === JSON.stringify([a.pod]), `${q} to leave`, WAIT_MS);
+  server.killPortForwards(`shop/${q}`); // the kubelet's forward ends with its Pod
   await bClosed;
-  // web-0 was skipped after its refusals (refusedSkipMs, shortened here) and ejected by passive health: it comes back.
-  await eventually(async () => (await request(9080, 'd', address)).data.toString() === 'd', 'web-0 to carry new connections again', WAIT_MS);
-  t.pass('web-0 serves again');
+  // a's Pod was skipped after its refusals (refusedSkipMs, shortened here) and ejected by passive health: it comes back.
+  const want = `${a.pod}\nd`;
+  await eventually(async () => (await request(9080, 'd', address)).data.toString() === want, `${p} to carry new connections again`, WAIT_MS);
+  t.pass(`${p} serves again`);
 });
 
 t.test('the API server down and back: new connections are carried again once it returns', async (t) => {

@@ -207,3 +207,16 @@ t.test('500 streams on one multiplexed connection: 250 connections at once, each
   t.equal(answers.filter(Boolean).length, 250, 'every connection got its own bytes back');
   await until('every stream to close', () => pf.stats().streamsOpen === 0);
 });
+
+t.test('a cold Pod: the open waits for a slow upgrade beyond its dial timeout, which then bounds the stream open', async (t) => {
+  const server = await startPodServer(t);
+  server.pods.set('web-0', await startEchoServer(t));
+  server.upgradeDelayMs = 400;
+  const pf = forwarder(t, server);
+  const started = Date.now();
+  const stream = await open(pf, 'shop/web-0', 80, 100);
+  t.ok(Date.now() - started >= 350, 'it waited for the upgrade');
+  stream.destroy();
+  t.equal(pf.stats().opens['ok'], 1);
+  t.equal(pf.stats().opens['timeout'], 0);
+});
