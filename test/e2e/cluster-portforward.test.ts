@@ -11,7 +11,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Test } from 'tap';
 import t from 'tap';
-import { get, getJson } from '../helpers/admin.js';
+import { get } from '../helpers/admin.js';
 import { POD_PORT, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { rollout } from '../helpers/fake-apiserver/rollout.js';
 import { type FakeApiServer, startFakeApiServer } from '../helpers/fake-apiserver/server.js';
