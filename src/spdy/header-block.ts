@@ -72,6 +72,9 @@ export function decodeHeaderBlock(block: Buffer): SpdyHeaders {
   return Object.freeze(headers);
 }
 
+/** An empty non-final stored block: what zlib's Z_SYNC_FLUSH writes at the end of each flushed chunk. */
+const SYNC_FLUSH = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
 /** The largest stored deflate block: LEN is 16 bits. */
 const MAX_STORED = 0xffff;
 
@@ -97,6 +100,11 @@ export class HeaderCompressor {
       head.writeUInt16LE(~piece.length & 0xffff, 3);
       parts.push(head, piece);
     }
+    // An empty stored block after the data: zlib's Z_SYNC_FLUSH marker. Go's flate reader hands out a stored
+    // block's bytes only once it has read the next block header; without this it reads past the frame into
+    // the frame's LimitedReader EOF, keeps ErrUnexpectedEOF, and every later header block of the session fails
+    // ("compressed payload size was incorrect", seen with kubectl 1.32).
+    parts.push(SYNC_FLUSH);
     return Buffer.concat(parts);
   }
 }
