@@ -14,7 +14,7 @@ import { clusterSource, configSource, instanceConfig } from './cli/instance-conf
 import { parseCommand, USAGE, type Command, type Options } from './cli/options.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
-import { formatIssue, type ConfigIssue } from './config/types.js';
+import { formatIssueAt, type ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { Svcproxy } from './instance/instance.js';
 import { loadDesired, type Loaded } from './instance/plan.js';
@@ -127,7 +127,7 @@ async function check(options: Options, con: Console): Promise<number> {
   for (const note of loaded.notes) {
     if (note.level === 'warn') con.err(`warning: ${[note.where, note.object].filter((s) => s !== '').join(' ')}: ${note.msg}`);
   }
-  for (const issue of loaded.issues) con.err(formatIssue(issue));
+  for (const issue of loaded.issues) con.err(formatIssueAt(issue));
   if (loaded.issues.length > 0) {
     con.err(`${paths}: invalid: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
     return 1;
@@ -193,7 +193,7 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
   const { loaded } = read;
   if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
-    for (const issue of loaded.issues) con.err(formatIssue(issue));
+    for (const issue of loaded.issues) con.err(formatIssueAt(issue));
     return 1;
   }
   const text = formatEnvVars(namespaceEnvVars(loaded.state.services.values(), command.namespace), command.format);
@@ -246,7 +246,7 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
   };
   if (rangeError(loaded.issues, con)) return stopCluster(2);
   if (loaded.issues.length > 0) {
-    for (const issue of loaded.issues) con.err(formatIssue(issue));
+    for (const issue of loaded.issues) con.err(formatIssueAt(issue));
     return stopCluster(1);
   }
   const index = workerIndex();

@@ -11,7 +11,7 @@
  * stack overflow" alone gives answers that change with the process's age).
  */
 import { Composer, Lexer, LineCounter, Parser, type CST, type Document } from 'yaml';
-import type { ConfigIssue, ConfigNote } from './types.js';
+import type { ConfigIssue, ConfigNote, SourcePosition } from './types.js';
 import { YAML_OPTIONS } from './yaml-1.1.js';
 
 /** One document of one file, as parsed. `value` is null for an empty document. */
@@ -42,8 +42,8 @@ const MAX_FILE_ISSUES = 20;
 /** Stops the token loop; becomes one issue for the file. */
 class ParseLimit extends Error {}
 
-function issue(where: string, message: string): ConfigIssue {
-  return { where, object: '', path: '', message };
+function issue(where: string, message: string, at?: SourcePosition): ConfigIssue {
+  return at === undefined ? { where, object: '', path: '', message } : { where, object: '', path: '', message, at };
 }
 
 /**
@@ -81,7 +81,8 @@ export function parseDocuments(file: string, text: string): ParseResult {
         continue;
       }
       failed = true;
-      issues.push(issue(where, `YAML syntax error at ${at(error.pos[0])}: ${firstLine(error.message)}`));
+      const pos = lines.linePos(error.pos[0]);
+      issues.push(issue(where, `YAML syntax error at ${at(error.pos[0])}: ${firstLine(error.message)}`, { file, line: pos.line, col: pos.col }));
     }
     if (failed) return;
     try {

@@ -4,6 +4,7 @@
  * worker (validation-worker.ts), never on the event loop that carries traffic.
  */
 import { parseDocuments, type ParsedDocument } from './parse.js';
+import { locateIssues } from './positions.js';
 import type { ConfigIssue, ConfigNote } from './types.js';
 import { validateDocuments, type ValidationResult } from './validate.js';
 
@@ -31,5 +32,5 @@ export function validateSources(sources: readonly ConfigSource[], onFile: (index
   }
   onFile(sources.length);
   const validated = validateDocuments(documents);
-  return { ...validated, issues: [...issues, ...validated.issues], notes: [...notes, ...validated.notes] };
+  return { ...validated, issues: [...issues, ...locateIssues(validated.issues, sources)], notes: [...notes, ...validated.notes] };
 }

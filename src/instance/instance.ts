@@ -12,7 +12,7 @@
  *   binding names resolved anew / a grace period or Fault window ends -> loop.replan()
  */
 import { EventEmitter } from 'node:events';
-import { formatIssue, type ConfigNote, type ConfigSnapshot } from '../config/types.js';
+import { formatIssue, formatIssueAt, type ConfigNote, type ConfigSnapshot } from '../config/types.js';
 import { NameService } from '../dns/name-service.js';
 import { errorMessage } from '../errors.js';
 import { FaultTable } from '../faults/fault-table.js';
@@ -219,7 +219,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (desired.issues.length > 0) {
       // Only Pods can have changed (a binding name's new addresses clash with a Pod's name): keep what runs, say
       // why once, and try again later rather than at once (a removal due in the past would spin).
-      const problems = desired.issues.map(formatIssue).join('\n');
+      const problems = desired.issues.map(formatIssueAt).join('\n');
       if (problems !== this.replanProblems) for (const line of problems.split('\n')) this.log.error(`Pods not updated: ${line}`);
       this.replanProblems = problems;
       this.schedulePodRemoval(REPLAN_RETRY_MS);
@@ -270,9 +270,10 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.status.failures++;
       this.status.lastResult = 'failure';
       this.status.lastErrors = loaded.issues.map(formatIssue);
-      for (const line of this.status.lastErrors) this.log.error({ trigger }, `invalid config: ${line}`);
+      this.status.lastProblems = loaded.issues.map(formatIssueAt);
+      for (const line of this.status.lastProblems) this.log.error({ trigger }, `invalid config: ${line}`);
       this.log.error({ trigger, problems: loaded.issues.length }, 'config rejected; still serving the last good config');
-      this.events.emit('reload', { trigger, result: 'failure', errors: this.status.lastErrors, changes: 0 });
+      this.events.emit('reload', { trigger, result: 'failure', errors: this.status.lastProblems, changes: 0 });
       return 'invalid';
     }
     await this.applyLoaded(loaded, trigger);
@@ -291,6 +292,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.successes++;
     this.status.lastResult = 'success';
     this.status.lastErrors = [];
+    this.status.lastProblems = [];
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes });
