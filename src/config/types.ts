@@ -248,7 +248,8 @@ interface PodOwner {
   readonly binding: string;
 }
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet';
+/** The kinds that make Pods: apps/v1's four and the core group's ReplicationController (v1), which clusters still run. */
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'ReplicationController';
 
 /** A label selector: every matchLabels pair and every expression must hold. */
 export interface LabelSelectorSpec {
@@ -271,7 +272,7 @@ export interface PodTemplate {
 }
 
 /**
- * An apps/v1 workload (Deployment, ReplicaSet, StatefulSet, DaemonSet),
+ * A workload (apps/v1 Deployment, ReplicaSet, StatefulSet, DaemonSet; v1 ReplicationController),
  * strictly checked against its OpenAPI fields, its template validated as a
  * Pod: what the workloads room (src/workloads/) needs to make its Pods.
  */
