@@ -198,7 +198,23 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
   }
   const text = formatEnvVars(namespaceEnvVars(loaded.state.services.values(), command.namespace), command.format);
   if (text !== '') con.out(text.replace(/\n$/, ''));
+  else
+    con.err(
+      noServicesIn(
+        command.namespace,
+        [...loaded.state.services.values()].map((s) => s.namespace),
+      ),
+    );
   return 0;
+}
+
+/** kubectl's "No resources found in NS namespace.", with the namespaces that do have Services (a typo shows). */
+function noServicesIn(namespace: string, namespaces: readonly string[]): string {
+  if (namespaces.includes(namespace))
+    return `svcproxy env: no Service of namespace "${namespace}" has a cluster address (headless and ExternalName Services get no variables)`;
+  const others = [...new Set(namespaces)].sort();
+  const where = others.length === 0 ? 'the config has no Service' : `the config has Services in ${others.join(', ')}`;
+  return `svcproxy env: no Services in namespace "${namespace}" (${where})`;
 }
 
 /** What a command other than `run` prints, and its exit code. */
