@@ -123,8 +123,16 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.timers = new Scheduler(parts.clock);
     this.loop = new ReloadLoop({ reload: (trigger) => this.reloadOnce(trigger), replan: () => this.replanOnce() });
     this.probes = new ProbeManager({ onChange: (change) => this.onReadinessChange(change), onSuccess: (pod) => this.registry.podProbeSucceeded(pod) }, log);
-    // --pump: the native pump when chosen and built; the choice is logged once, here.
-    this.nativePump = selectPump(options.pump, log);
+    // --pump: the native pump when chosen and built; the choice is logged once, here. With the toxiproxy API on,
+    // every connection runs on the toxic pump (the API may add a toxic to any open one): the line says that instead.
+    this.nativePump = selectPump(options.pump, options.toxiproxy === undefined ? log : log.child({}, { level: 'silent' }));
+    if (options.toxiproxy !== undefined) {
+      const native = this.nativePump === undefined ? 'not in use' : 'loaded, carries none';
+      log.info(
+        { pump: 'toxic', native },
+        `pump: JavaScript toxic pump for every TCP connection (--toxiproxy-address: a toxic may be added to any open connection; native splice pump ${native})`,
+      );
+    }
     this.registry = new Registry(
       {
         halfCloseTimeoutMs: options.halfCloseTimeoutMs,
