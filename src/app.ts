@@ -11,6 +11,7 @@ import { AdminServer } from './admin/server.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { pino } from 'pino';
 import { clusterSource, configSource, instanceConfig } from './cli/instance-config.js';
+import { nodeVersionCheck } from './cli/node-version.js';
 import { parseCommand, USAGE, type Command, type Options } from './cli/options.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
@@ -184,6 +185,7 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
     con.err('Try svcproxy env --help.');
     return 2;
   }
+  if (!nodeIsUsable(command.options, con)) return 1;
   const read = await load(command.options, con, quietLogger());
   if (typeof read === 'string') {
     con.err(`svcproxy env: ${read}`);
@@ -239,8 +241,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   const command = parseCommand(argv, env);
   if (command.kind !== 'run') return answer(command, con);
   const { options } = command;
+  if (!nodeIsUsable(options, con)) return 1;
   if (options.check) return check(options, con);
   return serve(options, con);
+}
+
+/** Below engines' Node: one warning on stderr (by the first process only), or a refusal for --cluster. */
+function nodeIsUsable(options: Options, con: Console, version = process.versions.node): boolean {
+  const { message, refuse } = nodeVersionCheck(version, options.cluster !== undefined);
+  if (message !== '' && (refuse || workerIndex() <= 1)) con.err(message);
+  return !refuse;
 }
 
 /** A start-up failure of a --workers worker ends its process (its IPC channel to the primary would keep it alive). */

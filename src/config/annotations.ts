@@ -54,6 +54,11 @@ const READERS: Readonly<Record<string, Reader>> = {
     sink.unsupported(path, value, ['v1', 'v2']);
     return undefined;
   },
+  endpoints: (value, path, sink) => {
+    if (value === 'admin') return { endpoints: 'admin' };
+    sink.unsupported(path, value, ['admin']);
+    return undefined;
+  },
   'udp-idle-timeout': duration('udpIdleTimeoutMs'),
   'udp-max-flows': count('udpMaxFlows', 1_000_000),
 };

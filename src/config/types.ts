@@ -45,6 +45,8 @@ export interface ServiceOptions {
   readonly udpIdleTimeoutMs: number;
   /** Most UDP flows per Service port; the oldest is evicted beyond it. */
   readonly udpMaxFlows: number;
+  /** `admin`: the endpoint is svcproxy's own admin server, wherever `--admin-address` puts it (absent: the usual endpoints). */
+  readonly endpoints?: 'admin';
 }
 
 /** One validated entry of `spec.ports`, defaults applied. */

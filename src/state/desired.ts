@@ -8,7 +8,7 @@
  */
 import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ServicePortSpec, type ServiceSpec } from '../config/types.js';
 import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
-import { declaredEndpoints } from './endpoints.js';
+import { adminEndpoints, declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
@@ -185,7 +185,12 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
     const key = servicePortKey(service.namespace, service.name, port.name);
     const nodePort = resolveNodePort(build, service, port, key, note);
     // A Service with a selector ignores hand-written Endpoints for itself, as Kubernetes does.
-    const endpoints = service.selector === undefined ? declaredEndpoints(snapshot, service, port) : podEndpoints(pods, service, port, build.notes);
+    const endpoints =
+      service.options.endpoints === 'admin'
+        ? adminEndpoints(env.reserved)
+        : service.selector === undefined
+          ? declaredEndpoints(snapshot, service, port)
+          : podEndpoints(pods, service, port, build.notes);
     for (const e of endpoints) if (e.probed) addProbe(build.probes, snapshot, e.pod, `${service.namespace}/${service.name}`);
     build.servicePorts.set(key, {
       key,
