@@ -253,6 +253,16 @@ function nodeIsUsable(options: Options, con: Console, version = process.versions
   return !refuse;
 }
 
+/**
+ * The admin port taken, most often by a svcproxy already running (the quick
+ * start's): say how to run a second one. Never moved silently: scripts and
+ * the bundled config's Service rely on the address given.
+ */
+function adminPortHint(message: string): string {
+  if (!/^admin server cannot listen on .*EADDRINUSE/.test(message)) return '';
+  return '\nsvcproxy: is another svcproxy running? Stop it, or give this one an admin address of its own: --admin-address 127.0.0.1:9902 (or 127.0.0.1:0 for any free port)';
+}
+
 /** A start-up failure of a --workers worker ends its process (its IPC channel to the primary would keep it alive). */
 function fail(index: number, con: Console, message: string): number {
   con.err(`svcproxy: ${message}`);
@@ -326,7 +336,7 @@ async function startInstance({ options, sources, cluster, loaded, log, index, ac
     await proxy.start(loaded);
   } catch (err: unknown) {
     await proxy.stop();
-    return fail(index, con, `${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}`);
+    return fail(index, con, `${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}${adminPortHint(errorMessage(err))}`);
   }
   agent?.started();
   handleSignals(proxy, accessLog);

@@ -114,7 +114,10 @@ t.test('the admin port taken at start-up: a clear line on stderr, exit 1', async
   const dir = await configDir(t, { 'a.yaml': serviceYaml('web', await freePort(), 8080) });
   const run = await runCli(['--config', dir, '--admin-address', `127.0.0.1:${port}`]);
   t.equal(run.code, 1);
-  t.equal(run.stderr, `svcproxy: admin server cannot listen on 127.0.0.1:${port}: EADDRINUSE: address already in use 127.0.0.1:${port} (listen)\n`);
+  t.equal(
+    run.stderr,
+    `svcproxy: admin server cannot listen on 127.0.0.1:${port}: EADDRINUSE: address already in use 127.0.0.1:${port} (listen)\nsvcproxy: is another svcproxy running? Stop it, or give this one an admin address of its own: --admin-address 127.0.0.1:9902 (or 127.0.0.1:0 for any free port)\n`,
+  );
 });
 
 t.test('serves: a client talks through the Service port to the targetPort; SIGTERM exits 0', async (t) => {
