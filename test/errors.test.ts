@@ -20,7 +20,7 @@ function times(text: string, code: string): number {
   return text.split(new RegExp(`\\b${code}\\b`)).length - 1;
 }
 
-async function caught(run: () => Promise<unknown> | unknown): Promise<unknown> {
+async function caught(run: () => unknown): Promise<unknown> {
   try {
     await run();
   } catch (err: unknown) {

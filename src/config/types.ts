@@ -376,41 +376,18 @@ export interface ConfigIssue {
   /** Field path such as `spec.ports[1].name`, or '' for the whole object. */
   readonly path: string;
   readonly message: string;
-  /** Where the object starts in its file, when the problem is about one. */
+  /** Where the object starts; where the field is written (a missing field: the mapping it belongs in). */
   readonly at?: SourcePosition;
-  /** Where the field the problem names is written (or, for a missing field, the mapping it belongs in). */
   readonly fieldAt?: SourcePosition;
 }
 
 /** A place in a file: 1-based line and column, as editors and compilers count them. */
-export interface SourcePosition {
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
-}
-
-/** `web.yaml:12:7`, the form editors and terminals turn into a link. */
-export function formatPosition(position: SourcePosition): string {
-  return `${position.file}:${position.line}:${position.col}`;
-}
+export type SourcePosition = { readonly file: string; readonly line: number; readonly col: number };
 
 /** Renders an issue as one line: `web.yaml[1] Service default/web: spec.ports[1].name: Required value: ...`. */
 export function formatIssue(issue: ConfigIssue): string {
   const head = issue.object === '' ? issue.where : `${issue.where} ${issue.object}`;
   return issue.path === '' ? `${head}: ${issue.message}` : `${head}: ${issue.path}: ${issue.message}`;
-}
-
-/**
- * The issue as a user reads it in `--check` and a reload report: formatIssue
- * and then where it is, the field first (what an editor should jump to),
- * then the object: `… (at web.yaml:12:7, in the object at web.yaml:5:1)`.
- */
-export function formatIssueAt(issue: ConfigIssue): string {
-  const line = formatIssue(issue);
-  const { at, fieldAt } = issue;
-  if (at === undefined) return fieldAt === undefined ? line : `${line} (at ${formatPosition(fieldAt)})`;
-  if (fieldAt === undefined || (fieldAt.line === at.line && fieldAt.col === at.col)) return `${line} (at ${formatPosition(at)})`;
-  return `${line} (at ${formatPosition(fieldAt)}, in the object at ${formatPosition(at)})`;
 }
 
 /** Something worth a log line but not an error (headless Service, unknown kind, ...). */

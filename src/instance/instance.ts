@@ -12,7 +12,8 @@
  *   binding names resolved anew / a grace period or Fault window ends -> loop.replan()
  */
 import { EventEmitter } from 'node:events';
-import { formatIssue, formatIssueAt, type ConfigNote, type ConfigSnapshot } from '../config/types.js';
+import { formatIssueAt } from '../config/issue-format.js';
+import { formatIssue, type ConfigNote, type ConfigSnapshot } from '../config/types.js';
 import { NameService } from '../dns/name-service.js';
 import { errorMessage } from '../errors.js';
 import { FaultTable } from '../faults/fault-table.js';

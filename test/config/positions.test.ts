@@ -3,7 +3,8 @@
  * column of the object and of the field (issue 23, point 4).
  */
 import t from 'tap';
-import { formatIssueAt, type ConfigIssue } from '../../src/config/types.js';
+import { formatIssueAt } from '../../src/config/issue-format.js';
+import type { ConfigIssue } from '../../src/config/types.js';
 import { validateSources } from '../../src/config/validate-sources.js';
 
 const FILE = `# a comment line
