@@ -21,3 +21,11 @@ export function formatIssueAt(issue: ConfigIssue): string {
   if (fieldAt === undefined || (fieldAt.line === at.line && fieldAt.col === at.col)) return `${line} (at ${formatPosition(at)})`;
   return `${line} (at ${formatPosition(fieldAt)}, in the object at ${formatPosition(at)})`;
 }
+
+/** Problems found after validation (planning for this machine) get their object's place from `objectsAt` (validate-sources.ts). */
+export function withObjectPositions(issues: readonly ConfigIssue[], objectsAt: Readonly<Record<string, SourcePosition>> | undefined): ConfigIssue[] {
+  return issues.map((issue) => {
+    const at = issue.at ?? objectsAt?.[issue.where];
+    return at === undefined || issue.at !== undefined ? issue : { ...issue, at };
+  });
+}

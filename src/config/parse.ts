@@ -10,7 +10,7 @@
  * of the JIT (a warm parser recurses deeper than a cold one, so "catch the
  * stack overflow" alone gives answers that change with the process's age).
  */
-import { Composer, Lexer, LineCounter, Parser, type CST, type Document } from 'yaml';
+import { Composer, isMap, isSeq, Lexer, LineCounter, Parser, type CST, type Document } from 'yaml';
 import type { ConfigIssue, ConfigNote, SourcePosition } from './types.js';
 import { YAML_OPTIONS } from './yaml-1.1.js';
 
@@ -26,6 +26,8 @@ export interface ParseResult {
   readonly issues: ConfigIssue[];
   /** Things kubectl accepts that are most likely mistakes (duplicate keys). */
   readonly notes: ConfigNote[];
+  /** Where each object starts, by `file[doc]` (and `file[doc].items[i]` in a List), for problems found after validation. */
+  readonly objectsAt?: Record<string, SourcePosition>;
 }
 
 /** Open collections at once: real manifests, CRD schemas included, stay under 60. */
@@ -62,8 +64,16 @@ export function parseDocuments(file: string, text: string): ParseResult {
   const documents: ParsedDocument[] = [];
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
+  const objectsAt: Record<string, SourcePosition> = {};
+  const place = (key: string, offset: number | undefined): void => {
+    if (offset !== undefined) objectsAt[key] = { file, ...lines.linePos(offset) };
+  };
   docs.forEach((document, doc) => {
     const where = `${file}[${doc}]`;
+    const root = document.contents;
+    place(where, root?.range[0]);
+    const items = isMap(root) ? root.get('items', true) : undefined;
+    if (isSeq(items)) items.items.forEach((item, i) => place(`${where}.items[${i}]`, isMap(item) ? item.range?.[0] : undefined));
     const at = (offset: number): string => {
       const pos = lines.linePos(offset);
       return `line ${pos.line}, column ${pos.col}`;
@@ -94,7 +104,7 @@ export function parseDocuments(file: string, text: string): ParseResult {
       issues.push(issue(where, `could not be parsed: ${parseFailure(err)}`));
     }
   });
-  return { documents, issues: capIssues(file, issues), notes: notes.slice(0, MAX_FILE_ISSUES) };
+  return { documents, issues: capIssues(file, issues), notes: notes.slice(0, MAX_FILE_ISSUES), objectsAt };
 }
 
 /**

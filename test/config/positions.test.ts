@@ -2,10 +2,12 @@
  * Every problem of a broken manifest points at its place: the line and
  * column of the object and of the field (issue 23, point 4).
  */
+import { join } from 'node:path';
 import t from 'tap';
-import { formatIssueAt } from '../../src/config/issue-format.js';
+import { formatIssueAt, withObjectPositions } from '../../src/config/issue-format.js';
 import type { ConfigIssue } from '../../src/config/types.js';
 import { validateSources } from '../../src/config/validate-sources.js';
+import { configDir, runCli } from '../helpers/process.js';
 
 const FILE = `# a comment line
 apiVersion: v1
@@ -126,4 +128,38 @@ t.test('a YAML syntax error carries its line and column; a problem with no objec
   );
   const plain: ConfigIssue = { where: 'x.yaml', object: '', path: '', message: 'the file is empty' };
   t.equal(formatIssueAt(plain), 'x.yaml: the file is empty');
+});
+
+t.test('a problem found when the objects are planned (two Services on one address and port) carries its object position', async (t) => {
+  const text = `apiVersion: v1
+kind: Service
+metadata: {name: a}
+spec: {clusterIP: 127.0.0.10, ports: [{port: 8080}]}
+---
+# b takes a's address and port
+apiVersion: v1
+kind: Service
+metadata: {name: b}
+spec: {clusterIP: 127.0.0.10, ports: [{port: 8080}]}
+`;
+  const validated = validateSources([{ file: 'p.yaml', text }]);
+  t.same(validated.issues, []);
+  t.same(validated.objectsAt, { 'p.yaml[0]': { file: 'p.yaml', line: 1, col: 1 }, 'p.yaml[1]': { file: 'p.yaml', line: 7, col: 1 } });
+  const conflict: ConfigIssue = { where: 'p.yaml[1]', object: 'Service default/b', path: 'spec.ports[0]', message: 'Duplicate value: …' };
+  t.equal(
+    formatIssueAt(withObjectPositions([conflict], validated.objectsAt)[0] ?? conflict),
+    'p.yaml[1] Service default/b: spec.ports[0]: Duplicate value: … (at p.yaml:7:1)',
+  );
+});
+
+t.test('--check: the planning problem ends with its object position', async (t) => {
+  const dir = await configDir(t, {
+    'p.yaml':
+      'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 127.0.0.10, ports: [{port: 8080}]}\n---\n# b\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {clusterIP: 127.0.0.10, ports: [{port: 8080}]}\n',
+  });
+  const run = await runCli(['--check', '--config', dir]);
+  t.equal(run.code, 1);
+  const file = join(dir, 'p.yaml');
+  t.match(run.stderr, `${file}[1] Service default/b: spec.ports[0]: Duplicate value: "127.0.0.10:8080/TCP"`);
+  t.match(run.stderr, `(clusterIP 127.0.0.10:8080/TCP) (at ${file}:7:1)\n`);
 });
