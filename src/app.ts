@@ -247,10 +247,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   return serve(options, con);
 }
 
-/** Below engines' Node: one warning on stderr (by the first process only), or a refusal for --cluster. */
+/** Below engines' Node: one warning on stderr (by the primary or the lone process, not each worker), or a refusal for --cluster. */
 function nodeIsUsable(options: Options, con: Console, version = process.versions.node): boolean {
   const { message, refuse } = nodeVersionCheck(version, options.cluster !== undefined);
-  if (message !== '' && (refuse || workerIndex() <= 1)) con.err(message);
+  if (message !== '' && (refuse || workerIndex() === 0)) con.err(message);
   return !refuse;
 }
 
