@@ -11,10 +11,12 @@ import { AdminServer } from './admin/server.js';
 import { ENV_USAGE, parseEnvCommand } from './cli/env-command.js';
 import { pino } from 'pino';
 import { clusterSource, configSource, instanceConfig } from './cli/instance-config.js';
+import { nodeVersionCheck } from './cli/node-version.js';
 import { parseCommand, USAGE, type Command, type Options } from './cli/options.js';
 import { runPrimary } from './cluster/primary.js';
 import { WorkerAgent } from './cluster/worker-agent.js';
-import { formatIssue, type ConfigIssue } from './config/types.js';
+import { formatIssueAt } from './config/issue-format.js';
+import type { ConfigIssue } from './config/types.js';
 import { errorMessage } from './errors.js';
 import { Svcproxy } from './instance/instance.js';
 import { loadDesired, type Loaded } from './instance/plan.js';
@@ -128,7 +130,7 @@ async function check(options: Options, con: Console): Promise<number> {
   for (const note of loaded.notes) {
     if (note.level === 'warn') con.err(`warning: ${[note.where, note.object].filter((s) => s !== '').join(' ')}: ${note.msg}`);
   }
-  for (const issue of loaded.issues) con.err(formatIssue(issue));
+  for (const issue of loaded.issues) con.err(formatIssueAt(issue));
   if (loaded.issues.length > 0) {
     con.err(`${paths}: invalid: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
     return 1;
@@ -185,6 +187,7 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
     con.err('Try svcproxy env --help.');
     return 2;
   }
+  if (!nodeIsUsable(command.options, con)) return 1;
   const read = await load(command.options, con, quietLogger());
   if (typeof read === 'string') {
     con.err(`svcproxy env: ${read}`);
@@ -194,12 +197,28 @@ async function printEnv(argv: readonly string[], env: NodeJS.ProcessEnv, con: Co
   const { loaded } = read;
   if (rangeError(loaded.issues, con)) return 2;
   if (loaded.issues.length > 0) {
-    for (const issue of loaded.issues) con.err(formatIssue(issue));
+    for (const issue of loaded.issues) con.err(formatIssueAt(issue));
     return 1;
   }
   const text = formatEnvVars(namespaceEnvVars(loaded.state.services.values(), command.namespace), command.format);
   if (text !== '') con.out(text.replace(/\n$/, ''));
+  else
+    con.err(
+      noServicesIn(
+        command.namespace,
+        [...loaded.state.services.values()].map((s) => s.namespace),
+      ),
+    );
   return 0;
+}
+
+/** kubectl's "No resources found in NS namespace.", with the namespaces that do have Services (a typo shows). */
+function noServicesIn(namespace: string, namespaces: readonly string[]): string {
+  if (namespaces.includes(namespace))
+    return `svcproxy env: no Service of namespace "${namespace}" has a cluster address (headless and ExternalName Services get no variables)`;
+  const others = [...new Set(namespaces)].sort();
+  const where = others.length === 0 ? 'the config has no Service' : `the config has Services in ${others.join(', ')}`;
+  return `svcproxy env: no Services in namespace "${namespace}" (${where})`;
 }
 
 /** What a command other than `run` prints, and its exit code. */
@@ -224,8 +243,26 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, con:
   const command = parseCommand(argv, env);
   if (command.kind !== 'run') return answer(command, con);
   const { options } = command;
+  if (!nodeIsUsable(options, con)) return 1;
   if (options.check) return check(options, con);
   return serve(options, con);
+}
+
+/** Below engines' Node: one warning on stderr (by the primary or the lone process, not each worker), or a refusal for --cluster. */
+function nodeIsUsable(options: Options, con: Console, version = process.versions.node): boolean {
+  const { message, refuse } = nodeVersionCheck(version, options.cluster !== undefined);
+  if (message !== '' && (refuse || workerIndex() === 0)) con.err(message);
+  return !refuse;
+}
+
+/**
+ * The admin port taken, most often by a svcproxy already running (the quick
+ * start's): say how to run a second one. Never moved silently: scripts and
+ * the bundled config's Service rely on the address given.
+ */
+function adminPortHint(message: string): string {
+  if (!/^admin server cannot listen on .*EADDRINUSE/.test(message)) return '';
+  return '\nsvcproxy: is another svcproxy running? Stop it, or give this one an admin address of its own: --admin-address 127.0.0.1:9902 (or 127.0.0.1:0 for any free port)';
 }
 
 /** A start-up failure of a --workers worker ends its process (its IPC channel to the primary would keep it alive). */
@@ -247,7 +284,7 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
   };
   if (rangeError(loaded.issues, con)) return stopCluster(2);
   if (loaded.issues.length > 0) {
-    for (const issue of loaded.issues) con.err(formatIssue(issue));
+    for (const issue of loaded.issues) con.err(formatIssueAt(issue));
     return stopCluster(1);
   }
   const index = workerIndex();
@@ -314,7 +351,7 @@ async function startInstance({ options, sources, cluster, loaded, log, index, ac
     await proxy.start(loaded);
   } catch (err: unknown) {
     await proxy.stop();
-    return fail(index, con, `${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}`);
+    return fail(index, con, `${index > 0 ? `worker ${index}: ` : ''}${errorMessage(err)}${adminPortHint(errorMessage(err))}`);
   }
   agent?.started();
   handleSignals(proxy, accessLog);

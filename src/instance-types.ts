@@ -20,6 +20,8 @@ export interface ReloadStatus {
   lastResult: 'none' | 'success' | 'failure';
   /** The problems of the last failed reload, one line each. */
   lastErrors: string[];
+  /** The same, each with where it is in its file (`… (at web.yaml:12:7, in the object at web.yaml:5:1)`): what users read. */
+  lastProblems?: string[];
   /** The hash and load time of the snapshot being served. */
   appliedHash: string;
   appliedAt: number;

@@ -18,7 +18,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The model classes of the kinds svcproxy reads (the roots of the walk). */
-export const ROOT_TYPES = ['V1Service', 'V1Endpoints', 'V1EndpointSlice', 'V1Pod', 'V1Deployment', 'V1ReplicaSet', 'V1StatefulSet', 'V1DaemonSet'] as const;
+export const ROOT_TYPES = [
+  'V1Service',
+  'V1Endpoints',
+  'V1EndpointSlice',
+  'V1Pod',
+  'V1Deployment',
+  'V1ReplicaSet',
+  'V1StatefulSet',
+  'V1DaemonSet',
+  'V1ReplicationController',
+] as const;
 
 interface Attribute {
   readonly baseName: string;

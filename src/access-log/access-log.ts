@@ -20,7 +20,7 @@
  * several workers write the same file.
  */
 import { close, fstatSync, openSync, write } from 'node:fs';
-import { errorCode, errorMessage } from '../errors.js';
+import { describeError } from '../errors.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import type { Lease } from '../proxy/lease.js';
 import { jsonLine, textLine, type AccessLogFormat, type LineBase } from './format.js';
@@ -59,7 +59,7 @@ export function openAccessLog(path: string): AccessLogTarget {
     try {
       fd = openSync(path, 'a', 0o644);
     } catch (err: unknown) {
-      throw new Error(`--access-log: cannot open ${path}: ${errorCode(err) || 'error'} ${errorMessage(err)}`, { cause: err });
+      throw new Error(`--access-log: cannot open ${path}: ${describeError(err)}`, { cause: err });
     }
   }
   const stat = fstatSync(fd);

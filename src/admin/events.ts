@@ -2,15 +2,18 @@
  * GET /api/events: a WebSocket feed of what happens in svcproxy, as JSON
  * text messages (shapes in FeedMessage; documented in docs/metrics.md):
  *
- *   hello      once, on connect
+ *   hello      once, on connect, with the rates of the last minute's ticks
+ *              (`recent`), so that a page paints its figures and sparklines
+ *              at once rather than after its first ticks
  *   reload     every reload attempt, with its errors
  *   listener   a listener bound, failed to bind, or closed
  *   readiness  a probed Pod turned ready or not ready
  *   toxics     the toxics in force changed (a Fault applied, started or
  *              ended; a toxiproxy-API toxic added or removed)
  *   pods       Pods were added, removed or changed (re-read /api/pods)
- *   stats      every tick (1 s) while anyone listens: per Service port,
- *              active connections and per-second rates from deltas
+ *   stats      every tick (1 s) while anyone listens, and for a minute after
+ *              the last client left (a reloaded page finds its history): per
+ *              Service port, active connections and per-second rates from deltas
  *
  * With --workers the primary serves the feed: reload, listener and readiness
  * events come from each worker and say which (`worker`); stats are the sums.
@@ -78,8 +81,19 @@ type ReadinessEvent = AdminEvents['readiness'][0];
 /** With --workers: the worker an event happened in. */
 type FromWorker = { readonly worker?: number };
 
+/** One past tick's rates: Service port key -> [connections/s, bytes/s from clients, bytes/s from endpoints]. */
+interface RecentTick {
+  readonly time: number;
+  readonly rates: Readonly<Record<string, readonly [number, number, number]>>;
+}
+
+/** Ticks kept for `hello`: a minute at the default tick, the sparkline's width. */
+const RECENT_TICKS = 60;
+/** Ticking goes on this long after the last client left, so that a page reload keeps the history. */
+const LINGER_MS = 60_000;
+
 export type FeedMessage =
-  | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number }
+  | { readonly type: 'hello'; readonly time: number; readonly version: string; readonly tickMs: number; readonly recent: readonly RecentTick[] }
   | ({ readonly type: 'reload'; readonly time: number } & ReloadEvent)
   | ({
       readonly type: 'listener';
@@ -130,6 +144,9 @@ export class EventFeed {
   private previousAt = 0;
   /** A tick whose snapshot is still on its way (with --workers it is asked of every worker): the next one waits. */
   private ticking = false;
+  /** The last RECENT_TICKS ticks' rates, oldest first (bounded: RECENT_TICKS x Service ports). */
+  private recent: RecentTick[] = [];
+  private linger: NodeJS.Timeout | undefined;
 
   private readonly onReload = (e: ReloadEvent): void => this.broadcast({ type: 'reload', time: Date.now(), ...e, errors: [...e.errors] });
   private readonly onListener = (e: ListenerEvent): void =>
@@ -168,11 +185,17 @@ export class EventFeed {
   private onConnection(ws: WebSocket): void {
     ws.on('error', () => ws.terminate()); // a protocol error or reset: that client alone goes
     ws.on('close', () => {
-      if (this.wss.clients.size === 0) this.stopTicking();
+      if (this.wss.clients.size > 0) return;
+      clearTimeout(this.linger);
+      this.linger = setTimeout(() => {
+        if (this.wss.clients.size === 0) this.stopTicking();
+      }, LINGER_MS);
+      this.linger.unref();
     });
     this.answered.add(ws);
     ws.on('pong', () => this.answered.add(ws));
-    this.send(ws, encode({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs }));
+    this.send(ws, encode({ type: 'hello', time: Date.now(), version: this.version, tickMs: this.options.tickMs, recent: this.recent }));
+    clearTimeout(this.linger);
     if (this.timer === undefined) this.startTicking();
   }
 
@@ -189,8 +212,10 @@ export class EventFeed {
   private stopTicking(): void {
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
+    clearTimeout(this.linger);
     this.timer = undefined;
     this.heartbeat = undefined;
+    this.recent = [];
   }
 
   /** Drops every client that did not answer the previous ping, and pings the rest. */
@@ -271,7 +296,15 @@ export class EventFeed {
     });
     this.previous = current;
     this.previousAt = now;
-    this.broadcast({ type: 'stats', time: Date.now(), intervalSeconds: Math.round(seconds * 1000) / 1000, servicePorts });
+    const time = Date.now();
+    this.remember(time, servicePorts);
+    this.broadcast({ type: 'stats', time, intervalSeconds: Math.round(seconds * 1000) / 1000, servicePorts });
+  }
+
+  private remember(time: number, ports: readonly ServicePortTick[]): void {
+    const rates: Record<string, readonly [number, number, number]> = {};
+    for (const p of ports) rates[p.key] = [p.connectionsPerSecond, p.downstreamRxBytesPerSecond, p.upstreamRxBytesPerSecond];
+    this.recent = [...this.recent.slice(-(RECENT_TICKS - 1)), { time, rates }];
   }
 
   private broadcast(message: FeedMessage): void {

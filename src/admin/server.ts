@@ -18,7 +18,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorCode, errorMessage } from '../errors.js';
+import { describeError, errorCode, errorMessage } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import type { Logger } from '../log.js';
 import { version } from '../version.js';
@@ -211,7 +211,7 @@ export class AdminServer {
       );
     }
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`admin server cannot listen on ${host}:${port}: ${errorCode(err)} ${errorMessage(err)}`));
+      const onError = (err: Error): void => reject(new Error(`admin server cannot listen on ${host}:${port}: ${describeError(err)}`));
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.removeListener('error', onError);

@@ -386,6 +386,6 @@ export function configView(source: AdminSource): ConfigView {
     reason,
     draining: source.draining,
     reloads: { success: status.successes, failure: status.failures },
-    lastReload: { result: status.lastResult, at: iso(status.lastAttemptAt), errors: [...status.lastErrors] },
+    lastReload: { result: status.lastResult, at: iso(status.lastAttemptAt), errors: [...(status.lastProblems ?? status.lastErrors)] },
   };
 }

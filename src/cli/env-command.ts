@@ -13,22 +13,25 @@ export type EnvCommand =
   | { readonly kind: 'help' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
-export const ENV_USAGE = `Usage: svcproxy env [--namespace NS] [--format shell|dotenv] [options]
+export const ENV_USAGE = `Usage: svcproxy env [--namespace|-n NS] [--format shell|dotenv] [options]
 
 Prints the Service environment variables (REDIS_MASTER_SERVICE_HOST, ...)
 the kubelet gives a container in namespace NS (default "default"), with the
 addresses svcproxy serves. --format shell (default) prints export lines for
 eval "$(svcproxy env)"; dotenv prints NAME=value lines for an env_file.
-The other options (--config, --service-cidr...) are those of svcproxy itself.
+A namespace with no Service prints nothing on stdout and says so on stderr
+(exit 0, as \`kubectl get services -n NS\` does). The other options
+(--config, --service-cidr...) are those of svcproxy itself.
 `;
 
-/** Takes `--namespace`/`--format` (also `--flag=value`) out of argv; the rest are svcproxy's options. */
+/** Takes `--namespace` (`-n`, as kubectl)/`--format` (also `--flag=value`) out of argv; the rest are svcproxy's options. */
 export function parseEnvCommand(argv: readonly string[], env: NodeJS.ProcessEnv): EnvCommand {
   let namespace = 'default';
   let format: string = 'shell';
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
+    const given = argv[i] ?? '';
+    const arg = given === '-n' ? '--namespace' : given;
     const match = /^--(namespace|format)(?:=(.*))?$/.exec(arg);
     if (match === null) {
       rest.push(arg);

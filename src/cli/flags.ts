@@ -153,7 +153,7 @@ export const FLAGS = [
     ],
   },
   { name: 'check', short: 't', help: ['validate the config, print every problem, bind', 'nothing; exit 0 when valid, 1 when not'] },
-  { name: 'version', help: ['print the version'] },
+  { name: 'version', short: 'v', help: ['print the version (also -v, -V)'] },
   { name: 'help', short: 'h', help: ['print this help'] },
 ] as const satisfies readonly Flag[];
 

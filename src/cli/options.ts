@@ -37,6 +37,8 @@ export type Command =
 const ACCESS_LOG_FORMATS = Object.keys({ json: true, text: true } satisfies Record<AccessLogFormat, true>) as AccessLogFormat[];
 
 export const USAGE = `Usage: svcproxy [options]
+       svcproxy env [--namespace NS] [--format shell|dotenv] [options]
+       svcproxy healthcheck [--admin-address HOST:PORT] [--timeout DUR]
 
 Serves Kubernetes Services from manifests or a live cluster (--cluster): a
 listener on every Service port, each connection forwarded to an endpoint.
@@ -49,6 +51,11 @@ Commands:
                             print the Service environment variables a Pod in
                             NS (default "default") would get, as the kubelet
                             writes them, with the addresses svcproxy serves
+                            (svcproxy env --help)
+  svcproxy healthcheck [--admin-address HOST:PORT] [--timeout DUR]
+                            exit 0 when the admin server at HOST:PORT answers
+                            GET /healthz with 200, else 1: for container
+                            health checks (svcproxy healthcheck --help)
 `;
 
 /** A bad flag value; thrown by the parsers below and turned into the 'usage-error' command. */
@@ -73,7 +80,9 @@ function reader(values: Values, env: NodeJS.ProcessEnv): Read {
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: parseArgsOptions() }));
+    // -V is -v: both print the version (docs/operations.md says why); parseArgs takes one short name per flag.
+    const args = argv.map((a) => (a === '-V' ? '-v' : a));
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: parseArgsOptions() }));
   } catch (err: unknown) {
     return { kind: 'usage-error', message: err instanceof Error ? err.message : String(err) };
   }

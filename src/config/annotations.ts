@@ -56,6 +56,12 @@ const READERS: Readonly<Record<string, Reader>> = {
   },
   'udp-idle-timeout': duration('udpIdleTimeoutMs'),
   'udp-max-flows': count('udpMaxFlows', 1_000_000),
+  // The admin server as the Service's endpoint, wherever --admin-address puts it (the bundled config).
+  endpoints: (value, path, sink) => {
+    if (value === 'admin') return { endpoints: 'admin' };
+    sink.unsupported(path, value, ['admin']);
+    return undefined;
+  },
 };
 
 /** The documented keys, without the prefix. */

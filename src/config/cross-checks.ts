@@ -67,7 +67,7 @@ export function crossChecks(
     const note = (msg: string): void =>
       void notes.push({ level: 'warn', msg, where: formatSource(service.source), object: `Service ${service.namespace}/${service.name}` });
     if (service.selector === undefined) {
-      if (service.type !== 'ExternalName' && !hasDeclaredEndpoints(snapshot, service)) {
+      if (service.type !== 'ExternalName' && service.options.endpoints !== 'admin' && !hasDeclaredEndpoints(snapshot, service)) {
         note(`the Service has no selector and no Endpoints or EndpointSlice (labelled ${SERVICE_NAME_LABEL}=${service.name}) names it, so it has no endpoints`);
       }
       continue;

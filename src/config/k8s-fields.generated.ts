@@ -4,7 +4,7 @@
  * run `npm run gen:k8s-fields`. test/scripts/k8s-fields.test.ts checks that
  * this file is what the installed package generates.
  *
- * Every object type reachable from V1Service, V1Endpoints, V1EndpointSlice, V1Pod, V1Deployment, V1ReplicaSet, V1StatefulSet, V1DaemonSet,
+ * Every object type reachable from V1Service, V1Endpoints, V1EndpointSlice, V1Pod, V1Deployment, V1ReplicaSet, V1StatefulSet, V1DaemonSet, V1ReplicationController,
  * with its fields (JSON names) and each field's type: `string`, `integer`,
  * `boolean`, `int-or-string`, `date-time`, `any`, `[]X` (a list of X),
  * `{}X` (a map of string keys to X) or another type of this table.
@@ -149,6 +149,10 @@ export const K8S_TYPES: FieldTypes = {
   V1ReplicaSetCondition: { "lastTransitionTime": "date-time", "message": "string", "reason": "string", "status": "string", "type": "string" },
   V1ReplicaSetSpec: { "minReadySeconds": "integer", "replicas": "integer", "selector": "V1LabelSelector", "template": "V1PodTemplateSpec" },
   V1ReplicaSetStatus: { "availableReplicas": "integer", "conditions": "[]V1ReplicaSetCondition", "fullyLabeledReplicas": "integer", "observedGeneration": "integer", "readyReplicas": "integer", "replicas": "integer", "terminatingReplicas": "integer" },
+  V1ReplicationController: { "apiVersion": "string", "kind": "string", "metadata": "V1ObjectMeta", "spec": "V1ReplicationControllerSpec", "status": "V1ReplicationControllerStatus" },
+  V1ReplicationControllerCondition: { "lastTransitionTime": "date-time", "message": "string", "reason": "string", "status": "string", "type": "string" },
+  V1ReplicationControllerSpec: { "minReadySeconds": "integer", "replicas": "integer", "selector": "{}string", "template": "V1PodTemplateSpec" },
+  V1ReplicationControllerStatus: { "availableReplicas": "integer", "conditions": "[]V1ReplicationControllerCondition", "fullyLabeledReplicas": "integer", "observedGeneration": "integer", "readyReplicas": "integer", "replicas": "integer" },
   V1ResourceFieldSelector: { "containerName": "string", "divisor": "string", "resource": "string" },
   V1ResourceHealth: { "health": "string", "message": "string", "resourceID": "string" },
   V1ResourceRequirements: { "claims": "[]CoreV1ResourceClaim", "limits": "{}string", "requests": "{}string" },

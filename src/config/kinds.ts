@@ -79,7 +79,7 @@ function push<T>(list: T[], item: T | undefined): void {
 
 function workload(kind: WorkloadKind): KindDefinition {
   return {
-    apiVersion: 'apps/v1',
+    apiVersion: kind === 'ReplicationController' ? 'v1' : 'apps/v1',
     kind,
     rootType: `V1${kind}`,
     types: K8S_TYPES,
@@ -120,6 +120,7 @@ export const KINDS: readonly KindDefinition[] = [
   workload('ReplicaSet'),
   workload('StatefulSet'),
   workload('DaemonSet'),
+  workload('ReplicationController'),
   {
     apiVersion: FAULT_API_VERSION,
     kind: 'Fault',

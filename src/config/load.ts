@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeError } from '../errors.js';
 import { validateIsolated, type ValidationLimits } from './isolated-validation.js';
 import type { ConfigIssue, ConfigNote } from './types.js';
 import type { ConfigSource } from './validate-sources.js';
@@ -45,13 +46,7 @@ function readIssue(where: string, message: string): ConfigIssue {
   return { where, object: '', path: '', message };
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === undefined ? err.message : `${code}: ${err.message}`;
-  }
-  return String(err);
-}
+const errorText = describeError;
 
 class TooMany extends Error {}
 

@@ -10,8 +10,8 @@
  * of the JIT (a warm parser recurses deeper than a cold one, so "catch the
  * stack overflow" alone gives answers that change with the process's age).
  */
-import { Composer, Lexer, LineCounter, Parser, type CST, type Document } from 'yaml';
-import type { ConfigIssue, ConfigNote } from './types.js';
+import { Composer, isMap, isSeq, Lexer, LineCounter, Parser, type CST, type Document } from 'yaml';
+import type { ConfigIssue, ConfigNote, SourcePosition } from './types.js';
 import { YAML_OPTIONS } from './yaml-1.1.js';
 
 /** One document of one file, as parsed. `value` is null for an empty document. */
@@ -26,6 +26,8 @@ export interface ParseResult {
   readonly issues: ConfigIssue[];
   /** Things kubectl accepts that are most likely mistakes (duplicate keys). */
   readonly notes: ConfigNote[];
+  /** Where each object starts, by `file[doc]` (and `file[doc].items[i]` in a List), for problems found after validation. */
+  readonly objectsAt?: Record<string, SourcePosition>;
 }
 
 /** Open collections at once: real manifests, CRD schemas included, stay under 60. */
@@ -42,8 +44,8 @@ const MAX_FILE_ISSUES = 20;
 /** Stops the token loop; becomes one issue for the file. */
 class ParseLimit extends Error {}
 
-function issue(where: string, message: string): ConfigIssue {
-  return { where, object: '', path: '', message };
+function issue(where: string, message: string, at?: SourcePosition): ConfigIssue {
+  return at === undefined ? { where, object: '', path: '', message } : { where, object: '', path: '', message, at };
 }
 
 /**
@@ -62,8 +64,16 @@ export function parseDocuments(file: string, text: string): ParseResult {
   const documents: ParsedDocument[] = [];
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
+  const objectsAt: Record<string, SourcePosition> = {};
+  const place = (key: string, offset: number | undefined): void => {
+    if (offset !== undefined) objectsAt[key] = { file, ...lines.linePos(offset) };
+  };
   docs.forEach((document, doc) => {
     const where = `${file}[${doc}]`;
+    const root = document.contents;
+    place(where, root?.range[0]);
+    const items = isMap(root) ? root.get('items', true) : undefined;
+    if (isSeq(items)) items.items.forEach((item, i) => place(`${where}.items[${i}]`, isMap(item) ? item.range?.[0] : undefined));
     const at = (offset: number): string => {
       const pos = lines.linePos(offset);
       return `line ${pos.line}, column ${pos.col}`;
@@ -81,7 +91,8 @@ export function parseDocuments(file: string, text: string): ParseResult {
         continue;
       }
       failed = true;
-      issues.push(issue(where, `YAML syntax error at ${at(error.pos[0])}: ${firstLine(error.message)}`));
+      const pos = lines.linePos(error.pos[0]);
+      issues.push(issue(where, `YAML syntax error at ${at(error.pos[0])}: ${firstLine(error.message)}`, { file, line: pos.line, col: pos.col }));
     }
     if (failed) return;
     try {
@@ -93,7 +104,7 @@ export function parseDocuments(file: string, text: string): ParseResult {
       issues.push(issue(where, `could not be parsed: ${parseFailure(err)}`));
     }
   });
-  return { documents, issues: capIssues(file, issues), notes: notes.slice(0, MAX_FILE_ISSUES) };
+  return { documents, issues: capIssues(file, issues), notes: notes.slice(0, MAX_FILE_ISSUES), objectsAt };
 }
 
 /**

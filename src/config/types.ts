@@ -45,6 +45,8 @@ export interface ServiceOptions {
   readonly udpIdleTimeoutMs: number;
   /** Most UDP flows per Service port; the oldest is evicted beyond it. */
   readonly udpMaxFlows: number;
+  /** `admin`: the endpoint is svcproxy's own admin server, wherever `--admin-address` puts it (absent: the usual endpoints). */
+  readonly endpoints?: 'admin';
 }
 
 /** One validated entry of `spec.ports`, defaults applied. */
@@ -253,7 +255,8 @@ interface PodOwner {
   readonly binding: string;
 }
 
-export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet';
+/** The kinds that make Pods: apps/v1's four and the core group's ReplicationController (v1), which clusters still run. */
+export type WorkloadKind = 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'ReplicationController';
 
 /** A label selector: every matchLabels pair and every expression must hold. */
 export interface LabelSelectorSpec {
@@ -276,7 +279,7 @@ export interface PodTemplate {
 }
 
 /**
- * An apps/v1 workload (Deployment, ReplicaSet, StatefulSet, DaemonSet),
+ * A workload (apps/v1 Deployment, ReplicaSet, StatefulSet, DaemonSet; v1 ReplicationController),
  * strictly checked against its OpenAPI fields, its template validated as a
  * Pod: what the workloads room (src/workloads/) needs to make its Pods.
  */
@@ -378,7 +381,13 @@ export interface ConfigIssue {
   /** Field path such as `spec.ports[1].name`, or '' for the whole object. */
   readonly path: string;
   readonly message: string;
+  /** Where the object starts; where the field is written (a missing field: the mapping it belongs in). */
+  readonly at?: SourcePosition;
+  readonly fieldAt?: SourcePosition;
 }
+
+/** A place in a file: 1-based line and column, as editors and compilers count them. */
+export type SourcePosition = { readonly file: string; readonly line: number; readonly col: number };
 
 /** Renders an issue as one line: `web.yaml[1] Service default/web: spec.ports[1].name: Required value: ...`. */
 export function formatIssue(issue: ConfigIssue): string {

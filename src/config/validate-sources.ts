@@ -4,7 +4,8 @@
  * worker (validation-worker.ts), never on the event loop that carries traffic.
  */
 import { parseDocuments, type ParsedDocument } from './parse.js';
-import type { ConfigIssue, ConfigNote } from './types.js';
+import { locateIssues } from './positions.js';
+import type { ConfigIssue, ConfigNote, SourcePosition } from './types.js';
 import { validateDocuments, type ValidationResult } from './validate.js';
 
 /** One file's text as read. */
@@ -22,14 +23,16 @@ export function validateSources(sources: readonly ConfigSource[], onFile: (index
   const documents: ParsedDocument[] = [];
   const issues: ConfigIssue[] = [];
   const notes: ConfigNote[] = [];
+  const objectsAt: Record<string, SourcePosition> = {};
   for (const [index, source] of sources.entries()) {
     onFile(index);
     const parsed = parseDocuments(source.file, source.text);
     documents.push(...parsed.documents);
     issues.push(...parsed.issues);
     notes.push(...parsed.notes);
+    Object.assign(objectsAt, parsed.objectsAt);
   }
   onFile(sources.length);
   const validated = validateDocuments(documents);
-  return { ...validated, issues: [...issues, ...validated.issues], notes: [...notes, ...validated.notes] };
+  return { ...validated, issues: [...issues, ...locateIssues(validated.issues, sources)], notes: [...notes, ...validated.notes], objectsAt };
 }

@@ -14,7 +14,7 @@ import type { ParsedDocument } from './parse.js';
 import { podTotalIssues } from './workload.js';
 import { bindingChecks } from './workload-binding.js';
 import { checkFields, editDistance, type FieldProblem } from './schema.js';
-import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ObjectSource } from './types.js';
+import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ObjectSource, type SourcePosition } from './types.js';
 
 export interface ValidationResult {
   readonly snapshot: ConfigSnapshot;
@@ -22,6 +22,8 @@ export interface ValidationResult {
   readonly notes: readonly ConfigNote[];
   /** Objects of kinds svcproxy does not read, by `apiVersion kind` (`v1 ConfigMap`). */
   readonly ignored: Readonly<Record<string, number>>;
+  /** Where each object starts, by `file[doc]` / `file[doc].items[i]`: for problems found when the objects are planned. */
+  readonly objectsAt?: Readonly<Record<string, SourcePosition>>;
 }
 
 interface Run {

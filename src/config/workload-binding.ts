@@ -41,7 +41,7 @@ import {
 } from './types.js';
 import { MAX_WORKLOAD_PODS } from './workload.js';
 
-const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'];
+const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'ReplicationController'];
 
 /** The field table of the kind (kinds.ts adds the Kubernetes types it names). */
 export const WORKLOAD_BINDING_TYPES = {

@@ -1,5 +1,7 @@
 /**
- * apps/v1 Deployment, ReplicaSet, StatefulSet and DaemonSet. Their fields
+ * apps/v1 Deployment, ReplicaSet, StatefulSet and DaemonSet, and v1
+ * ReplicationController (a ReplicaSet whose selector is a plain map of
+ * labels, defaulted to the template's labels when left out). Their fields
  * are checked strictly against the OpenAPI table (kinds.ts); here what the
  * API server checks on top (ValidateDeployment & co.) and what the workloads
  * room needs to make Pods: replicas, the selector (which must match the
@@ -31,11 +33,11 @@ export function validateWorkload(kind: WorkloadKind, raw: JsonRecord, source: Ob
   const spec = optionalRecord(raw, 'spec', 'spec', sink) ?? {};
   const replicas = kind === 'DaemonSet' ? 1 : readReplicas(spec, sink);
   const beforeSelector = sink.count;
-  const selector = readSelector(spec, kind, sink);
-  const selectorValid = sink.count === beforeSelector;
   const templateRaw = optionalRecord(spec, 'template', 'spec.template', sink);
   const templateMeta = templateRaw === undefined ? undefined : optionalRecord(templateRaw, 'metadata', 'spec.template.metadata', sink);
   const labels = (templateMeta === undefined ? undefined : labelMap(templateMeta, 'labels', 'spec.template.metadata.labels', sink)) ?? {};
+  const selector = kind === 'ReplicationController' ? readMapSelector(spec, templateRaw, labels, sink) : readSelector(spec, kind, sink);
+  const selectorValid = sink.count === beforeSelector;
   const podSpec = templateRaw === undefined ? undefined : optionalRecord(templateRaw, 'spec', 'spec.template.spec', sink);
   const fields = readPodSpec(podSpec, 'spec.template.spec', sink);
   if (selector !== undefined && selectorValid && !selectorMatches(selector, labels)) {
@@ -131,6 +133,31 @@ function readSelector(spec: JsonRecord, kind: WorkloadKind, sink: IssueSink): La
     return undefined;
   }
   return { matchLabels, matchExpressions };
+}
+
+/**
+ * A ReplicationController's `spec.selector`: a plain map of labels. Left out
+ * or empty, it is the template's labels (SetDefaults_ReplicationController);
+ * then it must not be empty, and a template is required
+ * (ValidateReplicationControllerSpec).
+ */
+function readMapSelector(
+  spec: JsonRecord,
+  template: JsonRecord | undefined,
+  labels: Readonly<Record<string, string>>,
+  sink: IssueSink,
+): LabelSelectorSpec | undefined {
+  if (template === undefined) {
+    if (spec['template'] === undefined || spec['template'] === null) sink.required('spec.template');
+    return undefined;
+  }
+  const given = labelMap(spec, 'selector', 'spec.selector', sink) ?? {};
+  const matchLabels = Object.keys(given).length > 0 ? given : labels;
+  if (Object.keys(matchLabels).length === 0) {
+    sink.required('spec.selector', 'a ReplicationController selects its Pods by labels: give spec.selector or spec.template.metadata.labels');
+    return undefined;
+  }
+  return { matchLabels, matchExpressions: [] };
 }
 
 /** True when `labels` satisfy every term of the selector. */

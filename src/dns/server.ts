@@ -10,7 +10,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
-import { errorCode, errorMessage } from '../errors.js';
+import { describeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { answerQuery, type RcodeName, type Transport } from './answer.js';
 import type { Zone } from './zone.js';
@@ -102,7 +102,7 @@ export class DnsServer {
     if (this.state === 'closed') return;
     this.state = 'failed';
     this.failures++;
-    this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
+    this.lastError = describeError(err);
     const delayMs = dnsRetryDelayMs(this.failures);
     this.log.error({ err: this.lastError, retryInMs: delayMs, attempts: this.failures }, 'DNS server cannot listen');
     this.retryTimer = setTimeout(() => {

@@ -12,6 +12,7 @@
  *   binding names resolved anew / a grace period or Fault window ends -> loop.replan()
  */
 import { EventEmitter } from 'node:events';
+import { formatIssueAt } from '../config/issue-format.js';
 import { formatIssue, type ConfigNote, type ConfigSnapshot } from '../config/types.js';
 import { NameService } from '../dns/name-service.js';
 import { errorMessage } from '../errors.js';
@@ -132,8 +133,16 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.timers = new Scheduler(parts.clock);
     this.loop = new ReloadLoop({ reload: (trigger) => this.reloadOnce(trigger), replan: () => this.replanOnce() });
     this.probes = new ProbeManager({ onChange: (change) => this.onReadinessChange(change), onSuccess: (pod) => this.registry.podProbeSucceeded(pod) }, log);
-    // --pump: the native pump when chosen and built; the choice is logged once, here.
-    this.nativePump = selectPump(options.pump, log);
+    // --pump: the native pump when chosen and built; the choice is logged once, here. With the toxiproxy API on,
+    // every connection runs on the toxic pump (the API may add a toxic to any open one): the line says that instead.
+    this.nativePump = selectPump(options.pump, options.toxiproxy === undefined ? log : log.child({}, { level: 'silent' }));
+    if (options.toxiproxy !== undefined) {
+      const native = this.nativePump === undefined ? 'not in use' : 'loaded, carries none';
+      log.info(
+        { pump: 'toxic', native },
+        `pump: JavaScript toxic pump for every TCP connection (--toxiproxy-address: a toxic may be added to any open connection; native splice pump ${native})`,
+      );
+    }
     this.registry = new Registry(
       {
         halfCloseTimeoutMs: options.halfCloseTimeoutMs,
@@ -229,7 +238,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     if (desired.issues.length > 0) {
       // Only Pods can have changed (a binding name's new addresses clash with a Pod's name): keep what runs, say
       // why once, and try again later rather than at once (a removal due in the past would spin).
-      const problems = desired.issues.map(formatIssue).join('\n');
+      const problems = desired.issues.map(formatIssueAt).join('\n');
       if (problems !== this.replanProblems) for (const line of problems.split('\n')) this.log.error(`Pods not updated: ${line}`);
       this.replanProblems = problems;
       this.schedulePodRemoval(REPLAN_RETRY_MS);
@@ -280,9 +289,10 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.status.failures++;
       this.status.lastResult = 'failure';
       this.status.lastErrors = loaded.issues.map(formatIssue);
-      for (const line of this.status.lastErrors) this.log.error({ trigger }, `invalid config: ${line}`);
+      this.status.lastProblems = loaded.issues.map(formatIssueAt);
+      for (const line of this.status.lastProblems) this.log.error({ trigger }, `invalid config: ${line}`);
       this.log.error({ trigger, problems: loaded.issues.length }, 'config rejected; still serving the last good config');
-      this.events.emit('reload', { trigger, result: 'failure', errors: this.status.lastErrors, changes: 0 });
+      this.events.emit('reload', { trigger, result: 'failure', errors: this.status.lastProblems, changes: 0 });
       return 'invalid';
     }
     await this.applyLoaded(loaded, trigger);
@@ -301,6 +311,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
     this.status.successes++;
     this.status.lastResult = 'success';
     this.status.lastErrors = [];
+    this.status.lastProblems = [];
     this.status.lastSuccessAt = this.status.lastAttemptAt = this.status.appliedAt = Date.now();
     this.status.appliedHash = loaded.hash;
     this.events.emit('reload', { trigger, result: 'success', errors: [], changes });

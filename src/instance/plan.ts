@@ -5,6 +5,7 @@
  * reading, on every re-plan.
  */
 import { createHash } from 'node:crypto';
+import { withObjectPositions } from '../config/issue-format.js';
 import type { ConfigIssue, ConfigNote, ConfigSnapshot } from '../config/types.js';
 import { isLocalAddress } from '../proxy/local-addresses.js';
 import { mergeSources } from '../sources/merge.js';
@@ -91,7 +92,7 @@ export async function planRead(config: InstanceConfig, read: SourcesRead, runnin
   const desired = planSnapshot(config, objects.snapshot, running, inputs);
   return {
     state: desired.state,
-    issues: [...objects.issues, ...desired.issues],
+    issues: [...objects.issues, ...withObjectPositions(desired.issues, objects.objectsAt)],
     notes: [...objects.notes, ...desired.notes],
     hash: read.version,
     services: objects.snapshot.services.length,

@@ -18,7 +18,7 @@
  */
 import cluster from 'node:cluster';
 import { createServer, type Server, type Socket } from 'node:net';
-import { errorCode, errorMessage, ProxyError } from '../errors.js';
+import { describeError, errorCode, errorMessage, ProxyError } from '../errors.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
 import { SOCKET_HIGH_WATER_MARK } from './pump.js';
@@ -119,7 +119,7 @@ export class ServiceListener {
       if (this.state === 'closed') return;
       this.state = 'failed';
       this.bindFailures++;
-      this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
+      this.lastError = describeError(err);
       const delayMs = bindRetryDelayMs(this.bindFailures);
       const failure = new ProxyError(
         'E_LISTEN_FAILED',

@@ -13,7 +13,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket as DgramSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { errorCode, errorMessage, ProxyError } from '../errors.js';
+import { describeError, errorCode, errorMessage, ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostPort, type ListenerPlan } from '../state/types.js';
 import type { ByteCounts, Carrier } from './carrier.js';
@@ -153,7 +153,7 @@ export class UdpListener {
       if (this.state === 'closed') return;
       this.state = 'failed';
       this.bindFailures++;
-      this.lastError = `${errorCode(err) || 'error'}: ${errorMessage(err)}`;
+      this.lastError = describeError(err);
       const delayMs = bindRetryDelayMs(this.bindFailures);
       this.retryTimer = setTimeout(
         () =>

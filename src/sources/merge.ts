@@ -16,7 +16,7 @@
  * it are dropped too (a local Service with its own Pods replaces a cluster's
  * Service without the cluster's endpoints mixing in).
  */
-import { formatSource, type ConfigNote, type ConfigSnapshot, type ObjectSource } from '../config/types.js';
+import { formatSource, type ConfigNote, type ConfigSnapshot, type ObjectSource, type SourcePosition } from '../config/types.js';
 import type { SourceObjects } from './source.js';
 
 interface Named {
@@ -85,5 +85,7 @@ export function mergeSources(parts: readonly SourceObjects[]): SourceObjects {
   };
   const ignored: Record<string, number> = {};
   for (const part of parts) for (const [key, n] of Object.entries(part.ignored)) ignored[key] = (ignored[key] ?? 0) + n;
-  return { snapshot: parts.length === 0 ? EMPTY_SNAPSHOT : snapshot, issues: parts.flatMap((p) => p.issues), notes, ignored };
+  const objectsAt: Record<string, SourcePosition> = {};
+  for (const part of parts) Object.assign(objectsAt, part.objectsAt);
+  return { snapshot: parts.length === 0 ? EMPTY_SNAPSHOT : snapshot, issues: parts.flatMap((p) => p.issues), notes, ignored, objectsAt };
 }

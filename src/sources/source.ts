@@ -12,7 +12,7 @@
  * only a read whose version is new is turned into objects (objects(), which
  * may parse and validate in a child process).
  */
-import type { ConfigIssue, ConfigNote, ConfigSnapshot } from '../config/types.js';
+import type { ConfigIssue, ConfigNote, ConfigSnapshot, SourcePosition } from '../config/types.js';
 
 /** Why a source thinks its objects may have changed. */
 export type SourceTrigger = 'watch' | 'poll';
@@ -25,6 +25,8 @@ export interface SourceObjects {
   readonly notes: readonly ConfigNote[];
   /** Objects of kinds svcproxy does not read, by `apiVersion kind`. */
   readonly ignored: Readonly<Record<string, number>>;
+  /** Where each object starts in its file, by `file[doc]` (file sources): later problems point there too. */
+  readonly objectsAt?: Readonly<Record<string, SourcePosition>>;
 }
 
 /** What a source holds at one moment. */

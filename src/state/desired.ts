@@ -6,9 +6,9 @@
  * protocol). Pure: the local-address test and the previous nodePort
  * allocations come in as arguments.
  */
-import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type ServicePortSpec, type ServiceSpec } from '../config/types.js';
+import { formatSource, type ConfigIssue, type ConfigNote, type ConfigSnapshot, type PodSpec, type ServicePortSpec, type ServiceSpec } from '../config/types.js';
 import { parseLoopbackRange, type Ipv4Range } from './address-allocator.js';
-import { declaredEndpoints } from './endpoints.js';
+import { adminEndpoints, declaredEndpoints } from './endpoints.js';
 import { faultPlans } from './faults.js';
 import { listenAddresses } from './listen-addresses.js';
 import { decideLocalhost, overlaps, type BoundClaim, type LocalhostCandidate } from './localhost-rule.js';
@@ -23,6 +23,7 @@ import {
   listenerKey,
   servicePortKey,
   type DesiredState,
+  type EndpointPlan,
   type ListenerKey,
   type ListenerPlan,
   type PodProbePlan,
@@ -184,8 +185,7 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
     }
     const key = servicePortKey(service.namespace, service.name, port.name);
     const nodePort = resolveNodePort(build, service, port, key, note);
-    // A Service with a selector ignores hand-written Endpoints for itself, as Kubernetes does.
-    const endpoints = service.selector === undefined ? declaredEndpoints(snapshot, service, port) : podEndpoints(pods, service, port, build.notes);
+    const endpoints = service.options.endpoints === 'admin' ? adminEndpoints(env.reserved) : writtenEndpoints(snapshot, pods, service, port, build.notes);
     for (const e of endpoints) if (e.probed) addProbe(build.probes, snapshot, e.pod, `${service.namespace}/${service.name}`);
     build.servicePorts.set(key, {
       key,
@@ -235,6 +235,18 @@ function addService(build: Build, snapshot: ConfigSnapshot, service: ServiceSpec
 }
 
 /** The DNS name of a binding whose workload's Pod template the Service selects, '' when none. */
+/** A Service's endpoints as its manifests give them: hand-written when it has no selector, else its Pods. */
+function writtenEndpoints(
+  snapshot: ConfigSnapshot,
+  pods: readonly PodSpec[],
+  service: ServiceSpec,
+  port: ServicePortSpec,
+  notes: ConfigNote[],
+): EndpointPlan[] {
+  // A Service with a selector ignores hand-written Endpoints for itself, as Kubernetes does.
+  return service.selector === undefined ? declaredEndpoints(snapshot, service, port) : podEndpoints(pods, service, port, notes);
+}
+
 function namedBy(snapshot: ConfigSnapshot, service: ServiceSpec): string {
   const selector = service.selector ?? {};
   for (const b of snapshot.bindings) {

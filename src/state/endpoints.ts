@@ -76,6 +76,27 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
 }
 
 /**
+ * The endpoint of a Service annotated `svcproxy.dev/endpoints: admin`: the
+ * admin server, where `--admin-address` puts it (an unspecified address is
+ * dialled on loopback), whatever the Service's targetPort says.
+ */
+export function adminEndpoints(reserved: ReadonlyArray<{ readonly address: string; readonly port: number; readonly what: string }>): EndpointPlan[] {
+  return reserved
+    .filter((r) => r.what === 'admin server')
+    .map((r) => ({
+      host: r.address === '0.0.0.0' ? '127.0.0.1' : r.address === '::' ? '::1' : r.address,
+      port: r.port,
+      ready: true,
+      serving: true,
+      terminating: false,
+      source: 'admin' as const,
+      pod: '',
+      hostname: '',
+      probed: false,
+    }));
+}
+
+/**
  * The endpoints traffic may use (kube-proxy's CategorizeEndpoints, Cluster
  * policy): the ready ones; when none is ready, those that are serving and
  * terminating, a best effort not to drop connections during a rollout.

@@ -27,7 +27,8 @@ export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export type EndpointSource = 'Endpoints' | 'EndpointSlice' | 'Pod';
+/** Where an endpoint was declared; `admin` is svcproxy's own admin server (annotation `svcproxy.dev/endpoints: admin`). */
+export type EndpointSource = 'Endpoints' | 'EndpointSlice' | 'Pod' | 'admin';
 
 /** One backend of a Service port as declared, with its conditions. */
 export interface EndpointPlan {

@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorCode, errorMessage } from '../errors.js';
+import { describeError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { version } from '../version.js';
 import { ApiError } from './api-error.js';
@@ -175,7 +175,7 @@ export class ToxiproxyServer {
   /** Binds; rejects with a one-line reason (a fatal start-up error, as the admin server's). */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`toxiproxy API cannot listen on ${host}:${port}: ${errorCode(err)} ${errorMessage(err)}`));
+      const onError = (err: Error): void => reject(new Error(`toxiproxy API cannot listen on ${host}:${port}: ${describeError(err)}`));
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.removeListener('error', onError);

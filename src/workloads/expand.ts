@@ -105,6 +105,7 @@ function controllerLabels(workload: WorkloadSpec, name: string, hash: string, or
     case 'DaemonSet':
       return { 'controller-revision-hash': hash };
     case 'ReplicaSet':
+    case 'ReplicationController':
       return {};
   }
 }

@@ -6,6 +6,7 @@
  *
  *   Deployment   web-<pod-template-hash>-<5>   (web-7c4c8d5d4f-x2k9q)
  *   ReplicaSet   web-<5>
+ *   ReplicationController  web-<5>   (generateName `web-`, as its controller sets it)
  *   DaemonSet    web-<5>
  *   StatefulSet  web-0, web-1, … (from spec.ordinals.start)
  */

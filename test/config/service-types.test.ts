@@ -36,7 +36,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     name: 'a misspelt svcproxy.dev annotation is an error, not silently ignored',
     yaml: service('  ports:\n    - port: 80\n', 'web', '  annotations: {svcproxy.dev/idle-timout: 5s}\n'),
     issues: [
-      't.yaml[0] Service default/web: metadata.annotations: Unsupported value: "svcproxy.dev/idle-timout": supported values: "svcproxy.dev/connect-timeout", "svcproxy.dev/idle-timeout", "svcproxy.dev/max-connections", "svcproxy.dev/proxy-protocol", "svcproxy.dev/udp-idle-timeout", "svcproxy.dev/udp-max-flows"',
+      't.yaml[0] Service default/web: metadata.annotations: Unsupported value: "svcproxy.dev/idle-timout": supported values: "svcproxy.dev/connect-timeout", "svcproxy.dev/idle-timeout", "svcproxy.dev/max-connections", "svcproxy.dev/proxy-protocol", "svcproxy.dev/udp-idle-timeout", "svcproxy.dev/udp-max-flows", "svcproxy.dev/endpoints"',
     ],
   },
   {
@@ -85,4 +85,16 @@ t.test('annotations and network fields are read into the spec', async (t) => {
   t.same(svc?.sourceRanges, ['127.0.0.5/32', '::1/128']);
   t.same(svc?.families, ['IPv4', 'IPv6']);
   t.same(svc?.loadBalancerIPs, ['127.0.0.20']);
+});
+
+t.test('svcproxy.dev/endpoints: admin makes the admin server the endpoint; any other value is refused', async (t) => {
+  const annotated = (value: string): string =>
+    service('  ports: [{port: 8080, targetPort: 9901}]\n', 'web', `  annotations:\n    svcproxy.dev/endpoints: ${value}\n`);
+  const ok = validateYaml(annotated('admin'));
+  t.same(ok.issues, []);
+  t.equal(ok.snapshot.services[0]?.options.endpoints, 'admin');
+  t.notMatch(ok.notes.join('\n'), /no endpoints/, 'no warning that the selector-less Service has no endpoints');
+  t.same(validateYaml(annotated('pods')).issues, [
+    't.yaml[0] Service default/web: metadata.annotations[svcproxy.dev/endpoints]: Unsupported value: "pods": supported values: "admin"',
+  ]);
 });

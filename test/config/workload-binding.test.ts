@@ -43,7 +43,7 @@ const cases: ReadonlyArray<{ name: string; yaml: string; issues: string[] }> = [
     name: 'the workload reference: a kind svcproxy makes Pods of, and a name',
     yaml: binding('  workload: {kind: Job, name: Web}\n  addresses: [127.0.0.1]\n') + '\n---\n' + binding('  addresses: [127.0.0.1]\n', 'b'),
     issues: [
-      't.yaml[0] WorkloadBinding default/local: spec.workload.kind: Unsupported value: "Job": supported values: "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"',
+      't.yaml[0] WorkloadBinding default/local: spec.workload.kind: Unsupported value: "Job": supported values: "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ReplicationController"',
       "t.yaml[0] WorkloadBinding default/local: spec.workload.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
       't.yaml[1] WorkloadBinding default/b: spec.workload: Required value: the workload (kind and name, in this namespace) whose Pods this binding places',
     ],

@@ -52,6 +52,19 @@ t.test('README.md has runnable blocks', async (t) => {
   );
 });
 
+t.test('README.md puts svcproxy on PATH (npm link) before its first block that types svcproxy', async (t) => {
+  const text = await readFile(join(REPO, 'README.md'), 'utf8');
+  const shBlocks = [...text.matchAll(/^```sh(?: runnable)?\n([^]*?)^```/gm)].map((m) => ({ at: m.index, code: m[1] ?? '' }));
+  const link = shBlocks.find((b) => /^npm link\b/m.test(b.code));
+  const first = shBlocks.find((b) => /^(?!npm |cd |curl )[^#\n]*\bsvcproxy (?:--|env|healthcheck)/m.test(b.code));
+  t.ok(link !== undefined, 'a block runs npm link');
+  t.ok(first !== undefined, 'a block types svcproxy');
+  t.ok((link?.at ?? Number.POSITIVE_INFINITY) < (first?.at ?? 0), 'npm link comes first');
+  // The shim below stands for npm link's: a command named svcproxy that runs this checkout's build.
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  t.same(pkg.bin, { svcproxy: 'dist/main.js' }, 'npm link links bin.svcproxy, the built main.js');
+});
+
 for (const block of blocks) {
   t.test(`${block.file}:${block.line} runs`, async (t) => {
     const bin = await mkdtemp(join(tmpdir(), 'svcproxy-docs-bin-'));

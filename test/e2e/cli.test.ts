@@ -65,8 +65,8 @@ spec:
     run.stderr,
     [
       `warning: ${file}[0] Service default/ok: the Service has no selector and no Endpoints or EndpointSlice (labelled kubernetes.io/service-name=ok) names it, so it has no endpoints`,
-      `${file}[1] Service default/web: spec.ports[1].name: Required value: must be set when a Service has more than one port`,
-      `${file}[1] Service default/web: spec.ports[1].targetPort: Invalid value: "Bad": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`,
+      `${file}[1] Service default/web: spec.ports[1].name: Required value: must be set when a Service has more than one port (at ${file}:12:7, in the object at ${file}:6:1)`,
+      `${file}[1] Service default/web: spec.ports[1].targetPort: Invalid value: "Bad": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-) (at ${file}:12:18, in the object at ${file}:6:1)`,
       `${dir}: invalid: 2 problems`,
       '',
     ].join('\n'),
@@ -97,7 +97,11 @@ t.test('an invalid config at start-up: one line per problem on stderr, exit 1', 
   const dir = await configDir(t, { 'a.yaml': 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 0}]}\n' });
   const run = await runCli(['--config', dir, '--admin-address', `127.0.0.1:${await freePort()}`]);
   t.equal(run.code, 1);
-  t.equal(run.stderr, `${join(dir, 'a.yaml')}[0] Service default/a: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n`);
+  const file = join(dir, 'a.yaml');
+  t.equal(
+    run.stderr,
+    `${file}[0] Service default/a: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive (at ${file}:4:17, in the object at ${file}:1:1)\n`,
+  );
 });
 
 t.test('the admin port taken at start-up: a clear line on stderr, exit 1', async (t) => {
@@ -110,7 +114,10 @@ t.test('the admin port taken at start-up: a clear line on stderr, exit 1', async
   const dir = await configDir(t, { 'a.yaml': serviceYaml('web', await freePort(), 8080) });
   const run = await runCli(['--config', dir, '--admin-address', `127.0.0.1:${port}`]);
   t.equal(run.code, 1);
-  t.equal(run.stderr, `svcproxy: admin server cannot listen on 127.0.0.1:${port}: EADDRINUSE listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+  t.equal(
+    run.stderr,
+    `svcproxy: admin server cannot listen on 127.0.0.1:${port}: EADDRINUSE: address already in use 127.0.0.1:${port} (listen)\nsvcproxy: is another svcproxy running? Stop it, or give this one an admin address of its own: --admin-address 127.0.0.1:9902 (or 127.0.0.1:0 for any free port)\n`,
+  );
 });
 
 t.test('serves: a client talks through the Service port to the targetPort; SIGTERM exits 0', async (t) => {

@@ -13,7 +13,17 @@ t.test('regenerating the field table gives the committed file', async (t) => {
 });
 
 t.test('the table covers every kind svcproxy reads, closed over the types they refer to', async (t) => {
-  for (const root of ['V1Service', 'V1Endpoints', 'V1EndpointSlice', 'V1Pod', 'V1Deployment', 'V1ReplicaSet', 'V1StatefulSet', 'V1DaemonSet']) {
+  for (const root of [
+    'V1Service',
+    'V1Endpoints',
+    'V1EndpointSlice',
+    'V1Pod',
+    'V1Deployment',
+    'V1ReplicaSet',
+    'V1StatefulSet',
+    'V1DaemonSet',
+    'V1ReplicationController',
+  ]) {
     t.ok(K8S_TYPES[root], root);
   }
   for (const [name, fields] of Object.entries(K8S_TYPES)) {

@@ -148,7 +148,13 @@ type Stamped = { readonly time: number; readonly worker?: number };
 
 /** A message of the /api/events feed. */
 export type FeedEvent =
-  | { readonly type: 'hello'; readonly time: number; readonly version: string }
+  | {
+      readonly type: 'hello';
+      readonly time: number;
+      readonly version: string;
+      /** The last minute's ticks: Service port key -> [connections/s, bytes/s from clients, bytes/s from endpoints]. */
+      readonly recent?: ReadonlyArray<{ readonly time: number; readonly rates: Readonly<Record<string, readonly [number, number, number]>> }>;
+    }
   | { readonly type: 'stats'; readonly time: number; readonly servicePorts: readonly PortTick[] }
   | ({ readonly type: 'reload'; readonly trigger: string; readonly result: string; readonly changes: number; readonly errors: readonly string[] } & Stamped)
   | ({ readonly type: 'listener'; readonly listener: string; readonly servicePort: string; readonly state: string; readonly error: string } & Stamped)

@@ -24,6 +24,7 @@ main { padding:12px 20px; max-width:1480px; }
 .stat { min-width:64px; } .stat b { display:block; font-size:15px; font-variant-numeric:tabular-nums; line-height:1.2; } .stat span { color:var(--muted); font-size:10px; text-transform:uppercase; }
 .spark-box { display:flex; align-items:center; gap:6px; }
 .peak { font-size:11px; color:var(--muted); min-width:84px; font-variant-numeric:tabular-nums; }
+.spark-text { display:flex; flex-direction:column; line-height:1.2; } .spark-text .legend i { margin-left:0; } .legend i.rx { background:var(--rx); } .legend i.tx { background:var(--tx); margin-left:8px; }
 .sub { display:flex; flex-wrap:wrap; gap:2px 14px; font-size:12px; margin-top:2px; }
 .sub > span { white-space:nowrap; }
 details > summary { cursor:pointer; font-size:12px; color:var(--muted); }
@@ -41,7 +42,8 @@ svg.spark { display:block; background:#fbfcfd; border:1px solid #eaeef2; border-
 .compact .sub { margin-top:0; }
 .toxics { margin:6px 0; font-size:12px; color:var(--bad); }
 .toxics .pill { margin-right:6px; font-weight:500; } .toxics .idle { color:var(--muted); }
-table.pods th:nth-child(1) { width:28%; } table.pods th:nth-child(2) { width:18%; } table.pods th:nth-child(3) { width:12%; } table.pods th:nth-child(4) { width:16%; } table.pods th:nth-child(5) { width:10%; }
+table.pods th:nth-child(1) { width:26%; } table.pods th:nth-child(2) { width:15%; } table.pods th:nth-child(3) { width:10%; } table.pods th:nth-child(4) { width:13%; } table.pods th:nth-child(5) { width:8%; }
+table.pods td:nth-child(6) { white-space:normal; overflow-wrap:anywhere; }
 #pods-box { background:#fff; border:1px solid var(--line); border-radius:6px; padding:6px 12px; margin-bottom:8px; }
 .empty { padding:24px; text-align:center; color:var(--muted); background:#fff; border:1px dashed var(--line); border-radius:6px; }
 `;

@@ -97,6 +97,7 @@ function scheduleRefresh(): void {
 function onMessage(m: FeedEvent): void {
   if (m.type === 'hello') {
     byId('version').textContent = `v${m.version}`;
+    seedRates(m.recent ?? []);
     return;
   }
   if (m.type === 'stats') {

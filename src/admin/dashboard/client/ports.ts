@@ -119,7 +119,15 @@ function renderPort(p: PortInfo, unfold: boolean, compact: boolean): HTMLElement
   });
   const peak = el('span', { class: 'peak', 'data-field': 'peak', text: 'peak -' });
   const sparkTitle = 'bytes per second over the last minute: blue from clients, purple from endpoints; the top of the chart is the peak';
-  head.appendChild(el('div', { class: 'spark-box', title: sparkTitle }, svg, peak));
+  const legend = el(
+    'span',
+    { class: 'legend', 'data-field': 'legend' },
+    el('i', { class: 'rx' }),
+    document.createTextNode('in/s'),
+    el('i', { class: 'tx' }),
+    document.createTextNode('out/s'),
+  );
+  head.appendChild(el('div', { class: 'spark-box', title: sparkTitle }, svg, el('span', { class: 'spark-text' }, peak, legend)));
   const live: LivePort = { head, svg, peak, endpoints: {}, byWorker: null };
   const sub = listenerLine(p, compact);
   if (p.workers) {
@@ -146,7 +154,9 @@ function renderPort(p: PortInfo, unfold: boolean, compact: boolean): HTMLElement
   return section;
 }
 
-function sparkline(live: LivePort, points: readonly RatePoint[]): void {
+function sparkline(live: LivePort, measured: readonly RatePoint[]): void {
+  // One point is drawn as a level line across the chart, so that the first tick already shows.
+  const points = measured.length === 1 ? [measured[0] as RatePoint, measured[0] as RatePoint] : measured;
   const max = points.reduce((m, p) => Math.max(m, p.rx, p.tx), 0);
   const scale = Math.max(1, max);
   // Until HISTORY ticks have come, the points we have are spread over the whole width.
@@ -157,8 +167,40 @@ function sparkline(live: LivePort, points: readonly RatePoint[]): void {
     svgEl('polyline', { points: line('rx'), fill: 'none', stroke: 'var(--rx)', 'stroke-width': '1.5' }),
     svgEl('polyline', { points: line('tx'), fill: 'none', stroke: 'var(--tx)', 'stroke-width': '1.5' }),
   );
-  live.svg.setAttribute('data-points', String(points.length));
+  live.svg.setAttribute('data-points', String(measured.length));
   live.peak.textContent = points.length === 0 ? 'peak -' : `peak ${bytes(max)}/s`;
+}
+
+/**
+ * The feed's `hello` carries the last minute's ticks: they become the
+ * history of every Service port that has none yet, and the figures and
+ * sparklines are drawn from them at once, before the first tick of this page.
+ */
+function seedRates(recent: ReadonlyArray<{ readonly rates: Readonly<Record<string, readonly [number, number, number]>> }>): void {
+  const seeded = new Set<string>();
+  for (const tick of recent.slice(-HISTORY)) {
+    for (const [key, [, rx, tx]] of Object.entries(tick.rates)) {
+      const h = state.history[key] ?? (state.history[key] = []);
+      if (h.length > 0 && !seeded.has(key)) continue;
+      seeded.add(key);
+      h.push({ rx, tx });
+    }
+  }
+  const last = recent[recent.length - 1]?.rates ?? {};
+  for (const key of seeded) {
+    const live = state.live[key];
+    const points = state.history[key] ?? [];
+    const shown = points[points.length - 1];
+    if (!live || !shown) continue;
+    const set = (field: string, text: string): void => {
+      const n = live.head.querySelector(`[data-field="${field}"]`);
+      if (n) n.textContent = text;
+    };
+    set('cps', String(last[key]?.[0] ?? 0));
+    set('rx', `${bytes(shown.rx)}/s`);
+    set('tx', `${bytes(shown.tx)}/s`);
+    sparkline(live, points);
+  }
 }
 
 /** Records the rates of a tick (when measured) in the port's history and returns the point to show, if any. */
