@@ -9,6 +9,7 @@
  * (<= 125 bytes) is ever held; a slow reader pauses the socket.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { endianness } from 'node:os';
 import { Duplex } from 'node:stream';
 
 export const SPDY_WEBSOCKET_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
@@ -52,7 +53,14 @@ export interface WebSocketTunnelOptions {
   readonly maxMessageBytes?: number;
 }
 
-/** XORs `data` in place with the 4-byte `mask`, starting at mask offset `offset`. */
+/** The machine's byte order, for the word-at-a-time XOR below. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * XORs `data` in place with the 4-byte `mask`, starting at mask offset `offset`. Where the bytes are 4-aligned
+ * (every buffer over half of Node's pool is), four at a time through a Uint32Array: the tunnel masks every byte a
+ * client sends, and byte by byte that was most of the WebSocket form's extra CPU per GiB.
+ */
 function applyMask(data: Buffer, mask: Buffer, offset: number): void {
   const m0 = mask[offset & 3] ?? 0;
   const m1 = mask[(offset + 1) & 3] ?? 0;
@@ -61,6 +69,12 @@ function applyMask(data: Buffer, mask: Buffer, offset: number): void {
   const n = data.length;
   const whole = n - (n & 3);
   let i = 0;
+  if ((data.byteOffset & 3) === 0 && whole >= 64) {
+    const word = LITTLE_ENDIAN ? (m0 | (m1 << 8) | (m2 << 16) | (m3 << 24)) >>> 0 : ((m0 << 24) | (m1 << 16) | (m2 << 8) | m3) >>> 0;
+    const words = new Uint32Array(data.buffer, data.byteOffset, whole >>> 2);
+    for (let w = 0; w < words.length; w++) words[w] = (words[w] ?? 0) ^ word;
+    i = whole;
+  }
   for (; i < whole; i += 4) {
     data[i] = (data[i] ?? 0) ^ m0;
     data[i + 1] = (data[i + 1] ?? 0) ^ m1;
@@ -329,9 +343,13 @@ export class WebSocketTunnel extends Duplex {
 
   private deliver(piece: Buffer): void {
     this.frameLeft -= piece.length;
-    // A copy: unmasking writes in place, and the socket's chunk may be a slice of a pooled buffer.
-    const data = Buffer.from(piece);
-    if (this.frameMask !== undefined) applyMask(data, this.frameMask, this.frameOffset);
+    // Masked (a client's frames): a copy, because unmasking writes in place and the socket's chunk may be a slice
+    // of a pooled buffer. Unmasked (what a client receives): the slice as it is.
+    let data = piece;
+    if (this.frameMask !== undefined) {
+      data = Buffer.from(piece);
+      applyMask(data, this.frameMask, this.frameOffset);
+    }
     this.frameOffset += data.length;
     if (!this.push(data)) this.socket.pause();
   }
