@@ -93,7 +93,7 @@ dns.lookup('app', { all: true }, async (err, addresses) => {
 
 async function clientRequests(t: Test, p: Project): Promise<void> {
   const client = await p.engine.podman(['run', '--rm', '--pull=never', '--network', `${p.name}_default`, BASE_IMAGE, 'node', '-e', CLIENT]);
-  t.equal(client.code, 0, client.stderr);
+  t.equal(client.code, 0, 'the client container ran');
   const result = JSON.parse(client.stdout) as { addresses: string[]; bodies: string[] };
   t.equal(result.addresses.length, 2, `the compose name app resolves to both replicas: ${result.addresses.join(', ')}`);
   t.same(result.bodies, Array(6).fill('hello from app\n'), 'an app container reached the replicas through svcproxy by compose name (svcproxy:80)');
@@ -109,7 +109,7 @@ async function replicaGoesAway(t: Test, p: Project, ports: { service: number; ad
   const failuresBefore = metric((await httpGet(ports.admin, '/metrics')).body, 'svcproxy_upstream_connect_failures_total');
   await httpGet(ports.service); // the name is in svcproxy's 2 s cache with both addresses
   const stop = await p.engine.podman(['stop', '-t', '10', `${p.name}_app_2`]);
-  t.equal(stop.code, 0, stop.stderr);
+  t.equal(stop.code, 0, 'podman stop');
   const served2 = await served(p, 2);
   // Sequential connections for 3 s after the stop: past the 2 s cache, so some met the old answer and some the new.
   const until = Date.now() + 3000;
@@ -132,13 +132,14 @@ export async function runCompose(t: Test, engine: Engine): Promise<void> {
   engine.networks.add(`${p.name}_default`); // podman-compose down leaves it behind
   const started = performance.now();
   const up = await compose(p, ['up', '-d', '--no-build']);
-  t.equal(up.code, 0, up.stderr.slice(-4000));
+  if (up.code !== 0) t.fail(`podman-compose up exited ${String(up.code)}:\n${up.stderr.slice(-4000)}`);
   const svcproxy = `${p.name}_svcproxy_1`;
   await waitForLog(engine, svcproxy, 'started');
   t.comment(`podman-compose up: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const running = await engine.podman(['ps', '--filter', `label=io.podman.compose.project=${p.name}`, '--format', '{{.Names}}']);
   t.same(running.stdout.trim().split('\n').sort(), [`${p.name}_app_1`, `${p.name}_app_2`, svcproxy], 'two replicas of app and svcproxy run');
-  for (const n of [1, 2]) await poll(async () => ((await rawLogs(engine, `${p.name}_app_${n}`)).includes('server is listening') ? true : undefined), `app_${n} listening`, 30_000);
+  for (const n of [1, 2])
+    await poll(async () => ((await rawLogs(engine, `${p.name}_app_${n}`)).includes('server is listening') ? true : undefined), `app_${n} listening`, 30_000);
 
   await clientRequests(t, p);
   const ports = { service: await publishedPort(engine, svcproxy, 80), admin: await publishedPort(engine, svcproxy, 9901) };
@@ -149,12 +150,16 @@ export async function runCompose(t: Test, engine: Engine): Promise<void> {
   const gone = await replicaGoesAway(t, p, ports);
   const messages = gone.lines.map((l) => `${String(l['level'])} ${String(l['msg'])}`);
   t.comment(`after a replica went away: ${gone.failures} dial(s) to its old address, log: ${JSON.stringify(messages)}`);
-  t.same([...new Set(messages)].filter((m) => m !== 'info endpoint back after a successful dial'), [], 'nothing else is logged');
+  t.same(
+    [...new Set(messages)].filter((m) => m !== 'info endpoint back after a successful dial'),
+    [],
+    'nothing else is logged',
+  );
   t.equal(messages.length, gone.failures, 'one "endpoint back after a successful dial" line per connection whose first dial met the old address');
   t.ok(gone.lines.every((l) => l['upstream'] === 'app:8080'));
 
   const start = await engine.podman(['start', `${p.name}_app_2`]);
-  t.equal(start.code, 0, start.stderr);
+  t.equal(start.code, 0, 'podman start');
   const servedBefore = await served(p, 2);
   await poll(
     async () => {
@@ -167,7 +172,7 @@ export async function runCompose(t: Test, engine: Engine): Promise<void> {
   t.pass('the restarted replica is back in the rotation (svcproxy resolves the name again within 2 s)');
 
   const down = await compose(p, ['down']);
-  t.equal(down.code, 0, down.stderr.slice(-4000));
+  t.equal(down.code, 0, 'podman-compose down');
   const left = await engine.podman(['ps', '-a', '--filter', `label=io.podman.compose.project=${p.name}`, '-q']);
   t.equal(left.stdout.trim(), '', 'podman-compose down removed every container');
 }

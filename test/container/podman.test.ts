@@ -14,7 +14,6 @@
  * not root, not installed); .ci/run installs it and sets
  * SVCPROXY_REQUIRE_PODMAN=1, so there it fails instead of skipping.
  */
-import { once } from 'node:events';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -96,7 +95,7 @@ t.test('the image, built and run with podman', { skip }, async (t) => {
     t.fail(`podman build exited ${String(built.code)}:\n${built.stdout.slice(-6000)}\n${built.stderr.slice(-4000)}`);
     return;
   }
-  t.match(built.stdout, /svcproxy: native splice pump built/, 'the build log says the native pump was built');
+  t.ok((built.stdout + built.stderr).includes('svcproxy: native splice pump built'), 'the build log says the native pump was built');
 
   await t.test('the runtime image: native pump, production dependencies, no compiler; user, entrypoint, healthcheck, labels', (t) => checkImage(t, engine));
   await t.test('run: a Service reached through it, HEALTHCHECK, the native pump, a bad change, SIGTERM with a connection open', (t) => runOnce(t, engine));
@@ -129,12 +128,16 @@ async function runOnce(t: Test, engine: Engine): Promise<void> {
   for (let i = 0; i < 3; i++) t.same(await httpGet(service, '/healthz'), { status: 200, body: 'ok\n' }, `request ${i + 1} through the Service port 8080`);
 
   const logs = await logsOf(engine, name);
-  t.match(logs.find((l) => typeof l['pump'] === 'string'), { pump: 'native', msg: 'pump: native splice' }, 'svcproxy says the native pump carries connections');
+  t.match(
+    logs.find((l) => typeof l['pump'] === 'string'),
+    { pump: 'native', msg: 'pump: native splice' },
+    'svcproxy says the native pump carries connections',
+  );
   const metrics = (await httpGet(admin, '/metrics')).body;
   t.ok(metric(metrics, 'svcproxy_native_pump_handoffs_total') >= 3, 'the connections were handed to the native pump');
 
   const health = await engine.podman(['healthcheck', 'run', name]);
-  t.equal(health.code, 0, `podman healthcheck run: ${health.stdout}${health.stderr}`);
+  t.equal(health.code, 0, 'podman healthcheck run: healthy');
   t.comment(`idle RSS of svcproxy inside the container: ${((await svcproxyRssKiB(engine, name)) / 1024).toFixed(1)} MiB`);
 
   // A bad change while it runs: logged, and the last good config keeps serving.
@@ -148,8 +151,8 @@ async function runOnce(t: Test, engine: Engine): Promise<void> {
 async function stopWithOpenConnection(t: Test, engine: Engine, c: { name: string; service: number; admin: number }): Promise<void> {
   // A connection held open through the Service: the drain waits for it, then resets it at the drain timeout (3 s).
   const held = await dialTo(t, c.service);
-  const closed = once(held, 'close');
-  held.on('error', () => undefined);
+  held.on('error', () => undefined); // the drain timeout resets it
+  const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
   const labels = '{namespace="default",service="svcproxy-admin",port="http"}';
   await poll(
     async () => (metric((await httpGet(c.admin, '/metrics')).body, 'svcproxy_active_connections', labels) >= 1 ? true : undefined),
@@ -159,17 +162,21 @@ async function stopWithOpenConnection(t: Test, engine: Engine, c: { name: string
   const stopping = performance.now();
   const stop = await engine.podman(['stop', '-t', '20', c.name], 60_000);
   const stopMs = performance.now() - stopping;
-  t.equal(stop.code, 0, stop.stderr);
+  t.equal(stop.code, 0, 'podman stop');
   t.comment(`stop (SIGTERM, one connection open, drain timeout 3 s): ${seconds(stopMs)}`);
   t.ok(stopMs < 10_000, 'stopped within the drain timeout plus shutdown, long before podman would SIGKILL (20 s)');
-  await Promise.race([
-    closed,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('the held connection was never closed')), 10_000).unref()),
-  ]);
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the held connection was never closed')), 10_000).unref())]);
   t.same(await stateOf(engine, c.name), { status: 'exited', exitCode: 0, pid: 0 }, 'exit 0, nothing left running');
   const logs = await logsOf(engine, c.name);
-  t.match(logs.find((l) => l['msg'] === 'shutting down'), { signal: 'SIGTERM' }, 'svcproxy handled SIGTERM itself');
-  t.match(logs.find((l) => l['msg'] === 'draining'), { connections: 1, drainTimeoutMs: 3000 });
+  t.match(
+    logs.find((l) => l['msg'] === 'shutting down'),
+    { signal: 'SIGTERM' },
+    'svcproxy handled SIGTERM itself',
+  );
+  t.match(
+    logs.find((l) => l['msg'] === 'draining'),
+    { connections: 1, drainTimeoutMs: 3000 },
+  );
   t.ok(logs.some((l) => l['msg'] === 'drain timeout; resetting the remaining connections'));
   t.equal(logs.at(-1)?.['msg'], 'stopped');
 }
@@ -232,9 +239,10 @@ async function badConfig(t: Test, engine: Engine): Promise<void> {
 async function withoutCompiler(t: Test, engine: Engine, extra: readonly string[]): Promise<void> {
   const built = await build(engine, { tag: JS_PUMP_IMAGE, buildArgs: { TOOLCHAIN: '' }, extra });
   t.comment(`build without a compiler (the build and deps stages from the layer cache): ${seconds(built.ms)}`);
-  t.equal(built.code, 0, built.stderr.slice(-4000));
-  t.match(built.stdout, /svcproxy: native splice pump not built \(.+\); the JavaScript pump will be used/, 'the build log says so');
-  t.notMatch(built.stdout, /native splice pump built/);
+  if (built.code !== 0) t.fail(`podman build exited ${String(built.code)}:\n${built.stderr.slice(-4000)}`);
+  const log = built.stdout + built.stderr;
+  t.ok(/svcproxy: native splice pump not built \(.+\); the JavaScript pump will be used/.test(log), 'the build log says so');
+  t.notOk(log.includes('native splice pump built'), 'and does not claim it was built');
 
   const name = `${engine.id}-js-pump`;
   await runDetached(engine, name, ['-p', '127.0.0.1::8080', '-p', '127.0.0.1::9901', JS_PUMP_IMAGE]);

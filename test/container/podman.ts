@@ -59,7 +59,11 @@ function append(buffer: string, chunk: Buffer): string {
 /** Runs a command to its end (or its deadline) and collects its output. */
 export async function command(file: string, args: readonly string[], options: CommandOptions): Promise<CommandResult> {
   const started = performance.now();
-  const child = spawn(file, [...args], { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(file, [...args], {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   if (options.stdin !== undefined && child.stdin !== null) options.stdin.pipe(child.stdin);
   let stdout = '';
   let stderr = '';
@@ -85,7 +89,9 @@ export function engineUnavailable(): string {
   if (process.platform !== 'linux') return `podman containers need Linux; this is ${process.platform}`;
   if (process.getuid?.() !== 0) return 'rootful podman and debootstrap need root (rootless podman would need subuid ranges, uidmap and slirp4netns)';
   const missing = NEEDED.filter((name) => !onPath(name) && !existsSync(`/usr/lib/podman/${name}`) && !existsSync(`/usr/libexec/podman/${name}`));
-  return missing.length === 0 ? '' : `not installed: ${missing.join(', ')} (apt-get install podman runc netavark aardvark-dns iptables catatonit podman-compose debootstrap; .ci/run does)`;
+  return missing.length === 0
+    ? ''
+    : `not installed: ${missing.join(', ')} (apt-get install podman runc netavark aardvark-dns iptables catatonit podman-compose debootstrap; .ci/run does)`;
 }
 
 export interface Engine {
