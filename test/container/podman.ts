@@ -82,7 +82,7 @@ function onPath(name: string): boolean {
 }
 
 /** The commands the image tests need. */
-export const NEEDED = ['podman', 'runc', 'conmon', 'netavark', 'aardvark-dns', 'catatonit', 'debootstrap', 'tar', 'podman-compose'] as const;
+const NEEDED = ['podman', 'runc', 'conmon', 'netavark', 'aardvark-dns', 'catatonit', 'debootstrap', 'tar', 'podman-compose'] as const;
 
 /** Why podman cannot run containers for these tests here ('' when it can). */
 export function engineUnavailable(): string {
