@@ -153,15 +153,21 @@ export async function createEngine(t: Test): Promise<Engine> {
     await removeAll(engine);
     removed = true;
   });
-  // A run cut short (tap's timeout ends the process before any teardown): the same, synchronously.
-  process.once('exit', () => {
+  // A run cut short (tap's timeout signals the process, or it exits before any teardown): the same, synchronously.
+  const removeNow = (): void => {
     if (removed) return;
+    removed = true;
     const sync = (args: string[]) => spawnSync('podman', args, { env, stdio: 'ignore', timeout: 60_000 });
     sync(['rm', '-af', '-t', '0']);
     sync(['rmi', '-af']);
     for (const name of engine.networks) sync(['network', 'rm', '-f', name]);
     for (const point of mountsUnder(dir)) spawnSync('umount', ['-l', point], { stdio: 'ignore', timeout: 10_000 });
     rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', removeNow);
+  process.once('SIGTERM', () => {
+    removeNow();
+    process.kill(process.pid, 'SIGTERM'); // the handler is gone: the default action ends the process
   });
   return engine;
 }
