@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# svcproxy container image: compiled JavaScript on the official Node image.
+# svcproxy container image: compiled JavaScript and the native splice pump on
+# the official Node image (slim). Four stages: native (toolchain, the .node),
+# build (tsc), deps (production node_modules), and the runtime image.
 #
 #   docker build -t svcproxy .
 #   docker run --rm --init -p 8080:8080 -p 127.0.0.1:9901:9901 svcproxy
@@ -8,13 +10,35 @@
 # runs on 22.12 and later; 24 is the LTS it is tested on.
 ARG NODE_VERSION=24
 
+# ---- native: the C toolchain and the native splice pump (native/splice-pump),
+# built by the package's install script (scripts/build-native.mjs) with npm's
+# own node-gyp, against the Node headers the base image carries. Without a
+# toolchain (--build-arg TOOLCHAIN=) the script says "native splice pump not
+# built" in the build log and exits 0: the image then carries the JavaScript
+# pump, and svcproxy says so when it starts. Only the .node file leaves this
+# stage (staged in /out; an empty tree when nothing was built).
+FROM node:${NODE_VERSION}-slim AS native
+ARG TOOLCHAIN="g++ make python3"
+RUN if [ -n "$TOOLCHAIN" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends $TOOLCHAIN && rm -rf /var/lib/apt/lists/*; \
+    else echo "svcproxy: TOOLCHAIN is empty: no compiler in this build"; fi
+WORKDIR /app
+COPY package.json ./
+COPY scripts/build-native.mjs ./scripts/
+COPY native/splice-pump/binding.gyp ./native/splice-pump/
+COPY native/splice-pump/src ./native/splice-pump/src
+RUN npm run install && mkdir -p /out/native/splice-pump/build/Release && \
+    if [ -f native/splice-pump/build/Release/splice_pump.node ]; then \
+      cp native/splice-pump/build/Release/splice_pump.node /out/native/splice-pump/build/Release/; fi
+
 # ---- build: all dependencies (TypeScript is a devDependency); compile src/ -> dist/
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: no install script runs, so the `node` devDependency (Node 24
 # from the npm registry, which runs the test suite on developer machines) is not
-# downloaded here. Its bin link could still point at a binary that is not there
+# downloaded here, and the native pump is not built twice (the native stage
+# does it). Its bin link could still point at a binary that is not there
 # (or, with another npm, be one), and npm scripts put node_modules/.bin first on
 # PATH: remove it, so `npm run build` runs on this image's own Node.
 RUN npm ci --ignore-scripts && rm -f node_modules/.bin/node
@@ -28,8 +52,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
 
-# ---- runtime: compiled output, production dependencies, package.json (for
-# "type": "module" and the version), the bundled config. Owned by root, so
+# ---- runtime: compiled output, production dependencies, the native pump's
+# .node (when built), package.json (for "type": "module" and the version), the
+# bundled config. No compiler, no devDependency. Owned by root, so
 # read-only to the unprivileged node user (uid 1000) that runs svcproxy.
 FROM node:${NODE_VERSION}-slim
 ARG NODE_VERSION
@@ -52,6 +77,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# src/native/splice-addon.ts looks for native/splice-pump/build/Release/splice_pump.node above dist/.
+COPY --from=native /out/native ./native
 COPY package.json ./
 # The bundled config (a Service on 8080 in front of the admin server on 9901)
 # makes the bare image runnable. Mount your own config DIRECTORY over it

@@ -37,8 +37,12 @@ function nodeGyp() {
 const [command, ...prefix] = nodeGyp();
 const args = [...prefix, 'rebuild', '--loglevel=warn', '--directory', addonDir];
 // Headers: node-gyp would download them for the running Node unless told where they
-// are. The addon uses only N-API (ABI-stable), so any installed Node's headers do.
-if (process.env.npm_config_nodedir === undefined && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+// are. The addon uses only N-API (ABI-stable), so any installed Node's headers do:
+// the running Node's own (PREFIX/include/node: /usr/local in the official images,
+// the npm registry's node package), else the system's (/usr).
+const ownPrefix = dirname(dirname(process.execPath));
+const nodedir = [ownPrefix, '/usr'].find((prefix) => existsSync(join(prefix, 'include', 'node', 'node_api.h')));
+if (process.env.npm_config_nodedir === undefined && nodedir !== undefined) args.push(`--nodedir=${nodedir}`);
 const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
 if (result.error !== undefined) skip(`node-gyp did not run: ${result.error.message}`);
 if (result.status !== 0) skip(`node-gyp exited with ${result.status ?? result.signal}`);

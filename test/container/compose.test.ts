@@ -92,7 +92,7 @@ for (const example of EXAMPLES) {
   });
 }
 
-t.test('examples/compose: the Service fronts two app replicas by their compose DNS names, on the targetPort', async (t) => {
+t.test('examples/compose: the Service fronts the replicas of one compose service by its DNS name, on the targetPort', async (t) => {
   const example = EXAMPLES.find((e) => e.name === 'compose');
   if (example === undefined) throw new Error('no compose example');
   const compose = await readCompose(example.file);
@@ -100,10 +100,12 @@ t.test('examples/compose: the Service fronts two app replicas by their compose D
   const web = await webConfig(join(dirname(example.file), 'config'));
   t.equal(web.port, 80);
   t.equal(web.targetPort, 8080);
-  t.same(web.addresses, ['app-1', 'app-2']);
+  t.same(web.addresses, ['app'], 'one FQDN endpoint: the name of the scaled service');
   for (const name of web.addresses) {
     const app = compose.services.get(name);
     if (app === undefined) throw new Error(`no compose service named ${name}`);
+    const deploy = app.raw['deploy'];
+    t.ok(isRecord(deploy) && deploy['replicas'] === 2, `${name} has two replicas: one name, two addresses`);
     t.equal(listenPort(app), web.targetPort, `${name} listens on the targetPort`);
     t.same(portsOf(app), [], `${name} publishes nothing: the way in is svcproxy`);
     t.match(app.raw['image'], /^hashicorp\/http-echo:/, `${name}: a ready-made image, no build`);

@@ -74,10 +74,11 @@ t.test('multi-stage: Node version a build argument defaulting to 24; dev deps on
     [
       `${deps.name ?? ''}:/app/node_modules -> ./node_modules`,
       `${build.name ?? ''}:/app/dist -> ./dist`,
+      'native:/out/native -> ./native',
       'context:package.json -> ./',
       'context:config/ -> /etc/svcproxy/',
     ],
-    'the runtime image gets the compiled output, production deps, package.json and the bundled config, nothing else',
+    'the runtime image gets the compiled output, production deps, the native pump, package.json and the bundled config, nothing else',
   );
   t.same(runtime.runs, [], 'nothing is built or installed in the runtime stage');
   t.equal(runtime.workdir, '/app');

@@ -190,7 +190,7 @@ async function standIn(t: Test, body: string): Promise<number> {
 
 t.test('examples/compose for real: its Service forwards port -> targetPort to the FQDN endpoints', async (t) => {
   const { runtime, service, mount } = await composeExample('compose');
-  // A stand-in for the http-echo replicas; compose DNS names become localhost.
+  // A stand-in for the http-echo replicas; the compose DNS name app becomes localhost.
   const appPort = await standIn(t, 'hello from app\n');
 
   const servicePort = await freePort();
@@ -201,10 +201,7 @@ t.test('examples/compose for real: its Service forwards port -> targetPort to th
         [80, servicePort],
         [8080, appPort],
       ]),
-      addresses: new Map([
-        ['app-1', 'localhost'],
-        ['app-2', 'localhost'],
-      ]),
+      addresses: new Map([['app', 'localhost']]),
     }),
   });
   const { environment } = await localEnvironment();

@@ -324,6 +324,9 @@ export const EXAMPLES = ['compose', 'sidecar', 'compose-replicas'].map((name) =>
 const STAGE_OUTPUTS: Readonly<Record<string, string>> = {
   'build:/app/dist': join(REPO, 'build', 'src'),
   'deps:/app/node_modules': join(REPO, 'node_modules'),
+  // The native stage's /out/native holds native/splice-pump/build/Release/splice_pump.node (when built),
+  // which the checkout's own install build put in the same place.
+  'native:/out/native': join(REPO, 'native'),
 };
 
 export interface Container {
