@@ -20,7 +20,7 @@ import { DNS_CONFIG } from './fixtures.js';
 const zone = zoneOf(DNS_CONFIG, () => true);
 const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 const rcodeOf = (message: Buffer): string => RCODES[message.readUInt16BE(4) & 0xf] ?? 'other'; // a TCP frame: after the length prefix
-const CHILD = fileURLToPath(new URL('./flood-server.js', import.meta.url));
+const CHILD = fileURLToPath(new URL('../helpers/dns-flood-child.js', import.meta.url));
 
 /** The datagram: a query header whose four counts are all 0xffff, and nothing else. */
 function maxCounts(id: number): Buffer {

@@ -4,9 +4,9 @@
  * RSS every 20 ms, and answers `'rss'` with `{ baseline, peak, stats }`.
  */
 import { DnsServer } from '../../src/dns/server.js';
-import { zoneOf } from '../helpers/dns.js';
-import { silentLog } from '../helpers/log.js';
-import { DNS_CONFIG } from './fixtures.js';
+import { zoneOf } from './dns.js';
+import { silentLog } from './log.js';
+import { DNS_CONFIG } from '../dns/fixtures.js';
 
 const server = new DnsServer(zoneOf(DNS_CONFIG, () => true), { host: '127.0.0.1', port: 0, maxTcpConnections: 8, tcpIdleTimeoutMs: 10_000 }, silentLog);
 await server.start();
