@@ -186,11 +186,7 @@ t.test('TCP: a query every so often keeps a connection; each complete message re
 });
 
 t.test('TCP: one client address cannot take every slot; another client is still answered', async (t) => {
-  const server = new DnsServer(
-    zone,
-    { host: '127.0.0.1', port: 0, maxTcpConnections: 16, maxTcpConnectionsPerClient: 4, tcpIdleTimeoutMs: 60_000 },
-    silentLog,
-  );
+  const server = new DnsServer(zone, { host: '127.0.0.1', port: 0, maxTcpConnections: 16, maxTcpConnectionsPerClient: 4, tcpIdleTimeoutMs: 60_000 }, silentLog);
   t.teardown(() => server.close());
   await server.start();
   let closedCount = 0;

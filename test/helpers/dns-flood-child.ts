@@ -8,7 +8,11 @@ import { zoneOf } from './dns.js';
 import { silentLog } from './log.js';
 import { DNS_CONFIG } from '../dns/fixtures.js';
 
-const server = new DnsServer(zoneOf(DNS_CONFIG, () => true), { host: '127.0.0.1', port: 0, maxTcpConnections: 8, tcpIdleTimeoutMs: 10_000 }, silentLog);
+const server = new DnsServer(
+  zoneOf(DNS_CONFIG, () => true),
+  { host: '127.0.0.1', port: 0, maxTcpConnections: 8, tcpIdleTimeoutMs: 10_000 },
+  silentLog,
+);
 await server.start();
 let baseline = process.memoryUsage.rss();
 let peak = baseline;

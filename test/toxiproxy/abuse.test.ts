@@ -36,10 +36,14 @@ t.test('a 100k-deep JSON value: 400 with Go decoder text, nothing stringified, t
   const inListen = await call('POST', '/proxies', `{"name":"deep","upstream":"127.0.0.1:${echo}","listen":${deep(100_000)}}`);
   t.same(inListen, { status: 400, text: tooDeep }, 'deep listen');
   t.same(await call('POST', '/populate', deep(100_000)), { status: 400, text: tooDeep }, 'deep populate body');
-  t.same(await call('POST', '/proxies', `{"name":"s","upstream":"x:1","listen":"${'['.repeat(20_000)}"}`), {
-    status: 400,
-    text: error(`bad request body: listen "${'['.repeat(20_000)}" is not host:port`, 400),
-  }, 'brackets inside a string are not nesting');
+  t.same(
+    await call('POST', '/proxies', `{"name":"s","upstream":"x:1","listen":"${'['.repeat(20_000)}"}`),
+    {
+      status: 400,
+      text: error(`bad request body: listen "${'['.repeat(20_000)}" is not host:port`, 400),
+    },
+    'brackets inside a string are not nesting',
+  );
   t.same(
     await call('POST', '/proxies', `{"name":"deep","upstream":"127.0.0.1:${echo}","listen":${deep(9_999)}}`),
     { status: 400, text: error('bad request body: json: cannot unmarshal array into Go struct field Proxy.listen of type string', 400) },
@@ -85,7 +89,11 @@ t.test('fields of the wrong JSON type: 400 with Go UnmarshalTypeError text, noth
   ];
   for (const [value, kind] of cases) {
     const got = await call('POST', '/proxies', `{"name":"e","upstream":"${up}","enabled":${value}}`);
-    t.same(got, { status: 400, text: error(`bad request body: json: cannot unmarshal ${kind} into Go struct field Proxy.enabled of type bool`, 400) }, `enabled ${value}`);
+    t.same(
+      got,
+      { status: 400, text: error(`bad request body: json: cannot unmarshal ${kind} into Go struct field Proxy.enabled of type bool`, 400) },
+      `enabled ${value}`,
+    );
   }
   t.equal((await call('GET', '/proxies/e')).status, 404, 'no proxy was created');
   t.same(await call('POST', '/proxies', `{"name":"e","upstream":"${up}","listen":5}`), {
@@ -128,7 +136,14 @@ t.test(`at most ${MAX_AD_HOC_PROXIES} ad-hoc proxies: the next is 403, a deletio
   }
   const over = error(`too many proxies: at most ${MAX_AD_HOC_PROXIES} proxies can be created through the API; delete one first`, 403);
   t.same(await call('POST', '/proxies', JSON.stringify({ name: 'one-more', upstream: '127.0.0.1:1', enabled: false })), { status: 403, text: over });
-  const populated = await call('POST', '/populate', JSON.stringify([{ name: 'p0', upstream: '127.0.0.1:1', enabled: false }, { name: 'new', upstream: '127.0.0.1:1' }]));
+  const populated = await call(
+    'POST',
+    '/populate',
+    JSON.stringify([
+      { name: 'p0', upstream: '127.0.0.1:1', enabled: false },
+      { name: 'new', upstream: '127.0.0.1:1' },
+    ]),
+  );
   t.equal(populated.status, 403, 'populate past the limit');
   t.match(JSON.parse(populated.text), { error: (JSON.parse(over) as { error: string }).error, status: 403, proxies: [{ name: 'p0' }] });
   t.equal(Object.keys(JSON.parse((await call('GET', '/proxies')).text)).length, MAX_AD_HOC_PROXIES);
