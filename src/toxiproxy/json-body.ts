@@ -10,7 +10,7 @@ import { errorMessage } from '../errors.js';
 import { ApiError } from './api-error.js';
 
 /** A request body larger than this is refused: the API's bodies are a few hundred bytes. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 /** An oversized body is read (and discarded) up to this much, so that its sender reads the 413; past it the connection is closed after the answer. */
 const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 /** Go's encoding/json maxNestingDepth. */

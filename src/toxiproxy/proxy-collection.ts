@@ -25,7 +25,7 @@ const NOT_FOUND = (): ApiError => new ApiError('proxy not found', 404);
  * POST /proxies and /populate answer 403. Service ports are not counted: the
  * config bounds them.
  */
-export const MAX_AD_HOC_PROXIES = 256;
+const MAX_AD_HOC_PROXIES = 256;
 
 const TOO_MANY = (): ApiError => new ApiError(`too many proxies: at most ${MAX_AD_HOC_PROXIES} proxies can be created through the API; delete one first`, 403);
 const TOXIC_NOT_FOUND = (): ApiError => new ApiError('toxic not found', 404);
