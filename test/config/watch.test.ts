@@ -78,12 +78,12 @@ t.test('ConfigWatcher: a directory added later and a directory replaced are watc
     await eventually(() => seen.length > before, `save ${round} inside the new directory`, 20_000);
   }
   // The directory replaced by another under its name (a new inode): the new one is watched.
+  const beforeSwap = seen.length;
   await mkdir(join(dir, 'sub2'));
   await writeFile(join(dir, 'sub2', 'c.yaml'), 'c: 0\n');
   await rename(join(dir, 'sub'), join(dir, 'sub-old'));
   await rename(join(dir, 'sub2'), join(dir, 'sub'));
-  const afterSwap = seen.length;
-  await eventually(() => seen.length > afterSwap, 'the swap noticed', 20_000);
+  await eventually(() => seen.length > beforeSwap, 'the swap noticed', 20_000);
   const before = seen.length;
   await atomicSave(join(dir, 'sub', 'c.yaml'), 'c: 1\n', 9);
   await eventually(() => seen.length > before, 'a save inside the replacement directory', 20_000);

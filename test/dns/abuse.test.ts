@@ -54,11 +54,11 @@ async function floodServer(t: Test): Promise<Child> {
  * a time, resending one that got no answer within a second (a loaded machine
  * may drop a datagram); resolves with the rcode of each answer by id.
  */
-async function windowed(socket: DgramSocket, port: number, count: number, make: (id: number) => Buffer): Promise<Map<number, string>> {
+async function windowed(socket: DgramSocket, port: number, count: number, make: (id: number) => Buffer, firstId = 0): Promise<Map<number, string>> {
   const window = 32;
   const answers = new Map<number, string>();
   const sentAt = new Map<number, number>();
-  let next = 0;
+  let next = firstId;
   const deadline = Date.now() + 120_000;
   socket.on('message', (msg: Buffer) => {
     const id = msg.readUInt16BE(0);
@@ -72,7 +72,7 @@ async function windowed(socket: DgramSocket, port: number, count: number, make: 
   };
   while (answers.size < count) {
     if (Date.now() > deadline) throw new Error(`only ${answers.size} of ${count} answered`);
-    while (sentAt.size < window && next < count) send(next++);
+    while (sentAt.size < window && next < firstId + count) send(next++);
     for (const [id, at] of sentAt) if (Date.now() - at > 1000) send(id);
     await new Promise((resolve) => setImmediate(resolve));
     if (sentAt.size >= window) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -92,7 +92,8 @@ t.test('0xffff header counts: every one answered FORMERR from the header alone; 
   await server.ask('baseline');
 
   const N = 20_000;
-  const answers = await windowed(socket, server.port, N, (id) => maxCounts(id));
+  // Ids apart from the warm-up's: a late duplicate answer to a resent warm-up query is never taken for a flood answer.
+  const answers = await windowed(socket, server.port, N, (id) => maxCounts(id), 30_000);
   t.equal(answers.size, N, 'every datagram answered');
   t.same(new Set(answers.values()), new Set(['FORMERR']), 'all FORMERR');
   const { baseline, peak, stats } = (await server.ask('rss')) as { baseline: number; peak: number; stats: { rcodes: Record<string, number> } };
