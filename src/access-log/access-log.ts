@@ -13,14 +13,23 @@
  * are the lines of a write that fails (a full disk, a closed pipe), which is
  * warned about at most every 5 s. A pipe that would block (EAGAIN) is retried.
  *
+ * Never blocking start or exit (issue 25): a path is opened O_NONBLOCK, so a
+ * FIFO with no reader is an error at start (ENXIO, said plainly) instead of
+ * an open() that waits forever, and a write to a full pipe returns EAGAIN at
+ * once instead of holding a pool thread (which would hold the exit too: Node
+ * joins its pool threads when it exits). Stdout, when it is a pipe, is
+ * reopened through /proc/self/fd/1 as its own non-blocking file description.
+ * At close, what is not written by the deadline (the chunk being retried and
+ * everything queued) is counted as dropped and logged.
+ *
  * Writes end on line boundaries. To a pipe, a tty or a socket (stdout, `-`)
  * each write is at most PIPE_BUF (4 KiB), which the kernel keeps whole, so
  * lines never interleave with svcproxy's own log lines on the same stdout; to
  * a file, opened with O_APPEND, each write is appended whole even when
  * several workers write the same file.
  */
-import { close, fstatSync, openSync, write } from 'node:fs';
-import { describeError } from '../errors.js';
+import { close, constants, fstatSync, openSync, write } from 'node:fs';
+import { describeError, errorCode } from '../errors.js';
 import { RateLimitedWarning, type Logger } from '../log.js';
 import type { Lease } from '../proxy/lease.js';
 import { jsonLine, textLine, type AccessLogFormat, type LineBase } from './format.js';
@@ -49,21 +58,41 @@ const PIPE_BUF = 4096;
 /** Largest write to a file. */
 const FILE_CHUNK = 64 * 1024;
 
-/**
- * Opens `-` (stdout) or a file for appending (created if missing, mode 0644).
- * Throws with a one-line reason when the file cannot be opened: an error at start.
- */
-export function openAccessLog(path: string): AccessLogTarget {
-  let fd = 1;
-  if (path !== '-') {
+/** Append, create (0644), and never wait: for a FIFO, no reader is ENXIO at once; a full pipe is EAGAIN. */
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK;
+
+function openError(path: string, err: unknown): Error {
+  const code = errorCode(err);
+  const reason = code === 'ENXIO' ? 'ENXIO: a FIFO with no reader (start its reader first)' : describeError(err);
+  return new Error(`--access-log: cannot open ${path}: ${reason}`, { cause: err });
+}
+
+/** Stdout as a non-blocking file description of its own when it is a pipe (so fd 1's mode is left alone); else fd 1. */
+function stdoutTarget(): AccessLogTarget {
+  if (fstatSync(1).isFIFO()) {
     try {
-      fd = openSync(path, 'a', 0o644);
-    } catch (err: unknown) {
-      throw new Error(`--access-log: cannot open ${path}: ${describeError(err)}`, { cause: err });
+      return { fd: openSync('/proc/self/fd/1', constants.O_WRONLY | constants.O_NONBLOCK), stream: true, owned: true };
+    } catch {
+      // no /proc: fd 1 as it is
     }
   }
-  const stat = fstatSync(fd);
-  return { fd, stream: !stat.isFile(), owned: path !== '-' };
+  return { fd: 1, stream: !fstatSync(1).isFile(), owned: false };
+}
+
+/**
+ * Opens `-` (stdout) or a file for appending (created if missing, mode 0644),
+ * non-blocking. Throws with a one-line reason when the path cannot be opened
+ * (a FIFO with no reader among them): an error at start.
+ */
+export function openAccessLog(path: string): AccessLogTarget {
+  if (path === '-') return stdoutTarget();
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS, 0o644);
+  } catch (err: unknown) {
+    throw openError(path, err);
+  }
+  return { fd, stream: !fstatSync(fd).isFile(), owned: true };
 }
 
 export class AccessLog {
@@ -76,6 +105,15 @@ export class AccessLog {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idle: (() => void) | undefined;
+  /** Lines of the chunk being written (0 when none). */
+  private chunkLines = 0;
+  /** A write call is outstanding (it returns promptly: the fd is non-blocking). */
+  private inFlight = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Set at the close deadline: nothing more is written; `afterWrite` runs when the outstanding write returns. */
+  private abandoned = false;
+  private afterWrite: (() => void) | undefined;
+  private readonly log: Logger;
   private readonly maxQueued: number;
   private readonly flushMs: number;
   private readonly retryMs: number;
@@ -103,6 +141,7 @@ export class AccessLog {
     this.retryMs = options.retryMs ?? 1000;
     this.chunk = target.stream ? PIPE_BUF : FILE_CHUNK;
     this.warning = new RateLimitedWarning(log);
+    this.log = log;
     const base = options.base;
     this.format = options.format === 'text' ? textLine : (lease) => jsonLine(lease, base);
   }
@@ -146,14 +185,25 @@ export class AccessLog {
     }
     this.writing = true;
     const { data, lines } = this.take();
+    this.chunkLines = lines;
     this.writeAll(data, 0, lines);
   }
 
   private writeAll(data: Buffer, offset: number, lines: number): void {
+    this.inFlight = true;
     write(this.target.fd, data, offset, data.length - offset, null, (err, n) => {
+      this.inFlight = false;
+      if (this.abandoned) {
+        this.afterWrite?.(); // the close deadline passed: this chunk was counted as dropped
+        return;
+      }
       if (err !== null && err.code === 'EAGAIN') {
         // A non-blocking pipe is full: try the rest again shortly; new lines queue (or drop) meanwhile.
-        setTimeout(() => this.writeAll(data, offset, lines), 20).unref();
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.writeAll(data, offset, lines);
+        }, 20);
+        this.retryTimer.unref();
         return;
       }
       if (err === null && offset + n < data.length) {
@@ -161,6 +211,7 @@ export class AccessLog {
         return;
       }
       this.writing = false;
+      this.chunkLines = 0;
       if (err === null) {
         this.written += lines;
         this.schedule(0);
@@ -175,21 +226,34 @@ export class AccessLog {
 
   /**
    * Writes what is queued (for at most `timeoutMs`: a reader that never reads
-   * must not hold up the exit), then closes the file. Leases that end after
-   * this are dropped.
+   * must not hold up the exit), then closes the file. What is not written by
+   * then (the chunk being retried and the queue) is counted as dropped and
+   * logged. Leases that end after this are dropped.
    */
   close(timeoutMs = 2000): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     return new Promise((resolve) => {
+      const finish = (): void => {
+        if (this.target.owned) close(this.target.fd, () => resolve());
+        else resolve();
+      };
       const done = (): void => {
         clearTimeout(deadline);
         this.idle = undefined;
-        this.dropped += this.queue.length;
+        this.abandoned = true;
+        clearTimeout(this.retryTimer);
+        const unwritten = this.queue.length + this.chunkLines;
+        this.dropped += unwritten;
         this.queue = [];
-        if (this.target.owned) close(this.target.fd, () => resolve());
-        else resolve();
+        this.chunkLines = 0;
+        this.writing = false;
+        if (unwritten > 0) this.log.warn({ droppedLines: unwritten, timeoutMs }, 'access log: lines not written by the exit deadline dropped');
+        this.log.info({ written: this.written, dropped: this.dropped }, 'access log closed');
+        // The fd is closed only once no write call is using it (a non-blocking write returns at once).
+        if (this.inFlight) this.afterWrite = finish;
+        else finish();
       };
       const deadline = setTimeout(done, timeoutMs);
       this.idle = () => {

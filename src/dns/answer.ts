@@ -117,14 +117,35 @@ function optOf(query: DecodedPacket): { udpPayloadSize: number } | undefined {
   return undefined;
 }
 
+/** The smallest question on the wire: the root name (1 byte), type and class. */
+const MIN_QUESTION_BYTES = 5;
+/** The smallest resource record: the root name, type, class, TTL and RDLENGTH (an empty RDATA). */
+const MIN_RECORD_BYTES = 11;
+const HEADER_BYTES = 12;
+
+/**
+ * Whether the header's four counts can fit in the message at all: each
+ * question takes at least 5 bytes, each record at least 11. dns-packet sizes
+ * its arrays from the counts before it reads a byte of them, so a 12-byte
+ * message claiming 4 x 65535 entries would cost megabytes; this check runs
+ * first, on the header alone.
+ */
+function countsFit(message: Buffer): boolean {
+  const questions = message.readUInt16BE(4);
+  const records = message.readUInt16BE(6) + message.readUInt16BE(8) + message.readUInt16BE(10);
+  return HEADER_BYTES + questions * MIN_QUESTION_BYTES + records * MIN_RECORD_BYTES <= message.length;
+}
+
 export function answerQuery(message: Buffer, zone: Zone, transport: Transport): AnswerResult {
-  if (message.length < 12) return { response: undefined, rcode: 'dropped' };
+  if (message.length < HEADER_BYTES) return { response: undefined, rcode: 'dropped' };
   const id = message.readUInt16BE(0);
   const flags = message.readUInt16BE(2);
   const opcode = (flags >> 11) & 0xf;
   const rd = (flags & RECURSION_DESIRED) !== 0;
   // A response is never answered: that is how two servers would loop.
   if ((flags & 0x8000) !== 0) return { response: undefined, rcode: 'dropped' };
+  // Counts the message cannot hold: FORMERR from the header alone, never decoded (as CoreDNS and Unbound answer a header they reject).
+  if (!countsFit(message)) return bare(id, opcode, rd, 'FORMERR');
   let query: DecodedPacket;
   try {
     query = decode(message);

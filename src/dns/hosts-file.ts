@@ -5,8 +5,20 @@
  * written: every byte outside it stays as it was. The file is replaced by a
  * rename (atomic), except where the path is a bind mount that cannot be
  * renamed over (Docker's /etc/hosts), where it is rewritten in place.
+ *
+ * Other writers take no lock (an `echo >> /etc/hosts` does not), so none is
+ * taken here either; instead no appended line is lost (issue 25): the file is
+ * read through an open descriptor, the descriptor is checked just before the
+ * rename (grown, or the path no longer that file: start over), and after the
+ * rename the replaced file is watched for SETTLE_MS more: bytes appended to it
+ * by a writer that opened it before the rename are carried into the new file
+ * in another round. What still loses a line: a writer that holds the file open
+ * and writes more than SETTLE_MS after svcproxy's rename (a long-lived process
+ * appending now and then), as with any editor that saves by rename; and,
+ * where the file is rewritten in place, an append in the instant between the
+ * read and the write.
  */
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { currentConditions } from '../state/endpoints.js';
 import { serviceNames } from '../state/service-info.js';
@@ -76,37 +88,105 @@ function lineEnd(text: string, start: number): number {
   return end === -1 ? text.length : end + 1;
 }
 
-async function readOrEmpty(path: string): Promise<string> {
+/** After the rename, how long the replaced file is watched for appends made through descriptors opened before it. */
+const SETTLE_MS = 150;
+/** Rounds before giving up on a file that keeps changing under svcproxy. */
+const MAX_ROUNDS = 20;
+
+/** The file open for reading, or undefined when there is none. */
+async function openOrNone(path: string): Promise<FileHandle | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await open(path, 'r');
   } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The bytes of `handle` from `from` to its end. */
+async function readFrom(handle: FileHandle, from: number): Promise<Buffer> {
+  const size = (await handle.stat()).size;
+  if (size <= from) return Buffer.alloc(0);
+  const buffer = Buffer.alloc(size - from);
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
+  return buffer.subarray(0, bytesRead);
+}
+
+/** Whether `handle` is still the file at `path`, `size` bytes long: nobody appended or replaced it since it was read. */
+async function unchanged(handle: FileHandle | undefined, path: string, size: number): Promise<boolean> {
+  if (handle === undefined) return (await stat(path).catch(() => undefined)) === undefined;
+  const [held, now] = await Promise.all([handle.stat(), stat(path).catch(() => undefined)]);
+  return held.size === size && now?.ino === held.ino && now.dev === held.dev;
+}
+
+/** Bytes appended to the replaced file after `size`, waiting SETTLE_MS for a writer that opened it before the rename. */
+async function appendedAfterRename(handle: FileHandle | undefined, size: number): Promise<Buffer> {
+  if (handle === undefined) return Buffer.alloc(0);
+  const first = await readFrom(handle, size);
+  if (first.length > 0) return first;
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return readFrom(handle, size);
+}
+
+type Round = { readonly kind: 'done'; readonly wrote: boolean } | { readonly kind: 'again'; readonly carried: Buffer };
+
+/** Writes a temp file beside `path` and renames it over; throws the rename's error (temp removed). */
+async function replace(path: string, text: string, mode: number): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.svcproxy-${process.pid}.tmp`);
+  try {
+    await writeFile(temp, text, { mode });
+    await rename(temp, path);
+  } catch (err: unknown) {
+    await rm(temp, { force: true });
     throw err;
   }
 }
 
 /**
+ * One read-splice-replace. `carried`: bytes another writer appended to the
+ * file this one replaced, to be appended to the current file's text.
+ */
+async function updateRound(path: string, lines: readonly string[] | undefined, carried: Buffer): Promise<Round> {
+  const handle = await openOrNone(path);
+  try {
+    const raw = handle === undefined ? Buffer.alloc(0) : await readFrom(handle, 0);
+    const before = raw.toString('utf8');
+    const after = spliceHostsBlock(before + carried.toString('utf8'), lines);
+    if (after === before) return { kind: 'done', wrote: false };
+    const mode = handle === undefined ? 0o644 : (await handle.stat()).mode & 0o7777;
+    // Appended to (or replaced) since the read: start over from what is there now.
+    if (!(await unchanged(handle, path, raw.length))) return { kind: 'again', carried };
+    try {
+      await replace(path, after, mode);
+    } catch (err: unknown) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A bind-mounted file (Docker's /etc/hosts) cannot be renamed over, and its directory may be read-only: write in place.
+      if (code !== 'EBUSY' && code !== 'EXDEV' && code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+      if (!(await unchanged(handle, path, raw.length))) return { kind: 'again', carried };
+      await writeFile(path, after);
+      return { kind: 'done', wrote: true };
+    }
+    const late = await appendedAfterRename(handle, raw.length);
+    return late.length === 0 ? { kind: 'done', wrote: true } : { kind: 'again', carried: late };
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
  * Writes the block (or removes it, for `undefined`) if the file's content
- * changes. Returns whether it wrote. Throws with the file system's reason.
+ * changes. Returns whether it wrote. Throws with the file system's reason,
+ * or when the file kept changing under it for MAX_ROUNDS rounds.
  */
 export async function updateHostsFile(path: string, lines: readonly string[] | undefined): Promise<boolean> {
-  const before = await readOrEmpty(path);
-  const after = spliceHostsBlock(before, lines);
-  if (after === before) return false;
-  const mode = await stat(path).then(
-    (s) => s.mode & 0o7777,
-    () => 0o644,
-  );
-  const temp = join(dirname(path), `.${basename(path)}.svcproxy-${process.pid}.tmp`);
-  try {
-    await writeFile(temp, after, { mode });
-    await rename(temp, path);
-  } catch (err: unknown) {
-    await rm(temp, { force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    // A bind-mounted file (Docker's /etc/hosts) cannot be renamed over, and its directory may be read-only: write in place.
-    if (code !== 'EBUSY' && code !== 'EXDEV' && code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
-    await writeFile(path, after);
+  let carried: Buffer = Buffer.alloc(0);
+  let wrote = false;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const result = await updateRound(path, lines, carried);
+    if (result.kind === 'done') return wrote || result.wrote;
+    // A carried tail means this round's rename landed: the next one must write it in, even if the block is already right.
+    if (result.carried !== carried) wrote = true;
+    carried = result.carried;
   }
-  return true;
+  throw new Error(`${path} kept changing while svcproxy rewrote its block (${MAX_ROUNDS} attempts)`);
 }

@@ -4,8 +4,13 @@
  * every reload, so answers follow reloads at once.
  *
  * Bounded by design: UDP answers are computed and sent at once (no queue);
- * TCP holds at most `maxTcpConnections` connections, each with at most one
- * 64 KiB message being read and a small write backlog, and closes idle ones.
+ * TCP holds at most `maxTcpConnections` connections, at most
+ * `maxTcpConnectionsPerClient` of them from one client address (so a few
+ * clients cannot take every slot), each with at most one 64 KiB message
+ * being read and a small write backlog. Each connection must complete a
+ * message within `tcpIdleTimeoutMs` of opening or of its previous message:
+ * a deadline per message, which bytes trickled in one at a time do not
+ * extend (a per-read idle timer would let them hold the connection forever).
  * A bind that fails is retried with a growing delay, as a Service listener's is.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
@@ -20,11 +25,13 @@ export interface DnsServerOptions {
   readonly port: number;
   /** Concurrent TCP connections; more are closed at once. */
   readonly maxTcpConnections: number;
-  /** A TCP connection with no complete query for this long is closed. */
+  /** A TCP connection with no complete query for this long (since it opened or since its previous query) is closed, however many bytes trickle in. */
   readonly tcpIdleTimeoutMs: number;
+  /** Concurrent TCP connections from one client address; more from it are closed at once. Default DNS_DEFAULTS'. */
+  readonly maxTcpConnectionsPerClient?: number;
 }
 
-export const DNS_DEFAULTS = { maxTcpConnections: 64, tcpIdleTimeoutMs: 10_000 } as const;
+export const DNS_DEFAULTS = { maxTcpConnections: 64, tcpIdleTimeoutMs: 10_000, maxTcpConnectionsPerClient: 8 } as const;
 
 /** A client that does not read its answers: beyond this much unsent data its connection is closed. */
 const MAX_TCP_BACKLOG_BYTES = 256 * 1024;
@@ -42,7 +49,10 @@ export interface DnsStats {
   queries: number;
   /** Answers by response code, plus queries dropped unanswered. */
   readonly rcodes: Record<RcodeName | 'dropped', number>;
+  /** TCP connections closed at once: over the total or the per-client limit. */
   tcpRefused: number;
+  /** TCP connections closed for not completing a message by its deadline. */
+  tcpTimedOut: number;
 }
 
 export class DnsServer {
@@ -53,10 +63,13 @@ export class DnsServer {
     queries: 0,
     rcodes: { NOERROR: 0, FORMERR: 0, SERVFAIL: 0, NXDOMAIN: 0, NOTIMP: 0, REFUSED: 0, dropped: 0 },
     tcpRefused: 0,
+    tcpTimedOut: 0,
   };
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;
   private readonly connections = new Set<Socket>();
+  /** Open TCP connections per client address. */
+  private readonly perClient = new Map<string, number>();
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private boundPort = 0;
@@ -184,16 +197,41 @@ export class DnsServer {
     });
   }
 
-  private onConnection(socket: Socket): void {
-    socket.on('error', () => socket.destroy());
-    if (this.connections.size >= this.options.maxTcpConnections) {
+  /** Admits a connection within the total and the per-client limits; false: refused (closed). */
+  private admit(socket: Socket): boolean {
+    const client = socket.remoteAddress ?? '';
+    const fromClient = this.perClient.get(client) ?? 0;
+    const perClientLimit = this.options.maxTcpConnectionsPerClient ?? DNS_DEFAULTS.maxTcpConnectionsPerClient;
+    if (this.connections.size >= this.options.maxTcpConnections || fromClient >= perClientLimit) {
       this.stats.tcpRefused++;
       socket.destroy();
-      return;
+      return false;
     }
     this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
-    socket.setTimeout(this.options.tcpIdleTimeoutMs, () => socket.destroy());
+    this.perClient.set(client, fromClient + 1);
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.perClient.set(client, left);
+      else this.perClient.delete(client);
+    });
+    return true;
+  }
+
+  private onConnection(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (!this.admit(socket)) return;
+    // One deadline per message, re-armed only when a whole message has come: trickled bytes never extend it.
+    let deadline: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => {
+        this.stats.tcpTimedOut++;
+        socket.destroy();
+      }, this.options.tcpIdleTimeoutMs);
+    };
+    arm();
+    socket.on('close', () => clearTimeout(deadline));
     let pending: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -206,6 +244,7 @@ export class DnsServer {
         if (pending.length < 2 + length) break;
         const message = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
+        arm();
         const response = this.answer(message, 'tcp');
         if (response === undefined) continue;
         const prefix = Buffer.alloc(2);
@@ -243,6 +282,7 @@ export class DnsServer {
     this.closeSockets();
     for (const socket of this.connections) socket.destroy();
     this.connections.clear();
+    this.perClient.clear();
     this.onState(this);
   }
 }

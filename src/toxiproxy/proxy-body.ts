@@ -37,6 +37,29 @@ function parseAddress(text: string): Address | undefined {
   return { host: match[1] ?? match[2] ?? '', port };
 }
 
+/** The JSON kind of a value, as Go's encoding/json names it in an UnmarshalTypeError. */
+function jsonKind(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value; // 'string', 'number', 'object'
+}
+
+/** The Proxy fields and their Go types (toxiproxy's `Proxy` struct). */
+const FIELD_TYPES = { name: 'string', listen: 'string', upstream: 'string', enabled: 'bool' } as const;
+
+/**
+ * A 400 with Go's UnmarshalTypeError text when a Proxy field has the wrong
+ * JSON type (`"enabled": "yes"`, `1`, `[]`): toxiproxy's decoder refuses the
+ * whole body before looking at any value. null is Go's no-op: allowed.
+ */
+export function checkFieldTypes(body: Readonly<Record<string, unknown>>): void {
+  for (const [field, type] of Object.entries(FIELD_TYPES)) {
+    const value = body[field];
+    if (value === undefined || value === null || jsonKind(value) === type) continue;
+    throw new ApiError(`bad request body: json: cannot unmarshal ${jsonKind(value)} into Go struct field Proxy.${field} of type ${type}`, 400);
+  }
+}
+
 function missing(value: unknown): boolean {
   return value === undefined || value === null || value === '';
 }
@@ -56,7 +79,8 @@ function readUpstream(value: string): Address {
 function readListen(value: unknown, allowRemote: boolean): Address {
   const text = missing(value) ? '127.0.0.1:0' : value;
   const listen = typeof text === 'string' ? parseAddress(text) : undefined;
-  if (listen === undefined) throw new ApiError(`bad request body: listen ${JSON.stringify(value)} is not host:port`, 400);
+  // Only a string is ever quoted back (checkFieldTypes has refused any other kind).
+  if (listen === undefined) throw new ApiError(`bad request body: listen ${JSON.stringify(String(text))} is not host:port`, 400);
   // Go's "localhost:0" and ":0" bind loopback here: svcproxy names one address family and one address.
   if (listen.host === '' || listen.host === 'localhost') listen.host = '127.0.0.1';
   if (!allowRemote && !isLoopbackHost(listen.host)) {
@@ -75,6 +99,7 @@ function readListen(value: unknown, allowRemote: boolean): Address {
  */
 export function checkProxyBody(body: unknown, where: string, allowRemote: boolean): ProxyRequest {
   if (!isObject(body)) throw new ApiError('bad request body: expected a JSON object', 400);
+  checkFieldTypes(body);
   // toxiproxy checks that name and upstream are there before it checks what they say.
   const name = required(body['name'], 'name', where);
   const upstreamText = required(body['upstream'], 'upstream', where);
@@ -82,6 +107,6 @@ export function checkProxyBody(body: unknown, where: string, allowRemote: boolea
     throw new ApiError(`bad request body: invalid proxy name ${JSON.stringify(name)}: letters, digits, '-', '_', '.' and ':' only`, 400);
   const upstream = readUpstream(upstreamText);
   const listen = readListen(body['listen'], allowRemote);
-  const enabled = body['enabled'] === undefined || body['enabled'] === null ? true : body['enabled'] === true;
+  const enabled = body['enabled'] !== false;
   return { name, listen, upstream, enabled };
 }

@@ -16,9 +16,18 @@ import { AdHocForward } from '../proxy/ad-hoc-forward.js';
 import type { ServicePortContext, ServicePortOptions } from '../proxy/service-port-proxy.js';
 import { hostPort, type ListenerPlan, type ServicePortPlan } from '../state/types.js';
 import { ApiError } from './api-error.js';
-import { checkProxyBody, isObject, type ProxyRequest } from './proxy-body.js';
+import { checkFieldTypes, checkProxyBody, isObject, type ProxyRequest } from './proxy-body.js';
 
 const NOT_FOUND = (): ApiError => new ApiError('proxy not found', 404);
+
+/**
+ * At most this many ad-hoc forwards (each holds a listening socket); past it
+ * POST /proxies and /populate answer 403. Service ports are not counted: the
+ * config bounds them.
+ */
+const MAX_AD_HOC_PROXIES = 256;
+
+const TOO_MANY = (): ApiError => new ApiError(`too many proxies: at most ${MAX_AD_HOC_PROXIES} proxies can be created through the API; delete one first`, 403);
 const TOXIC_NOT_FOUND = (): ApiError => new ApiError('toxic not found', 404);
 
 /** toxiproxy's Toxic JSON, in its field order. */
@@ -173,6 +182,7 @@ export class ProxyCollection {
   async create(body: unknown): Promise<ProxyJson> {
     const p = this.checkBody(body);
     if (this.adHoc.has(p.name) || this.servicePorts().has(p.name)) throw new ApiError('proxy already exists', 409);
+    if (this.adHoc.size >= MAX_AD_HOC_PROXIES) throw TOO_MANY();
     const f = await this.createForward(p);
     this.adHoc.set(p.name, f);
     this.log.info({ proxy: p.name, listen: f.listen, upstream: f.upstream }, 'toxiproxy API: forward created');
@@ -206,6 +216,7 @@ export class ProxyCollection {
       existing.stop(); // it differs: replaced, as toxiproxy does
       this.adHoc.delete(p.name);
     }
+    if (this.adHoc.size >= MAX_AD_HOC_PROXIES) throw TOO_MANY();
     const f = await this.createForward(p);
     this.adHoc.set(p.name, f);
     return this.adHocJson(f);
@@ -213,7 +224,9 @@ export class ProxyCollection {
 
   /** POST or PATCH /proxies/{name}: `listen`, `upstream`, `enabled`; missing ones keep their values. */
   async update(name: string, body: unknown): Promise<ProxyJson> {
+    this.keyOf(name); // toxiproxy looks the proxy up (404) before it decodes the body (400)
     if (!isObject(body)) throw new ApiError('bad request body: expected a JSON object', 400);
+    checkFieldTypes(body);
     const f = this.adHoc.get(name);
     if (f === undefined) return this.updateServicePort(name, body);
     const p = this.checkBody({ name, listen: body['listen'] ?? f.listen, upstream: body['upstream'] ?? f.upstream, enabled: body['enabled'] ?? f.enabled });

@@ -28,10 +28,8 @@ import { describeError, errorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { version } from '../version.js';
 import { ApiError } from './api-error.js';
+import { parseBody, readBody } from './json-body.js';
 import type { ProxyCollection } from './proxy-collection.js';
-
-/** A request body larger than this is refused: the API's bodies are a few hundred bytes. */
-const MAX_BODY_BYTES = 1024 * 1024;
 
 /** The toxiproxy release whose API this one follows; svcproxy's own version rides along as build metadata. */
 const TOXIPROXY_API_VERSION = '2.12.0';
@@ -63,25 +61,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /** Go's http.Error: the JSON text with a newline, as text/plain. */
 function sendError(res: ServerResponse, err: ApiError): void {
+  // A body too large to read whole was not read to its end: the connection cannot carry another request.
+  if (err.status === 413 && !res.req.complete) res.setHeader('connection', 'close');
   send(res, err.status, 'text/plain; charset=utf-8', `${JSON.stringify({ error: err.message, status: err.status, ...err.extra })}\n`);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(`bad request body: larger than ${MAX_BODY_BYTES} bytes`, 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 export class ToxiproxyServer {
@@ -150,14 +132,7 @@ export class ToxiproxyServer {
         return;
       }
       let body: unknown;
-      if (found.r.body) {
-        const text = await readBody(req);
-        try {
-          body = text.trim() === '' ? {} : (JSON.parse(text) as unknown);
-        } catch (err: unknown) {
-          throw new ApiError(`bad request body: ${errorMessage(err)}`, 400);
-        }
-      }
+      if (found.r.body) body = parseBody(await readBody(req));
       const out = await found.r.handler(found.m.slice(1), body);
       sendJson(res, out.status, out.body);
     } catch (err: unknown) {

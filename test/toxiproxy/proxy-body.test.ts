@@ -34,7 +34,12 @@ const bad: ReadonlyArray<{ name: string; body: unknown; where?: string; status: 
   },
   { name: 'upstream port 0', body: { name: 'a', upstream: 'x:0' }, status: 400, message: 'bad request body: upstream "x:0" is not host:port' },
   { name: 'upstream without host', body: { name: 'a', upstream: ':80' }, status: 400, message: 'bad request body: upstream ":80" is not host:port' },
-  { name: 'listen not an address', body: { name: 'a', upstream: 'x:1', listen: 5 }, status: 400, message: 'bad request body: listen 5 is not host:port' },
+  {
+    name: 'listen not an address',
+    body: { name: 'a', upstream: 'x:1', listen: 5 },
+    status: 400,
+    message: 'bad request body: json: cannot unmarshal number into Go struct field Proxy.listen of type string',
+  },
   {
     name: 'listen port out of range',
     body: { name: 'a', upstream: 'x:1', listen: '127.0.0.1:70000' },
