@@ -9,8 +9,8 @@
  * (<= 125 bytes) is ever held; a slow reader pauses the socket.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { endianness } from 'node:os';
 import { Duplex } from 'node:stream';
+import { applyMask, maskKey } from './websocket-mask.js';
 
 export const SPDY_WEBSOCKET_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 
@@ -25,6 +25,8 @@ const MAX_CONTROL_PAYLOAD = 125;
 /** Outgoing data is cut into messages of at most this many bytes. */
 const MAX_OUT_MESSAGE = 64 * 1024;
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
 
 /** A fresh Sec-WebSocket-Key: 16 random bytes, base64. */
 export function newWebSocketKey(): string {
@@ -51,38 +53,6 @@ export interface WebSocketTunnelOptions {
   readonly head?: Buffer;
   /** A frame, or a fragmented message, longer than this destroys the tunnel (default 4 MiB). */
   readonly maxMessageBytes?: number;
-}
-
-/** The machine's byte order, for the word-at-a-time XOR below. */
-const LITTLE_ENDIAN = endianness() === 'LE';
-
-/**
- * XORs `data` in place with the 4-byte `mask`, starting at mask offset `offset`. Where the bytes are 4-aligned
- * (every buffer over half of Node's pool is), four at a time through a Uint32Array: the tunnel masks every byte a
- * client sends, and byte by byte that was most of the WebSocket form's extra CPU per GiB.
- */
-function applyMask(data: Buffer, mask: Buffer, offset: number): void {
-  const m0 = mask[offset & 3] ?? 0;
-  const m1 = mask[(offset + 1) & 3] ?? 0;
-  const m2 = mask[(offset + 2) & 3] ?? 0;
-  const m3 = mask[(offset + 3) & 3] ?? 0;
-  const n = data.length;
-  const whole = n - (n & 3);
-  let i = 0;
-  if ((data.byteOffset & 3) === 0 && whole >= 64) {
-    const word = LITTLE_ENDIAN ? (m0 | (m1 << 8) | (m2 << 16) | (m3 << 24)) >>> 0 : ((m0 << 24) | (m1 << 16) | (m2 << 8) | m3) >>> 0;
-    const words = new Uint32Array(data.buffer, data.byteOffset, whole >>> 2);
-    for (let w = 0; w < words.length; w++) words[w] = (words[w] ?? 0) ^ word;
-    i = whole;
-  }
-  for (; i < whole; i += 4) {
-    data[i] = (data[i] ?? 0) ^ m0;
-    data[i + 1] = (data[i + 1] ?? 0) ^ m1;
-    data[i + 2] = (data[i + 2] ?? 0) ^ m2;
-    data[i + 3] = (data[i + 3] ?? 0) ^ m3;
-  }
-  const tail = [m0, m1, m2];
-  for (let k = 0; i < n; i++, k++) data[i] = (data[i] ?? 0) ^ (tail[k] ?? 0);
 }
 
 /** A frame header as read off the wire. */
@@ -198,6 +168,41 @@ export class WebSocketTunnel extends Duplex {
     else this.waitDrain(callback);
   }
 
+  /**
+   * Corked writes (the SPDY session writes each DATA frame as an 8-byte header and its payload) go out as few
+   * messages as fit in MAX_OUT_MESSAGE: one frame header, one mask key and one socket write per message rather
+   * than per chunk. Message boundaries mean nothing to the peer.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
+    if (this.closeSent || this.socket.destroyed || !this.socket.writable) {
+      callback(Object.assign(new Error('write after the WebSocket close frame'), { code: 'EPIPE' }));
+      return;
+    }
+    let ok = true;
+    let group: Buffer[] = [];
+    let size = 0;
+    const flush = (): void => {
+      if (group.length === 0) return;
+      // Several chunks: one new buffer, ours to mask in place.
+      ok = group.length === 1 ? this.sendFrame(OP_BINARY, group[0] ?? EMPTY) : this.sendFrame(OP_BINARY, Buffer.concat(group, size), true);
+      group = [];
+      size = 0;
+    };
+    this.socket.cork();
+    for (const { chunk } of chunks) {
+      for (let at = 0; at < chunk.length; at += MAX_OUT_MESSAGE) {
+        const piece = chunk.length <= MAX_OUT_MESSAGE ? chunk : chunk.subarray(at, at + MAX_OUT_MESSAGE);
+        if (size + piece.length > MAX_OUT_MESSAGE) flush();
+        group.push(piece);
+        size += piece.length;
+      }
+    }
+    flush();
+    this.socket.uncork();
+    if (ok) callback();
+    else this.waitDrain(callback);
+  }
+
   override _final(callback: (err?: Error | null) => void): void {
     this.sendClose(1000);
     if (this.closeReceived) this.socket.end();
@@ -223,13 +228,13 @@ export class WebSocketTunnel extends Duplex {
   }
 
   /** Writes one frame; false when the socket wants a drain. */
-  private sendFrame(opcode: number, payload: Buffer): boolean {
+  private sendFrame(opcode: number, payload: Buffer, owned = false): boolean {
     if (this.socket.destroyed || !this.socket.writable) return true;
-    const mask = this.client ? randomBytes(4) : undefined;
+    const mask = this.client ? maskKey() : undefined;
     const header = frameHeader(opcode, payload.length, mask);
     let body = payload;
     if (mask !== undefined && payload.length > 0) {
-      body = Buffer.from(payload);
+      body = owned ? payload : Buffer.from(payload);
       applyMask(body, mask, 0);
     }
     if (body.length === 0) return this.socket.write(header);
