@@ -5,8 +5,9 @@
  * dictionary, and is sync-flushed so it ends on a byte boundary inside its frame.
  *
  * Writing: we emit stored (uncompressed) deflate blocks after one zlib header that announces the dictionary
- * (FDICT). That is valid zlib every SPDY/3 reader (Go's compress/zlib in spdystream) accepts, and it needs no
- * compressor state; a few hundred bytes of headers per stream are not worth a deflater.
+ * (FDICT), each header block closed by the empty stored block a sync flush writes, exactly the shape Go's own
+ * writer gives spdystream's reader. It needs no compressor state; a few hundred bytes of headers per stream are
+ * not worth a deflater.
  * Reading: the peer's blocks refer back to the dictionary and to earlier blocks, so one inflater lives as long as
  * the session. pako inflates synchronously and hands us the output buffer, so a frame is decoded where it is parsed
  * (Node's zlib streams are asynchronous and would make every later frame wait), and a zlib bomb is stopped after at
@@ -72,11 +73,19 @@ export function decodeHeaderBlock(block: Buffer): SpdyHeaders {
   return Object.freeze(headers);
 }
 
-/** An empty non-final stored block: what zlib's Z_SYNC_FLUSH writes at the end of each flushed chunk. */
-const SYNC_FLUSH = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
-
 /** The largest stored deflate block: LEN is 16 bits. */
 const MAX_STORED = 0xffff;
+
+/** An empty stored block: what ends every sync-flushed zlib block. */
+const SYNC_FLUSH_MARKER = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
+function storedBlockHeader(length: number): Buffer {
+  const head = Buffer.allocUnsafe(5);
+  head[0] = 0x00; // BFINAL 0, BTYPE 00 (stored); the rest of the byte is padding
+  head.writeUInt16LE(length, 1);
+  head.writeUInt16LE(~length & 0xffff, 3);
+  return head;
+}
 
 /** Our side's compression context: stored blocks, one zlib header with FDICT before the first. */
 export class HeaderCompressor {
@@ -91,20 +100,14 @@ export class HeaderCompressor {
       zlibHeader.writeUInt32BE(SPDY3_DICTIONARY_ADLER32, 2);
       parts.push(zlibHeader);
     }
-    // At least one stored block even for an empty input, so the frame is never without its flush.
-    for (let at = 0; at === 0 || at < block.length; at += MAX_STORED) {
+    for (let at = 0; at < block.length; at += MAX_STORED) {
       const piece = block.subarray(at, at + MAX_STORED);
-      const head = Buffer.allocUnsafe(5);
-      head[0] = 0x00; // BFINAL 0, BTYPE 00 (stored); the rest of the byte is padding
-      head.writeUInt16LE(piece.length, 1);
-      head.writeUInt16LE(~piece.length & 0xffff, 3);
-      parts.push(head, piece);
+      parts.push(storedBlockHeader(piece.length), piece);
     }
-    // An empty stored block after the data: zlib's Z_SYNC_FLUSH marker. Go's flate reader hands out a stored
-    // block's bytes only once it has read the next block header; without this it reads past the frame into
-    // the frame's LimitedReader EOF, keeps ErrUnexpectedEOF, and every later header block of the session fails
-    // ("compressed payload size was incorrect", seen with kubectl 1.32).
-    parts.push(SYNC_FLUSH);
+    // Then an empty stored block, the marker zlib's Z_SYNC_FLUSH ends with: Go's flate hands out a stored block's
+    // bytes only when it parses the block after it, so without this one in the same frame spdystream reads past
+    // the frame ("compressed payload size was incorrect") and its session dies on our second header block.
+    parts.push(SYNC_FLUSH_MARKER);
     return Buffer.concat(parts);
   }
 }
