@@ -4,16 +4,20 @@
  * and get/list/watch over the {@link FakeCluster}'s store. A test starts it with
  * {@link startFakeApiServer}, writes objects through `server.cluster`, writes a kubeconfig with
  * `server.kubeconfig(t, ...)` and injects faults: dropped or expired watches, compaction, 403s, outages.
+ * Upgrade requests (port-forward) go to {@link FakePortForward} (`server.portForward`, its knobs and counters).
  */
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { Test } from 'tap';
 import { CLIENT_CERT_USER, fakePki, type FakePki } from './certs.js';
 import { FakeCluster, type ClusterOptions } from './cluster.js';
 import { discovery } from './discovery.js';
+import { FakePortForward, isPortForwardPath } from './portforward.js';
+import { answerRaw, answerStatus } from './portforward-common.js';
 import { writeKubeconfig, type KubeconfigAuth } from './kubeconfig.js';
 import { sendJson, serveResource, type AccessPolicy } from './rest.js';
 import { StatusError, status, unauthorized } from './status.js';
@@ -62,6 +66,8 @@ export class FakeApiServer {
   readonly cluster: FakeCluster;
   readonly requests: RequestRecord[] = [];
   readonly policy: AccessPolicy = { forbiddenNamespaces: new Set(), forbidClusterScope: false };
+  /** `pods/{name}/portforward`: knobs (refuseWebSocket, refuse per Pod) and counters; see portforward.ts. */
+  readonly portForward = new FakePortForward();
   private readonly hub: WatchHub;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -86,6 +92,7 @@ export class FakeApiServer {
     this.server.keepAliveTimeout = 60_000;
     this.server.headersTimeout = 65_000;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('tlsClientError', () => undefined); // a client that gives up mid-handshake is not our failure
   }
 
@@ -143,11 +150,17 @@ export class FakeApiServer {
     this.hub.bookmark();
   }
 
+  /** Resets every upgraded port-forward connection, or those of one Pod (`ns/name`); returns how many. */
+  killPortForwards(pod?: string): number {
+    return this.portForward.kill(pod);
+  }
+
   /** Takes the server down (every connection closed) until {@link recover}. */
   async outage(mode: OutageMode = 'refuse'): Promise<void> {
     if (this.outageMode !== undefined) throw new Error('the fake API server is already down');
     this.outageMode = mode;
     this.hub.drop(true);
+    this.portForward.kill();
     for (const socket of this.sockets) socket.destroy();
     if (mode === 'refuse') await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -182,6 +195,7 @@ export class FakeApiServer {
   async close(): Promise<void> {
     this.cluster.stop();
     this.hub.drop(true);
+    this.portForward.close();
     for (const socket of this.sockets) socket.destroy();
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -259,6 +273,30 @@ export class FakeApiServer {
     record.code = res.headersSent ? res.statusCode : 0;
   }
 
+  /** An HTTP upgrade (port-forward): the same log, outage, auth and interceptor as any request, then the Pod's forward. */
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'https://fake-apiserver');
+    const record = this.record(req, url);
+    if (this.outageMode === 'hang') return;
+    const user = this.authenticate(req);
+    const answer = user === undefined ? undefined : this.interceptor?.({ method: record.method, path: record.path, query: record.query });
+    record.user = user;
+    if (user === undefined) {
+      record.code = 401;
+      answerStatus(socket, unauthorized());
+    } else if (answer !== undefined) {
+      record.code = answer.code;
+      answerRaw(socket, answer.code, answer.body, answer.contentType);
+    } else if (!isPortForwardPath(url.pathname)) {
+      record.code = 404;
+      answerRaw(socket, 404, '404 page not found\n', 'text/plain; charset=utf-8');
+    } else {
+      this.portForward.handle(req, socket, head, { store: this.cluster.store, policy: this.policy, user });
+      record.code = socket.destroyed || !socket.writable ? 0 : 101;
+    }
+  }
+
   private route(req: IncomingMessage, res: ServerResponse, url: URL, record: RequestRecord): void {
     if (HEALTH.has(url.pathname)) {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
@@ -272,6 +310,7 @@ export class FakeApiServer {
       res.writeHead(answer.code, { 'Content-Type': answer.contentType ?? 'application/json' }).end(answer.body);
       return;
     }
+    if (isPortForwardPath(url.pathname)) throw new StatusError(status(400, 'BadRequest', 'Upgrade request required'));
     if (req.method !== 'GET') throw new StatusError(status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
     const doc = discovery(url.pathname, `127.0.0.1:${this.boundPort}`);
     if (doc !== undefined) {
