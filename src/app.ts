@@ -21,6 +21,7 @@ import { loadDesired, type Loaded } from './instance/plan.js';
 import { createLogger, exitAfterLogFlush, type Logger } from './log.js';
 import { podTableLines } from './report/pods-table.js';
 import { describeServicePort } from './report/service-port-line.js';
+import type { PortForwarder } from './proxy/forwarded.js';
 import type { ClusterSource } from './sources/cluster-source.js';
 import type { Source } from './sources/source.js';
 import { formatEnvVars, namespaceEnvVars } from './state/service-env.js';
@@ -270,6 +271,17 @@ async function serve(options: Options, con: Console): Promise<number | 'serving'
   return startInstance({ options, sources: read.sources, cluster: read.cluster, loaded, log, index, accessLog, con });
 }
 
+/**
+ * `--pod-network portforward` (the default with --cluster): the carrier of
+ * connections to the cluster's Pods, through the same API server and
+ * credentials as the cluster source; loaded only then.
+ */
+async function clusterPortForwarder(options: Options, cluster: ClusterSource | undefined, log: Logger): Promise<PortForwarder | undefined> {
+  if (cluster === undefined || options.cluster?.podNetwork !== 'portforward') return undefined;
+  const { createPortForwarder } = await import('./portforward/port-forwarder.js');
+  return createPortForwarder({ access: cluster.access, log: log.child({ component: 'portforward' }) });
+}
+
 interface InstanceStart {
   readonly options: Options;
   readonly sources: readonly Source[];
@@ -289,9 +301,11 @@ interface InstanceStart {
  */
 async function startInstance({ options, sources, cluster, loaded, log, index, accessLog, con }: InstanceStart): Promise<number | 'serving'> {
   const extras = accessLog === undefined ? {} : { accessLog };
+  const portForwarder = await clusterPortForwarder(options, cluster, log);
   const proxy = new Svcproxy(instanceConfig(options), log, {
     sources,
     ...(cluster === undefined ? {} : { cluster: () => cluster.status() }),
+    ...(portForwarder === undefined ? {} : { portForwarder }),
     ...(index > 0 ? {} : { admin: (instance: Svcproxy) => new AdminServer(new LocalModel(instance, extras), log) }),
     ...(accessLog === undefined ? {} : { onLeaseEnd: accessLog.record, readClientAddresses: true }),
   });

@@ -1,8 +1,11 @@
 /**
  * The cluster source's families (--cluster only; docs/metrics.md): API
  * requests by verb and code, watch restarts, relists, whether the API
- * server is reachable, objects held and refused.
+ * server is reachable, objects held and refused; and the port-forward
+ * carrier's (--pod-network portforward): streams, opens by result, upgraded
+ * connections by Pod and protocol, reconnects, bytes.
  */
+import type { PortForwardStats } from '../proxy/forwarded.js';
 import type { ClusterStatus } from '../sources/cluster-status.js';
 import type { Exposition } from './exposition.js';
 
@@ -30,4 +33,28 @@ export function writeClusterMetrics(out: Exposition, cluster: ClusterStatus | un
     .family('svcproxy_kube_refused_total', 'counter', 'Objects and watch events from the API server refused as malformed.')
     .sample('svcproxy_kube_refused_total', { what: 'object' }, cluster.refusedObjects)
     .sample('svcproxy_kube_refused_total', { what: 'event' }, cluster.refusedEvents);
+}
+
+export function writePortForwardMetrics(out: Exposition, pf: PortForwardStats | undefined): void {
+  if (pf === undefined) return;
+  out
+    .family('svcproxy_portforward_streams', 'gauge', 'Connections carried by port-forward streams now (one data stream each).')
+    .sample('svcproxy_portforward_streams', {}, pf.streamsOpen)
+    .family('svcproxy_portforward_stream_opens_total', 'counter', 'Port-forward stream opens by result (ok, refused, error, timeout, failed, full).');
+  for (const [result, count] of Object.entries(pf.opens)) out.sample('svcproxy_portforward_stream_opens_total', { result }, count);
+  out.family('svcproxy_portforward_sessions', 'gauge', 'Upgraded connections to the API server by Pod and protocol (websocket, spdy).');
+  const sessions = new Map<string, { pod: string; protocol: string; n: number }>();
+  for (const s of pf.sessions) {
+    const key = `${s.pod} ${s.protocol}`;
+    const entry = sessions.get(key) ?? { pod: s.pod, protocol: s.protocol, n: 0 };
+    entry.n++;
+    sessions.set(key, entry);
+  }
+  for (const s of sessions.values()) out.sample('svcproxy_portforward_sessions', { pod: s.pod, protocol: s.protocol }, s.n);
+  out
+    .family('svcproxy_portforward_reconnects_total', 'counter', 'Upgraded connections opened to a Pod after its first (one dropped, idle-closed or full).')
+    .sample('svcproxy_portforward_reconnects_total', {}, pf.reconnects)
+    .family('svcproxy_portforward_bytes_total', 'counter', 'Payload bytes carried through port-forward streams, by direction (to_pod, from_pod), closed streams included.')
+    .sample('svcproxy_portforward_bytes_total', { direction: 'to_pod' }, pf.bytesToPods)
+    .sample('svcproxy_portforward_bytes_total', { direction: 'from_pod' }, pf.bytesFromPods);
 }

@@ -66,6 +66,7 @@ export class LocalModel implements AdminModel {
       toxicCounters: (this.source.faults?.counterEntries() ?? []).map((e) => ({ ...e, counters: { ...e.counters } })),
       ...nativePumpStats(this.source.nativePump),
       ...(this.source.cluster === undefined ? {} : { cluster: this.source.cluster() }),
+      ...(this.source.portForwarder === undefined ? {} : { portForward: this.source.portForwarder.stats() }),
     };
   }
 

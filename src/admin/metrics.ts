@@ -8,7 +8,7 @@
  * series disappear with it, as Prometheus expects of a target that no longer
  * exports them; a port that comes back starts again from zero (a counter reset).
  */
-import { writeClusterMetrics } from './cluster-metrics.js';
+import { writeClusterMetrics, writePortForwardMetrics } from './cluster-metrics.js';
 import { Exposition, type Labels } from './exposition.js';
 import type { AdminSnapshot, NativePumpStats } from './model.js';
 import { writeProcessMetrics } from './process-metrics.js';
@@ -223,6 +223,7 @@ export function renderMetrics(input: MetricsInput): string {
   writeToxicMetrics(out, input.snapshot);
   writeNativePumpMetrics(out, input.snapshot.nativePump);
   writeClusterMetrics(out, input.snapshot.cluster);
+  writePortForwardMetrics(out, input.snapshot.portForward);
   writeProcessMetrics(out, input.snapshot.process);
   return out.text();
 }

@@ -7,6 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ToxicCounterEntry } from '../faults/fault-table.js';
+import type { PortForwardStats } from '../proxy/forwarded.js';
 import type { ClusterStatus } from '../sources/cluster-status.js';
 import type { ProcessSample } from './process-metrics.js';
 import type { ConfigView, PodView, ServicePortSnapshot, ServiceView } from './view.js';
@@ -67,6 +68,8 @@ export interface AdminSnapshot {
   readonly nativePump?: NativePumpStats;
   /** With --cluster only: the API server, the namespaces and every watch (/api/cluster). */
   readonly cluster?: ClusterStatus;
+  /** With --pod-network portforward only: streams, opens, sessions, bytes (/api/cluster's `portForward`, /metrics). */
+  readonly portForward?: PortForwardStats;
 }
 
 /** What the native splice pump reports, as plain numbers. */

@@ -139,9 +139,9 @@ export class AdminServer {
       '/api/pods': async (_req, res) => json(res, { pods: (await this.model.snapshot('view')).pods }),
       '/api/config': async (_req, res) => json(res, (await this.model.snapshot('view')).config),
       '/api/cluster': async (_req, res) => {
-        const { cluster } = await this.model.snapshot('view');
+        const { cluster, portForward } = await this.model.snapshot('view');
         if (cluster === undefined) text(res, 404, 'no cluster is followed (start with --cluster)\n');
-        else json(res, cluster);
+        else json(res, portForward === undefined ? cluster : { ...cluster, portForward });
       },
       [EVENTS_PATH]: (_req, res) =>
         send(res, 426, 'text/plain; charset=utf-8', 'this is a WebSocket endpoint: connect with Upgrade: websocket\n', { upgrade: 'websocket' }),

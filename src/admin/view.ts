@@ -10,6 +10,7 @@ import type { ConnectionTarget, ToxicCounterEntry, ToxicView } from '../faults/f
 import type { ReloadStatus, SvcproxyEvents } from '../instance-types.js';
 import type { ByteCounts, ForwardedEnd, RejectReason } from '../proxy/lease.js';
 import type { ServicePortStats } from '../proxy/stats.js';
+import type { PortForwardStats } from '../proxy/forwarded.js';
 import type { ClusterStatusReader } from '../sources/cluster-status.js';
 import { currentConditions } from '../state/endpoints.js';
 import { serviceNames } from '../state/service-info.js';
@@ -24,6 +25,8 @@ interface ServicePortReadable {
   bytes(): ByteCounts;
   /** `host:port` of the endpoints passive health is skipping now. */
   ejected(): string[];
+  /** Set with --pod-network portforward: the port's cluster Pods are reached through the API server. */
+  readonly portForwarder?: unknown;
 }
 
 /** What the admin reads of one listener (a ServiceListener). */
@@ -72,6 +75,8 @@ export interface AdminSource {
   readonly faults?: FaultsReadable;
   /** With --cluster: the cluster source's state, read-only. */
   readonly cluster?: ClusterStatusReader | undefined;
+  /** With --pod-network portforward: the port-forwarder's counters. */
+  readonly portForwarder?: { stats(): PortForwardStats } | undefined;
 }
 
 /** What the admin reads of the FaultTable. */
@@ -93,6 +98,8 @@ export interface EndpointView {
   readonly pod: string;
   /** Skipped by passive health after failed dials. */
   readonly ejected: boolean;
+  /** How connections reach it: `dial` (TCP/UDP to its address) or `portforward` (a stream through the API server's pods/portforward). */
+  readonly reachedBy?: 'dial' | 'portforward';
   readonly activeConnections: number;
   readonly connections: number;
   /** Toxics aimed at this endpoint (a Fault's pod, endpoint or podSelector target). */
@@ -159,6 +166,7 @@ export function portLabel(view: Pick<ServicePortView, 'portName' | 'port'>): str
 function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => boolean, toxics: ReadonlyMap<string, ToxicView[]>): EndpointView[] {
   const plan = proxy.current;
   const ejected = new Set(proxy.ejected());
+  const forwarding = proxy.portForwarder !== undefined && plan.protocol === 'TCP';
   return plan.endpoints.map((e) => {
     const id = hostPort(e.host, e.port);
     const conditions = currentConditions(e, podReady, plan.publishNotReadyAddresses);
@@ -172,6 +180,7 @@ function endpointViews(proxy: ServicePortReadable, podReady: (pod: string) => bo
       source: e.source,
       pod: e.pod,
       ejected: ejected.has(id),
+      reachedBy: forwarding && e.portForward === true ? 'portforward' : 'dial',
       activeConnections: proxy.stats.activeByUpstream.get(id) ?? 0,
       connections: proxy.stats.connectionsByUpstream.get(id) ?? 0,
       toxics: toxics.get(id) ?? [],
@@ -254,6 +263,8 @@ export interface ServiceView {
     readonly servedOn: readonly string[];
     /** Why it is not on the bind address ('' when it is, or never asked). */
     readonly localhost: string;
+    /** Why it is not served at all (a cluster UDP port under --pod-network portforward); absent when served. */
+    readonly notServed?: string;
   }>;
 }
 
@@ -273,7 +284,14 @@ export function serviceViews(source: AdminSource): ServiceView[] {
       mappedFrom: s.mappedFrom,
       names: serviceNames(s, domain),
       externalName: s.externalName,
-      ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, servedOn: p.servedOn.map((a) => a.address), localhost: p.localhost })),
+      ports: s.ports.map((p) => ({
+        name: p.name,
+        port: p.port,
+        protocol: p.protocol,
+        servedOn: p.servedOn.map((a) => a.address),
+        localhost: p.localhost,
+        ...(p.notServed === undefined ? {} : { notServed: p.notServed }),
+      })),
     }));
 }
 

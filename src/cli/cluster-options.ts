@@ -50,10 +50,8 @@ export function parseClusterOptions(values: Values, env: NodeJS.ProcessEnv): Clu
   if (typeof allNamespaces === 'string') return allNamespaces;
   const list = namespaces(values, env);
   if (typeof list === 'string') return list;
-  const podNetwork = text(values, env, 'pod-network') || 'direct';
-  if (!isPodNetwork(podNetwork)) {
-    return `--pod-network: "${podNetwork}" is not one of ${POD_NETWORKS.join(', ')} (portforward, through the API server, is not built yet)`;
-  }
+  const podNetwork = text(values, env, 'pod-network') || 'portforward';
+  if (!isPodNetwork(podNetwork)) return `--pod-network: "${podNetwork}" is not one of ${POD_NETWORKS.join(', ')}`;
   const kubeconfig = text(values, env, 'kubeconfig');
   const context = text(values, env, 'context');
   if (!cluster) {

@@ -138,6 +138,11 @@ export interface SliceEndpointSpec {
   readonly terminating: boolean;
   /** `hostname`, '' when not set: the endpoint's DNS name under a headless Service. */
   readonly hostname: string;
+  /**
+   * `namespace/name` of the Pod its `targetRef` names, set only for a cluster's slices
+   * (sources/cluster-objects.ts): such an endpoint may be reached through pods/portforward.
+   */
+  readonly targetPod?: string;
 }
 
 export interface EndpointSliceSpec {

@@ -18,8 +18,11 @@ export interface HostPortAddress {
   readonly port: number;
 }
 
-/** How cluster Pods are reached: `direct` dials podIP:targetPort (`portforward`, through the API server, is the next step). */
-export const POD_NETWORKS = ['direct'] as const;
+/**
+ * How cluster Pods are reached: `portforward` (the default) carries each connection in a
+ * port-forward stream through the API server (src/portforward/); `direct` dials podIP:targetPort.
+ */
+export const POD_NETWORKS = ['portforward', 'direct'] as const;
 export type PodNetwork = (typeof POD_NETWORKS)[number];
 
 /** `--cluster` and the flags that choose what it follows (docs/cluster.md). */

@@ -20,6 +20,7 @@ import { ProbeManager, type ReadinessChange } from '../health/probe-manager.js';
 import type { AdminHandle, ReloadStatus, ReloadTrigger, SvcproxyEvents } from '../instance-types.js';
 import type { Logger } from '../log.js';
 import { AddressWatch } from '../proxy/address-watch.js';
+import type { PortForwarder } from '../proxy/forwarded.js';
 import type { NativePump } from '../proxy/native-pump.js';
 import type { LeaseObserver } from '../proxy/port-ledger.js';
 import { selectPump } from '../proxy/pump-choice.js';
@@ -66,6 +67,11 @@ export interface SvcproxyParts<A extends AdminHandle> {
   readonly clock?: Clock;
   /** A cluster source's state (--cluster), read-only, for the admin surface. */
   readonly cluster?: ClusterStatusReader;
+  /**
+   * --pod-network portforward: carries connections to the cluster's Pods through the API server
+   * (src/portforward/, built by the composer from the cluster's access); closed by stop().
+   */
+  readonly portForwarder?: PortForwarder;
 }
 
 export class Svcproxy<A extends AdminHandle = AdminHandle> {
@@ -99,6 +105,8 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   readonly loop: ReloadLoop;
   /** With --cluster: the cluster source's state, for /api/cluster, /readyz and the metrics. */
   readonly cluster: ClusterStatusReader | undefined;
+  /** With --cluster and --pod-network portforward: the streams to Pods through the API server. */
+  readonly portForwarder: PortForwarder | undefined;
   draining = false;
   adminPort = 0;
   toxiproxyPort = 0;
@@ -120,6 +128,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
   ) {
     this.sources = parts.sources;
     this.cluster = parts.cluster;
+    this.portForwarder = parts.portForwarder;
     this.timers = new Scheduler(parts.clock);
     this.loop = new ReloadLoop({ reload: (trigger) => this.reloadOnce(trigger), replan: () => this.replanOnce() });
     this.probes = new ProbeManager({ onChange: (change) => this.onReadinessChange(change), onSuccess: (pod) => this.registry.podProbeSucceeded(pod) }, log);
@@ -131,6 +140,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
         dialTimeoutsMs: DIAL_TIMEOUTS_MS,
         keepAliveMs: options.tcpKeepAliveMs,
         ...(this.nativePump === undefined ? {} : { nativePump: this.nativePump }),
+        ...(parts.portForwarder === undefined ? {} : { portForwarder: parts.portForwarder }),
         ...(parts.readClientAddresses === true ? { readClientAddresses: true } : {}),
       },
       log,
@@ -353,6 +363,7 @@ export class Svcproxy<A extends AdminHandle = AdminHandle> {
       this.log.warn({ connections: this.registry.tracker.active }, 'drain timeout; resetting the remaining connections');
       this.registry.tracker.resetAll();
     }
+    await this.portForwarder?.close();
     await this.toxiproxy?.close();
     await this.admin?.close();
     this.log.info('stopped');

@@ -14,6 +14,7 @@ import { desiredState, type DesiredResult, type ListenEnvironment } from '../sta
 import type { DesiredState } from '../state/types.js';
 import { adminAddresses, workerIndex } from '../workers.js';
 import type { InstanceConfig } from './config.js';
+import { withoutForwardedUdp } from './forwarded-udp.js';
 
 /** What changes between two plans of the same objects: what binding names resolve to, and the time (Pods terminate). */
 export interface PlanInputs {
@@ -65,7 +66,8 @@ function listenEnvironment(config: InstanceConfig, running: DesiredState | undef
 
 /** Plans `snapshot` for this machine; `running` passes what was allocated so far (nodePorts, addresses), so it survives. */
 export function planSnapshot(config: InstanceConfig, snapshot: ConfigSnapshot, running: DesiredState | undefined, inputs: PlanInputs): DesiredResult {
-  return desiredState(snapshot, listenEnvironment(config, running, inputs));
+  const result = desiredState(snapshot, listenEnvironment(config, running, inputs));
+  return config.cluster?.podNetwork === 'portforward' ? withoutForwardedUdp(result) : result;
 }
 
 /** Reads every source once (cheap: nothing is validated yet). */

@@ -16,7 +16,8 @@ import { delimiter, dirname, join } from 'node:path';
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
 import { errorCode, errorMessage } from '../errors.js';
 import { version } from '../version.js';
-import type { ClusterAccess, KubeRequestOptions } from './types.js';
+import type { ClusterAccess, KubeRequestOptions, KubeUpgrade, KubeUpgradeOptions } from './types.js';
+import { upgradeRequest } from './upgrade.js';
 
 export interface LoadClusterAccessOptions {
   /** `--kubeconfig`: one file, used alone. */
@@ -178,5 +179,11 @@ class KubeconfigAccess implements ClusterAccess {
       }
       req.end();
     });
+  }
+
+  async upgrade(path: string, options: KubeUpgradeOptions): Promise<KubeUpgrade> {
+    const opts: RequestOptions & { rejectUnauthorized?: boolean } = { headers: { 'User-Agent': USER_AGENT } };
+    await this.kc.applyToHTTPSOptions(opts);
+    return upgradeRequest(new URL(this.base + path), opts, options);
   }
 }

@@ -3,7 +3,8 @@
  * what a list+watch of one resource keeps (Reflector). Only types here; the cluster
  * Source builds on them.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 
 export interface KubeObjectMeta {
@@ -31,6 +32,22 @@ export interface KubeRequestOptions {
   readonly timeoutMs?: number;
 }
 
+export interface KubeUpgradeOptions {
+  readonly method: 'GET' | 'POST';
+  /** The protocol's headers (`Upgrade`, `X-Stream-Protocol-Version`, a WebSocket handshake's); `Connection: Upgrade` is added. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+  /** The whole upgrade (connect, TLS, the answer's headers) must be done within this long, ms. */
+  readonly timeoutMs: number;
+}
+
+/** A 101 Switching Protocols: the raw socket, what came after the answer's headers, and those headers. */
+export interface KubeUpgrade {
+  readonly socket: Socket;
+  readonly head: Buffer;
+  readonly headers: IncomingHttpHeaders;
+}
+
 /** From loadClusterAccess(): a kubeconfig context, ready to talk to its API server. */
 export interface ClusterAccess {
   readonly contextName: string;
@@ -41,6 +58,12 @@ export interface ClusterAccess {
   readonly kubeconfigPaths: readonly string[];
   /** A GET of `path` (with its query) on the API server, with the context's auth; resolves on the response headers. */
   request(path: string, options: KubeRequestOptions): Promise<IncomingMessage>;
+  /**
+   * An HTTP upgrade of `path` on the API server with the context's auth: resolves on 101 with the
+   * socket; rejects on any other answer with an UpgradeRefused (status, the body's message, truncated),
+   * a timeout (code ETIMEDOUT) or a network error.
+   */
+  upgrade(path: string, options: KubeUpgradeOptions): Promise<KubeUpgrade>;
 }
 
 export type WatchPhase = 'listing' | 'watching' | 'backoff' | 'forbidden' | 'unauthorized' | 'stopped';

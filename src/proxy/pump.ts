@@ -29,6 +29,7 @@
 import type { Socket } from 'node:net';
 import { errorCode } from '../errors.js';
 import type { ByteCounts, Carrier, CarrierDone, CarrierEnd, CarrierOptions } from './carrier.js';
+import type { UpstreamSocket } from './forwarded.js';
 
 /** The JS pump's options are the carrier's deadlines (carrier.ts). */
 export type PumpOptions = CarrierOptions;
@@ -49,7 +50,10 @@ export const PAUSED_PROBE_MS = 5000;
 const kPair = Symbol('svcproxy.pair');
 const EMPTY = Buffer.alloc(0);
 
-interface Pumped extends Socket {
+/** Either end of a pair: the client's net.Socket, or the endpoint's (a net.Socket or a port-forward stream). */
+type End = UpstreamSocket;
+
+interface Pumped extends End {
   [kPair]: Pair;
 }
 
@@ -65,13 +69,13 @@ class Pair implements Carrier {
   timeoutReason: 'idle_timeout' | 'half_close_timeout' = 'idle_timeout';
 
   constructor(
-    readonly downstream: Socket,
-    readonly upstream: Socket,
+    readonly downstream: End,
+    readonly upstream: End,
     readonly options: CarrierOptions,
     readonly done: CarrierDone,
   ) {}
 
-  peerOf(socket: Socket): Socket {
+  peerOf(socket: End): End {
     return socket === this.downstream ? this.upstream : this.downstream;
   }
 
@@ -86,17 +90,17 @@ class Pair implements Carrier {
   }
 }
 
-function pairOf(socket: Socket): Pair {
+function pairOf(socket: End): Pair {
   return (socket as Pumped)[kPair];
 }
 
 /** Sends RST to the peer of a failed socket, so the failure is visible at both ends. */
-function reset(socket: Socket): void {
+function reset(socket: End): void {
   if (!socket.destroyed) socket.resetAndDestroy();
 }
 
 /** Readers paused by backpressure, probed by one process-wide timer while any exist. */
-const paused = new Set<Socket>();
+const paused = new Set<End>();
 let probeTimer: NodeJS.Timeout | undefined;
 
 /**
@@ -104,7 +108,7 @@ let probeTimer: NodeJS.Timeout | undefined;
  * resumed or closed). The toxic pump uses it too: it pauses its readers the
  * same way, and carries every connection while the toxiproxy API is on.
  */
-export function watchPaused(socket: Socket): void {
+export function watchPaused(socket: End): void {
   paused.add(socket);
   probeTimer ??= setInterval(probePaused, PAUSED_PROBE_MS).unref();
 }
@@ -124,7 +128,7 @@ function probePaused(): void {
   }
 }
 
-function onData(this: Socket, chunk: Buffer): void {
+function onData(this: End, chunk: Buffer): void {
   const peer = pairOf(this).peerOf(this);
   // A peer already gone: the bytes have nowhere to go (its close ends this side).
   if (peer.destroyed || peer.write(chunk)) return;
@@ -135,13 +139,13 @@ function onData(this: Socket, chunk: Buffer): void {
 }
 
 /** The writer drained: let its peer, the reader, go on. */
-function onDrain(this: Socket): void {
+function onDrain(this: End): void {
   const reader = pairOf(this).peerOf(this);
   reader.resume();
   paused.delete(reader);
 }
 
-function onEnd(this: Socket): void {
+function onEnd(this: End): void {
   const pair = pairOf(this);
   pair.firstFin ??= this === pair.downstream ? 'client_fin' : 'endpoint_fin';
   const peer = pair.peerOf(this);
@@ -165,12 +169,12 @@ function onEnd(this: Socket): void {
 }
 
 /** Socket timeouts (idle, half-close) are armed only when needed, and with them their listener. */
-function armTimeout(socket: Socket, ms: number): void {
+function armTimeout(socket: End, ms: number): void {
   if (socket.listenerCount('timeout') === 0) socket.on('timeout', onTimeout);
   socket.setTimeout(ms);
 }
 
-function onError(this: Socket, err: Error): void {
+function onError(this: End, err: Error): void {
   const pair = pairOf(this);
   if (pair.error === undefined) {
     pair.error = err;
@@ -179,14 +183,14 @@ function onError(this: Socket, err: Error): void {
   reset(pair.peerOf(this));
 }
 
-function onTimeout(this: Socket): void {
+function onTimeout(this: End): void {
   const pair = pairOf(this);
   pair.reason ??= pair.timeoutReason;
   pair.downstream.destroy();
   pair.upstream.destroy();
 }
 
-function onClose(this: Socket): void {
+function onClose(this: End): void {
   const pair = pairOf(this);
   paused.delete(this);
   if (--pair.open > 0) {
@@ -204,7 +208,7 @@ function onClose(this: Socket): void {
   pair.done({ end, bytesFromDownstream: downstream.bytesRead, bytesFromUpstream: upstream.bytesRead, errorCode: errorCode(pair.error) });
 }
 
-function attach(socket: Socket, pair: Pair): void {
+function attach(socket: End, pair: Pair): void {
   (socket as Pumped)[kPair] = pair;
   socket.on('error', onError);
   socket.on('data', onData);
@@ -217,7 +221,7 @@ function attach(socket: Socket, pair: Pair): void {
  * `done` once (the carrier contract, carrier.ts). Returns the pair as the
  * lease's carrier: live byte counts and abort (the drain deadline).
  */
-export function pump(downstream: Socket, upstream: Socket, options: CarrierOptions, done: CarrierDone): Carrier {
+export function pump(downstream: Socket, upstream: UpstreamSocket, options: CarrierOptions, done: CarrierDone): Carrier {
   const pair = new Pair(downstream, upstream, options, done);
   attach(downstream, pair);
   attach(upstream, pair);

@@ -25,6 +25,7 @@ import { currentConditions, usableEndpoints } from '../state/endpoints.js';
 import { hostPort, type ServicePortKey, type ServicePortPlan, type ServicePortPolicy } from '../state/types.js';
 import type { ByteCounts, CarrierOptions } from './carrier.js';
 import type { ConnectionTracker } from './connection-tracker.js';
+import type { PortForwarder } from './forwarded.js';
 import { Lease, type RejectReason } from './lease.js';
 import type { NativePump } from './native-pump.js';
 import { PortLedger, type LeaseObserver } from './port-ledger.js';
@@ -43,6 +44,8 @@ export interface ServicePortOptions {
   readonly readClientAddresses?: boolean;
   /** Moves the bytes of eligible TCP connections in the kernel (--pump native); absent: the JS pump does it all. */
   readonly nativePump?: NativePump;
+  /** --pod-network portforward: carries connections to cluster Pods through the API server; absent: every endpoint is dialled. */
+  readonly portForwarder?: PortForwarder;
 }
 
 /** What a Service port shares with the rest of the process. */
@@ -156,6 +159,12 @@ export class ServicePort {
     return this.options.nativePump;
   }
 
+  /** The port-forwarder with --pod-network portforward; undefined: every endpoint is dialled. */
+  get portForwarder(): PortForwarder | undefined {
+    return this.options.portForwarder;
+  }
+
+
   /** Installs a new plan: endpoints (the rotation restarts only if the usable set changed) and policy. */
   update(plan: ServicePortPlan): void {
     this.plan = plan;
@@ -179,13 +188,17 @@ export class ServicePort {
    */
   refresh(): void {
     const { endpoints, publishNotReadyAddresses, policy } = this.plan;
-    const current = endpoints.map((e) => ({ ...e, ...currentConditions(e, this.context.podReady, publishNotReadyAddresses) }));
+    const forwarding = this.options.portForwarder !== undefined && this.plan.protocol === 'TCP';
+    // Port-forward carries TCP only: a UDP port's cluster Pods are not reachable that way, and left out.
+    const reachable = this.options.portForwarder !== undefined && !forwarding ? endpoints.filter((e) => e.portForward !== true) : endpoints;
+    const current = reachable.map((e) => ({ ...e, ...currentConditions(e, this.context.podReady, publishNotReadyAddresses) }));
     const upstreams = usableEndpoints(current).map((e) => ({
       id: hostPort(e.host, e.port),
       host: e.host,
       port: e.port,
       pod: e.pod,
       literal: isIP(e.host) !== 0,
+      portForward: forwarding && e.portForward === true,
     }));
     this.picker.health.retain(new Set(endpoints.map((e) => hostPort(e.host, e.port))));
     if (this.picker.update(upstreams, policy.affinityTimeoutSeconds)) {

@@ -8,11 +8,16 @@
  *
  *   accept -> admit -> pick -> resolve -> dial --(fail: next endpoint)--> handOff -> carrier -> carried -> lease.end
  *
+ * A cluster endpoint with --pod-network portforward is not dialled: the
+ * port's PortForwarder (forwarded.ts, src/portforward/) opens a stream to
+ * its Pod through the API server, within the same per-attempt timeout; a
+ * stream that cannot be opened is a failed dial (the next endpoint, passive
+ * health), and the stream then stands where the endpoint's socket would.
+ *
  * Which carrier, decided once per connection when the endpoint is known:
  * the toxic pump when the connection met toxics (or the toxiproxy API may
- * add some), else the native pump when there is one and it takes the pair,
- * else the JS pump. A new carrier (a port-forward stream) is one more branch
- * in handOff() that returns a Carrier and calls `done` once.
+ * add some), else the native pump when there is one, the endpoint is a
+ * dialled socket and it takes the pair, else the JS pump.
  *
  * Per connection the work is fixed and small: one pick, at most four dials,
  * a few listeners, one closure for the carrier's end, counters added once at
@@ -22,6 +27,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionChain } from '../faults/types.js';
 import type { CarrierDone, CarrierResult } from './carrier.js';
 import { dial } from './dial.js';
+import type { UpstreamSocket } from './forwarded.js';
 import type { Lease, RejectReason } from './lease.js';
 import { proxyHeaderV1, proxyHeaderV2 } from './proxy-protocol.js';
 import { pump } from './pump.js';
@@ -31,6 +37,12 @@ import type { Upstream } from './upstream.js';
 
 /** kube-proxy's EndpointDialTimeouts: one endpoint per attempt, worst case 3.75 s. */
 export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
+
+/** The endpoint's side of a connection: a dialled socket (`socket` too), or a port-forward stream (`socket` undefined). */
+interface Reached {
+  readonly upstream: UpstreamSocket;
+  readonly socket: Socket | undefined;
+}
 
 function ignoreEarlyError(): void {
   // Before a carrier takes over, a client error only means the client is gone;
@@ -73,14 +85,23 @@ export class TcpForwarder {
       else if (attempt + 1 < timeouts.length) this.attempt(lease, downstream, attempt + 1);
       else this.refuseAfterAdmission(lease, downstream, 'dial_failed');
     };
+    const timeoutMs = timeouts[attempt] ?? 1000;
+    const forwarder = port.portForwarder;
+    if (upstream.portForward === true && forwarder !== undefined) {
+      forwarder.open(upstream.pod, upstream.port, timeoutMs, (err, stream) => {
+        if (stream === undefined) failed(err);
+        else this.connected(lease, downstream, { upstream: stream, socket: undefined }, upstream, performance.now() - dialStarted);
+      });
+      return;
+    }
     port.resolve(upstream, (err, address) => {
       if (err !== null) {
         failed(err);
         return;
       }
-      dial(address, upstream.port, timeouts[attempt] ?? 1000, port.keepAliveMs, (dialErr, socket) => {
+      dial(address, upstream.port, timeoutMs, port.keepAliveMs, (dialErr, socket) => {
         if (socket === undefined) failed(dialErr);
-        else this.connected(lease, downstream, socket, upstream, performance.now() - dialStarted);
+        else this.connected(lease, downstream, { upstream: socket, socket }, upstream, performance.now() - dialStarted);
       });
     });
   }
@@ -97,8 +118,10 @@ export class TcpForwarder {
     else this.port.reject(lease, reason);
   }
 
-  private connected(lease: Lease, downstream: Socket, socket: Socket, endpoint: Upstream, connectMs: number): void {
+  private connected(lease: Lease, downstream: Socket, reached: Reached, endpoint: Upstream, connectMs: number): void {
+    const socket = reached.upstream;
     if (downstream.destroyed) {
+      socket.on('error', ignoreEarlyError);
       socket.destroy(); // the client left while we were dialling
       this.clientLeft(lease);
       return;
@@ -117,7 +140,7 @@ export class TcpForwarder {
       };
       socket.write(version === 'v1' ? proxyHeaderV1(addresses) : proxyHeaderV2(addresses));
     }
-    this.handOff(lease, downstream, socket, endpoint);
+    this.handOff(lease, downstream, reached, endpoint);
   }
 
   /**
@@ -126,7 +149,8 @@ export class TcpForwarder {
    * without faults gets undefined after one map lookup: no per-chunk cost,
    * and the native pump may take it.
    */
-  private handOff(lease: Lease, downstream: Socket, upstream: Socket, endpoint: Upstream): void {
+  private handOff(lease: Lease, downstream: Socket, reached: Reached, endpoint: Upstream): void {
+    const { upstream, socket } = reached;
     const port = this.port;
     const faults = port.faults?.forConnection(port.key, endpoint, Date.now());
     if (faults === 'down') {
@@ -144,13 +168,14 @@ export class TcpForwarder {
       // Toxics act on the bytes in JS, now or (toxiproxy API) later: the toxic pump, never the native one.
       for (const f of faults.toxics) if (f.active) lease.met(f.spec.name);
       const toxic = toxicPump({ downstream, upstream, options, chain: faults, done: (r) => this.carried(lease, r), met: (name) => lease.met(name) });
-      lease.carry(toxic, downstream, upstream);
+      lease.carry(toxic, downstream, socket);
       return;
     }
     const done: CarrierDone = (result) => this.carried(lease, result);
     const native = port.nativePump;
-    if (native !== undefined) {
-      const carrier = native.handOff(downstream, upstream, options, done);
+    // A port-forward stream has no descriptor to splice: the JS pump carries it.
+    if (native !== undefined && socket !== undefined) {
+      const carrier = native.handOff(downstream, socket, options, done);
       // The addon owns the descriptors now and both net.Sockets are destroyed: the lease keeps only the carrier.
       if (typeof carrier !== 'string') {
         lease.carry(carrier);
@@ -158,7 +183,7 @@ export class TcpForwarder {
       }
       // Not handed off (fd limit, a write still queued...): counted by the native pump; the JS pump carries on.
     }
-    lease.carry(pump(downstream, upstream, options, done), downstream, upstream);
+    lease.carry(pump(downstream, upstream, options, done), downstream, socket);
   }
 
   /** The one done-handler: every carrier's end comes here, once per connection. */

@@ -29,6 +29,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionChain, ConnectionToxic, LiveChain, StageHost, StageTarget, ToxicStage } from '../faults/types.js';
 import { errorCode } from '../errors.js';
 import type { ByteCounts, Carrier, CarrierDone, CarrierEnd, CarrierOptions } from './carrier.js';
+import type { UpstreamSocket } from './forwarded.js';
 import { watchPaused } from './pump.js';
 
 /** Bytes one direction may hold (in its stages and its writer's queue) before its reader pauses. */
@@ -43,8 +44,8 @@ class Direction implements StageHost, StageTarget {
 
   constructor(
     private readonly pair: ToxicPair,
-    readonly src: Socket,
-    readonly dst: Socket,
+    readonly src: UpstreamSocket,
+    readonly dst: UpstreamSocket,
     toxics: readonly ConnectionToxic[],
   ) {
     // Built last first, each stage handing to the one after it; the last hands to this direction's sink.
@@ -136,7 +137,8 @@ type PumpEnd = CarrierEnd;
 /** What the toxic pump joins, and whom it tells. */
 export interface ToxicPumpInput {
   readonly downstream: Socket;
-  readonly upstream: Socket;
+  /** The endpoint's side: a net.Socket, or a port-forward stream. */
+  readonly upstream: UpstreamSocket;
   readonly options: CarrierOptions;
   /** The fault table's answer for this connection: its toxics, and its LiveConnection while the API is on. */
   readonly chain: ConnectionChain;
@@ -149,7 +151,7 @@ export interface ToxicPumpInput {
 /** One joined connection with toxics; also the lease's carrier, and the live chain the fault table appends to. */
 class ToxicPair implements Carrier, LiveChain {
   readonly downstream: Socket;
-  readonly upstream: Socket;
+  readonly upstream: UpstreamSocket;
   private readonly options: CarrierOptions;
   private readonly chain: ConnectionChain;
   private readonly done: CarrierDone;
@@ -214,7 +216,7 @@ class ToxicPair implements Carrier, LiveChain {
     if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
   }
 
-  private attach(socket: Socket, direction: Direction): void {
+  private attach(socket: UpstreamSocket, direction: Direction): void {
     socket.on('data', (chunk: Buffer) => direction.read(chunk));
     socket.on('end', () => {
       this.firstFin ??= socket === this.downstream ? 'client_fin' : 'endpoint_fin';
@@ -224,7 +226,7 @@ class ToxicPair implements Carrier, LiveChain {
     socket.on('close', () => this.onClose(socket));
   }
 
-  private peerOf(socket: Socket): Socket {
+  private peerOf(socket: UpstreamSocket): UpstreamSocket {
     return socket === this.downstream ? this.upstream : this.downstream;
   }
 
@@ -248,7 +250,7 @@ class ToxicPair implements Carrier, LiveChain {
     this.closing = true;
     // Seen from the client, svcproxy (standing in for the endpoint) closed first.
     this.firstFin ??= 'endpoint_fin';
-    for (const socket of [this.downstream, this.upstream]) {
+    for (const socket of [this.downstream, this.upstream] as const) {
       if (socket.destroyed) continue;
       socket.pause(); // what arrives from now on has nowhere to go
       socket.destroySoon(); // end(), then destroy once the queue is written
@@ -263,7 +265,7 @@ class ToxicPair implements Carrier, LiveChain {
     if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
   }
 
-  private armTimeout(socket: Socket, ms: number): void {
+  private armTimeout(socket: UpstreamSocket, ms: number): void {
     if (socket.listenerCount('timeout') === 0) {
       socket.on('timeout', () => {
         this.reason ??= this.halfClosed && !this.idleFirst ? 'half_close_timeout' : 'idle_timeout';
@@ -274,7 +276,7 @@ class ToxicPair implements Carrier, LiveChain {
     socket.setTimeout(ms);
   }
 
-  private onError(socket: Socket, err: Error): void {
+  private onError(socket: UpstreamSocket, err: Error): void {
     if (this.error === undefined) {
       this.error = err;
       this.reason ??= socket === this.downstream ? 'client_reset' : 'endpoint_reset';
@@ -283,7 +285,7 @@ class ToxicPair implements Carrier, LiveChain {
     if (!peer.destroyed) peer.resetAndDestroy();
   }
 
-  private onClose(socket: Socket): void {
+  private onClose(socket: UpstreamSocket): void {
     if (--this.open > 0) {
       const peer = this.peerOf(socket);
       if (!peer.destroyed && !this.closing) {

@@ -9,4 +9,6 @@ export interface Upstream {
   readonly pod: string;
   /** `host` is an IP literal: no lookup needed. */
   readonly literal: boolean;
+  /** Reached through the port-forwarder (a cluster Pod, --pod-network portforward), not dialled. */
+  readonly portForward?: boolean;
 }

@@ -30,7 +30,8 @@ export function describeServicePort(service: ServiceInfo, port: ServicePortInfo)
   const head = `Service ${service.key}${origin(service)} port ${port.name === '' ? '' : `${port.name} `}${port.port}/${port.protocol}`;
   if (port.servedOn.length === 0) {
     const why =
-      service.type === 'ExternalName' ? 'ExternalName' : service.headless ? 'headless' : port.protocol === 'SCTP' ? 'SCTP is not supported' : 'no listener';
+      port.notServed ??
+      (service.type === 'ExternalName' ? 'ExternalName' : service.headless ? 'headless' : port.protocol === 'SCTP' ? 'SCTP is not supported' : 'no listener');
     return `${head}: not proxied (${why})`;
   }
   const localhost = port.localhost === '' ? '' : ` (${port.localhost.replace(/^not published on /, 'not on ')})`;

@@ -78,15 +78,30 @@ function convertService(raw: unknown, source: ObjectSource, notes: ConfigNote[])
   return { ...spec, selector: undefined };
 }
 
+/** `namespace/name` of the Pod an endpoint's targetRef names (kind Pod, its namespace defaulting to the slice's); undefined otherwise. */
+function targetPod(endpoint: unknown, namespace: string): string | undefined {
+  const ref = isRecord(endpoint) ? endpoint['targetRef'] : undefined;
+  if (!isRecord(ref) || ref['kind'] !== 'Pod' || typeof ref['name'] !== 'string' || ref['name'] === '') return undefined;
+  const ns = typeof ref['namespace'] === 'string' && ref['namespace'] !== '' ? ref['namespace'] : namespace;
+  return `${ns}/${ref['name']}`;
+}
+
 function convertSlice(raw: unknown, source: ObjectSource, notes: ConfigNote[]): EndpointSliceSpec | undefined {
   const sink = new IssueSink(source, '');
   const spec = isRecord(raw) ? validateEndpointSlice({ ...raw, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' }, source, sink) : undefined;
-  if (spec === undefined || sink.count > 0) {
+  if (spec === undefined || sink.count > 0 || !isRecord(raw)) {
     if (sink.count === 0) sink.add('', 'must be an object');
     refused(notes, 'EndpointSlice', raw, source.file, sink);
     return undefined;
   }
-  return spec;
+  // The validated endpoints are the raw ones in order (a slice with a bad endpoint is refused whole).
+  const rawEndpoints = Array.isArray(raw['endpoints']) ? raw['endpoints'] : [];
+  if (rawEndpoints.length !== spec.endpoints.length) return spec;
+  const endpoints = spec.endpoints.map((e, i) => {
+    const pod = targetPod(rawEndpoints[i], spec.namespace);
+    return pod === undefined ? e : { ...e, targetPod: pod };
+  });
+  return { ...spec, endpoints };
 }
 
 const byKey = <T extends { namespace: string; name: string }>(a: T, b: T): number => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);

@@ -87,6 +87,11 @@ export class ClusterSource implements Source {
     );
   }
 
+  /** The kubeconfig context followed (the port-forwarder talks to the same API server with the same credentials). */
+  get access(): ClusterAccess {
+    return this.options.access;
+  }
+
   /** Starts every watch (once); the states are checked from now on. */
   start(): void {
     if (this.started) return;

@@ -65,9 +65,10 @@ export function declaredEndpoints(snapshot: ConfigSnapshot, service: ServiceSpec
         serving: e.serving,
         terminating: e.terminating,
         source: 'EndpointSlice',
-        pod: '',
+        pod: e.targetPod ?? '',
         hostname: e.hostname,
         probed: false,
+        ...(e.targetPod === undefined ? {} : { portForward: true }),
       });
     }
   }

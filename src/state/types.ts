@@ -47,6 +47,11 @@ export interface EndpointPlan {
    * above are only the start state (not ready) and are recomputed at run time.
    */
   readonly probed: boolean;
+  /**
+   * A cluster's endpoint whose targetRef names its Pod (`pod`): with `--pod-network portforward`
+   * it is reached through the API server's pods/{name}/portforward, not dialled. Absent: dialled.
+   */
+  readonly portForward?: boolean;
 }
 
 /** Everything the data path needs to serve one Service port. */
@@ -131,6 +136,8 @@ export interface ServicePortInfo {
   readonly servedOn: readonly ServedAddress[];
   /** Why the port is not on the bind address, '' when it is or was never a candidate. */
   readonly localhost: string;
+  /** Why a port that would be proxied is not served (a cluster UDP port under --pod-network portforward); absent when served. */
+  readonly notServed?: string;
 }
 
 /** An endpoint as DNS sees it (headless Services): its address, name and conditions. */

@@ -214,11 +214,11 @@ t.test('credentials refused at start: a clear error, exit 1', async (t) => {
   t.match(err.join('\n'), /401 Unauthorized/);
 });
 
-t.test('--pod-network accepts direct only, with a clear usage error', async (t) => {
+t.test('--pod-network accepts portforward and direct only, with a clear usage error', async (t) => {
   const err: string[] = [];
-  const code = await main(['--cluster', '--pod-network', 'portforward'], {}, { out: () => undefined, err: (l) => err.push(l) });
+  const code = await main(['--cluster', '--pod-network', 'tunnel'], {}, { out: () => undefined, err: (l) => err.push(l) });
   t.equal(code, 2);
-  t.match(err.join('\n'), /--pod-network: "portforward" is not one of direct/);
+  t.match(err.join('\n'), /--pod-network: "tunnel" is not one of portforward, direct/);
 });
 
 t.test('a local Service overrides the cluster one; the rest of the cluster is served', async (t) => {

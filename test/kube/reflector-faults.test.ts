@@ -265,6 +265,7 @@ t.test('a watch silent past its timeout plus the margin is aborted and resumed (
         req.on('error', reject);
         req.end();
       }),
+    upgrade: () => Promise.reject(new Error('not used')),
   };
   const f = await follow(t, undefined, { access, tuning: { ...FAST, watchTimeoutSeconds: 1, silenceMarginMs: 100 } });
   await until(() => watchesSeen >= 2 && f.reflector.state().watchRestarts >= 1, 'the silent watch resumed');

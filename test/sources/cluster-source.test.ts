@@ -56,6 +56,7 @@ const ACCESS: ClusterAccess = {
   namespace: 'shop',
   kubeconfigPaths: ['/k'],
   request: () => Promise.reject(new Error('not used')),
+  upgrade: () => Promise.reject(new Error('not used')),
 };
 
 function source(namespaces: string[] = ['shop']): {

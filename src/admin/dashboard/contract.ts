@@ -28,6 +28,8 @@ export interface EndpointInfo {
   readonly ejected: boolean;
   readonly source: string;
   readonly pod: string;
+  /** `portforward` when connections reach it through the API server's pods/portforward. */
+  readonly reachedBy?: string;
   readonly activeConnections: number;
   readonly connections: number;
   readonly toxics: readonly ToxicInfo[];
