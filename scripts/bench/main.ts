@@ -15,6 +15,7 @@ import { cpuBusyPct, describeMachine } from './machine.js';
 import { parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { Processes } from './processes.js';
 import { figuresMarkdown, replaceFigures } from './readme.js';
+import { pfSection } from './pf-report.js';
 import { cpuRows, tableRows, textTable, type BenchResults } from './report.js';
 import { runBench } from './run.js';
 import { renderSvg } from './svg.js';
@@ -55,6 +56,7 @@ function printTables(results: BenchResults): void {
     textTable(cpuRows(results)),
     '',
     ...results.notes.map((n) => `note: ${n}`),
+    ...(results.portforward === undefined ? [] : ['', ...pfSection(results.portforward, textTable, '  ')]),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -2,6 +2,7 @@
  * The figures section of bench/README.md, between two marker comments, so
  * `npm run bench -- --update-readme` can refresh it and leave the prose alone.
  */
+import { pfSection } from './pf-report.js';
 import { cpuRows, markdownTable, tableRows, type BenchResults } from './report.js';
 
 export const START = '<!-- bench:figures:start -->';
@@ -30,6 +31,7 @@ export function figuresMarkdown(results: BenchResults, files: { json: string; sv
     '',
     markdownTable(cpuRows(results)),
     '',
+    ...(results.portforward === undefined ? [] : [...pfSection(results.portforward, markdownTable, '- '), '']),
     `Files: \`${files.json}\`, \`${files.svg}\`.`,
   ];
   return lines.join('\n');
