@@ -38,7 +38,7 @@ export function webSocketAccept(key: string): string {
 }
 
 /** A peer that broke the WebSocket framing rules (code 'EWSPROTO'). */
-export class WebSocketProtocolError extends Error {
+class WebSocketProtocolError extends Error {
   override readonly name = 'WebSocketProtocolError';
   readonly code = 'EWSPROTO';
 }

@@ -83,10 +83,13 @@ t.test('client-node PortForward: a missing Pod is a 404, a forbidden namespace a
   server.policy.forbiddenNamespaces.add('shop');
   await t.rejects(new PortForward(kc).portForward('shop', 'nope', [80], sink, sink, new PassThrough()), /403/);
   server.policy.forbiddenNamespaces.delete('shop');
-  t.same([...server.portForward.refusals.entries()].sort(), [
-    [403, 1],
-    [404, 1],
-  ]);
+  t.same(
+    [...server.portForward.refusals.entries()].sort((a, b) => a[0] - b[0]),
+    [
+      [403, 1],
+      [404, 1],
+    ],
+  );
 
   const pod = server.cluster.addPod({ namespace: 'shop', name: 'web-3', labels: { app: 'web' } });
   const backend = await startPodServer(t, pod.status.podIP ?? '', Buffer.alloc(0));

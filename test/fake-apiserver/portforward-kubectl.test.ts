@@ -77,6 +77,11 @@ t.test('kubectl port-forward, WebSocket refused: it falls back to the SPDY upgra
   t.same(server.portForward.upgrades, { spdy: 1, 'spdy-websocket': 0, 'v4.channel': 0 });
   t.equal(server.portForward.refusals.get(400), 1);
   t.match(stderr, /fallback to secondary dialer from primary dialer err: unable to upgrade streaming request/);
+  const asked = server.requests.filter((r) => r.path.endsWith('/portforward')).map((r) => [r.method, r.code]);
+  t.same(asked, [
+    ['GET', 400],
+    ['POST', 101],
+  ]);
 });
 
 t.test('kubectl port-forward, KUBECTL_PORT_FORWARD_WEBSOCKETS=false: plain SPDY, no WebSocket tried', async (t) => {

@@ -6,13 +6,13 @@ import type { SpdyLimits } from '../../src/spdy/limits.js';
 import { SpdySession } from '../../src/spdy/session.js';
 import type { SpdyStream } from '../../src/spdy/stream.js';
 
-interface SocketPair {
+export interface SocketPair {
   readonly clientSocket: Socket;
   readonly serverSocket: Socket;
 }
 
 /** A connected loopback pair; the listener is closed once it has accepted. */
-async function socketPair(t: Test): Promise<SocketPair> {
+export async function socketPair(t: Test): Promise<SocketPair> {
   const server: Server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

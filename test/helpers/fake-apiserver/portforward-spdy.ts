@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SpdySession } from '../../../src/spdy/session.js';
 import type { SpdyStream } from '../../../src/spdy/stream.js';
+import { SyncFlushShim } from './portforward-sync-flush.js';
 import { dialErrorText, type ForwardContext, type PortForwardProtocol, type PortForwardSession } from './portforward-common.js';
 
 /** How long the kubelet waits for the second stream of a pair (its streamCreationTimeout is 30 s; tests need less). */
@@ -51,7 +52,7 @@ class SpdyForwardSession implements PortForwardSession {
     readonly protocol: PortForwardProtocol,
     private readonly forward: ForwardContext,
   ) {
-    this.session = new SpdySession({ role: 'server', transport });
+    this.session = new SpdySession({ role: 'server', transport: new SyncFlushShim(transport) });
     let resolve: () => void = () => undefined;
     this.closed = new Promise((r) => (resolve = r));
     this.session.on('stream', (stream: SpdyStream) => this.onStream(stream));

@@ -96,8 +96,8 @@ export class FakePortForward {
     this.channels.close();
   }
 
-  /** An authenticated upgrade request on a portforward path. */
-  handle(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: { readonly store: Store; readonly policy: AccessPolicy; readonly user: string }): void {
+  /** An authenticated upgrade request on a portforward path; returns the status it was answered with. */
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: { readonly store: Store; readonly policy: AccessPolicy; readonly user: string }): number {
     const url = new URL(req.url ?? '/', 'https://fake-apiserver');
     const match = PORTFORWARD_PATH.exec(url.pathname);
     const [namespace, name] = [decodeURIComponent(match?.[1] ?? ''), decodeURIComponent(match?.[2] ?? '')];
@@ -108,7 +108,7 @@ export class FakePortForward {
       this.refusals.set(refusal.code, (this.refusals.get(refusal.code) ?? 0) + 1);
       if (refusal.code === 404 && this.refuse.get(key) === 404) answerRaw(socket, 404, 'pod does not exist', 'text/plain; charset=utf-8');
       else answerStatus(socket, refusal);
-      return;
+      return refusal.code;
     }
     const pod = ctx.store.get('Pod', namespace, name) as PodObject;
     const forward: ForwardContext = {
@@ -121,8 +121,7 @@ export class FakePortForward {
         if (this.streamLog.length > 2000) this.streamLog.splice(0, this.streamLog.length - 2000);
       },
     };
-    if (websocket) this.upgradeWebSocket(req, socket, head, forward);
-    else this.upgradeSpdy(req, socket, head, forward);
+    return websocket ? this.upgradeWebSocket(req, socket, head, forward) : this.upgradeSpdy(req, socket, head, forward);
   }
 
   private refusal(
@@ -145,12 +144,12 @@ export class FakePortForward {
     return undefined;
   }
 
-  private upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardContext): void {
+  private upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardContext): number {
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const key = req.headers['sec-websocket-key'];
     if (req.method !== 'GET' || typeof key !== 'string' || req.headers['sec-websocket-version'] !== '13') {
       answerStatus(socket, badRequest('unable to upgrade connection: not a valid WebSocket handshake'));
-      return;
+      return 400;
     }
     if (offered.includes(SPDY_WEBSOCKET_PROTOCOL)) {
       socket.write(
@@ -161,22 +160,23 @@ export class FakePortForward {
       const tunnel = new WebSocketTunnel(socket, { role: 'server', head });
       tunnel.on('error', () => undefined);
       this.track(serveSpdy({ transport: tunnel, raw: socket, protocol: 'spdy-websocket', forward }));
-      return;
+      return 101;
     }
     if (offered.includes(V4_CHANNEL_PROTOCOL)) {
       const session = this.channels.upgrade(req, socket, head, forward);
-      if (session === undefined) return;
+      if (session === undefined) return 400;
       this.upgrades['v4.channel']++;
       this.track(session);
-      return;
+      return 101;
     }
     answerStatus(socket, badRequest(`unable to upgrade websocket connection: none of the requested protocols [${offered.join(' ')}] is supported`));
+    return 400;
   }
 
-  private upgradeSpdy(req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardContext): void {
+  private upgradeSpdy(req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardContext): number {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'spdy/3.1') {
       answerStatus(socket, badRequest('unable to upgrade: missing upgrade headers in request'));
-      return;
+      return 400;
     }
     // apimachinery's httpstream.Handshake: no header at all is an old client (accepted); otherwise one must match.
     const asked = req.headers['x-stream-protocol-version'];
@@ -193,7 +193,7 @@ export class FakePortForward {
           `unable to upgrade: unable to negotiate protocol: client supports [${versions.join(' ')}], server supports [portforward.k8s.io]`,
         ),
       );
-      return;
+      return 403;
     }
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n${versions.length > 0 ? 'X-Stream-Protocol-Version: portforward.k8s.io\r\n' : ''}\r\n`,
@@ -201,6 +201,7 @@ export class FakePortForward {
     this.upgrades.spdy++;
     if (head.length > 0) socket.unshift(head);
     this.track(serveSpdy({ transport: socket, raw: socket, protocol: 'spdy', forward }));
+    return 101;
   }
 
   private track(session: PortForwardSession & { readonly closed: Promise<void> }): void {

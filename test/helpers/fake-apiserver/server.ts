@@ -292,8 +292,7 @@ export class FakeApiServer {
       record.code = 404;
       answerRaw(socket, 404, '404 page not found\n', 'text/plain; charset=utf-8');
     } else {
-      this.portForward.handle(req, socket, head, { store: this.cluster.store, policy: this.policy, user });
-      record.code = socket.destroyed || !socket.writable ? 0 : 101;
+      record.code = this.portForward.handle(req, socket, head, { store: this.cluster.store, policy: this.policy, user });
     }
   }
 
