@@ -54,7 +54,11 @@ export function writePortForwardMetrics(out: Exposition, pf: PortForwardStats | 
   out
     .family('svcproxy_portforward_reconnects_total', 'counter', 'Upgraded connections opened to a Pod after its first (one dropped, idle-closed or full).')
     .sample('svcproxy_portforward_reconnects_total', {}, pf.reconnects)
-    .family('svcproxy_portforward_bytes_total', 'counter', 'Payload bytes carried through port-forward streams, by direction (to_pod, from_pod), closed streams included.')
+    .family(
+      'svcproxy_portforward_bytes_total',
+      'counter',
+      'Payload bytes carried through port-forward streams, by direction (to_pod, from_pod), closed streams included.',
+    )
     .sample('svcproxy_portforward_bytes_total', { direction: 'to_pod' }, pf.bytesToPods)
     .sample('svcproxy_portforward_bytes_total', { direction: 'from_pod' }, pf.bytesFromPods);
 }

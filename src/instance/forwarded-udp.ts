@@ -10,7 +10,7 @@ import type { DesiredResult } from '../state/desired.js';
 import { servicePortKey, type ListenerKey, type ListenerPlan, type ServiceInfo } from '../state/types.js';
 
 /** Why, as /api/services and `--check` give it. */
-export const UDP_NOT_FORWARDED = 'port-forward carries TCP only (kubernetes/kubernetes#47862); --pod-network direct serves it';
+const UDP_NOT_FORWARDED = 'port-forward carries TCP only (kubernetes/kubernetes#47862); --pod-network direct serves it';
 
 function fromCluster(service: ServiceInfo): boolean {
   return (service.source ?? '').startsWith('cluster:');
@@ -31,7 +31,12 @@ export function withoutForwardedUdp(result: DesiredResult): DesiredResult {
       if (p.protocol !== 'UDP' || p.servedOn.length === 0) return p;
       dropped.add(servicePortKey(service.namespace, service.name, p.name));
       const object = `Service ${service.key}`;
-      notes.push({ level: 'warn', where: service.source ?? '', object, msg: `${object} port ${p.name === '' ? '' : `${p.name} `}${p.port}/UDP is not served: ${UDP_NOT_FORWARDED}` });
+      notes.push({
+        level: 'warn',
+        where: service.source ?? '',
+        object,
+        msg: `${object} port ${p.name === '' ? '' : `${p.name} `}${p.port}/UDP is not served: ${UDP_NOT_FORWARDED}`,
+      });
       return { ...p, servedOn: [], notServed: UDP_NOT_FORWARDED };
     });
     services.set(key, { ...service, ports });

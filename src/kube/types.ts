@@ -4,7 +4,7 @@
  * Source builds on them.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
 
 export interface KubeObjectMeta {
@@ -41,9 +41,12 @@ export interface KubeUpgradeOptions {
   readonly timeoutMs: number;
 }
 
-/** A 101 Switching Protocols: the raw socket, what came after the answer's headers, and those headers. */
+/**
+ * A 101 Switching Protocols: the raw socket (a net.Socket or a TLS socket, typed as the Duplex it is
+ * used as: sockets belong to the socket rooms), what came after the answer's headers, and those headers.
+ */
 export interface KubeUpgrade {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   readonly head: Buffer;
   readonly headers: IncomingHttpHeaders;
 }

@@ -8,7 +8,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KubeUpgrade, KubeUpgradeOptions } from './types.js';
 
 /** At most this much of a refusal's body is read (a Status is a few hundred bytes). */
@@ -36,7 +36,7 @@ class UpgradeTimeout extends Error {
 }
 
 /** The Status message of a refusal body, else its text, else the status line; truncated. */
-export function refusalMessage(status: number, statusText: string, body: string): string {
+function refusalMessage(status: number, statusText: string, body: string): string {
   let message = '';
   try {
     const parsed: unknown = JSON.parse(body);
@@ -93,7 +93,7 @@ export function upgradeRequest(url: URL, base: RequestOptions, options: KubeUpgr
     };
     const req = send(url, { ...base, method: options.method, headers, signal: options.signal });
     const timer = setTimeout(() => req.destroy(new UpgradeTimeout(`no upgrade from ${url.host} within ${options.timeoutMs} ms`)), options.timeoutMs);
-    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (settled) {
         socket.destroy(); // timed out or aborted just before: nobody wants it
         return;

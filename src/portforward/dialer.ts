@@ -31,7 +31,7 @@ export type WebSocketDial = (access: ClusterAccess, path: string, signal: AbortS
 const SPDY_HEADERS = { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io' };
 
 /** `namespace/name` -> the portforward subresource's path. */
-export function portForwardPath(pod: string): string {
+function portForwardPath(pod: string): string {
   const slash = pod.indexOf('/');
   const namespace = pod.slice(0, slash);
   const name = pod.slice(slash + 1);
@@ -47,11 +47,6 @@ export class PortForwardDialer {
     /** The WebSocket form; undefined: the plain SPDY upgrade only. */
     private readonly webSocket: WebSocketDial | undefined,
   ) {}
-
-  /** The form this API server accepts, once known ('' before). */
-  get known(): PortForwardProtocol | '' {
-    return this.preferred ?? '';
-  }
 
   /**
    * An upgraded connection to `pod`'s portforward within `timeoutMs` each

@@ -24,9 +24,10 @@ import type { ClusterAccess } from '../kube/types.js';
 import { UpgradeRefused } from '../kube/upgrade.js';
 import type { Logger } from '../log.js';
 import type { ForwardDone, PortForwarder, PortForwardSession, PortForwardStats } from '../proxy/forwarded.js';
-import { PortForwardDialer, type WebSocketDial } from './dialer.js';
+import { PortForwardDialer } from './dialer.js';
 import { PortForwardError, type ForwardedStream } from './forwarded-stream.js';
 import { PodSession } from './pod-session.js';
+import { webSocketDial } from './websocket-dial.js';
 
 export interface PortForwardTuning {
   /** Forwarded connections one session carries before another is opened (2 streams each). Default 250. */
@@ -47,7 +48,7 @@ export interface PortForwardTuning {
   readonly upgradeTimeoutMs: number;
 }
 
-export const DEFAULT_PORT_FORWARD_TUNING: PortForwardTuning = {
+const DEFAULT_PORT_FORWARD_TUNING: PortForwardTuning = {
   streamsPerSession: 250,
   sessionsPerPod: 4,
   maxSessions: 256,
@@ -62,8 +63,6 @@ export interface PortForwarderOptions {
   readonly access: ClusterAccess;
   readonly log: Logger;
   readonly tuning?: Partial<PortForwardTuning>;
-  /** The WebSocket form, tried first (kubectl >= 1.31's default); absent: the plain SPDY upgrade only. */
-  readonly webSocket?: WebSocketDial;
 }
 
 interface PodEntry {
@@ -111,7 +110,8 @@ class PodPortForwarder implements PortForwarder {
 
   constructor(private readonly options: PortForwarderOptions) {
     this.tuning = { ...DEFAULT_PORT_FORWARD_TUNING, ...options.tuning };
-    this.dialer = new PortForwardDialer(options.access, options.webSocket);
+    // The WebSocket form first (kubectl >= 1.31's default), the plain SPDY upgrade on refusal.
+    this.dialer = new PortForwardDialer(options.access, webSocketDial);
     this.timer = setInterval(() => this.tick(), Math.min(this.tuning.pingIntervalMs, this.tuning.idleSessionMs, 5000));
     this.timer.unref();
   }
@@ -144,11 +144,7 @@ class PodPortForwarder implements PortForwarder {
     session.slots++;
     session.idleSince = 0;
     let finished = false;
-    let cancel: (() => void) | undefined;
-    const timer = setTimeout(() => {
-      if (cancel !== undefined) cancel();
-      else finish(new PortForwardError('ETIMEDOUT', `no port-forward stream to ${pod}:${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
     const finish = (err: Error | null, stream?: ForwardedStream): void => {
       if (finished) {
         if (stream !== undefined) {
@@ -169,10 +165,17 @@ class PodPortForwarder implements PortForwarder {
       }
       settle(err, stream);
     };
+    // The dial timeout is the stream open's (a TCP connect's counterpart). A session still being upgraded is
+    // waited for within its own upgradeTimeoutMs: a cold Pod's first connection costs a TLS handshake and an
+    // upgrade, longer than kube-proxy's first 250 ms, and moving on would only start another cold upgrade.
     session.whenReady((err) => {
       if (finished) return;
-      if (err !== undefined) finish(err);
-      else cancel = session.openStreams(port, finish).cancel;
+      if (err !== undefined) {
+        finish(err);
+        return;
+      }
+      const { cancel } = session.openStreams(port, finish);
+      if (!finished) timer = setTimeout(cancel, timeoutMs);
     });
   }
 

@@ -164,7 +164,6 @@ export class ServicePort {
     return this.options.portForwarder;
   }
 
-
   /** Installs a new plan: endpoints (the rotation restarts only if the usable set changed) and policy. */
   update(plan: ServicePortPlan): void {
     this.plan = plan;

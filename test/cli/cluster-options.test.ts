@@ -35,7 +35,13 @@ t.test('flags and their variables; flags win', async (t) => {
   const env = { SVCPROXY_CLUSTER: '1', SVCPROXY_KUBECONFIG: '/e', SVCPROXY_CONTEXT: 'prod', SVCPROXY_NAMESPACE: 'x, y', SVCPROXY_POD_NETWORK: 'direct' };
   t.same(options([], env)['cluster'], { kubeconfig: '/e', context: 'prod', namespaces: ['x', 'y'], allNamespaces: false, podNetwork: 'direct' });
   t.same((options(['--context', 'flag'], env)['cluster'] as Record<string, unknown>)['context'], 'flag');
-  t.same(options(['--all-namespaces', '--cluster'])['cluster'], { kubeconfig: '', context: '', namespaces: [], allNamespaces: true, podNetwork: 'portforward' });
+  t.same(options(['--all-namespaces', '--cluster'])['cluster'], {
+    kubeconfig: '',
+    context: '',
+    namespaces: [],
+    allNamespaces: true,
+    podNetwork: 'portforward',
+  });
   t.equal((options(['--cluster', '--pod-network', 'direct'])['cluster'] as Record<string, unknown>)['podNetwork'], 'direct');
   t.equal((options([], { SVCPROXY_CLUSTER: 'true', SVCPROXY_ALL_NAMESPACES: 'yes' })['cluster'] as Record<string, unknown>)['allNamespaces'], true);
   t.equal(options([], { SVCPROXY_CLUSTER: '0' })['cluster'], undefined);

@@ -10,9 +10,12 @@ import type { Test } from 'tap';
 import { LocalModel } from '../../src/admin/local-model.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { Svcproxy } from '../../src/instance/instance.js';
+import type { PodNetwork } from '../../src/instance/config.js';
 import { loadDesired } from '../../src/instance/plan.js';
 import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
 import { createReflector } from '../../src/kube/reflector.js';
+import { createPortForwarder, type PortForwardTuning } from '../../src/portforward/port-forwarder.js';
+import type { PortForwarder } from '../../src/proxy/forwarded.js';
 import { ClusterSource } from '../../src/sources/cluster-source.js';
 import { FileSource } from '../../src/sources/file-source.js';
 import type { Source } from '../../src/sources/source.js';
@@ -65,14 +68,25 @@ export interface StartedCluster {
   readonly proxy: Svcproxy<AdminServer>;
   readonly admin: number;
   readonly cluster: ClusterSource;
+  /** With podNetwork 'portforward': the instance's port-forwarder. */
+  readonly portForwarder: PortForwarder | undefined;
 }
 
 /** svcproxy in this process following the fake (and `files`, which win); stopped at teardown. */
 export async function startClusterInstance(
   t: Test,
   server: FakeApiServer,
-  options: { namespaces?: string[]; files?: string; kubeconfig?: string; dns?: boolean } = {},
+  options: {
+    namespaces?: string[];
+    files?: string;
+    kubeconfig?: string;
+    dns?: boolean;
+    /** How Pods are reached: 'direct' (the default here: the Pods' servers listen on their IPs) or 'portforward' (svcproxy's own default). */
+    podNetwork?: PodNetwork;
+    portForwardTuning?: Partial<PortForwardTuning>;
+  } = {},
 ): Promise<StartedCluster> {
+  const podNetwork = options.podNetwork ?? 'direct';
   const kubeconfig = options.kubeconfig ?? (await server.kubeconfig(t, { namespace: 'shop' }));
   const access = loadClusterAccess({ kubeconfig });
   const cluster = new ClusterSource({ access, namespaces: options.namespaces ?? ['shop'], reflector: createReflector, log: silentLog, tuning: TUNING });
@@ -86,19 +100,24 @@ export async function startClusterInstance(
     podCidr: net.podCidr,
     bindAddress: net.bindAddress,
     nodeAddress: net.bindAddress,
-    cluster: { kubeconfig, context: '', namespaces: options.namespaces ?? ['shop'], allNamespaces: false, podNetwork: 'direct' },
+    cluster: { kubeconfig, context: '', namespaces: options.namespaces ?? ['shop'], allNamespaces: false, podNetwork },
     ...(options.dns === true ? { dnsAddress: { host: '127.0.0.1', port: 0 } } : {}),
   });
   t.teardown(() => cluster.stop());
   await cluster.synced(WAIT_MS);
   const loaded = await loadDesired(config, sources);
   t.same(loaded.issues, [], 'the first snapshot is valid');
+  const portForwarder =
+    podNetwork === 'portforward'
+      ? createPortForwarder({ access, log: silentLog, ...(options.portForwardTuning === undefined ? {} : { tuning: options.portForwardTuning }) })
+      : undefined;
   const proxy = new Svcproxy<AdminServer>(config, silentLog, {
     sources,
     admin: (instance) => new AdminServer(new LocalModel(instance), silentLog),
     cluster: () => cluster.status(),
+    ...(portForwarder === undefined ? {} : { portForwarder }),
   });
   t.teardown(() => proxy.stop());
   await proxy.start(loaded);
-  return { proxy, admin: proxy.adminPort, cluster };
+  return { proxy, admin: proxy.adminPort, cluster, portForwarder };
 }

@@ -62,7 +62,12 @@ t.test('a 101 resolves with the socket, the bytes after the headers and the head
     socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\nearly');
     socket.pipe(socket);
   });
-  const up = await access.upgrade('/api/v1/namespaces/shop/pods/web-0/portforward', { method: 'POST', headers: SPDY, signal: AbortSignal.timeout(5000), timeoutMs: 5000 });
+  const up = await access.upgrade('/api/v1/namespaces/shop/pods/web-0/portforward', {
+    method: 'POST',
+    headers: SPDY,
+    signal: AbortSignal.timeout(5000),
+    timeoutMs: 5000,
+  });
   t.teardown(() => up.socket.destroy());
   up.socket.on('error', () => undefined);
   const req = seen[0];

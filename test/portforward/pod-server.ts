@@ -28,6 +28,8 @@ export interface PodServer {
   readonly refuse: Map<string, number>;
   /** Upgrades answered 101, and WebSocket attempts seen (refused). */
   readonly counts: { upgrades: number; webSocketAttempts: number; streams: number };
+  /** Each 101 is sent this long after the request (a slow TLS handshake and upgrade). */
+  upgradeDelayMs: number;
   /** Sessions open now. */
   readonly sessions: Set<SpdySession>;
   /** Resets the upgraded connections (of `pod`, else all): their sockets destroyed. */
@@ -101,6 +103,15 @@ export async function startPodServer(t: Test): Promise<PodServer> {
     if (!pods.has(pod)) return status(socket, 404, `pods "${pod}" not found`);
     const refusal = refuse.get(pod);
     if (refusal !== undefined) return status(socket, refusal, `pods "${pod}" is forbidden`);
+    const delayMs = self?.upgradeDelayMs ?? 0;
+    if (delayMs > 0) {
+      setTimeout(() => accept(socket, head, pod), delayMs);
+      return;
+    }
+    accept(socket, head, pod);
+  });
+  const accept = (socket: Socket, head: Buffer, pod: string): void => {
+    if (socket.destroyed) return;
     counts.upgrades++;
     podOf.set(socket, pod);
     socket.on('close', () => podOf.delete(socket));
@@ -110,7 +121,7 @@ export async function startPodServer(t: Test): Promise<PodServer> {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
     if (self !== undefined) serve(session, self, pod);
-  });
+  };
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   t.teardown(async () => {
@@ -138,6 +149,7 @@ export async function startPodServer(t: Test): Promise<PodServer> {
     pods,
     refuse,
     counts,
+    upgradeDelayMs: 0,
     sessions,
     kill: (pod) => {
       for (const [s, p] of podOf) if (pod === undefined || p === pod) s.destroy();

@@ -189,3 +189,34 @@ t.test('an open after close fails; close resets what is open', async (t) => {
   t.ok(s.destroyed, 'the open stream is reset');
   t.match(await failure(open(pf, 'shop/web-0')), { code: 'ECONNRESET' });
 });
+
+t.test('500 streams on one multiplexed connection: 250 connections at once, each its own bytes', async (t) => {
+  const server = await startPodServer(t);
+  server.pods.set('web-0', await startEchoServer(t));
+  const pf = forwarder(t, server);
+  const streams = await Promise.all(Array.from({ length: 250 }, () => open(pf, 'shop/web-0', 80, 10_000)));
+  t.equal(server.counts.upgrades, 1, 'one upgraded connection');
+  t.equal(server.counts.streams, 500, '500 SPDY streams on it');
+  const answers = await Promise.all(
+    streams.map(async (s, i) => {
+      const got = readAll(s);
+      s.end(`${i}:${'x'.repeat(i * 10)}`);
+      return (await got).toString() === `${i}:${'x'.repeat(i * 10)}`;
+    }),
+  );
+  t.equal(answers.filter(Boolean).length, 250, 'every connection got its own bytes back');
+  await until('every stream to close', () => pf.stats().streamsOpen === 0);
+});
+
+t.test('a cold Pod: the open waits for a slow upgrade beyond its dial timeout, which then bounds the stream open', async (t) => {
+  const server = await startPodServer(t);
+  server.pods.set('web-0', await startEchoServer(t));
+  server.upgradeDelayMs = 400;
+  const pf = forwarder(t, server);
+  const started = Date.now();
+  const stream = await open(pf, 'shop/web-0', 80, 100);
+  t.ok(Date.now() - started >= 350, 'it waited for the upgrade');
+  stream.destroy();
+  t.equal(pf.stats().opens['ok'], 1);
+  t.equal(pf.stats().opens['timeout'], 0);
+});

@@ -49,7 +49,9 @@ function endpointRow(e: EndpointInfo, live: LivePort): HTMLElement {
     'td',
     null,
     document.createTextNode(e.source + (e.pod ? ` ${e.pod}` : '')),
-    e.reachedBy === 'portforward' ? el('span', { class: 'pill', 'data-field': 'reached-by', title: "through the API server's pods/portforward", text: 'port-forward' }) : null,
+    e.reachedBy === 'portforward'
+      ? el('span', { class: 'pill', 'data-field': 'reached-by', title: "through the API server's pods/portforward", text: 'port-forward' })
+      : null,
     e.toxics.length ? el('div', { class: 'toxics' }, toxicPills(e.toxics)) : null,
   );
   return el(
