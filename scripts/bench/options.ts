@@ -108,6 +108,8 @@ export interface BenchOptions {
   /** Also write the results as <out>/example.json|svg, the copy kept in git. */
   readonly example: boolean;
   readonly svcproxy: string;
+  /** Step 7: the kubectl to run beside svcproxy (undefined: the one on PATH). */
+  readonly kubectl: string | undefined;
   /** svcproxy's --workers (1: a single process, as the peers run). */
   readonly workers: number;
   readonly host: string;
@@ -136,6 +138,8 @@ Options:
   --impl auto|c|node   load generator and backends: C (compiled now with cc) or Node;
                        auto = C when a compiler is found (default)
   --svcproxy PATH      the svcproxy entry point to run (default dist/main.js)
+  --kubectl PATH       the kubectl step 7 runs beside svcproxy (default: kubectl on PATH;
+                       missing: that side is skipped with a note)
   --workers N          run svcproxy with --workers N (default 1)
   --host ADDR          loopback address everything binds and dials (default 127.0.0.1)
   --hold N             idle connections for the memory step (default ${FULL.holdConns})
@@ -181,6 +185,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
         example: { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
+        kubectl: { type: 'string' },
         workers: { type: 'string' },
         host: { type: 'string' },
         hold: { type: 'string' },
@@ -237,6 +242,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       pin: values.pin === true,
       example: values.example === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
+      kubectl: values.kubectl,
       workers,
       host,
       outDir: values.out ?? 'bench/results',

@@ -107,7 +107,13 @@ function figuresOf(runs: readonly PfRun[]): { figures: PfFigures; spread: Partia
   return { figures, spread };
 }
 
-export function pfResults(forwarders: readonly PfForwarder[], pods: number, runs: readonly PfRun[], notes: readonly string[]): PortForwardResults {
+export function pfResults(
+  forwarders: readonly PfForwarder[],
+  pods: number,
+  runs: readonly PfRun[],
+  notes: readonly string[],
+  startUpgrades: Partial<Record<PfTargetName, Readonly<Record<string, number>>>> = {},
+): PortForwardResults {
   const out: {
     figures: Partial<Record<PfTargetName, PfFigures>>;
     spread: PortForwardResults['spread'];
@@ -122,7 +128,7 @@ export function pfResults(forwarders: readonly PfForwarder[], pods: number, runs
     out.figures[name] = f.figures;
     out.spread = { ...out.spread, [name]: f.spread };
     out.bulk16ByPod[name] = sum(mine.filter((r) => r.kind === 'pf-bulk16').map((r) => r.forwardsByPod));
-    out.upgrades[name] = sum(mine.map((r) => r.upgrades));
+    out.upgrades[name] = sum([startUpgrades[name] ?? {}, ...mine.map((r) => r.upgrades)]);
   }
   const kubectl = out.figures.kubectl;
   for (const name of ['svcproxy', 'svcproxy-3pods'] as const) {

@@ -30,8 +30,8 @@ export interface PfStepInput {
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-async function kubectlSide(ctx: PfStart, notes: string[]): Promise<{ report: PfForwarder; target?: PfTarget }> {
-  const found = detectKubectl();
+async function kubectlSide(ctx: PfStart, given: string | undefined, notes: string[]): Promise<{ report: PfForwarder; target?: PfTarget }> {
+  const found = detectKubectl(given);
   if (!found.ok) {
     notes.push(found.note);
     return { report: { name: 'kubectl', available: false, version: '', setup: '', note: found.note } };
@@ -75,13 +75,18 @@ export async function portForwardStep(input: PfStepInput): Promise<PortForwardRe
   try {
     const ctx: PfStart = { processes, cluster, dir, cpus: input.proxyCpus, fdLimit: 4096 };
     progress(`  fake API server ${cluster.server.url}; Pods ${cluster.pods.map((p) => `${p.name} ${p.ip}`).join(', ')}`);
-    const kubectl = await kubectlSide(ctx, notes);
+    const before: Readonly<Record<string, number>> = { ...cluster.server.portForward.upgrades };
+    const kubectl = await kubectlSide(ctx, input.options.kubectl, notes);
     if (kubectl.target !== undefined) started.push(kubectl.target);
+    // kubectl upgrades once, as it starts (svcproxy upgrades on its first connection to each Pod, within the runs).
+    const atStart: Record<string, number> = {};
+    for (const [protocol, n] of Object.entries(cluster.server.portForward.upgrades))
+      if (n > (before[protocol] ?? 0)) atStart[protocol] = n - (before[protocol] ?? 0);
     const svcproxy = await svcproxySide(ctx, input.options.svcproxy, notes);
     started.push(...svcproxy.targets);
     for (const t of started) progress(`  ${t.name}: ${t.host}:${t.ports.discard} (discard), :${t.ports.echo} (echo), ${t.pods} Pod(s)`);
     const runs = await pfRuns({ tools: input.tools, processes, cluster, sizes, loadCpus: input.loadCpus }, started, progress);
-    return pfResults([kubectl.report, ...svcproxy.reports], cluster.pods.length, runs, notes);
+    return pfResults([kubectl.report, ...svcproxy.reports], cluster.pods.length, runs, notes, { kubectl: atStart });
   } finally {
     for (const t of started) await processes.stop(t.process);
     await cluster.close();

@@ -41,9 +41,10 @@ export interface PfStart {
 }
 
 /** kubectl's client version, or why the kubectl side is skipped. */
-export function detectKubectl(): { ok: true; path: string; version: string } | { ok: false; note: string } {
-  const path = which('kubectl');
-  if (path === undefined) return { ok: false, note: 'kubectl not installed: the kubectl side of the port-forward step is skipped' };
+export function detectKubectl(given: string | undefined): { ok: true; path: string; version: string } | { ok: false; note: string } {
+  const path = given === undefined ? which('kubectl') : existsSync(given) ? resolve(given) : undefined;
+  if (path === undefined)
+    return { ok: false, note: `${given ?? 'kubectl'} not found (kubectl not installed): the kubectl side of the port-forward step is skipped` };
   const out = spawnSync(path, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 10_000 });
   const version = /"gitVersion":\s*"([^"]+)"/.exec(out.stdout ?? '')?.[1];
   if (out.status !== 0 || version === undefined) return { ok: false, note: `kubectl at ${path} did not tell its version: the kubectl side is skipped` };

@@ -46,7 +46,7 @@ export interface PortForwardResults {
   readonly goals: readonly PfGoal[];
   /** Connections the fake forwarded per Pod over each target's 16-connection runs (how they spread). */
   readonly bulk16ByPod: Partial<Record<PfTargetName, Readonly<Record<string, number>>>>;
-  /** Upgrades the fake answered 101 over each target's runs, by protocol (kubectl's at its start are in its first run's). */
+  /** Upgrades the fake answered 101 over each target's start and runs, by protocol. */
   readonly upgrades: Partial<Record<PfTargetName, Readonly<Record<string, number>>>>;
   readonly notes: readonly string[];
   readonly runs: readonly PfRun[];
