@@ -22,7 +22,7 @@ export const PF_NAMESPACE = 'bench';
 /** The Service ports svcproxy serves (on each Service's own address), the same for both Services. */
 export const PF_SERVICE_PORTS: PortPair = { discard: 7000, echo: 7001 };
 
-export interface PfPod {
+interface PfPod {
   readonly name: string;
   readonly ip: string;
   /** The ports its backends listen on, on `ip`. */

@@ -8,7 +8,7 @@ import type { PfTargetName } from './pf-targets.js';
 import { PF_FIGURE_KEYS, type PfFigureKey, type PfFigures, type PfForwarder, type PfGoal, type PortForwardResults } from './pf-types.js';
 import { median } from './stats.js';
 
-export const PF_TARGETS: readonly PfTargetName[] = ['kubectl', 'svcproxy', 'svcproxy-3pods'];
+const PF_TARGETS: readonly PfTargetName[] = ['kubectl', 'svcproxy', 'svcproxy-3pods'];
 
 interface PfFigureDef {
   readonly key: PfFigureKey;
@@ -30,7 +30,7 @@ function per(cpuS: number, units: number | undefined, scale: number): number | u
   return units === undefined || units <= 0 ? undefined : (cpuS * scale) / units;
 }
 
-export const PF_FIGURES: readonly PfFigureDef[] = [
+const PF_FIGURES: readonly PfFigureDef[] = [
   { key: 'pf_bulk1_MBps', kind: 'pf-bulk1', label: '7. port-forward bulk, 1 conn', unit: 'MB/s', better: 'higher', value: (r) => r.output['mbps'] },
   { key: 'pf_bulk16_MBps', kind: 'pf-bulk16', label: '7. port-forward bulk, 16 conns', unit: 'MB/s', better: 'higher', value: (r) => r.output['mbps'] },
   { key: 'pf_connect_p50_us', kind: 'pf-connect', label: '7. new connection p50', unit: 'µs', better: 'lower', value: (r) => r.output['p50_us'] },
@@ -153,7 +153,7 @@ export function pfResults(
 }
 
 /** The table: every figure for each forwarder, then svcproxy's ratios to kubectl. */
-export function pfTableRows(results: PortForwardResults): string[][] {
+function pfTableRows(results: PortForwardResults): string[][] {
   const present = PF_TARGETS.filter((t) => results.figures[t] !== undefined);
   const ratioCols = (['svcproxy', 'svcproxy-3pods'] as const).filter((t) => results.ratios[t] !== undefined);
   const header = ['figure', 'unit', 'better', ...present, ...ratioCols.map((t) => `${t}/kubectl`)];
@@ -168,7 +168,7 @@ export function pfTableRows(results: PortForwardResults): string[][] {
 }
 
 /** One line per target of the issue: the two figures, the ratio, met or not. */
-export function pfGoalLines(results: PortForwardResults): string[] {
+function pfGoalLines(results: PortForwardResults): string[] {
   return results.goals.map((g) => {
     const unit = PF_FIGURES.find((f) => f.key === g.key)?.unit ?? '';
     const verdict = g.met === undefined ? 'not measured (no kubectl figure)' : g.met ? 'MET' : 'NOT MET';
@@ -177,7 +177,7 @@ export function pfGoalLines(results: PortForwardResults): string[] {
 }
 
 /** How the connections spread over the Pods, and the protocols the upgrades used, one line per forwarder. */
-export function pfDetailLines(results: PortForwardResults): string[] {
+function pfDetailLines(results: PortForwardResults): string[] {
   const show = (r: Readonly<Record<string, number>> | undefined): string =>
     r === undefined || Object.keys(r).length === 0
       ? 'none'

@@ -23,7 +23,7 @@ import type { Tools } from './tools.js';
 
 export type PfRunKind = 'pf-bulk1' | 'pf-bulk16' | 'pf-connect';
 
-export interface PfUsage {
+interface PfUsage {
   readonly wallS: number;
   readonly generatorCpuS: number;
   readonly forwarderCpuS: number;
@@ -54,7 +54,7 @@ export interface PfContext {
 }
 
 /** Which kinds each forwarder runs: one connection always reaches one Pod, so the 3-Pod target skips pf-bulk1. */
-export const PF_KINDS: Readonly<Record<PfTargetName, readonly PfRunKind[]>> = {
+const PF_KINDS: Readonly<Record<PfTargetName, readonly PfRunKind[]>> = {
   kubectl: ['pf-bulk1', 'pf-bulk16', 'pf-connect'],
   svcproxy: ['pf-bulk1', 'pf-bulk16', 'pf-connect'],
   'svcproxy-3pods': ['pf-bulk16', 'pf-connect'],
@@ -96,7 +96,7 @@ function delta(before: ReturnType<typeof counters>, after: ReturnType<typeof cou
 }
 
 /** One run of `kind` against `target`; rejects on the generator's error, a bad exit, the deadline, or a connection the fake never forwarded. */
-export async function runPf(ctx: PfContext, kind: PfRunKind, target: PfTarget, rep: number): Promise<PfRun> {
+async function runPf(ctx: PfContext, kind: PfRunKind, target: PfTarget, rep: number): Promise<PfRun> {
   const g = generatorArgs(kind, target, ctx.sizes);
   const { command, args } = ctx.tools.command(g.mode, [target.host, ...g.args, g.timeoutMs]);
   const before = { fwd: groupUsage(target.process.pid).cpuS, pods: ctx.cluster.podsCpuS(), api: process.cpuUsage(), counts: counters(ctx.cluster) };

@@ -4,10 +4,32 @@
  * its connections, the targets are reported; every process started is gone. No timing is asserted.
  */
 import { spawnSync } from 'node:child_process';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { alive, pidsStarted, readResults, startBench, tempDir } from './run-bench.js';
 
 const hasKubectl = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+
+type Pf = NonNullable<Awaited<ReturnType<typeof readResults>>['portforward']>;
+
+/** kubectl measured on its one Pod, with every target met or not; or, where it is missing, skipped with a note. */
+function checkKubectlSide(t: Test, pf: Pf, stdout: string): void {
+  if (hasKubectl) {
+    t.ok((pf.figures.kubectl?.pf_bulk16_MBps ?? 0) > 0 && (pf.figures.kubectl?.pf_connect_p99_us ?? 0) > 0, 'kubectl measured');
+    t.same(pf.bulk16ByPod.kubectl, { 'pf-1': 16 }, 'kubectl reaches its one Pod');
+    t.ok((pf.ratios.svcproxy?.pf_bulk1_MBps ?? 0) > 0, 'ratios to kubectl');
+    t.ok(
+      pf.goals.every((g) => typeof g.met === 'boolean'),
+      'every target met or not',
+    );
+    t.match(stdout, /throughput, 1 connection: svcproxy >= kubectl: .* = \d+\.\d\dx: (MET|NOT MET)/);
+  } else {
+    t.comment('kubectl is not installed here: its side is skipped (the test checks the note)');
+    t.match(
+      pf.forwarders.find((f) => f.name === 'kubectl'),
+      { available: false, note: /kubectl not installed/ },
+    );
+  }
+}
 
 t.test('--steps portforward: svcproxy --cluster beside kubectl port-forward, through the fake API server', async (t) => {
   const out = await tempDir(t);
@@ -31,22 +53,7 @@ t.test('--steps portforward: svcproxy --cluster beside kubectl port-forward, thr
   t.ok(Object.keys(spread).length >= 2, `Service pf-three: the connections went to more than one Pod (${JSON.stringify(spread)})`);
   t.ok(Object.values(pf.upgrades.svcproxy ?? {}).reduce((a, b) => a + b, 0) >= 1, 'svcproxy upgraded a connection on the fake');
   t.equal(pf.goals.length, 5, 'every target is reported');
-  if (hasKubectl) {
-    t.ok((pf.figures.kubectl?.pf_bulk16_MBps ?? 0) > 0 && (pf.figures.kubectl?.pf_connect_p99_us ?? 0) > 0, 'kubectl measured');
-    t.same(pf.bulk16ByPod.kubectl, { 'pf-1': 16 }, 'kubectl reaches its one Pod');
-    t.ok((pf.ratios.svcproxy?.pf_bulk1_MBps ?? 0) > 0, 'ratios to kubectl');
-    t.ok(
-      pf.goals.every((g) => typeof g.met === 'boolean'),
-      'every target met or not',
-    );
-    t.match(run.stdout, /throughput, 1 connection: svcproxy >= kubectl: .* = \d+\.\d\dx: (MET|NOT MET)/);
-  } else {
-    t.comment('kubectl is not installed here: its side is skipped (the test checks the note)');
-    t.match(
-      pf.forwarders.find((f) => f.name === 'kubectl'),
-      { available: false, note: /kubectl not installed/ },
-    );
-  }
+  checkKubectlSide(t, pf, run.stdout);
   t.same(pidsStarted(run.stderr).filter(alive), [], 'every process the bench started has exited');
 });
 
