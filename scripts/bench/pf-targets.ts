@@ -97,7 +97,7 @@ interface ServicesAnswer {
 }
 
 /** The Service's address once both its ports listen with `pods` ready endpoints each; why not yet otherwise. */
-function readyAddress(answer: ServicesAnswer, name: string, pods: number): { address: string } | { waiting: string } {
+export function readyAddress(answer: ServicesAnswer, name: string, pods: number): { address: string } | { waiting: string } {
   const address = answer.services?.find((s) => s.namespace === PF_NAMESPACE && s.name === name)?.addresses?.[0];
   if (address === undefined) return { waiting: `Service ${name} not listed yet` };
   const ports = answer.servicePorts?.filter((p) => p.namespace === PF_NAMESPACE && p.service === name) ?? [];
