@@ -48,7 +48,8 @@ async function kubectlSide(ctx: PfStart, given: string | undefined, notes: strin
   }
 }
 
-async function svcproxySide(ctx: PfStart, entry: string, notes: string[]): Promise<{ reports: PfForwarder[]; targets: PfTarget[] }> {
+async function svcproxySide(ctx: PfStart, options: BenchOptions, notes: string[]): Promise<{ reports: PfForwarder[]; targets: PfTarget[] }> {
+  const entry = options.svcproxy;
   const version = spawnSync(process.execPath, [resolve(entry), '--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim() ?? '';
   const setup = `node --enable-source-maps ${entry} --cluster --kubeconfig K --namespace bench --log-level warn (default --pod-network)`;
   const both = (r: Omit<PfForwarder, 'name'>): PfForwarder[] => [
@@ -56,7 +57,9 @@ async function svcproxySide(ctx: PfStart, entry: string, notes: string[]): Promi
     { name: 'svcproxy-3pods', ...r, setup: `${r.setup}, Service pf-three (3 Pods)` },
   ];
   try {
-    const targets = await startSvcproxyCluster(ctx, entry);
+    // --cpu-prof: svcproxy's profile over step 7 too, next to steps 1-4's.
+    const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.outDir, 'profiles')}`] : [];
+    const targets = await startSvcproxyCluster(ctx, entry, nodeArgs);
     return { reports: both({ available: true, version: `${version} on Node ${process.version}`, setup }), targets };
   } catch (err) {
     const note = `svcproxy --cluster did not serve the Services through port-forward: ${message(err)}`;
@@ -82,7 +85,7 @@ export async function portForwardStep(input: PfStepInput): Promise<PortForwardRe
     const atStart: Record<string, number> = {};
     for (const [protocol, n] of Object.entries(cluster.server.portForward.upgrades))
       if (n > (before[protocol] ?? 0)) atStart[protocol] = n - (before[protocol] ?? 0);
-    const svcproxy = await svcproxySide(ctx, input.options.svcproxy, notes);
+    const svcproxy = await svcproxySide(ctx, input.options, notes);
     started.push(...svcproxy.targets);
     for (const t of started) progress(`  ${t.name}: ${t.host}:${t.ports.discard} (discard), :${t.ports.echo} (echo), ${t.pods} Pod(s)`);
     const runs = await pfRuns({ tools: input.tools, processes, cluster, sizes, loadCpus: input.loadCpus }, started, progress);
