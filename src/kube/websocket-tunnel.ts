@@ -143,6 +143,8 @@ export class WebSocketTunnel extends Duplex {
   private messageBytes = 0;
   private closeSent = false;
   private closeReceived = false;
+  /** After a protocol error: end the socket (so our 1002 close frame gets out) rather than destroy it at once. */
+  private lingerOnDestroy = false;
 
   constructor(
     private readonly socket: Duplex,
@@ -189,7 +191,10 @@ export class WebSocketTunnel extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.socket.destroy();
+    if (this.lingerOnDestroy && !this.socket.destroyed) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    } else this.socket.destroy();
     callback(err);
   }
 
@@ -249,6 +254,7 @@ export class WebSocketTunnel extends Duplex {
 
   private fail(message: string): void {
     this.sendClose(1002);
+    this.lingerOnDestroy = true;
     this.destroy(new WebSocketProtocolError(message));
   }
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import t, { type Test } from 'tap';
+import { WebSocketServer } from 'ws';
 import { WebSocketTunnel, newWebSocketKey, webSocketAccept } from '../../src/kube/websocket-tunnel.js';
 
 /** A connected loopback TCP pair (client socket, server socket), both closed at teardown. */
@@ -302,4 +303,48 @@ t.test('backpressure: a reader that does not read holds back the socket, and the
   await writeSome();
   await done;
   t.equal(hash.digest('hex'), expected.digest('hex'));
+});
+
+t.test('client role against another implementation (the ws package as the server): echo of 1 MiB, pings answered, a clean close', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  t.teardown(() => new Promise((resolve) => wss.close(resolve)));
+  let pongs = 0;
+  wss.on('connection', (ws) => {
+    ws.on('message', (data: Buffer) => ws.send(data));
+    ws.on('pong', () => pongs++);
+    ws.ping(Buffer.from('hi'));
+  });
+  const address = wss.address();
+  if (address === null || typeof address === 'string') throw new Error('not TCP');
+  const socket = connect(address.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  const key = newWebSocketKey();
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  let head = Buffer.alloc(0);
+  while (head.indexOf('\r\n\r\n') === -1) head = Buffer.concat([head, ((await once(socket, 'data')) as [Buffer])[0]]);
+  socket.pause();
+  const end = head.indexOf('\r\n\r\n');
+  t.match(head.subarray(0, end).toString(), new RegExp(`^HTTP/1.1 101[^]*Sec-WebSocket-Accept: ${webSocketAccept(key).replace(/[+/]/g, '\\$&')}`, 'i'));
+  const client = new WebSocketTunnel(socket, { role: 'client', head: head.subarray(end + 4) });
+  const payload = randomBytes(1024 * 1024);
+  const echoed = new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    client.on('data', (c: Buffer) => {
+      chunks.push(c);
+      n += c.length;
+      if (n >= payload.length) resolve(Buffer.concat(chunks));
+    });
+  });
+  client.write(payload);
+  t.equal(sha(await echoed), sha(payload));
+  await until(() => pongs === 1, 'our pong at the ws server');
+  const closed = once(client, 'close');
+  client.end();
+  await closed;
 });
