@@ -74,6 +74,8 @@ interface PodEntry {
   told: boolean;
 }
 
+/** A Pod whose refusal ended this long ago and that has no session is forgotten (and told again if refused again). */
+const FORGET_REFUSED_MS = 10 * 60_000;
 /** Pods remembered as having had a session (for the reconnect count), at most this many. */
 const MAX_REMEMBERED_PODS = 10_000;
 
@@ -264,7 +266,9 @@ class PodPortForwarder implements PortForwarder {
     const now = Date.now();
     const ping = now - this.lastPingAt >= this.tuning.pingIntervalMs;
     if (ping) this.lastPingAt = now;
-    for (const entry of this.pods.values()) {
+    for (const [pod, entry] of this.pods) {
+      // A Pod refused long ago and not asked for since (deleted in a rollout, say) is forgotten: the map stays bounded.
+      if (entry.sessions.length === 0 && entry.skippedUntil + FORGET_REFUSED_MS < now) this.pods.delete(pod);
       for (const s of [...entry.sessions]) {
         if (!s.open) continue;
         if (s.slots === 0 && s.idleSince > 0 && now - s.idleSince >= this.tuning.idleSessionMs) s.shut();

@@ -11,6 +11,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Test } from 'tap';
 import t from 'tap';
+import { main } from '../../src/app.js';
 import { get } from '../helpers/admin.js';
 import { POD_PORT, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { rollout } from '../helpers/fake-apiserver/rollout.js';
@@ -352,4 +353,41 @@ t.test('malformed frames from the API server close that upgraded connection; the
   t.equal(await roundTrip(b, 'y'), 'y', 'a new upgraded connection carries the next one');
   b.destroy();
   t.ok((portForwarder?.stats().reconnects ?? 0) >= 1, 'counted as a reconnect');
+});
+
+t.test('a UDP port of a cluster Service is not served under portforward, and --check and /api/services say so', async (t) => {
+  const server = await startFakeApiServer(t, { podNetwork: '127.0.78' });
+  server.cluster.addService({
+    namespace: 'shop',
+    name: 'dns',
+    selector: { app: 'dns' },
+    ports: [
+      { name: 'tcp', port: 5300, targetPort: POD_PORT },
+      { name: 'udp', port: 5300, targetPort: POD_PORT, protocol: 'UDP' },
+    ],
+  });
+  server.cluster.addPod({ namespace: 'shop', name: 'dns-0', labels: { app: 'dns' } });
+  const kubeconfig = await server.kubeconfig(t, { namespace: 'shop' });
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['--cluster', '--kubeconfig', kubeconfig, '--check'], {}, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  t.equal(code, 0, err.join('\n'));
+  t.match(out.join('\n'), /Service shop\/dns \(from cluster:[^)]+\) port udp 5300\/UDP: not proxied \(port-forward carries TCP only/);
+  t.match(out.join('\n'), /Service shop\/dns \(from cluster:[^)]+\) port tcp 5300\/TCP: 127\./, 'the TCP port is served');
+  t.match(err.join('\n'), /port udp 5300\/UDP is not served: port-forward carries TCP only/, 'a warning');
+  const { admin } = await startClusterInstance(t, server, { podNetwork: 'portforward', kubeconfig });
+  let udp: { servedOn: string[]; notServed?: string } | undefined;
+  await eventually(
+    async () => {
+      const view = (await services(admin)).services.find((s) => s.key === 'shop/dns') as
+        | { ports: Array<{ name: string; servedOn: string[]; notServed?: string }> }
+        | undefined;
+      udp = view?.ports.find((p) => p.name === 'udp');
+      return udp !== undefined;
+    },
+    'shop/dns to be listed',
+    WAIT_MS,
+  );
+  t.same(udp?.servedOn, []);
+  t.match(udp?.notServed, /port-forward carries TCP only/);
 });

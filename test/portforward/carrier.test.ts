@@ -139,3 +139,39 @@ t.test('the Pod resetting its connection resets the client', async (t) => {
   while (proxy.stats.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.equal(proxy.stats.active, 0);
 });
+
+t.test('the contract holds on a forwarded connection: idle timeout, drain, byte counts and the end reason the access log gets', async (t) => {
+  const server = await startPodServer(t);
+  server.pods.set('web-0', await startEchoServer(t));
+  const pf = forwarder(t, server);
+  const ended: Array<{ termination: string; fromDownstream: number; fromUpstream: number }> = [];
+  const { port, tracker } = await startServicePort(t, [podEndpoint('web-0', 0)], { portForwarder: pf }, undefined, {
+    policy: { idleTimeoutMs: 300 },
+    onLeaseEnd: (lease) => {
+      const bytes = lease.liveBytes();
+      ended.push({ termination: lease.termination ?? '', fromDownstream: bytes.fromDownstream, fromUpstream: bytes.fromUpstream });
+    },
+  });
+  // Idle: 5 bytes each way, then nothing: the idle timeout closes it.
+  const idle = await dialTo(t, port);
+  idle.on('error', () => undefined);
+  idle.write('hello');
+  await once(idle, 'data');
+  await once(idle, 'end'); // svcproxy closed it (the client, half-open, sees the FIN)
+  idle.destroy();
+  // Drain: a busy connection is reset on demand, the Pod's side with it.
+  const busy = await dialTo(t, port);
+  busy.on('error', () => undefined);
+  busy.write('x');
+  await once(busy, 'data');
+  const busyClosed = new Promise((resolve) => busy.once('close', resolve));
+  tracker.resetAll();
+  await busyClosed;
+  const deadline = Date.now() + 10_000;
+  while ((ended.length < 2 || pf.stats().streamsOpen > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.match(ended, [
+    { termination: 'idle_timeout', fromDownstream: 5, fromUpstream: 5 },
+    { termination: 'drain', fromDownstream: 1, fromUpstream: 1 },
+  ]);
+  t.equal(pf.stats().streamsOpen, 0, 'both streams are gone from the pool');
+});

@@ -224,3 +224,14 @@ endpoints: [{addresses: [127.0.0.5]}]
   );
   t.same(merged.snapshot.endpointSlices.map((s) => s.name).sort(), ['api-a', 'web-local']);
 });
+
+t.test("a cluster endpoint keeps the Pod its targetRef names (port-forward's target); one without a Pod ref has none", async (t) => {
+  const slice = apiSlice('web-abc', 'web', [{ ip: '127.0.10.7' }, { ip: '127.0.10.8' }]);
+  const endpoints = slice['endpoints'] as Array<Record<string, unknown>>;
+  (endpoints[1] as Record<string, unknown>)['targetRef'] = { kind: 'Node', name: 'n1' };
+  const out = clusterObjects({ origin: ORIGIN, services: [], endpointSlices: [slice] });
+  t.same(
+    out.snapshot.endpointSlices[0]?.endpoints.map((e) => e.targetPod),
+    ['shop/web-7', undefined],
+  );
+});
