@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { cpuBusyPct, describeMachine } from './machine.js';
 import { parseBenchArgs, USAGE, type BenchOptions } from './options.js';
 import { Processes } from './processes.js';
-import { figuresMarkdown, replaceFigures } from './readme.js';
+import { figuresMarkdown, PF_END, PF_START, portForwardMarkdown, replaceFigures } from './readme.js';
+import { pfSection } from './pf-report.js';
 import { cpuRows, tableRows, textTable, type BenchResults } from './report.js';
 import { runBench } from './run.js';
 import { renderSvg } from './svg.js';
@@ -49,12 +50,10 @@ function printTables(results: BenchResults): void {
         `  ${t.name}: ${t.available ? `${t.version} (${t.setup})${t.fdLimit === undefined ? '' : `, open-file limit ${t.fdLimit}`}` : `skipped: ${t.note ?? ''}`}`,
     ),
     `  open-file limits: hard ${results.fdLimits.hard}, backends ${results.fdLimits.backends ?? '?'}; ${results.sizes.holdConns} connections held in step 5`,
-    '',
-    textTable(tableRows(results)),
-    '',
-    textTable(cpuRows(results)),
+    ...(results.targets.length === 0 ? [] : ['', textTable(tableRows(results)), '', textTable(cpuRows(results))]),
     '',
     ...results.notes.map((n) => `note: ${n}`),
+    ...(results.portforward === undefined ? [] : ['', ...pfSection(results.portforward, textTable, '  ')]),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -114,7 +113,11 @@ async function main(argv: readonly string[]): Promise<number> {
     progress(`wrote ${files.json} and ${files.svg} (also latest.json, latest.svg)`);
     if (options.updateReadme) {
       const readme = join('bench', 'README.md');
-      await writeFile(readme, replaceFigures(await readFile(readme, 'utf8'), figuresMarkdown(results, files)));
+      let text = await readFile(readme, 'utf8');
+      if (results.targets.length > 0) text = replaceFigures(text, figuresMarkdown(results, files));
+      const pf = portForwardMarkdown(results, files);
+      if (pf !== undefined) text = replaceFigures(text, pf, [PF_START, PF_END]);
+      await writeFile(readme, text);
       progress(`updated the figures in ${readme}`);
     }
     return 0;

@@ -10,7 +10,7 @@ import { assertLoopback, NotLoopbackError } from './loopback.js';
 export const TARGET_NAMES = ['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy', 'nginx'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Impl = 'auto' | 'c' | 'node';
-const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory', 'reload'] as const;
+const STEP_NAMES = ['bulk1', 'bulk16', 'rate', 'rtt', 'memory', 'reload', 'portforward'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /** How much each step does. Every loop is bounded in count and in time. */
@@ -36,6 +36,14 @@ export interface Sizes {
   /** Step 6: config reloads per rep (reps x this many in all, per svcproxy target), and the deadline for each. */
   readonly reloadsPerRep: number;
   readonly reloadMaxMs: number;
+  /** Step 7 (port-forward): bytes uploaded on one connection; connections at once and bytes on each. */
+  readonly pfBulk1Bytes: number;
+  readonly pfBulkConns: number;
+  readonly pfBulkBytesPerConn: number;
+  /** Step 7: new connections made one after the other (after warm-up), and the run length cap. */
+  readonly pfConnects: number;
+  readonly pfConnectWarmup: number;
+  readonly pfConnectMaxMs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -56,6 +64,12 @@ export const FULL: Sizes = {
   reps: 3,
   reloadsPerRep: 7, // 21 reloads with the default 3 reps
   reloadMaxMs: 15_000,
+  pfBulk1Bytes: 256 * MiB,
+  pfBulkConns: 16,
+  pfBulkBytesPerConn: 16 * MiB, // 256 MiB in all
+  pfConnects: 1000,
+  pfConnectWarmup: 50,
+  pfConnectMaxMs: 5000,
 };
 
 export const SMOKE: Sizes = {
@@ -73,6 +87,12 @@ export const SMOKE: Sizes = {
   reps: 1,
   reloadsPerRep: 3,
   reloadMaxMs: 15_000,
+  pfBulk1Bytes: 4 * MiB,
+  pfBulkConns: 16,
+  pfBulkBytesPerConn: 256 * 1024,
+  pfConnects: 100,
+  pfConnectWarmup: 10,
+  pfConnectMaxMs: 3000,
 };
 
 export interface BenchOptions {
@@ -88,6 +108,8 @@ export interface BenchOptions {
   /** Also write the results as <out>/example.json|svg, the copy kept in git. */
   readonly example: boolean;
   readonly svcproxy: string;
+  /** Step 7: the kubectl to run beside svcproxy (undefined: the one on PATH). */
+  readonly kubectl: string | undefined;
   /** svcproxy's --workers (1: a single process, as the peers run). */
   readonly workers: number;
   readonly host: string;
@@ -116,11 +138,14 @@ Options:
   --impl auto|c|node   load generator and backends: C (compiled now with cc) or Node;
                        auto = C when a compiler is found (default)
   --svcproxy PATH      the svcproxy entry point to run (default dist/main.js)
+  --kubectl PATH       the kubectl step 7 runs beside svcproxy (default: kubectl on PATH;
+                       missing: that side is skipped with a note)
   --workers N          run svcproxy with --workers N (default 1)
   --host ADDR          loopback address everything binds and dials (default 127.0.0.1)
   --hold N             idle connections for the memory step (default ${FULL.holdConns})
   --reps N             runs per figure for steps 1-4 (default ${FULL.reps}; median reported);
-                       step 6 (reload) does N x ${FULL.reloadsPerRep} reloads (${SMOKE.reloadsPerRep} with --smoke)
+                       step 6 (reload) does N x ${FULL.reloadsPerRep} reloads (${SMOKE.reloadsPerRep} with --smoke);
+                       step 7 (portforward) runs N times per forwarder
   --out DIR            where the JSON and SVG go (default bench/results)
   --cpu-prof           run svcproxy under node --cpu-prof for steps 1-4
                        (profile in <out>/profiles; summarize with
@@ -129,7 +154,7 @@ Options:
                        to the others (taskset; needs 2 or more CPUs)
   --update-readme      rewrite the figures section of bench/README.md
   --example            also write <out>/example.json and example.svg (committed)
-  --max-seconds N      abort the whole run after N seconds (default 300)
+  --max-seconds N      abort the whole run after N seconds (default 480)
   --verbose            a line per run and per process started or stopped
   --help               this text
 `;
@@ -160,6 +185,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
         example: { type: 'boolean' },
         impl: { type: 'string' },
         svcproxy: { type: 'string' },
+        kubectl: { type: 'string' },
         workers: { type: 'string' },
         host: { type: 'string' },
         hold: { type: 'string' },
@@ -198,7 +224,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
   try {
     assertLoopback(host, '--host');
     sizes = { ...base, holdConns: positiveInt(values.hold, '--hold', base.holdConns), reps: positiveInt(values.reps, '--reps', base.reps) };
-    maxSeconds = positiveInt(values['max-seconds'], '--max-seconds', 300);
+    maxSeconds = positiveInt(values['max-seconds'], '--max-seconds', 480);
     workers = positiveInt(values.workers, '--workers', 1);
   } catch (err: unknown) {
     if (err instanceof NotLoopbackError || err instanceof UsageError) return { kind: 'usage-error', message: err.message };
@@ -216,6 +242,7 @@ export function parseBenchArgs(argv: readonly string[]): Parsed {
       pin: values.pin === true,
       example: values.example === true,
       svcproxy: values.svcproxy ?? 'dist/main.js',
+      kubectl: values.kubectl,
       workers,
       host,
       outDir: values.out ?? 'bench/results',

@@ -2,10 +2,28 @@
  * The figures section of bench/README.md, between two marker comments, so
  * `npm run bench -- --update-readme` can refresh it and leave the prose alone.
  */
+import { pfSection } from './pf-report.js';
 import { cpuRows, markdownTable, tableRows, type BenchResults } from './report.js';
 
 export const START = '<!-- bench:figures:start -->';
 export const END = '<!-- bench:figures:end -->';
+/** Step 7 has a section of its own, so a `--steps portforward` run refreshes it and leaves steps 1-6's figures alone. */
+export const PF_START = '<!-- bench:portforward:start -->';
+export const PF_END = '<!-- bench:portforward:end -->';
+
+/** Step 7's section of bench/README.md. */
+export function portForwardMarkdown(results: BenchResults, files: { json: string; svg: string }): string | undefined {
+  const pf = results.portforward;
+  if (pf === undefined) return undefined;
+  const m = results.machine;
+  return [
+    `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.smoke ? ' (SMOKE run: tiny sizes, not figures)' : ''} on ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}; the CPUs were ${m.busyBeforePct}% busy in the second before the start, load average ${m.loadAverageStart.join(' ')}. Median of ${results.sizes.reps} interleaved run(s) per figure.`,
+    '',
+    ...pfSection(pf, markdownTable, '- '),
+    '',
+    `Files: \`${files.json}\`.`,
+  ].join('\n');
+}
 
 export function figuresMarkdown(results: BenchResults, files: { json: string; svg: string }): string {
   const m = results.machine;
@@ -36,10 +54,11 @@ export function figuresMarkdown(results: BenchResults, files: { json: string; sv
 }
 
 /** Replaces what is between the markers (appends a marked section when there is none). */
-export function replaceFigures(readme: string, section: string): string {
-  const block = `${START}\n${section}\n${END}`;
-  const a = readme.indexOf(START);
-  const b = readme.indexOf(END);
+export function replaceFigures(readme: string, section: string, markers: readonly [string, string] = [START, END]): string {
+  const [start, end] = markers;
+  const block = `${start}\n${section}\n${end}`;
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
   if (a === -1 || b === -1 || b < a) return `${readme.trimEnd()}\n\n${block}\n`;
-  return `${readme.slice(0, a)}${block}${readme.slice(b + END.length)}`;
+  return `${readme.slice(0, a)}${block}${readme.slice(b + end.length)}`;
 }

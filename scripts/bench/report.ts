@@ -4,6 +4,7 @@
  * better" figure above 1 means ahead; for "lower is better", below 1 does.
  */
 import { TARGET_NAMES, type Sizes, type TargetName } from './options.js';
+import type { PortForwardResults } from './pf-types.js';
 import { median, percentile, ratio } from './stats.js';
 import type { MemoryResult, RunRecord, StepKey } from './steps.js';
 
@@ -160,6 +161,8 @@ export interface BenchResults {
   readonly cpu: Partial<Record<TargetName, Partial<Record<StepKey, CpuShare>>>>;
   readonly memory: Partial<Record<TargetName, MemoryResult>>;
   readonly runs: readonly RunRecord[];
+  /** Step 7, when it ran: its own forwarders (kubectl, svcproxy --cluster), figures, ratios and targets. */
+  readonly portforward?: PortForwardResults;
 }
 
 const MiB = 1024 * 1024;

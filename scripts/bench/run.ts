@@ -14,6 +14,7 @@ import { memoryStep, runStep, STEP_TITLES, type MemoryResult, type RunRecord, ty
 import { direct, haproxyDriver, nginxDriver, nodePipeDriver, svcproxyDriver, which, type Driver, type StartContext, type Target } from './targets.js';
 import { prepareTools } from './tools.js';
 import { reloadStep } from './reload.js';
+import { portForwardStep } from './pf-run.js';
 import type { PortPair } from './configs.js';
 
 type Partial1 = Omit<BenchResults, 'durationS' | 'machine'>;
@@ -75,7 +76,11 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
     const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : [];
     return { host: options.host, backends, processes, dir, maxConnections: sizes.holdConns + 64, nodeArgs, cpus: pin.proxy };
   };
-  const { reports, running } = await startTargets(options, (name) => startCtx(name, options.cpuProf && name.startsWith('svcproxy')), progress);
+  // Step 7 alone (--steps portforward) needs none of the loopback targets.
+  const loopback = options.steps.some((s) => s !== 'portforward');
+  const { reports, running } = loopback
+    ? await startTargets(options, (name) => startCtx(name, options.cpuProf && name.startsWith('svcproxy')), progress)
+    : { reports: [], running: [] };
 
   const runs: RunRecord[] = [];
   const steps = (['bulk1', 'bulk16', 'rate', 'rtt'] as const).filter((s) => options.steps.includes(s));
@@ -108,7 +113,11 @@ export async function runBench(options: BenchOptions, processes: Processes, tmp:
   if (options.steps.includes('reload')) runs.push(...(await reloadSteps(sizes, running, startCtx, { progress, notes })));
   const fdLimits = { hard, backends: fdSoftLimit(backend.pid) };
   await processes.stop(backend);
-  return { ...assemble(options, { sizes, tools, targets: reports, runs, memory, notes }), fdLimits };
+  const assembled = { ...assemble(options, { sizes, tools, targets: reports, runs, memory, notes }), fdLimits };
+  if (!options.steps.includes('portforward')) return assembled;
+  progress(`step ${STEP_NUMBER.portforward}/${STEP_COUNT}: ${STEP_TITLES.portforward}, ${sizes.reps} run(s) per forwarder`);
+  const portforward = await portForwardStep({ options, sizes, tools, processes, tmp, loadCpus: pin.load, proxyCpus: pin.proxy, progress });
+  return { ...assembled, portforward };
 }
 
 /** --pin: each proxy on the last CPU, the generator and backends on the others. */
@@ -171,7 +180,7 @@ async function startTargets(
   return { reports, running };
 }
 
-const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5, reload: 6 };
+const STEP_NUMBER: Record<StepKey, number> = { bulk1: 1, bulk16: 2, rate: 3, rtt: 4, memory: 5, reload: 6, portforward: 7 };
 const STEP_COUNT = Object.keys(STEP_NUMBER).length;
 
 /** Where a step reports: progress lines as it goes, notes for the results. */

@@ -17,6 +17,7 @@ export const STEP_TITLES: Record<StepKey, string> = {
   rtt: 'round trip, 1-byte ping-pong',
   memory: 'memory, idle proxied connections',
   reload: 'config reload, a watched EndpointSlice change',
+  portforward: 'port-forward: svcproxy --cluster beside kubectl port-forward, the fake API server',
 };
 
 /** CPU seconds over one run's wall time; proxyCpuS is undefined for `direct`. */
@@ -46,7 +47,7 @@ export interface StepContext {
   readonly loadCpus: string | undefined;
 }
 
-function numbers(line: string): Record<string, number> {
+export function numbers(line: string): Record<string, number> {
   const parsed: unknown = JSON.parse(line);
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`not a JSON object: ${line}`);
   const out: Record<string, number> = {};
@@ -84,7 +85,7 @@ export async function runGenerator(
 }
 
 /** One run of steps 1-4 against a running target. */
-export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory' | 'reload'>, target: Target): ReturnType<typeof runGenerator> {
+export function runStep(ctx: StepContext, step: Exclude<StepKey, 'memory' | 'reload' | 'portforward'>, target: Target): ReturnType<typeof runGenerator> {
   const s = ctx.sizes;
   const p = target.ports;
   switch (step) {

@@ -25,7 +25,7 @@ t.test('--steps reload measures svcproxy reloads and skips the peers', async (t)
   const run = await startBench(t, ['--smoke', '--verbose', '--targets', 'svcproxy,node-pipe', '--steps', 'reload', '--out', out]).done;
   if (run.code !== 0) t.comment(run.stderr);
   t.equal(run.code, 0, 'exit 0');
-  t.match(run.stderr, /\[bench\] step 6\/6: config reload, a watched EndpointSlice change: 3 reload\(s\) per svcproxy target/);
+  t.match(run.stderr, /\[bench\] step 6\/7: config reload, a watched EndpointSlice change: 3 reload\(s\) per svcproxy target/);
   t.notMatch(run.stderr, /\[bench\] step [1-5]\//, 'no other step ran');
   const results = await readResults(out);
   const f = results.figures.svcproxy;

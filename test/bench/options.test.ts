@@ -12,13 +12,14 @@ t.test('no flags: the full sizes, every target and step, C when available, loopb
   t.equal(o.sizes.bulk1Bytes, 1024 ** 3, 'step 1 uploads at least 1 GiB');
   t.equal(o.sizes.holdConns, 5000);
   t.same(o.targets, ['direct', 'svcproxy', 'svcproxy-js', 'node-pipe', 'haproxy', 'nginx']);
-  t.same(o.steps, ['bulk1', 'bulk16', 'rate', 'rtt', 'memory', 'reload']);
+  t.same(o.steps, ['bulk1', 'bulk16', 'rate', 'rtt', 'memory', 'reload', 'portforward']);
   t.equal(o.impl, 'auto');
   t.equal(o.host, '127.0.0.1');
   t.equal(o.svcproxy, 'dist/main.js');
   t.equal(o.workers, 1, 'svcproxy runs as one process, as the peers do');
   t.equal(o.outDir, 'bench/results');
-  t.equal(o.maxSeconds, 300);
+  t.equal(o.maxSeconds, 480);
+  t.equal(o.kubectl, undefined, 'step 7 runs the kubectl on PATH');
   t.notOk(o.updateReadme);
   t.notOk(o.cpuProf);
   t.notOk(o.pin);
