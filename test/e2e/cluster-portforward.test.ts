@@ -7,13 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Test } from 'tap';
 import t from 'tap';
 import { main } from '../../src/app.js';
 import { get } from '../helpers/admin.js';
-import { POD_PORT, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
+import { POD_PORT, podHandler, podServer, services, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { rollout } from '../helpers/fake-apiserver/rollout.js';
 import { type FakeApiServer, startFakeApiServer } from '../helpers/fake-apiserver/server.js';
 import { eventually, request } from '../helpers/net.js';
@@ -93,28 +93,6 @@ t.test('round robin across three Pods, each connection through port-forward; the
   t.match(metrics.body, /svcproxy_portforward_stream_opens_total\{result="ok"\} 9/);
   t.match(metrics.body, /svcproxy_portforward_sessions\{pod="shop\/web-0",protocol="(websocket|spdy)"\} 1/);
 });
-
-/** A server on a Pod's IP, port POD_PORT, running `handle` per connection; closed at teardown (or by `close`). */
-async function podHandler(t: Test, ip: string, handle: (s: Socket) => void): Promise<{ close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    handle(s);
-  });
-  server.listen(POD_PORT, ip);
-  await once(server, 'listening');
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  t.teardown(close);
-  return { close };
-}
 
 /** Sends `bytes` (a counter pattern) and reads the echo; both sha256-equal. */
 async function echoed(t: Test, address: string, bytes: number): Promise<boolean> {

@@ -44,12 +44,22 @@ export async function services(admin: number): Promise<ServicesAnswer> {
 
 /** A server on a Pod's IP that answers every connection with that IP and closes; closed at teardown (or by `close`). */
 export async function podServer(t: Test, ip: string): Promise<{ close: () => Promise<void> }> {
+  return podHandler(t, ip, (s) => s.end(ip), { allowHalfOpen: false });
+}
+
+/** A server on a Pod's IP, port POD_PORT, running `handle` per connection; closed at teardown (or by `close`). */
+export async function podHandler(
+  t: Test,
+  ip: string,
+  handle: (s: Socket) => void,
+  options: { readonly allowHalfOpen: boolean } = { allowHalfOpen: true },
+): Promise<{ close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
+  const server: Server = createServer({ allowHalfOpen: options.allowHalfOpen }, (s) => {
     sockets.add(s);
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
-    s.end(ip);
+    handle(s);
   });
   server.listen(POD_PORT, ip);
   await once(server, 'listening');

@@ -1,14 +1,11 @@
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Test } from 'tap';
 import t from 'tap';
-import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
 import type { ClusterAccess } from '../../src/kube/types.js';
 import { UpgradeRefused } from '../../src/kube/upgrade.js';
+import { plainAccess } from '../helpers/plain-kubeconfig.js';
 
 type Handler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 
@@ -31,22 +28,9 @@ async function stub(t: Test, handler: Handler): Promise<{ access: ClusterAccess;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  const dir = await mkdtemp(join(tmpdir(), 'svcproxy-upgrade-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config');
   const { port } = server.address() as AddressInfo;
-  await writeFile(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'u', user: { token: 'tok-123' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
-  return { access: loadClusterAccess({ kubeconfig: path, env: {} }), seen };
+  const access = await plainAccess(t, port, 'tok-123');
+  return { access, seen };
 }
 
 const SPDY = { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io' };

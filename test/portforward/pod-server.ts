@@ -9,16 +9,13 @@
  * a Pod (status), kill every session, write raw bytes into every session.
  */
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Test } from 'tap';
-import { loadClusterAccess } from '../../src/kube/kubeconfig.js';
 import type { ClusterAccess } from '../../src/kube/types.js';
 import { SpdySession } from '../../src/spdy/session.js';
 import type { SpdyStream } from '../../src/spdy/stream.js';
+import { plainAccess } from '../helpers/plain-kubeconfig.js';
 
 export interface PodServer {
   readonly access: ClusterAccess;
@@ -129,23 +126,10 @@ export async function startPodServer(t: Test): Promise<PodServer> {
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   });
-  const dir = await mkdtemp(join(tmpdir(), 'svcproxy-pf-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config');
   const { port } = http.address() as AddressInfo;
-  await writeFile(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
+  const access = await plainAccess(t, port, 't');
   self = {
-    access: loadClusterAccess({ kubeconfig: path, env: {} }),
+    access,
     pods,
     refuse,
     counts,
