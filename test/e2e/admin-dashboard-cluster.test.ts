@@ -6,11 +6,6 @@
  * in Debian's chromium driven by playwright-core (skipped without a browser,
  * unless SVCPROXY_REQUIRE_CHROMIUM=1), and the served snapshot over HTTP.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Test } from 'tap';
 import t from 'tap';
 import type { ClusterStatus } from '../../src/sources/cluster-status.js';
@@ -18,19 +13,8 @@ import { get, getJson } from '../helpers/admin.js';
 import { POD_PORT, startClusterInstance, WAIT_MS } from '../helpers/cluster.js';
 import { type FakeApiServer, startFakeApiServer } from '../helpers/fake-apiserver/server.js';
 import { eventually } from '../helpers/net.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
-/** The flags that work in this project's containers (as admin-dashboard.test.ts). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** svcproxy following the fake's namespace shop, with one Service and one Pod; returns the admin port. */
 async function startWithWeb(t: Test, server: FakeApiServer): Promise<number> {
   server.cluster.addService({ namespace: 'shop', name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 9080, targetPort: POD_PORT }] });
@@ -67,23 +51,13 @@ t.test('the served page carries the cluster status for its first paint', async (
   await server.recover();
 });
 
-const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = chromiumSkip;
 
 t.test('the dashboard in headless chromium: the cluster followed, an outage banner while the API server is away', { skip }, async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const server = await startFakeApiServer(t, { podNetwork: '127.0.64' });
   const admin = await startWithWeb(t, server);
   const status = await getJson<ClusterStatus>(admin, '/api/cluster');
-  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-  t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
-  t.teardown(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const { page } = await launchChromium(t);
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   await page.goto(`http://127.0.0.1:${admin}/`);

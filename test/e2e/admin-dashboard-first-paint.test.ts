@@ -5,30 +5,15 @@
  * recent ticks), the sparkline has a legend, and the Pods table's readiness
  * column is not cut. Skips without a browser, as admin-dashboard.test.ts.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import t from 'tap';
 import { FeedClient } from '../helpers/admin.js';
 import { startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, startEchoServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { isolatedNetwork } from '../helpers/service-network.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = chromiumSkip;
 
 const config = (port: number, echo: number): string => `apiVersion: v1
 kind: Service
@@ -54,7 +39,6 @@ spec:
 `;
 
 t.test('first paint: rates, a sparkline with a legend, and the whole readiness column at 1400 px', { skip }, async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const net = isolatedNetwork();
   const echo = await startEchoServer(t);
   const port = await freePort();
@@ -70,16 +54,7 @@ t.test('first paint: rates, a sparkline with a legend, and the whole readiness c
   t.teardown(() => clearInterval(traffic));
   await watcher.until(() => watcher.count('stats') >= 10, 'ten stats ticks', 20_000);
 
-  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-  t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
-  t.teardown(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const { page } = await launchChromium(t);
   await page.goto(`http://127.0.0.1:${adminPort}/`);
   await page.locator('#conn-status', { hasText: /^live$/ }).waitFor({ timeout: 10_000 });
   const spark = page.locator('[data-key="shop/web:http"] svg.spark');

@@ -11,30 +11,18 @@
  * (how docs/dashboard.png is made).
  */
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
 import { serviceWithDeployment, startInstance } from '../helpers/instance.js';
 import { dialTo, eventually, freePort, startEchoServer, startServer } from '../helpers/net.js';
 import { configDir } from '../helpers/process.js';
 import { isolatedNetwork } from '../helpers/service-network.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['SVCPROXY_REQUIRE_CHROMIUM'] === '1';
 const SCREENSHOT_COPY = process.env['SVCPROXY_DASHBOARD_SCREENSHOT'];
-/** The flags that work in this project's containers (toolchain.md §6). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Ports {
   web: number;
@@ -98,10 +86,9 @@ async function shows(page: Page, selector: string, text: string | RegExp, timeou
     .waitFor({ timeout });
 }
 
-const skip = existsSync(CHROMIUM) || REQUIRED ? false : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = chromiumSkip;
 
 t.test('the dashboard in headless chromium: live connections, reloads, errors, reconnect', { skip }, async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   // Endpoint a answers every chunk twice, so the two directions differ on the sparkline.
   const a = await startServer(t, (s) => s.on('data', (c: Buffer) => s.write(Buffer.concat([c, c]))));
   const b = await startEchoServer(t);
@@ -113,16 +100,7 @@ t.test('the dashboard in headless chromium: live connections, reloads, errors, r
 
   const shots = await mkdtemp(join(tmpdir(), 'svcproxy-dashboard-'));
   t.teardown(() => rm(shots, { recursive: true, force: true }));
-  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-  t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
-  t.teardown(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const { page } = await launchChromium(t);
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => {
@@ -205,23 +183,13 @@ ${endpoints.map((e, j) => slice('default', `svc-${String(i).padStart(2, '0')}-${
 }
 
 async function openBrowser(t: Parameters<typeof startServer>[0]): Promise<{ page: Page; errors: string[] }> {
-  const profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-  t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
-  t.teardown(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const { page } = await launchChromium(t);
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   return { page, errors };
 }
 
 t.test('30 Service ports: first paint from the served snapshot, compact, live per-endpoint counts, a peak label', { skip }, async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const a = await startEchoServer(t);
   const b = await startEchoServer(t);
   const ports: number[] = [];
@@ -277,7 +245,6 @@ t.test('30 Service ports: first paint from the served snapshot, compact, live pe
 });
 
 t.test('the Pods table: where each Pod is expected, live readiness, a scaled-down Pod terminating then gone', { skip }, async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`SVCPROXY_REQUIRE_CHROMIUM=1 but there is no browser at ${CHROMIUM}`);
   const net = isolatedNetwork();
   const servicePort = await freePort();
   // 'terminating' lasts the grace period: 2 s was shorter than a loaded machine's browser takes to show it.
